@@ -1,0 +1,3 @@
+from tariffcalc.cli import cli
+
+cli()

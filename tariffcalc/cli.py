@@ -1,0 +1,303 @@
+"""The command line: parse options, make one library call, render or export, print.
+
+Heavy modules (pandas, rich) are imported inside the commands so that ``--help`` and
+``--version`` stay fast.
+"""
+from __future__ import annotations
+
+import functools
+import signal
+import sys
+from datetime import date
+
+import click
+
+from . import __version__
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class ExitStatus:
+    OK = 0
+    ERROR = 2  # bad input: data files, dates, ledgers; also click's usage errors
+
+
+class CliError(click.ClickException):
+    """A library error shown as one line, ``Error: …``, with exit status 2."""
+
+    exit_code = ExitStatus.ERROR
+
+
+class DateType(click.ParamType):
+    """ISO dates (2025-04-12) or ``today``."""
+
+    name = "DATE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, date):
+            return value
+        text = str(value).strip().lower()
+        if text == "today":
+            return date.today()
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a date: use YYYY-MM-DD or 'today'", param, ctx)
+        from_, to = date(2018, 1, 1), date(2030, 12, 31)
+        if not from_ <= day <= to:
+            self.fail(f"{day} is outside the range tariffcalc covers ({from_} to {to})", param, ctx)
+        return day
+
+
+DATE = DateType()
+
+
+def data_options(command):
+    """--data-dir and --verbose, shared by every command that reads data."""
+    command = click.option(
+        "--data-dir", type=click.Path(exists=True, file_okay=False), envvar="TARIFFCALC_DATA",
+        help="Directory of extra layer files, added to the bundled data (same id replaces). "
+             "Default: $TARIFFCALC_DATA.",
+    )(command)
+    command = click.option("-v", "--verbose", is_flag=True, help="Show the traceback of errors.")(command)
+    return command
+
+
+def direction_option(command):
+    return click.option(
+        "-d", "--direction", type=click.Choice(["us", "cn", "both"]), default="both", show_default=True,
+        help="us = tariffs the US charges on goods from China; cn = China's on US goods.",
+    )(command)
+
+
+def format_option(*choices):
+    def decorate(command):
+        return click.option(
+            "-f", "--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
+            help="Output format.",
+        )(command)
+    return decorate
+
+
+def threatened_option(command):
+    return click.option(
+        "--include-threatened", is_flag=True,
+        help="Count threatened steps (announced, never in effect) as if they had been.",
+    )(command)
+
+
+def handle_errors(command):
+    """Turn library errors into one line on stderr and exit status 2 (traceback with -v)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from .errors import TariffcalcError
+
+        try:
+            return command(*args, **kwargs)
+        except TariffcalcError as exc:
+            if kwargs.get("verbose"):
+                raise
+            raise CliError(str(exc)) from None
+
+    return wrapper
+
+
+def _engine(data_dir):
+    from .engine import Engine
+    from .loader import load_dataset
+
+    return Engine(load_dataset(data_dir))
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, soft_wrap=False)
+
+
+def _emit(text: str, output=None) -> None:
+    if output:
+        from .export import write_atomic
+
+        write_atomic(text, output)
+    else:
+        click.echo(text, nl=False)
+
+
+def _warn(answers) -> None:
+    """Warnings go to stderr when the output is machine-readable."""
+    err = _console(stderr=True)
+    for d in answers:
+        for warning in d.warnings:
+            err.print(f"warning: {warning}", style="yellow", highlight=False)
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "-V", "--version", prog_name="tariffcalc")
+def cli():
+    """US tariffs on goods from China and China's on US goods, on any date since 2018, with sources.
+
+    Every rate comes from a dated layer (Section 301 lists, IEEPA, Section 232, Section 122,
+    China's Tariff Commission announcements) that names its legal instrument and a source URL.
+    A day is answered with the rates in force at the end of that day. Errors: exit status 2.
+    """
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL) if hasattr(signal, "SIGPIPE") else None
+
+
+@cli.command()
+@click.option("--date", "day", type=DATE, default="today", show_default=True, help="Date of entry: YYYY-MM-DD or 'today'.")
+@direction_option
+@format_option("table", "json", "csv")
+@threatened_option
+@data_options
+@handle_errors
+def rate(day, direction, fmt, include_threatened, data_dir, verbose):
+    """The tariff layers in effect on a date, and the headline rate.
+
+    The headline is the sum of the layers that cover all goods (what the press quotes);
+    product-group layers (Section 301 lists, Section 232, China's lists) are listed beside it
+    with the total their goods pay. Also lists steps starting within the next 90 days.
+
+    Example:
+
+        tariffcalc rate --date 2025-04-12
+
+        tariffcalc rate --date 2025-05-14 --direction us --format json
+    """
+    from . import export
+
+    engine = _engine(data_dir)
+    answer = engine.rate_on(day, direction, include_threatened)
+    if fmt == "table":
+        from .render import rate_view
+
+        _console().print(rate_view(answer))
+    elif fmt == "json":
+        _warn(answer.directions)
+        _emit(export.to_json(export.rate_dict(answer)))
+    else:
+        _warn(answer.directions)
+        _emit(export.tidy_csv(engine.timeline(day, day, "D", direction, include_threatened)))
+
+
+@cli.command()
+@click.argument("date_from", metavar="D1", type=DATE)
+@click.argument("date_to", metavar="D2", type=DATE)
+@direction_option
+@format_option("table", "json", "csv")
+@threatened_option
+@data_options
+@handle_errors
+def diff(date_from, date_to, direction, fmt, include_threatened, data_dir, verbose):
+    """What changed between two dates: layers added, removed and changed, and the headline.
+
+    Changes are in percentage points charged (a suspended or threatened step charges 0).
+
+    Example:
+
+        tariffcalc diff 2025-04-01 2025-05-14
+    """
+    from . import export
+
+    answer = _engine(data_dir).diff(date_from, date_to, direction, include_threatened)
+    if fmt == "table":
+        from .render import diff_view
+
+        _console().print(diff_view(answer))
+    elif fmt == "json":
+        _emit(export.to_json(export.diff_dict(answer)))
+    else:
+        _emit(export.diff_csv(answer))
+
+
+@cli.command(name="export")
+@click.option("--from", "date_from", type=DATE, required=True, help="First date (inclusive).")
+@click.option("--to", "date_to", type=DATE, default="today", show_default=True, help="Last date (inclusive).")
+@click.option("--freq", type=click.Choice(["D", "W", "M", "changes"]), default="changes", show_default=True,
+              help="D daily, W every 7 days from --from, M first of each month, changes = --from and every change date.")
+@click.option("--wide", is_flag=True, help="One row per date and direction, one column per layer.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of stdout.")
+@direction_option
+@format_option("csv", "json")
+@threatened_option
+@data_options
+@handle_errors
+def export_(date_from, date_to, freq, wide, output, direction, fmt, include_threatened, data_dir, verbose):
+    """A timeline of every layer and the headline, as tidy CSV (or JSON).
+
+    One row per date x direction x layer, plus a headline row (kind=headline) per date and
+    direction. Rates are percentage points; 'charged' is 0 for steps not in effect.
+
+    Example:
+
+        tariffcalc export --from 2025-01-01 --to 2025-12-31 --freq changes -o timeline.csv
+    """
+    from . import export
+
+    timeline = _engine(data_dir).timeline(date_from, date_to, freq, direction, include_threatened)
+    if wide and fmt == "json":
+        raise CliError("--wide is for CSV output")
+    if fmt == "json":
+        text = export.timeline_json(timeline)
+    else:
+        text = export.wide_csv(timeline) if wide else export.tidy_csv(timeline)
+    _emit(text, output)
+
+
+@cli.command()
+@direction_option
+@click.option("--authority", help="Only layers of this authority, e.g. 'Section 301'.")
+@format_option("table", "csv")
+@data_options
+@handle_errors
+def layers(direction, authority, fmt, data_dir, verbose):
+    """List the tariff layers in the data.
+
+    Example:
+
+        tariffcalc layers --direction us --authority "Section 232"
+    """
+    from .engine import layers_summary
+
+    frame = layers_summary(_engine(data_dir), direction, authority)
+    if fmt == "table":
+        from .render import layers_view
+
+        _console().print(layers_view(frame))
+    else:
+        from .export import frame_to_csv
+
+        columns = ["layer_id", "imposer", "origins", "authority", "scope", "first_start", "last_end", "steps", "name"]
+        _emit(frame_to_csv(frame, columns))
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--standalone", is_flag=True, help="Check DIRECTORY on its own, not as an overlay of the bundled data.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the traceback of errors.")
+@handle_errors
+def validate(directory, standalone, verbose):
+    """Check data files: YAML syntax, keys, types, dates, overlaps, ids and rules.
+
+    Without DIRECTORY, checks the bundled data. A DIRECTORY is checked as an overlay of the
+    bundled data (its rules may name bundled layers) unless --standalone. The first problem is
+    reported as FILE:LINE: reason, with exit status 2.
+
+    Example:
+
+        tariffcalc validate my-layers/
+    """
+    from .loader import load_dataset
+
+    dataset = load_dataset(directory, bundled=not (standalone and directory))
+    steps = sum(len(layer.steps) for layer in dataset.layers)
+    click.echo(f"ok: {len(dataset.layers)} layers, {steps} steps in {', '.join(dataset.dirs)}")
+
+
+def main():  # pragma: no cover - console-script shim
+    cli(prog_name="tariffcalc")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,371 @@
+"""The pandas engine: layers in effect on a date, timelines, and differences between dates.
+
+Everything is computed from one table, ``Engine.steps`` (one row per layer step, half-open
+``[start, end)`` intervals). Stacking follows only the data: layers add, except where a layer's
+``rules`` say it is not charged on another layer's goods (``not_on_goods_of``) or that it
+``replaces`` another layer on the goods it covers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import pandas as pd
+
+from .errors import QueryError
+from .model import COUNTED_STATUSES, DIRECTIONS, Dataset, Direction
+
+EARLIEST = date(2018, 1, 1)
+LATEST = date(2030, 12, 31)
+UPCOMING_DAYS = 90
+FREQUENCIES = ("D", "W", "M", "changes")
+
+STEP_COLUMNS = [
+    "layer_id", "name", "imposer", "origins", "authority", "scope", "coverage",
+    "trade_value_usd_bn", "start", "end", "rate", "status", "confidence", "instrument",
+    "source", "effective_time", "announced", "note", "layer_note", "not_on_goods_of",
+    "replaces", "step", "path", "line",
+]
+
+# Columns of the per-date layer table, in output order.
+LAYER_COLUMNS = [
+    "layer_id", "name", "authority", "scope", "coverage", "rate", "status", "counted",
+    "charged", "total_on_covered_goods", "confidence", "instrument", "source", "start",
+    "end", "note", "excluded_by",
+]
+
+
+def check_date(day: date) -> date:
+    if not EARLIEST <= day <= LATEST:
+        raise QueryError(f"date {day} is outside the range tariffcalc covers ({EARLIEST} to {LATEST})")
+    return day
+
+
+def directions_for(choice: str) -> list[Direction]:
+    """``us``, ``cn`` or ``both``."""
+    if choice == "both":
+        return list(DIRECTIONS.values())
+    try:
+        return [DIRECTIONS[choice]]
+    except KeyError:
+        raise QueryError(f"unknown direction {choice!r} (use us, cn or both)") from None
+
+
+@dataclass
+class DirectionRate:
+    """The answer for one direction on one date."""
+
+    direction: Direction
+    date: date
+    headline_rate: float
+    layers: pd.DataFrame  # LAYER_COLUMNS, one row per layer with a step covering the date
+    upcoming: pd.DataFrame  # steps starting within UPCOMING_DAYS after the date
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RateAnswer:
+    date: date
+    directions: list[DirectionRate]
+    include_threatened: bool = False
+
+
+@dataclass
+class DirectionDiff:
+    direction: Direction
+    headline_from: float
+    headline_to: float
+    changes: pd.DataFrame  # layer_id, name, authority, scope, change, old_rate, new_rate, delta, old_status, new_status
+
+    @property
+    def headline_delta(self) -> float:
+        return self.headline_to - self.headline_from
+
+
+@dataclass
+class DiffAnswer:
+    date_from: date
+    date_to: date
+    directions: list[DirectionDiff]
+
+
+def _steps_frame(dataset: Dataset) -> pd.DataFrame:
+    rows = []
+    for layer in dataset.layers:
+        for number, step in enumerate(layer.steps, 1):
+            rows.append({
+                "layer_id": layer.id,
+                "name": layer.name,
+                "imposer": layer.imposer,
+                "origins": layer.origins,
+                "authority": layer.authority,
+                "scope": layer.coverage.scope,
+                "coverage": layer.coverage.description,
+                "trade_value_usd_bn": layer.coverage.trade_value_usd_bn,
+                "start": step.start,
+                "end": step.end,
+                "rate": step.rate,
+                "status": step.status,
+                "confidence": step.confidence,
+                "instrument": step.instrument,
+                "source": step.source,
+                "effective_time": step.effective_time,
+                "announced": step.announced,
+                "note": step.note,
+                "layer_note": layer.note,
+                "not_on_goods_of": layer.rules.not_on_goods_of,
+                "replaces": layer.rules.replaces,
+                "step": number,
+                "path": layer.path,
+                "line": step.line,
+            })
+    frame = pd.DataFrame(rows, columns=STEP_COLUMNS)
+    for column in ("start", "end", "announced"):
+        frame[column] = pd.to_datetime(frame[column])
+    frame["rate"] = frame["rate"].astype(float)
+    return frame
+
+
+class Engine:
+    """Answers questions about one loaded data set."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self.steps = _steps_frame(dataset)
+
+    # -- selection ---------------------------------------------------------------------------
+
+    def direction_steps(self, direction: Direction) -> pd.DataFrame:
+        mask = (self.steps["imposer"] == direction.imposer) & self.steps["origins"].map(
+            lambda origins: direction.origin in origins
+        )
+        return self.steps[mask]
+
+    def states(self, days, direction: Direction, include_threatened: bool = False) -> pd.DataFrame:
+        """One row per (date, layer) whose step covers the date, with stacking applied.
+
+        Columns: ``date`` plus the step columns, ``counted`` (charged on goods),
+        ``charged`` (rate if counted else 0), ``excluded_by`` and ``total_on_covered_goods``.
+        """
+        dates = pd.DataFrame({"date": pd.to_datetime(pd.Index(days)).unique().sort_values()})
+        steps = self.direction_steps(direction)
+        frame = dates.merge(steps, how="cross")
+        inside = (frame["start"] <= frame["date"]) & (frame["end"].isna() | (frame["date"] < frame["end"]))
+        frame = frame[inside].reset_index(drop=True)
+        counted_statuses = COUNTED_STATUSES + (("threatened",) if include_threatened else ())
+        frame["counted"] = frame["status"].isin(counted_statuses)
+        frame["excluded_by"] = ""
+        self._apply_replacements(frame)
+        frame["charged"] = frame["rate"].where(frame["counted"], 0.0)
+        frame["total_on_covered_goods"] = self._group_totals(frame)
+        return frame.sort_values(["date", "scope", "authority", "layer_id"]).reset_index(drop=True)
+
+    @staticmethod
+    def _apply_replacements(frame: pd.DataFrame) -> None:
+        """An all-goods layer that replaces another removes it from every good on that date."""
+        replacing = frame[frame["counted"] & (frame["scope"] == "all")][["date", "layer_id", "replaces"]]
+        replacing = replacing.explode("replaces").dropna(subset=["replaces"])
+        if replacing.empty:
+            return
+        pairs = replacing.rename(columns={"layer_id": "by", "replaces": "layer_id"})
+        hit = frame[["date", "layer_id"]].reset_index().merge(pairs, on=["date", "layer_id"])
+        frame.loc[hit["index"], "counted"] = False
+        frame.loc[hit["index"], "excluded_by"] = "replaced by " + hit["by"].to_numpy()
+
+    @staticmethod
+    def _group_totals(frame: pd.DataFrame) -> pd.Series:
+        """For each counted group layer: its rate plus the headline layers its goods still pay."""
+        totals = pd.Series(float("nan"), index=frame.index)
+        groups = frame[frame["counted"] & (frame["scope"] == "group")]
+        headline = frame[frame["counted"] & (frame["scope"] == "all")]
+        if groups.empty:
+            return totals
+        pairs = groups[["date", "layer_id", "replaces", "rate"]].reset_index().merge(
+            headline[["date", "layer_id", "not_on_goods_of", "rate"]],
+            on="date", how="left", suffixes=("", "_all"),
+        )
+        applies = [
+            isinstance(other, str)
+            and group not in excluded_from
+            and other not in replaced
+            for group, other, excluded_from, replaced in zip(
+                pairs["layer_id"], pairs["layer_id_all"],
+                pairs["not_on_goods_of"].map(lambda v: v if isinstance(v, tuple) else ()),
+                pairs["replaces"],
+            )
+        ]
+        pairs["applied"] = pairs["rate_all"].where(applies, 0.0).fillna(0.0)
+        summed = pairs.groupby("index")["applied"].sum()
+        totals.loc[summed.index] = groups.loc[summed.index, "rate"] + summed
+        return totals
+
+    @staticmethod
+    def headlines(states: pd.DataFrame, days) -> pd.Series:
+        """Sum of counted all-goods layers per date (0 on dates with none)."""
+        index = pd.to_datetime(pd.Index(days)).unique().sort_values()
+        mask = states["counted"] & (states["scope"] == "all")
+        return states[mask].groupby("date")["rate"].sum().reindex(index, fill_value=0.0)
+
+    # -- questions ---------------------------------------------------------------------------
+
+    def rate_on(self, day: date, direction: str = "both", include_threatened: bool = False) -> RateAnswer:
+        """Layers in effect on ``day`` (as at the end of that day) and the headline rate."""
+        check_date(day)
+        answers = [self._direction_rate(day, d, include_threatened) for d in directions_for(direction)]
+        return RateAnswer(date=day, directions=answers, include_threatened=include_threatened)
+
+    def _direction_rate(self, day: date, direction: Direction, include_threatened: bool) -> DirectionRate:
+        states = self.states([day], direction, include_threatened)
+        headline = float(self.headlines(states, [day]).iloc[0])
+        layers = states[LAYER_COLUMNS].reset_index(drop=True)
+        answer = DirectionRate(direction, day, headline, layers, self.upcoming(day, direction))
+        answer.notes = self._notes(states, include_threatened)
+        verified = self.dataset.verified_through.get(direction.imposer)
+        if verified and day > verified:
+            answer.warnings.append(
+                f"{direction.imposer} data verified through {verified}; "
+                f"actions after that date may be missing"
+            )
+        return answer
+
+    @staticmethod
+    def _notes(states: pd.DataFrame, include_threatened: bool) -> list[str]:
+        notes = []
+        for row in states.itertuples():
+            if row.status == "threatened":
+                announced = f", announced {row.announced.date()}" if pd.notna(row.announced) else ""
+                counted = "counted as asked" if include_threatened else "not counted"
+                notes.append(f"threatened, never in effect: {row.name} +{row.rate:g}%{announced} ({counted})")
+            if row.excluded_by:
+                notes.append(f"{row.name}: {row.excluded_by}")
+            if row.confidence == "unconfirmed":
+                notes.append(f"unconfirmed: {row.name} at {row.rate:g}% — the record is unclear, see its note")
+        return notes
+
+    def upcoming(self, day: date, direction: Direction, days: int = UPCOMING_DAYS) -> pd.DataFrame:
+        """Steps of the direction that start after ``day`` and within ``days`` days of it."""
+        steps = self.direction_steps(direction)
+        after, until = pd.Timestamp(day), pd.Timestamp(day + timedelta(days=days))
+        soon = steps[(steps["start"] > after) & (steps["start"] <= until)]
+        columns = ["start", "layer_id", "name", "rate", "status", "announced", "instrument", "source", "confidence"]
+        return soon.sort_values(["start", "layer_id"])[columns].reset_index(drop=True)
+
+    def change_dates(self, direction: Direction, start: date, end: date) -> list[date]:
+        """``start`` and every date in (start, end] on which a step of the direction begins or ends."""
+        steps = self.direction_steps(direction)
+        edges = pd.concat([steps["start"], steps["end"].dropna()])
+        inside = edges[(edges > pd.Timestamp(start)) & (edges <= pd.Timestamp(end))]
+        return [start] + sorted({ts.date() for ts in inside})
+
+    def timeline_dates(self, start: date, end: date, freq: str, direction: Direction) -> list[date]:
+        check_date(start), check_date(end)
+        if end < start:
+            raise QueryError(f"--to {end} is before --from {start}")
+        if freq == "changes":
+            return self.change_dates(direction, start, end)
+        if freq == "D":
+            index = pd.date_range(start, end, freq="D")
+        elif freq == "W":
+            index = pd.date_range(start, end, freq="7D")
+        elif freq == "M":
+            index = pd.date_range(start, end, freq="MS").union(pd.DatetimeIndex([pd.Timestamp(start)]))
+        else:
+            raise QueryError(f"unknown frequency {freq!r} (use {', '.join(FREQUENCIES)})")
+        return [ts.date() for ts in index]
+
+    def timeline(self, start: date, end: date, freq: str = "changes", direction: str = "both",
+                 include_threatened: bool = False) -> pd.DataFrame:
+        """Tidy table: one row per date x direction x layer, plus one headline row per date."""
+        parts = []
+        for d in directions_for(direction):
+            days = self.timeline_dates(start, end, freq, d)
+            states = self.states(days, d, include_threatened)
+            layer_rows = states.assign(kind="layer")
+            heads = self.headlines(states, days)
+            head_rows = pd.DataFrame({
+                "date": heads.index, "kind": "headline", "layer_id": "", "name": "Headline (all goods)",
+                "authority": "", "scope": "all", "status": "", "rate": heads.to_numpy(),
+                "counted": True, "charged": heads.to_numpy(), "confidence": "",
+            })
+            both = pd.concat([head_rows, layer_rows], ignore_index=True)
+            both["direction"], both["imposer"], both["origin"] = d.key, d.imposer, d.origin
+            parts.append(both)
+        frame = pd.concat(parts, ignore_index=True)
+        frame["date"] = pd.to_datetime(frame["date"]).dt.date
+        order = {"headline": 0, "layer": 1}
+        frame["_order"] = frame["kind"].map(order)
+        frame = frame.sort_values(["date", "direction", "_order", "scope", "authority", "layer_id"], kind="stable")
+        return frame.drop(columns="_order").reset_index(drop=True)
+
+    def diff(self, date_from: date, date_to: date, direction: str = "both",
+             include_threatened: bool = False) -> DiffAnswer:
+        """Layers added, removed and changed between two dates, and the change in headline."""
+        check_date(date_from), check_date(date_to)
+        results = []
+        for d in directions_for(direction):
+            states = self.states([date_from, date_to], d, include_threatened)
+            heads = self.headlines(states, [date_from, date_to])
+            before = states[states["date"] == pd.Timestamp(date_from)].set_index("layer_id")
+            after = states[states["date"] == pd.Timestamp(date_to)].set_index("layer_id")
+            results.append(DirectionDiff(
+                direction=d,
+                headline_from=float(heads.loc[pd.Timestamp(date_from)]),
+                headline_to=float(heads.loc[pd.Timestamp(date_to)]),
+                changes=_compare(before, after),
+            ))
+        return DiffAnswer(date_from, date_to, results)
+
+
+def _compare(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    columns = ["layer_id", "name", "authority", "scope", "change", "old_rate", "new_rate", "delta",
+               "old_status", "new_status"]
+    rows = []
+    for layer_id in sorted(set(before.index) | set(after.index)):
+        old = before.loc[layer_id] if layer_id in before.index else None
+        new = after.loc[layer_id] if layer_id in after.index else None
+        old_rate = float(old["charged"]) if old is not None else 0.0
+        new_rate = float(new["charged"]) if new is not None else 0.0
+        old_status = old["status"] if old is not None else ""
+        new_status = new["status"] if new is not None else ""
+        old_counted = old is not None and bool(old["counted"])
+        new_counted = new is not None and bool(new["counted"])
+        if old_rate == new_rate and old_status == new_status and old_counted == new_counted:
+            continue
+        if new_counted and not old_counted:
+            change = "added"
+        elif old_counted and not new_counted:
+            change = "removed"
+        elif old_counted and new_counted:
+            change = "changed"
+        else:
+            change = "status"
+        meta = new if new is not None else old
+        rows.append({
+            "layer_id": layer_id, "name": meta["name"], "authority": meta["authority"],
+            "scope": meta["scope"], "change": change, "old_rate": old_rate, "new_rate": new_rate,
+            "delta": new_rate - old_rate, "old_status": old_status, "new_status": new_status,
+        })
+    return pd.DataFrame(rows, columns=columns)
+
+
+def layers_summary(engine: Engine, direction: str = "both", authority: str | None = None) -> pd.DataFrame:
+    """One row per layer: who imposes it on whom, under what authority, from when to when."""
+    wanted = directions_for(direction)
+    steps = pd.concat([engine.direction_steps(d) for d in wanted]).drop_duplicates(["layer_id", "step"])
+    if authority:
+        steps = steps[steps["authority"].str.lower() == authority.lower()]
+    grouped = steps.groupby("layer_id", sort=False)
+    frame = grouped.agg(
+        name=("name", "first"), imposer=("imposer", "first"), origins=("origins", "first"),
+        authority=("authority", "first"), scope=("scope", "first"), first_start=("start", "min"),
+        steps=("step", "count"),
+    ).reset_index()
+    open_ended = grouped["end"].apply(lambda ends: ends.isna().any())
+    last_end = grouped["end"].max()
+    frame["last_end"] = [
+        "open" if open_ended[i] else last_end[i].date().isoformat() for i in frame["layer_id"]
+    ]
+    frame["first_start"] = frame["first_start"].dt.date.astype(str)
+    frame["origins"] = frame["origins"].map(",".join)
+    return frame.sort_values(["imposer", "authority", "first_start", "layer_id"], ascending=[False, True, True, True]).reset_index(drop=True)

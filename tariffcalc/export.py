@@ -1,0 +1,223 @@
+"""DataFrames and answers -> CSV / JSON with a fixed column order and number format.
+
+Rates are written as plain numbers in percentage points (``25``, ``7.5``, ``145``). Files are
+written to a temporary file beside the target and renamed, so a failed run leaves nothing half-written.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from .engine import DiffAnswer, RateAnswer
+
+TIDY_COLUMNS = [
+    "date", "direction", "imposer", "origin", "kind", "layer_id", "name", "authority", "scope",
+    "status", "rate", "counted", "charged", "total_on_covered_goods", "confidence",
+]
+DIFF_COLUMNS = [
+    "date_from", "date_to", "direction", "imposer", "origin", "layer_id", "name", "authority",
+    "scope", "change", "old_rate", "new_rate", "delta", "old_status", "new_status",
+]
+RATE_COLUMNS = ("rate", "charged", "total_on_covered_goods", "old_rate", "new_rate", "delta")
+
+
+def number(value) -> float | None:
+    """A rate as JSON wants it: a float, or None for 'not applicable'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def _text(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, pd.Timestamp):
+        return "" if pd.isna(value) else value.date().isoformat()
+    return str(value)
+
+
+def _day(value) -> str | None:
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).date().isoformat()
+
+
+def frame_to_csv(frame: pd.DataFrame, columns: list[str]) -> str:
+    """CSV text with exactly ``columns`` in order and every value formatted by ``_text``."""
+    out = frame.reindex(columns=columns).copy()
+    for column in columns:
+        out[column] = [_text(v) for v in out[column]]
+    return out.to_csv(index=False, lineterminator="\n")
+
+
+def tidy_csv(timeline: pd.DataFrame) -> str:
+    return frame_to_csv(timeline, TIDY_COLUMNS)
+
+
+def wide_frame(timeline: pd.DataFrame) -> pd.DataFrame:
+    """One row per date x direction: the headline, then one column per layer (rate charged)."""
+    head = timeline[timeline["kind"] == "headline"][["date", "direction", "rate"]].rename(
+        columns={"rate": "headline"}
+    )
+    layers = timeline[timeline["kind"] == "layer"].pivot_table(
+        index=["date", "direction"], columns="layer_id", values="charged", aggfunc="sum", fill_value=0.0
+    )
+    wide = head.merge(layers.reset_index(), on=["date", "direction"], how="left")
+    layer_columns = sorted(c for c in wide.columns if c not in ("date", "direction", "headline"))
+    wide[layer_columns] = wide[layer_columns].fillna(0.0)
+    return wide[["date", "direction", "headline", *layer_columns]]
+
+
+def wide_csv(timeline: pd.DataFrame) -> str:
+    wide = wide_frame(timeline)
+    return frame_to_csv(wide, list(wide.columns))
+
+
+def timeline_json(timeline: pd.DataFrame) -> str:
+    records = [
+        {column: _json_value(column, row[column]) for column in TIDY_COLUMNS}
+        for _, row in timeline.reindex(columns=TIDY_COLUMNS).iterrows()
+    ]
+    return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+
+
+def _json_value(column, value):
+    if column in RATE_COLUMNS:
+        return number(value)
+    if column == "date":
+        return _day(value)
+    if column == "counted":
+        return bool(value)
+    return _text(value) if value is not None else None
+
+
+def rate_dict(answer: RateAnswer) -> dict:
+    """The documented JSON shape of ``tariffcalc rate --format json``."""
+    directions = []
+    for d in answer.directions:
+        layers = [
+            {
+                "id": row.layer_id,
+                "name": row.name,
+                "authority": row.authority,
+                "rate": number(row.rate),
+                "coverage": row.coverage,
+                "scope": row.scope,
+                "status": row.status,
+                "counted": bool(row.counted),
+                "total_on_covered_goods": number(row.total_on_covered_goods),
+                "confidence": row.confidence,
+                "instrument": row.instrument,
+                "source": row.source,
+                "start": _day(row.start),
+                "end": _day(row.end),
+                "note": row.note if isinstance(row.note, str) else None,
+            }
+            for row in d.layers.itertuples()
+        ]
+        upcoming = [
+            {
+                "start": _day(row.start),
+                "id": row.layer_id,
+                "name": row.name,
+                "rate": number(row.rate),
+                "status": row.status,
+                "announced": _day(row.announced),
+                "instrument": row.instrument,
+                "source": row.source,
+            }
+            for row in d.upcoming.itertuples()
+        ]
+        directions.append({
+            "direction": d.direction.key,
+            "imposer": d.direction.imposer,
+            "origin": d.direction.origin,
+            "headline_rate": number(d.headline_rate),
+            "layers": layers,
+            "upcoming": upcoming,
+            "notes": d.notes,
+            "warnings": d.warnings,
+        })
+    return {
+        "date": answer.date.isoformat(),
+        "include_threatened": answer.include_threatened,
+        "directions": directions,
+    }
+
+
+def diff_frame(answer: DiffAnswer) -> pd.DataFrame:
+    """Layer changes of every direction, with one 'headline' row per direction first."""
+    parts = []
+    for d in answer.directions:
+        head = pd.DataFrame([{
+            "layer_id": "", "name": "Headline (all goods)", "authority": "", "scope": "all",
+            "change": "headline", "old_rate": d.headline_from, "new_rate": d.headline_to,
+            "delta": d.headline_delta, "old_status": "", "new_status": "",
+        }])
+        part = pd.concat([head, d.changes], ignore_index=True)
+        part.insert(0, "origin", d.direction.origin)
+        part.insert(0, "imposer", d.direction.imposer)
+        part.insert(0, "direction", d.direction.key)
+        parts.append(part)
+    frame = pd.concat(parts, ignore_index=True)
+    frame.insert(0, "date_to", answer.date_to.isoformat())
+    frame.insert(0, "date_from", answer.date_from.isoformat())
+    return frame
+
+
+def diff_csv(answer: DiffAnswer) -> str:
+    return frame_to_csv(diff_frame(answer), DIFF_COLUMNS)
+
+
+def diff_dict(answer: DiffAnswer) -> dict:
+    return {
+        "date_from": answer.date_from.isoformat(),
+        "date_to": answer.date_to.isoformat(),
+        "directions": [
+            {
+                "direction": d.direction.key,
+                "imposer": d.direction.imposer,
+                "origin": d.direction.origin,
+                "headline_from": number(d.headline_from),
+                "headline_to": number(d.headline_to),
+                "headline_delta": number(d.headline_delta),
+                "changes": [
+                    {
+                        "id": row.layer_id, "name": row.name, "authority": row.authority,
+                        "scope": row.scope, "change": row.change, "old_rate": number(row.old_rate),
+                        "new_rate": number(row.new_rate), "delta": number(row.delta),
+                        "old_status": row.old_status, "new_status": row.new_status,
+                    }
+                    for row in d.changes.itertuples()
+                ],
+            }
+            for d in answer.directions
+        ],
+    }
+
+
+def to_json(data) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_atomic(text: str, path) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,340 @@
+"""YAML files -> typed model. Every check runs here, before anything is computed.
+
+Messages name the file and line: ``data/us/x.yaml:14: step 2: end 2025-01-01 is not after start``.
+Only safe YAML is read (``SafeLoader`` or its C twin); mappings and lists remember their line.
+"""
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+from .errors import DataError
+from .model import (
+    COVERAGE_FIELDS,
+    DATASET_FIELDS,
+    IMPOSERS,
+    IN_TRANSIT_FIELDS,
+    LAYER_FIELDS,
+    MAX_RATE,
+    ORIGINS,
+    RULE_FIELDS,
+    STEP_FIELDS,
+    Coverage,
+    Dataset,
+    InTransit,
+    Layer,
+    Rules,
+    Step,
+)
+
+try:  # libyaml is ten times faster; both are safe loaders.
+    _BaseLoader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _BaseLoader = yaml.SafeLoader
+
+ENV_DATA_DIR = "TARIFFCALC_DATA"
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class _Map(dict):
+    """A YAML mapping that knows its own line and the line of each key."""
+
+    line: int = 0
+    key_lines: dict
+
+
+class _Seq(list):
+    line: int = 0
+    item_lines: list
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key, line):
+        self.key, self.line = key, line
+
+
+class _LineLoader(_BaseLoader):
+    pass
+
+
+def _construct_map(loader, node):
+    loader.flatten_mapping(node)
+    result = _Map()
+    result.line = node.start_mark.line + 1
+    result.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in result:
+            raise _DuplicateKey(key, key_node.start_mark.line + 1)
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _construct_seq(loader, node):
+    result = _Seq(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+def _construct_timestamp(loader, node):
+    # An impossible date (2019-13-01) stays text, so the schema check can name its line.
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+
+
+def bundled_data_dir() -> Path:
+    """The data shipped with tariffcalc: inside the wheel, or ``data/`` of a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "data", here.parent / "data"):
+        if (candidate / "dataset.yaml").is_file():
+            return candidate
+    raise DataError(here / "data", None, "bundled data not found (broken installation?)")
+
+
+def read_yaml(path: Path):
+    """Parse one file with the safe line-aware loader; syntax errors become DataError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(path, None, f"cannot read file: {exc}") from None
+    try:
+        return yaml.load(text, Loader=_LineLoader)
+    except _DuplicateKey as exc:
+        raise DataError(path, exc.line, f"duplicate key '{exc.key}'") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or exc.context or "syntax error"
+        raise DataError(path, line, f"malformed YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise DataError(path, None, f"malformed YAML: {exc}") from None
+    except (TypeError, ValueError, RecursionError) as exc:  # e.g. a list used as a key
+        raise DataError(path, None, f"malformed YAML: {exc}") from None
+
+
+class _Checker:
+    """Validates one mapping against a schema table and converts its values."""
+
+    def __init__(self, path: Path, what: str):
+        self.path = path
+        self.what = what  # prefix naming the place, e.g. "step 2" ('' at top level)
+
+    def fail(self, line, reason):
+        prefix = f"{self.what}: " if self.what else ""
+        raise DataError(self.path, line, prefix + reason)
+
+    def fields(self, mapping, schema, parent_line):
+        if not isinstance(mapping, dict):
+            self.fail(getattr(mapping, "line", parent_line), "expected a mapping of keys")
+        for key in mapping:
+            if key not in schema:
+                allowed = ", ".join(schema)
+                self.fail(mapping.key_lines.get(key), f"unknown key '{key}' (allowed: {allowed})")
+        values = {}
+        for key, spec in schema.items():
+            if key not in mapping or mapping[key] is None:
+                if spec.required:
+                    self.fail(mapping.line or parent_line, f"missing required key '{key}'")
+                values[key] = spec.default
+                continue
+            values[key] = self.value(key, mapping[key], spec, mapping.key_lines.get(key))
+        return values
+
+    def value(self, key, raw, spec, line):
+        kind = spec.kind
+        if kind in ("str", "id", "url"):
+            if not isinstance(raw, str) or not raw.strip():
+                self.fail(line, f"'{key}' must be a non-empty text, not {raw!r}")
+            if kind == "id" and not _ID.match(raw):
+                self.fail(line, f"'{key}' {raw!r} must be lowercase letters, digits and '-'")
+            if kind == "url" and not raw.startswith(("http://", "https://")):
+                self.fail(line, f"'{key}' must be a URL starting with http:// or https://")
+            if spec.choices and raw not in spec.choices:
+                self.fail(line, f"unknown {key} {raw!r} (allowed: {', '.join(spec.choices)})")
+            return raw.strip()
+        if kind == "date":
+            return self.date(key, raw, line)
+        if kind == "number":
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+                self.fail(line, f"'{key}' must be a number, not {raw!r}")
+            return float(raw)
+        if kind == "origins":
+            origins = [raw] if isinstance(raw, str) else raw
+            if not isinstance(origins, list) or not origins:
+                self.fail(line, f"'{key}' must be a code or a list of codes")
+            for code in origins:
+                if code not in ORIGINS:
+                    self.fail(line, f"unknown origin {code!r} (allowed: {', '.join(ORIGINS)})")
+            return tuple(origins)
+        if kind == "ids":
+            ids = [raw] if isinstance(raw, str) else raw
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                self.fail(line, f"'{key}' must be a list of layer ids")
+            return tuple(ids)
+        if kind == "mapping" and not isinstance(raw, dict):
+            self.fail(line, f"'{key}' must be a mapping")
+        if kind == "list" and (not isinstance(raw, list) or not raw):
+            self.fail(line, f"'{key}' must be a non-empty list")
+        return raw
+
+    def date(self, key, raw, line):
+        if isinstance(raw, date) and not hasattr(raw, "hour"):
+            return raw
+        if isinstance(raw, str):
+            try:
+                return date.fromisoformat(raw)
+            except ValueError:
+                pass
+        self.fail(line, f"'{key}' must be a date YYYY-MM-DD, not {raw!r}")
+
+
+def _step(path: Path, index: int, raw, line) -> Step:
+    check = _Checker(path, f"step {index}")
+    v = check.fields(raw, STEP_FIELDS, line)
+    where = getattr(raw, "line", line)
+    if v["end"] is not None and v["end"] <= v["start"]:
+        check.fail(where, f"end {v['end']} is not after start {v['start']}")
+    if not 0 <= v["rate"] <= MAX_RATE:
+        check.fail(raw.key_lines["rate"], f"rate {v['rate']:g} is outside 0..{MAX_RATE:g}")
+    transit = None
+    if v["in_transit"] is not None:
+        t = _Checker(path, f"step {index}: in_transit").fields(
+            v["in_transit"], IN_TRANSIT_FIELDS, where
+        )
+        transit = InTransit(**t)
+    return Step(
+        start=v["start"],
+        end=v["end"],
+        rate=v["rate"],
+        instrument=v["instrument"],
+        source=v["source"],
+        status=v["status"],
+        effective_time=v["effective_time"],
+        announced=v["announced"],
+        in_transit=transit,
+        note=v["note"],
+        confidence=v["confidence"],
+        line=where,
+    )
+
+
+def parse_layer(path: Path, raw) -> Layer:
+    """Check one layer file's content and build the Layer."""
+    check = _Checker(path, "")
+    if not isinstance(raw, dict):
+        check.fail(1, "top level must be a mapping with id, name, imposer, ... (see docs/data-format.md)")
+    v = check.fields(raw, LAYER_FIELDS, 1)
+    if v["imposer"] in v["origin"]:
+        check.fail(raw.key_lines["origin"], f"origin {v['imposer']} is the imposer itself")
+    folder = path.parent.name.upper()
+    if folder in IMPOSERS and folder != v["imposer"]:
+        check.fail(raw.key_lines["imposer"], f"imposer {v['imposer']} in the folder for {folder}")
+    cov = _Checker(path, "coverage").fields(v["coverage"], COVERAGE_FIELDS, raw.key_lines["coverage"])
+    rules = Rules()
+    if v["rules"] is not None:
+        r = _Checker(path, "rules").fields(v["rules"], RULE_FIELDS, raw.key_lines["rules"])
+        rules = Rules(**r, line=raw.key_lines["rules"])
+    step_list = v["steps"]
+    steps = [_step(path, i, s, step_list.item_lines[i - 1]) for i, s in enumerate(step_list, 1)]
+    ordered = sorted(enumerate(steps, 1), key=lambda pair: pair[1].start)
+    for (i_prev, prev), (i_next, nxt) in zip(ordered, ordered[1:]):
+        if prev.end is None or prev.end > nxt.start:
+            check.fail(nxt.line, f"step {i_next} (from {nxt.start}) overlaps step {i_prev} (from {prev.start})")
+    return Layer(
+        id=v["id"],
+        name=v["name"],
+        imposer=v["imposer"],
+        origins=v["origin"],
+        authority=v["authority"],
+        coverage=Coverage(**cov),
+        steps=tuple(step for _, step in ordered),
+        rules=rules,
+        note=v["note"],
+        path=str(path),
+        line=raw.key_lines["id"],
+    )
+
+
+def _layer_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*.y*ml") if p.name != "dataset.yaml" and p.suffix in (".yaml", ".yml"))
+
+
+def _read_dataset_meta(directory: Path) -> dict:
+    path = directory / "dataset.yaml"
+    if not path.is_file():
+        return {}
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise DataError(path, 1, "top level must be a mapping")
+    v = _Checker(path, "").fields(raw, DATASET_FIELDS, 1)
+    verified = {}
+    for imposer, day in (v["verified_through"] or {}).items():
+        line = v["verified_through"].key_lines.get(imposer)
+        if imposer not in IMPOSERS:
+            raise DataError(path, line, f"verified_through: unknown imposer {imposer!r}")
+        verified[imposer] = _Checker(path, "verified_through").date(imposer, day, line)
+    return verified
+
+
+def load_directory(directory) -> tuple[list[Layer], dict]:
+    """Load and check every layer file of one directory; ids must be unique within it."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(directory, None, "data directory not found")
+    layers, seen = [], {}
+    for path in _layer_files(directory):
+        layer = parse_layer(path, read_yaml(path))
+        if layer.id in seen:
+            raise DataError(path, layer.line, f"duplicate id '{layer.id}' (also in {seen[layer.id]})")
+        seen[layer.id] = path
+        layers.append(layer)
+    return layers, _read_dataset_meta(directory)
+
+
+def _check_rules(layers: list[Layer]) -> None:
+    known = {layer.id for layer in layers}
+    for layer in layers:
+        for kind in ("not_on_goods_of", "replaces"):
+            for target in getattr(layer.rules, kind):
+                if target not in known:
+                    raise DataError(layer.path, layer.rules.line, f"rules: {kind} names unknown layer '{target}'")
+                if target == layer.id:
+                    raise DataError(layer.path, layer.rules.line, f"rules: {kind} names the layer itself")
+
+
+def user_data_dir(explicit=None) -> Path | None:
+    """The overlay directory: ``--data-dir`` if given, else ``$TARIFFCALC_DATA``, else none."""
+    chosen = explicit or os.environ.get(ENV_DATA_DIR) or None
+    return Path(chosen) if chosen else None
+
+
+def load_dataset(overlay=None, *, bundled: bool = True) -> Dataset:
+    """Bundled layers, then an overlay directory whose layers add to or replace them by id."""
+    dirs = []
+    if bundled:
+        dirs.append(bundled_data_dir())
+    if overlay is not None:
+        dirs.append(Path(overlay))
+    by_id: dict[str, Layer] = {}
+    verified: dict = {}
+    for directory in dirs:
+        layers, meta = load_directory(directory)
+        for layer in layers:
+            by_id[layer.id] = layer
+        verified.update(meta)
+    layers = list(by_id.values())
+    _check_rules(layers)
+    return Dataset(layers=tuple(layers), verified_through=verified, dirs=tuple(str(d) for d in dirs))

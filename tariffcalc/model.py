@@ -1,0 +1,192 @@
+"""Typed model of the data set, and the schema of its YAML files.
+
+The schema tables below are the single declaration of which keys a file may have, their types,
+allowed values and defaults. The loader validates against them and ``docs/data-format.md`` is
+checked against them by the tests.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+IMPOSERS = ("US", "CN")
+ORIGINS = ("CN", "HK", "MO", "US")
+AUTHORITIES = (
+    "IEEPA",
+    "Section 301",
+    "Section 232",
+    "Section 122",
+    "Section 201",
+    "Tariff Commission",
+)
+SCOPES = ("all", "group")
+STATUSES = ("in_effect", "threatened", "suspended", "struck_down")
+CONFIDENCES = ("confirmed", "unconfirmed")
+
+# Statuses whose rate is charged on goods. Threatened steps join them only on request.
+COUNTED_STATUSES = ("in_effect",)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One key of a YAML mapping: its type, whether it is required, its allowed values."""
+
+    kind: str  # str | id | date | number | url | origins | ids | mapping | list
+    required: bool = False
+    default: object = None
+    choices: tuple = ()
+    doc: str = ""
+
+
+LAYER_FIELDS = {
+    "id": Field("id", True, doc="unique id, [a-z0-9-]+"),
+    "name": Field("str", True),
+    "imposer": Field("str", True, choices=IMPOSERS),
+    "origin": Field("origins", True),
+    "authority": Field("str", True, choices=AUTHORITIES),
+    "coverage": Field("mapping", True),
+    "steps": Field("list", True),
+    "rules": Field("mapping", False),
+    "note": Field("str", False),
+}
+
+COVERAGE_FIELDS = {
+    "scope": Field("str", True, choices=SCOPES),
+    "description": Field("str", True),
+    "trade_value_usd_bn": Field("number", False),
+    "trade_value_note": Field("str", False),
+}
+
+STEP_FIELDS = {
+    "start": Field("date", True),
+    "end": Field("date", False),
+    "rate": Field("number", True),
+    "status": Field("str", False, default="in_effect", choices=STATUSES),
+    "instrument": Field("str", True),
+    "source": Field("url", True),
+    "effective_time": Field("str", False),
+    "announced": Field("date", False),
+    "in_transit": Field("mapping", False),
+    "note": Field("str", False),
+    "confidence": Field("str", False, default="confirmed", choices=CONFIDENCES),
+}
+
+IN_TRANSIT_FIELDS = {
+    "loaded_before": Field("date", True),
+    "entered_before": Field("date", True),
+    "rate": Field("number", True),
+}
+
+RULE_FIELDS = {
+    "not_on_goods_of": Field("ids", False, default=()),
+    "replaces": Field("ids", False, default=()),
+}
+
+DATASET_FIELDS = {
+    "verified_through": Field("mapping", False),
+}
+
+SCHEMA = {
+    "layer": LAYER_FIELDS,
+    "coverage": COVERAGE_FIELDS,
+    "step": STEP_FIELDS,
+    "in_transit": IN_TRANSIT_FIELDS,
+    "rules": RULE_FIELDS,
+    "dataset": DATASET_FIELDS,
+}
+
+# Rates are percentage points; anything above this is a typo, not a tariff.
+MAX_RATE = 1000.0
+
+
+@dataclass(frozen=True)
+class InTransit:
+    loaded_before: date
+    entered_before: date
+    rate: float
+
+
+@dataclass(frozen=True)
+class Step:
+    start: date
+    end: date | None
+    rate: float
+    instrument: str
+    source: str
+    status: str = "in_effect"
+    effective_time: str | None = None
+    announced: date | None = None
+    in_transit: InTransit | None = None
+    note: str | None = None
+    confidence: str = "confirmed"
+    line: int | None = None
+
+    def covers(self, day: date) -> bool:
+        """Half-open interval: on or after start, before end."""
+        return self.start <= day and (self.end is None or day < self.end)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    scope: str
+    description: str
+    trade_value_usd_bn: float | None = None
+    trade_value_note: str | None = None
+
+    @property
+    def all_goods(self) -> bool:
+        return self.scope == "all"
+
+
+@dataclass(frozen=True)
+class Rules:
+    not_on_goods_of: tuple[str, ...] = ()
+    replaces: tuple[str, ...] = ()
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Layer:
+    id: str
+    name: str
+    imposer: str
+    origins: tuple[str, ...]
+    authority: str
+    coverage: Coverage
+    steps: tuple[Step, ...]
+    rules: Rules = Rules()
+    note: str | None = None
+    path: str = ""
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Direction:
+    """Who charges whom: ``us`` is the US on goods from China, ``cn`` China on US goods."""
+
+    key: str
+    imposer: str
+    origin: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.imposer} on goods from {self.origin}"
+
+
+DIRECTIONS = {
+    "us": Direction("us", "US", "CN"),
+    "cn": Direction("cn", "CN", "US"),
+}
+
+
+@dataclass
+class Dataset:
+    layers: tuple[Layer, ...]
+    verified_through: dict[str, date] = field(default_factory=dict)
+    dirs: tuple[str, ...] = ()
+
+    def layer(self, layer_id: str) -> Layer:
+        for layer in self.layers:
+            if layer.id == layer_id:
+                return layer
+        raise KeyError(layer_id)

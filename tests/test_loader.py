@@ -1,0 +1,131 @@
+"""Loading and validation of data files: the good fixture loads, every bad fixture is named."""
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tariffcalc.errors import DataError
+from tariffcalc.loader import _LineLoader, load_dataset, load_directory, parse_layer, read_yaml
+
+from .conftest import BASIC, FIXTURES, d
+
+BAD_CASES = sorted(p for p in (FIXTURES / "bad").iterdir() if p.is_dir())
+
+
+def test_good_fixture_loads_every_layer_with_sorted_steps():
+    layers, meta = load_directory(BASIC)
+    assert {layer.id for layer in layers} == {
+        "t-fentanyl", "t-reciprocal", "t-steel", "t-threat", "t-suspended", "t-surcharge",
+        "t-counter", "t-soy",
+    }
+    assert meta == {"US": d("2025-12-31"), "CN": d("2025-12-31")}
+    fentanyl = next(layer for layer in layers if layer.id == "t-fentanyl")
+    assert [s.rate for s in fentanyl.steps] == [10, 20, 10]
+    assert fentanyl.steps[2].confidence == "unconfirmed"
+    assert fentanyl.origins == ("CN", "HK")
+
+
+def test_defaults_are_filled_from_the_schema():
+    layers, _ = load_directory(BASIC)
+    steel = next(layer for layer in layers if layer.id == "t-steel")
+    assert steel.steps[0].status == "in_effect"
+    assert steel.steps[0].confidence == "confirmed"
+    assert steel.origins == ("CN",)  # a single origin may be written as a string
+    assert steel.coverage.trade_value_usd_bn == 1.5
+
+
+@pytest.mark.parametrize("case", BAD_CASES, ids=[p.name for p in BAD_CASES])
+def test_bad_fixture_is_rejected_with_file_line_and_reason(case):
+    expected = (case / "expect.txt").read_text().strip()
+    with pytest.raises(DataError) as info:
+        load_dataset(case, bundled=False)
+    message = str(info.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_overlay_replaces_a_bundled_layer_by_id_and_adds_new_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr("tariffcalc.loader.bundled_data_dir", lambda: BASIC)
+    (tmp_path / "us").mkdir()
+    steel = (BASIC / "us" / "t-steel.yaml").read_text()
+    (tmp_path / "us" / "t-steel.yaml").write_text(steel.replace("rate: 50", "rate: 60"))
+    (tmp_path / "us" / "t-new.yaml").write_text(
+        steel.replace("id: t-steel", "id: t-new").replace("name: Test steel", "name: New")
+    )
+    merged = load_dataset(tmp_path)
+    base = load_dataset(BASIC, bundled=False)
+    assert merged.layer("t-steel").steps[-1].rate == 60
+    assert merged.layer("t-new").name == "New"
+    assert len(merged.layers) == len(base.layers) + 1
+    assert merged.dirs == (str(BASIC), str(tmp_path))
+
+
+def test_overlay_rules_may_name_bundled_layers(tmp_path, monkeypatch):
+    monkeypatch.setattr("tariffcalc.loader.bundled_data_dir", lambda: BASIC)
+    (tmp_path / "us").mkdir()
+    text = (BASIC / "us" / "t-threat.yaml").read_text().replace("id: t-threat", "id: t-other")
+    (tmp_path / "us" / "t-other.yaml").write_text(text + "rules:\n  not_on_goods_of: [t-steel]\n")
+    assert load_dataset(tmp_path).layer("t-other").rules.not_on_goods_of == ("t-steel",)
+    with pytest.raises(DataError, match="unknown layer 't-steel'"):
+        load_dataset(tmp_path, bundled=False)
+
+
+def test_bundled_data_validates(no_user_data):
+    dataset = load_dataset()
+    assert len(dataset.layers) > 20
+    assert set(dataset.verified_through) == {"US", "CN"}
+
+
+def test_every_bundled_step_names_an_instrument_and_a_source(no_user_data):
+    for layer in load_dataset().layers:
+        for step in layer.steps:
+            assert step.instrument.strip(), layer.id
+            assert step.source.startswith("http"), layer.id
+
+
+def test_loader_reads_only_safe_yaml(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text("!!python/object/apply:os.system ['echo hacked']\n")
+    with pytest.raises(DataError, match="malformed YAML"):
+        read_yaml(path)
+
+
+yaml_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 2000), st.floats(allow_nan=False, width=32),
+    st.text(max_size=12), st.dates().map(str),
+)
+yaml_values = st.recursive(
+    yaml_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.sampled_from(
+            ["id", "name", "imposer", "origin", "authority", "coverage", "steps", "rules", "scope",
+             "description", "start", "end", "rate", "status", "instrument", "source", "x"]
+        ), children, max_size=6),
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(yaml_values)
+def test_fuzzed_layer_content_raises_only_data_error(value):
+    path = Path("fuzz/us/layer.yaml")
+    try:
+        parse_layer(path, yaml.load(yaml.safe_dump(value), Loader=_LineLoader))
+    except DataError:
+        pass
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=200))
+def test_fuzzed_yaml_text_raises_only_data_error(tmp_path_factory, text):
+    folder = tmp_path_factory.mktemp("fuzz") / "us"
+    folder.mkdir()
+    (folder / "layer.yaml").write_text(text, encoding="utf-8")
+    try:
+        load_directory(folder.parent)
+    except DataError:
+        pass
