@@ -59,6 +59,9 @@ def data_options(command):
         help="Directory of extra layer files, added to the bundled data (same id replaces). "
              "Default: $TARIFFCALC_DATA.",
     )(command)
+    command = click.option(
+        "--standalone", is_flag=True, help="Use only --data-dir, without the bundled data.",
+    )(command)
     command = click.option("-v", "--verbose", is_flag=True, help="Show the traceback of errors.")(command)
     return command
 
@@ -103,11 +106,14 @@ def handle_errors(command):
     return wrapper
 
 
-def _engine(data_dir):
+def _engine(data_dir, standalone=False):
     from .engine import Engine
+    from .errors import QueryError
     from .loader import load_dataset
 
-    return Engine(load_dataset(data_dir))
+    if standalone and not data_dir:
+        raise QueryError("--standalone needs --data-dir (or $TARIFFCALC_DATA)")
+    return Engine(load_dataset(data_dir, bundled=not standalone))
 
 
 def _console(stderr: bool = False):
@@ -152,7 +158,7 @@ def cli():
 @threatened_option
 @data_options
 @handle_errors
-def rate(day, direction, fmt, include_threatened, data_dir, verbose):
+def rate(day, direction, fmt, include_threatened, data_dir, standalone, verbose):
     """The tariff layers in effect on a date, and the headline rate.
 
     The headline is the sum of the layers that cover all goods (what the press quotes);
@@ -167,7 +173,7 @@ def rate(day, direction, fmt, include_threatened, data_dir, verbose):
     """
     from . import export
 
-    engine = _engine(data_dir)
+    engine = _engine(data_dir, standalone)
     answer = engine.rate_on(day, direction, include_threatened)
     if fmt == "table":
         from .render import rate_view
@@ -189,7 +195,7 @@ def rate(day, direction, fmt, include_threatened, data_dir, verbose):
 @threatened_option
 @data_options
 @handle_errors
-def diff(date_from, date_to, direction, fmt, include_threatened, data_dir, verbose):
+def diff(date_from, date_to, direction, fmt, include_threatened, data_dir, standalone, verbose):
     """What changed between two dates: layers added, removed and changed, and the headline.
 
     Changes are in percentage points charged (a suspended or threatened step charges 0).
@@ -200,7 +206,7 @@ def diff(date_from, date_to, direction, fmt, include_threatened, data_dir, verbo
     """
     from . import export
 
-    answer = _engine(data_dir).diff(date_from, date_to, direction, include_threatened)
+    answer = _engine(data_dir, standalone).diff(date_from, date_to, direction, include_threatened)
     if fmt == "table":
         from .render import diff_view
 
@@ -223,7 +229,8 @@ def diff(date_from, date_to, direction, fmt, include_threatened, data_dir, verbo
 @threatened_option
 @data_options
 @handle_errors
-def export_(date_from, date_to, freq, wide, output, direction, fmt, include_threatened, data_dir, verbose):
+def export_(date_from, date_to, freq, wide, output, direction, fmt, include_threatened, data_dir, standalone,
+            verbose):
     """A timeline of every layer and the headline, as tidy CSV (or JSON).
 
     One row per date x direction x layer, plus a headline row (kind=headline) per date and
@@ -235,7 +242,7 @@ def export_(date_from, date_to, freq, wide, output, direction, fmt, include_thre
     """
     from . import export
 
-    timeline = _engine(data_dir).timeline(date_from, date_to, freq, direction, include_threatened)
+    timeline = _engine(data_dir, standalone).timeline(date_from, date_to, freq, direction, include_threatened)
     if wide and fmt == "json":
         raise CliError("--wide is for CSV output")
     if fmt == "json":
@@ -251,7 +258,7 @@ def export_(date_from, date_to, freq, wide, output, direction, fmt, include_thre
 @format_option("table", "csv")
 @data_options
 @handle_errors
-def layers(direction, authority, fmt, data_dir, verbose):
+def layers(direction, authority, fmt, data_dir, standalone, verbose):
     """List the tariff layers in the data.
 
     Example:
@@ -260,7 +267,7 @@ def layers(direction, authority, fmt, data_dir, verbose):
     """
     from .engine import layers_summary
 
-    frame = layers_summary(_engine(data_dir), direction, authority)
+    frame = layers_summary(_engine(data_dir, standalone), direction, authority)
     if fmt == "table":
         from .render import layers_view
 

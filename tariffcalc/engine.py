@@ -278,8 +278,10 @@ class Engine:
                  include_threatened: bool = False) -> pd.DataFrame:
         """Tidy table: one row per date x direction x layer, plus one headline row per date."""
         parts = []
-        for d in directions_for(direction):
-            days = self.timeline_dates(start, end, freq, d)
+        wanted = directions_for(direction)
+        # With freq=changes every direction gets a row on every change date of any of them.
+        days = sorted({day for d in wanted for day in self.timeline_dates(start, end, freq, d)})
+        for d in wanted:
             states = self.states(days, d, include_threatened)
             layer_rows = states.assign(kind="layer")
             heads = self.headlines(states, days)

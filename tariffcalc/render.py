@@ -31,6 +31,11 @@ def _delta_style(value: float) -> str:
     return "red" if value > 0 else "green" if value < 0 else ""
 
 
+def short(text: str, limit: int = 90) -> str:
+    """The table shows the start of long coverage texts; JSON and CSV keep them whole."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _day(value) -> str:
     return "" if value is None or value != value else value.date().isoformat()
 
@@ -45,8 +50,8 @@ def rate_view(answer: RateAnswer) -> Group:
         table.add_column("Authority")
         table.add_column("Rate", justify="right")
         table.add_column("Status")
+        table.add_column("Goods pay*", justify="right")
         table.add_column("Coverage", overflow="fold")
-        table.add_column("Its goods pay", justify="right")
         table.add_column("Instrument", overflow="fold")
         table.add_column("Source", overflow="fold")
         for row in d.layers.itertuples():
@@ -62,8 +67,8 @@ def rate_view(answer: RateAnswer) -> Group:
                 row.authority,
                 pct(row.rate),
                 status,
-                f"{scope}: {row.coverage}",
                 pct(row.total_on_covered_goods),
+                short(f"{scope}: {row.coverage}"),
                 row.instrument,
                 row.source,
                 style=style,
@@ -73,8 +78,10 @@ def rate_view(answer: RateAnswer) -> Group:
         headline = Text.assemble(
             ("Headline rate (all goods): ", "bold"),
             (pct(d.headline_rate), "bold cyan"),
-            "  — sum of the all-goods layers in effect; 'Its goods pay' is a group's rate "
-            "plus the all-goods layers its goods also pay.",
+            "  = sum of the all-goods layers in effect.\n",
+            ("* Goods pay: a group's rate plus the all-goods layers its goods also pay under the "
+             "stacking rules, before product-level exemptions (Annex II, the 2025-04-11 electronics "
+             "list) and on top of the MFN rate.", "dim"),
         )
         parts = [table, headline]
         for note in d.notes:
@@ -104,8 +111,9 @@ def diff_view(answer: DiffAnswer) -> Group:
             table.add_column(column, justify=justify, overflow="fold")
         for row in d.changes.itertuples():
             change = row.change
-            if row.old_status != row.new_status and row.old_status and row.new_status:
-                change += f" ({row.old_status} → {row.new_status})"
+            if row.change == "status" or (row.old_status and row.new_status and row.old_status != row.new_status):
+                old, new = (status.replace("_", " ") or "none" for status in (row.old_status, row.new_status))
+                change += f" ({old} → {new})"
             table.add_row(row.name, row.authority, row.scope, change, pct(row.old_rate),
                           pct(row.new_rate), Text(signed(row.delta), style=_delta_style(row.delta)))
         if d.changes.empty:
