@@ -82,6 +82,13 @@ def format_option(*choices):
     return decorate
 
 
+def origin_option(command):
+    return click.option(
+        "--origin", type=click.Choice(["CN", "HK", "MO", "US"], case_sensitive=False),
+        help="Origin of the goods: CN (default for us), HK or MO for the US direction; US for cn.",
+    )(command)
+
+
 def threatened_option(command):
     return click.option(
         "--include-threatened", is_flag=True,
@@ -114,6 +121,30 @@ def _engine(data_dir, standalone=False):
     if standalone and not data_dir:
         raise QueryError("--standalone needs --data-dir (or $TARIFFCALC_DATA)")
     return Engine(load_dataset(data_dir, bundled=not standalone))
+
+
+def _directions(direction, origin):
+    """Directions asked for; an origin picks its direction when --direction is 'both'."""
+    from .engine import direction_with_origin, directions_for
+
+    if origin is None:
+        return directions_for(direction)
+    origin = origin.upper()
+    keys = [direction] if direction != "both" else (["cn"] if origin == "US" else ["us"])
+    return [direction_with_origin(key, origin) for key in keys]
+
+
+def _products(engine):
+    from .products import ProductEngine
+    from .schedule import Schedules
+
+    return ProductEngine(engine, Schedules.for_dataset(engine.dataset))
+
+
+def _code(text):
+    from .codes import normalize_code
+
+    return normalize_code(text)
 
 
 def _console(stderr: bool = False):
@@ -153,49 +184,77 @@ def cli():
 
 @cli.command()
 @click.option("--date", "day", type=DATE, default="today", show_default=True, help="Date of entry: YYYY-MM-DD or 'today'.")
+@click.option("--hts", "code", metavar="CODE", help="A product: HS/HTS code of 2-10 digits, dots optional (8517.13.00).")
 @direction_option
+@origin_option
 @format_option("table", "json", "csv")
 @threatened_option
 @data_options
 @handle_errors
-def rate(day, direction, fmt, include_threatened, data_dir, standalone, verbose):
-    """The tariff layers in effect on a date, and the headline rate.
+def rate(day, code, direction, origin, fmt, include_threatened, data_dir, standalone, verbose):
+    """The tariff layers in effect on a date, and the headline rate; with --hts, for one product.
 
     The headline is the sum of the layers that cover all goods (what the press quotes);
     product-group layers (Section 301 lists, Section 232, China's lists) are listed beside it
     with the total their goods pay. Also lists steps starting within the next 90 days.
 
+    With --hts CODE: the MFN rate, every layer that bears on the code with the reason it
+    applies or not (exempt: Annex II, not on a Section 301 list, ...), and the total.
+
     Example:
 
         tariffcalc rate --date 2025-04-12
 
-        tariffcalc rate --date 2025-05-14 --direction us --format json
+        tariffcalc rate --date 2025-04-12 --hts 8517.13.00 --direction us
+
+        tariffcalc rate --date 2025-05-14 --direction us --origin HK --format json
     """
     from . import export
 
     engine = _engine(data_dir, standalone)
-    answer = engine.rate_on(day, direction, include_threatened)
+    dirs = _directions(direction, origin)
+    if code:
+        products = _products(engine)
+        answers = [products.rate(_code(code), day, d, include_threatened) for d in dirs]
     if fmt == "table":
+        if code:
+            from .render import product_view
+
+            _console().print(product_view(answers))
+            return
         from .render import rate_view
 
-        _console().print(rate_view(answer))
-    elif fmt == "json":
-        _warn(answer.directions)
-        _emit(export.to_json(export.rate_dict(answer)))
+        _console().print(rate_view(engine.rate_on(day, dirs[0] if len(dirs) == 1 else direction, include_threatened)))
+        return
+    answer = engine.rate_on(day, dirs[0] if len(dirs) == 1 else direction, include_threatened)
+    _warn(answer.directions)
+    if fmt == "json":
+        data = export.rate_dict(answer)
+        if code:
+            for entry, product in zip(data["directions"], answers):
+                entry["product"] = export.product_dict(product)
+        _emit(export.to_json(data))
+    elif code:
+        from .products import product_timeline
+
+        frames = [product_timeline(products, [_code(code)], [day], d, include_threatened) for d in dirs]
+        _emit(export.product_csv(frames))
     else:
-        _warn(answer.directions)
-        _emit(export.tidy_csv(engine.timeline(day, day, "D", direction, include_threatened)))
+        _emit(export.tidy_csv(engine.timeline(day, day, "D", dirs[0] if len(dirs) == 1 else direction,
+                                              include_threatened)))
 
 
 @cli.command()
 @click.argument("date_from", metavar="D1", type=DATE)
 @click.argument("date_to", metavar="D2", type=DATE)
+@click.option("--hts", "code", metavar="CODE", help="Compare the two dates for one product.")
 @direction_option
+@origin_option
 @format_option("table", "json", "csv")
 @threatened_option
 @data_options
 @handle_errors
-def diff(date_from, date_to, direction, fmt, include_threatened, data_dir, standalone, verbose):
+def diff(date_from, date_to, code, direction, origin, fmt, include_threatened, data_dir, standalone, verbose):
     """What changed between two dates: layers added, removed and changed, and the headline.
 
     Changes are in percentage points charged (a suspended or threatened step charges 0).
@@ -203,10 +262,28 @@ def diff(date_from, date_to, direction, fmt, include_threatened, data_dir, stand
     Example:
 
         tariffcalc diff 2025-04-01 2025-05-14
+
+        tariffcalc diff 2025-04-09 2025-04-12 --hts 8517.13.00 -d us
     """
     from . import export
 
-    answer = _engine(data_dir, standalone).diff(date_from, date_to, direction, include_threatened)
+    engine = _engine(data_dir, standalone)
+    dirs = _directions(direction, origin)
+    if code:
+        from .products import product_diff
+
+        products = _products(engine)
+        diffs = [product_diff(products, _code(code), date_from, date_to, d, include_threatened) for d in dirs]
+        if fmt == "table":
+            from .render import product_diff_view
+
+            _console().print(product_diff_view(diffs))
+        elif fmt == "json":
+            _emit(export.to_json([export.product_diff_dict(d) for d in diffs]))
+        else:
+            _emit(export.product_diff_csv(diffs))
+        return
+    answer = engine.diff(date_from, date_to, dirs[0] if len(dirs) == 1 else direction, include_threatened)
     if fmt == "table":
         from .render import diff_view
 
@@ -224,25 +301,48 @@ def diff(date_from, date_to, direction, fmt, include_threatened, data_dir, stand
               help="D daily, W every 7 days from --from, M first of each month, changes = --from and every change date.")
 @click.option("--wide", is_flag=True, help="One row per date and direction, one column per layer.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of stdout.")
+@click.option("--hts", "codes", metavar="CODE", multiple=True, help="A product code (repeatable): rates per product.")
+@click.option("--hts-file", type=click.Path(exists=True, dir_okay=False),
+              help="File of product codes, one per line ('#' comments allowed).")
 @direction_option
+@origin_option
 @format_option("csv", "json")
 @threatened_option
 @data_options
 @handle_errors
-def export_(date_from, date_to, freq, wide, output, direction, fmt, include_threatened, data_dir, standalone,
-            verbose):
+def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, origin, fmt, include_threatened,
+            data_dir, standalone, verbose):
     """A timeline of every layer and the headline, as tidy CSV (or JSON).
 
     One row per date x direction x layer, plus a headline row (kind=headline) per date and
     direction. Rates are percentage points; 'charged' is 0 for steps not in effect.
 
+    With --hts/--hts-file: one row per code x date x layer bearing on it (whether it applies,
+    why, the rate charged) plus a 'total' row per code and date with MFN, additional and total.
+
     Example:
 
         tariffcalc export --from 2025-01-01 --to 2025-12-31 --freq changes -o timeline.csv
+
+        tariffcalc export --from 2025-01-01 --to 2025-12-31 --hts-file codes.txt -d us
     """
     from . import export
 
-    timeline = _engine(data_dir, standalone).timeline(date_from, date_to, freq, direction, include_threatened)
+    engine = _engine(data_dir, standalone)
+    dirs = _directions(direction, origin)
+    if codes or hts_file:
+        from .products import product_timeline
+
+        wanted = [_code(c) for c in codes] + (_read_codes(hts_file) if hts_file else [])
+        products = _products(engine)
+        frames = []
+        for d in dirs:
+            days = engine.timeline_dates(date_from, date_to, freq, d)
+            frames.append(product_timeline(products, wanted, days, d, include_threatened))
+        _emit(export.product_csv(frames) if fmt == "csv" else export.product_json(frames), output)
+        return
+    timeline = engine.timeline(date_from, date_to, freq, dirs[0] if len(dirs) == 1 else direction,
+                               include_threatened)
     if wide and fmt == "json":
         raise CliError("--wide is for CSV output")
     if fmt == "json":
@@ -250,6 +350,56 @@ def export_(date_from, date_to, freq, wide, output, direction, fmt, include_thre
     else:
         text = export.wide_csv(timeline) if wide else export.tidy_csv(timeline)
     _emit(text, output)
+
+
+def _read_codes(path) -> list[str]:
+    from .codes import code_problem
+    from .errors import QueryError
+
+    codes = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            text = line.split("#", 1)[0].strip().split(",")[0].strip()
+            if not text:
+                continue
+            problem = code_problem(text)
+            if problem:
+                raise QueryError(f"{path}:{number}: {problem}")
+            codes.append(_code(text))
+    if not codes:
+        raise QueryError(f"{path}: no product codes found")
+    return codes
+
+
+@cli.command()
+@click.argument("code")
+@click.option("--date", "day", type=DATE, default="today", show_default=True, help="Schedule date.")
+@click.option("-d", "--direction", type=click.Choice(["us", "cn"]), default="us", show_default=True,
+              help="us = the US schedule (HTS); cn = China's schedule.")
+@origin_option
+@format_option("table", "json")
+@data_options
+@handle_errors
+def hts(code, day, direction, origin, fmt, data_dir, standalone, verbose):
+    """Look a product code up: description, MFN rate, and every tariff list it is on.
+
+    Example:
+
+        tariffcalc hts 8517.13
+
+        tariffcalc hts 1201.90 --direction cn
+    """
+    from . import export
+    from .products import product_lookup
+
+    engine = _engine(data_dir, standalone)
+    found = product_lookup(_products(engine), _code(code), day, _directions(direction, origin)[0])
+    if fmt == "json":
+        _emit(export.to_json(found))
+    else:
+        from .render import lookup_view
+
+        _console().print(lookup_view(found))
 
 
 @cli.command()
@@ -285,7 +435,7 @@ def layers(direction, authority, fmt, data_dir, standalone, verbose):
 @click.option("-v", "--verbose", is_flag=True, help="Show the traceback of errors.")
 @handle_errors
 def validate(directory, standalone, verbose):
-    """Check data files: YAML syntax, keys, types, dates, overlaps, ids and rules.
+    """Check data files: YAML syntax, keys, types, dates, overlaps, ids, rules, list files, schedules.
 
     Without DIRECTORY, checks the bundled data. A DIRECTORY is checked as an overlay of the
     bundled data (its rules may name bundled layers) unless --standalone. The first problem is
@@ -295,11 +445,17 @@ def validate(directory, standalone, verbose):
 
         tariffcalc validate my-layers/
     """
-    from .loader import load_dataset
+    from .loader import check_list_files, load_dataset
+    from .schedule import Schedules
 
     dataset = load_dataset(directory, bundled=not (standalone and directory))
     steps = sum(len(layer.steps) for layer in dataset.layers)
-    click.echo(f"ok: {len(dataset.layers)} layers, {steps} steps in {', '.join(dataset.dirs)}")
+    lists = check_list_files(dataset)
+    schedules = Schedules.for_dataset(dataset)
+    for vintage in schedules.vintages:
+        schedules.table(vintage)
+    click.echo(f"ok: {len(dataset.layers)} layers, {steps} steps, {lists} list files, "
+               f"{len(schedules.vintages)} schedules in {', '.join(dataset.dirs)}")
 
 
 def main():  # pragma: no cover - console-script shim

@@ -41,8 +41,24 @@ def check_date(day: date) -> date:
     return day
 
 
-def directions_for(choice: str) -> list[Direction]:
-    """``us``, ``cn`` or ``both``."""
+ORIGINS_OF = {"us": ("CN", "HK", "MO"), "cn": ("US",)}
+
+
+def direction_with_origin(key: str, origin: str | None = None) -> Direction:
+    """``us`` with origin CN (default), HK or MO; ``cn`` with origin US."""
+    base = DIRECTIONS[key]
+    if origin is None or origin == base.origin:
+        return base
+    if origin not in ORIGINS_OF[key]:
+        allowed = ", ".join(ORIGINS_OF[key])
+        raise QueryError(f"origin {origin} is not covered for direction {key} (use {allowed})")
+    return Direction(key, base.imposer, origin)
+
+
+def directions_for(choice) -> list[Direction]:
+    """``us``, ``cn``, ``both``, or a Direction (e.g. the US on goods from Hong Kong)."""
+    if isinstance(choice, Direction):
+        return [choice]
     if choice == "both":
         return list(DIRECTIONS.values())
     try:

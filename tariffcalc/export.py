@@ -221,3 +221,93 @@ def write_atomic(text: str, path) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def product_dict(answer) -> dict:
+    """The ``product`` object of ``rate --hts --format json``."""
+    mfn = answer.mfn
+    return {
+        "code": answer.code,
+        "description": answer.description or None,
+        "mfn_rate": number(answer.mfn_rate),
+        "mfn_text": None if mfn is None else mfn.general,
+        "mfn_basis": None if mfn is None else mfn.basis,
+        "schedule": None if mfn is None else mfn.vintage.label,
+        "additional_rate": number(answer.additional_rate),
+        "total_rate": number(answer.total_rate),
+        "layers": [
+            {
+                "id": row.layer_id, "name": row.name, "authority": row.authority, "scope": row.scope,
+                "rate": number(row.rate), "status": row.status, "applies": bool(row.applies),
+                "charged": number(row.charged), "reason": row.reason, "confidence": row.confidence,
+            }
+            for row in answer.layers.itertuples()
+        ],
+        "notes": answer.notes,
+    }
+
+
+def product_csv(frames) -> str:
+    from .products import PRODUCT_EXPORT_COLUMNS
+
+    return frame_to_csv(pd.concat(frames, ignore_index=True), PRODUCT_EXPORT_COLUMNS)
+
+
+def product_json(frames) -> str:
+    from .products import PRODUCT_EXPORT_COLUMNS
+
+    frame = pd.concat(frames, ignore_index=True)
+    numeric = ("rate", "charged", "mfn_rate", "additional_rate", "total_rate")
+    records = []
+    for row in frame.itertuples(index=False):
+        record = {}
+        for column in PRODUCT_EXPORT_COLUMNS:
+            value = getattr(row, column)
+            if column in numeric:
+                record[column] = number(value)
+            elif column == "applies":
+                record[column] = bool(value)
+            elif column == "date":
+                record[column] = _day(value)
+            else:
+                record[column] = _text(value)
+        records.append(record)
+    return to_json(records)
+
+
+def product_diff_dict(diff) -> dict:
+    before, after = diff.before, diff.after
+    return {
+        "code": diff.code,
+        "direction": after.direction.key, "imposer": after.direction.imposer, "origin": after.direction.origin,
+        "date_from": before.date.isoformat(), "date_to": after.date.isoformat(),
+        "total_from": number(before.total_rate), "total_to": number(after.total_rate),
+        "additional_from": number(before.additional_rate), "additional_to": number(after.additional_rate),
+        "mfn_from": number(before.mfn_rate), "mfn_to": number(after.mfn_rate),
+        "changes": [
+            {"id": r.layer_id, "name": r.name, "old_rate": number(r.old_rate), "new_rate": number(r.new_rate),
+             "delta": number(r.delta), "old_reason": r.old_reason, "new_reason": r.new_reason}
+            for r in diff.changes.itertuples()
+        ],
+    }
+
+
+PRODUCT_DIFF_COLUMNS = ["code", "date_from", "date_to", "direction", "imposer", "origin", "layer_id", "name",
+                        "old_rate", "new_rate", "delta", "old_reason", "new_reason"]
+
+
+def product_diff_csv(diffs) -> str:
+    parts = []
+    for diff in diffs:
+        before, after = diff.before, diff.after
+        total = pd.DataFrame([{
+            "layer_id": "", "name": "Total (MFN + additional)", "old_rate": before.total_rate,
+            "new_rate": after.total_rate,
+            "delta": None if before.total_rate is None or after.total_rate is None else after.total_rate - before.total_rate,
+            "old_reason": "", "new_reason": "",
+        }])
+        part = pd.concat([total, diff.changes], ignore_index=True)
+        part["code"], part["date_from"], part["date_to"] = diff.code, before.date.isoformat(), after.date.isoformat()
+        part["direction"], part["imposer"], part["origin"] = after.direction.key, after.direction.imposer, after.direction.origin
+        parts.append(part)
+    return frame_to_csv(pd.concat(parts, ignore_index=True), PRODUCT_DIFF_COLUMNS)

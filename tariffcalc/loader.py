@@ -12,9 +12,12 @@ from pathlib import Path
 
 import yaml
 
+from .codes import code_problem, normalize_code
 from .errors import DataError
 from .model import (
     COVERAGE_FIELDS,
+    LIST_COLUMNS,
+    PRODUCT_SET_FIELDS,
     DATASET_FIELDS,
     IMPOSERS,
     IN_TRANSIT_FIELDS,
@@ -27,6 +30,7 @@ from .model import (
     Dataset,
     InTransit,
     Layer,
+    ProductSet,
     Rules,
     Step,
 )
@@ -179,6 +183,17 @@ class _Checker:
                 if code not in ORIGINS:
                     self.fail(line, f"unknown origin {code!r} (allowed: {', '.join(ORIGINS)})")
             return tuple(origins)
+        if kind in ("codes", "paths"):
+            items = [raw] if isinstance(raw, str) else raw
+            if not isinstance(items, list) or not all(isinstance(i, (str, int)) for i in items):
+                self.fail(line, f"'{key}' must be a list of texts")
+            if kind == "codes":
+                for item in items:
+                    problem = code_problem(str(item))
+                    if problem:
+                        self.fail(line, f"'{key}': {problem}")
+                return tuple(normalize_code(str(item)) for item in items)
+            return tuple(str(item) for item in items)
         if kind == "ids":
             ids = [raw] if isinstance(raw, str) else raw
             if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
@@ -231,8 +246,31 @@ def _step(path: Path, index: int, raw, line) -> Step:
     )
 
 
-def parse_layer(path: Path, raw) -> Layer:
-    """Check one layer file's content and build the Layer."""
+def _product_set(path: Path, root: Path, raw, line, what: str, named: bool) -> ProductSet:
+    check = _Checker(path, what)
+    v = check.fields(raw, PRODUCT_SET_FIELDS, line)
+    where = getattr(raw, "line", line)
+    if named and not v["name"]:
+        check.fail(where, "missing required key 'name'")
+    if not v["codes"] and not v["lists"]:
+        check.fail(where, "needs 'codes' or 'lists'")
+    if v["start"] and v["end"] and v["end"] <= v["start"]:
+        check.fail(where, f"end {v['end']} is not after start {v['start']}")
+    lists = []
+    for rel in v["lists"]:
+        target = (root / rel).resolve()
+        if not target.is_file():
+            check.fail(raw.key_lines.get("lists", where), f"list file '{rel}' not found under {root}")
+        lists.append(str(target))
+    return ProductSet(
+        name=v["name"], codes=v["codes"], lists=tuple(lists), start=v["start"], end=v["end"],
+        source=v["source"], note=v["note"], path=str(path), line=where,
+    )
+
+
+def parse_layer(path: Path, raw, root: Path | None = None) -> Layer:
+    """Check one layer file's content and build the Layer (lists resolve against ``root``)."""
+    root = root if root is not None else path.parent.parent
     check = _Checker(path, "")
     if not isinstance(raw, dict):
         check.fail(1, "top level must be a mapping with id, name, imposer, ... (see docs/data-format.md)")
@@ -243,6 +281,13 @@ def parse_layer(path: Path, raw) -> Layer:
     if folder in IMPOSERS and folder != v["imposer"]:
         check.fail(raw.key_lines["imposer"], f"imposer {v['imposer']} in the folder for {folder}")
     cov = _Checker(path, "coverage").fields(v["coverage"], COVERAGE_FIELDS, raw.key_lines["coverage"])
+    if cov["products"] is not None:
+        cov["products"] = _product_set(path, root, cov["products"], raw.key_lines["coverage"],
+                                       "coverage: products", named=False)
+    cov["exempt"] = tuple(
+        _product_set(path, root, item, cov["exempt"].item_lines[i], f"coverage: exempt {i + 1}", named=True)
+        for i, item in enumerate(cov["exempt"] or ())
+    )
     rules = Rules()
     if v["rules"] is not None:
         r = _Checker(path, "rules").fields(v["rules"], RULE_FIELDS, raw.key_lines["rules"])
@@ -269,7 +314,11 @@ def parse_layer(path: Path, raw) -> Layer:
 
 
 def _layer_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*.y*ml") if p.name != "dataset.yaml" and p.suffix in (".yaml", ".yml"))
+    """Layer files: YAML anywhere below the directory except dataset.yaml and the mfn/ tables."""
+    return sorted(
+        p for p in directory.rglob("*.y*ml")
+        if p.suffix in (".yaml", ".yml") and p.name != "dataset.yaml" and "mfn" not in p.relative_to(directory).parts
+    )
 
 
 def _read_dataset_meta(directory: Path) -> dict:
@@ -296,7 +345,7 @@ def load_directory(directory) -> tuple[list[Layer], dict]:
         raise DataError(directory, None, "data directory not found")
     layers, seen = [], {}
     for path in _layer_files(directory):
-        layer = parse_layer(path, read_yaml(path))
+        layer = parse_layer(path, read_yaml(path), directory)
         if layer.id in seen:
             raise DataError(path, layer.line, f"duplicate id '{layer.id}' (also in {seen[layer.id]})")
         seen[layer.id] = path
@@ -338,3 +387,85 @@ def load_dataset(overlay=None, *, bundled: bool = True) -> Dataset:
     layers = list(by_id.values())
     _check_rules(layers)
     return Dataset(layers=tuple(layers), verified_through=verified, dirs=tuple(str(d) for d in dirs))
+
+
+def read_list_file(path) -> list[tuple[str, date | None, date | None, int]]:
+    """Rows ``(code, start, end, line)`` of a list file, every check done; DataError otherwise.
+
+    The file starts with ``#`` comment lines (a ``# source:`` line is required), then a CSV header
+    with a ``code`` column and optional ``start``/``end`` dates (half-open).
+    """
+    import csv
+
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(path, None, f"cannot read list file: {exc}") from None
+    number = 0
+    has_source = False
+    while number < len(lines) and (lines[number].startswith("#") or not lines[number].strip()):
+        has_source = has_source or lines[number].lower().startswith("# source:")
+        number += 1
+    if not has_source:
+        raise DataError(path, 1, "list file needs a '# source: …' line before the header")
+    if number >= len(lines):
+        raise DataError(path, number, "list file has no header line")
+    reader = csv.reader(lines[number:])
+    header = [column.strip() for column in next(reader)]
+    header_line = number + 1
+    if "code" not in header:
+        raise DataError(path, header_line, "header needs a 'code' column")
+    unknown = [c for c in header if c not in LIST_COLUMNS]
+    if unknown:
+        raise DataError(path, header_line, f"unknown column '{unknown[0]}' (allowed: {', '.join(LIST_COLUMNS)})")
+    where = {name: header.index(name) for name in ("code", "start", "end") if name in header}
+    rows, seen = [], {}
+    for offset, record in enumerate(reader, 1):
+        line = header_line + offset
+        if not record or not any(cell.strip() for cell in record):
+            continue
+        if len(record) != len(header):
+            raise DataError(path, line, f"{len(record)} fields, header has {len(header)}")
+        code_text = record[where["code"]].strip()
+        problem = code_problem(code_text)
+        if problem:
+            raise DataError(path, line, problem)
+        code = normalize_code(code_text)
+        start = _list_date(path, line, "start", record, where)
+        end = _list_date(path, line, "end", record, where)
+        if start and end and end <= start:
+            raise DataError(path, line, f"end {end} is not after start {start}")
+        for other_start, other_end, other_line in seen.get(code, ()):
+            if (end is None or other_start is None or other_start < end) and (
+                other_end is None or start is None or start < other_end
+            ):
+                raise DataError(path, line, f"code {code} repeats line {other_line} with overlapping dates")
+        seen.setdefault(code, []).append((start, end, line))
+        rows.append((code, start, end, line))
+    return rows
+
+
+def _list_date(path, line, name, record, where):
+    if name not in where:
+        return None
+    text = record[where[name]].strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise DataError(path, line, f"{name} {text!r} is not a date YYYY-MM-DD") from None
+
+
+def check_list_files(dataset: Dataset) -> int:
+    """Read every list file the layers name (validate does this; queries read them lazily)."""
+    files = {
+        name
+        for layer in dataset.layers
+        for product_set in ([layer.coverage.products] if layer.coverage.products else []) + list(layer.coverage.exempt)
+        for name in product_set.lists
+    }
+    for name in sorted(files):
+        read_list_file(name)
+    return len(files)

@@ -55,7 +55,22 @@ COVERAGE_FIELDS = {
     "description": Field("str", True),
     "trade_value_usd_bn": Field("number", False),
     "trade_value_note": Field("str", False),
+    "products": Field("mapping", False),
+    "exempt": Field("list", False),
 }
+
+PRODUCT_SET_FIELDS = {
+    "name": Field("str", False),
+    "codes": Field("codes", False, default=()),
+    "lists": Field("paths", False, default=()),
+    "start": Field("date", False),
+    "end": Field("date", False),
+    "source": Field("url", False),
+    "note": Field("str", False),
+}
+
+# Columns a list file may have; `code` is required.
+LIST_COLUMNS = ("code", "start", "end", "description", "note", "heading")
 
 STEP_FIELDS = {
     "start": Field("date", True),
@@ -93,6 +108,7 @@ SCHEMA = {
     "in_transit": IN_TRANSIT_FIELDS,
     "rules": RULE_FIELDS,
     "dataset": DATASET_FIELDS,
+    "product_set": PRODUCT_SET_FIELDS,
 }
 
 # Rates are percentage points; anything above this is a typo, not a tariff.
@@ -127,11 +143,28 @@ class Step:
 
 
 @dataclass(frozen=True)
+class ProductSet:
+    """Goods named by code prefixes, inline or in list files, optionally for a date window."""
+
+    name: str | None = None
+    codes: tuple[str, ...] = ()
+    lists: tuple[str, ...] = ()  # absolute paths of list files
+    start: date | None = None
+    end: date | None = None
+    source: str | None = None
+    note: str | None = None
+    path: str = ""  # the layer file that declares it
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class Coverage:
     scope: str
     description: str
     trade_value_usd_bn: float | None = None
     trade_value_note: str | None = None
+    products: ProductSet | None = None
+    exempt: tuple[ProductSet, ...] = ()
 
     @property
     def all_goods(self) -> bool:

@@ -7,6 +7,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from .codes import dotted
 from .engine import DiffAnswer, RateAnswer
 
 STATUS_STYLE = {
@@ -134,3 +135,89 @@ def layers_view(frame) -> Table:
         table.add_row(row.layer_id, row.imposer, row.origins, row.authority, row.scope,
                       row.first_start, row.last_end, str(row.steps), row.name)
     return table
+
+
+def product_view(answers) -> Group:
+    """One block per direction: MFN, each layer bearing on the code and why, the total."""
+    blocks = []
+    for a in answers:
+        d = a.direction
+        title = f"{d.imposer} on goods from {d.origin}: {dotted(a.code)}"
+        if a.description:
+            title += f" — {short(a.description, 100)}"
+        table = Table(title=f"{title} on {a.date}", title_justify="left")
+        for column, justify in (("Layer", "left"), ("Authority", "left"), ("Rate", "right"),
+                                ("Applies", "center"), ("Charged", "right"), ("Why", "left")):
+            table.add_column(column, justify=justify, overflow="fold")
+        shown = a.layers[a.layers["reason"] != "not covered"]
+        for row in shown.itertuples():
+            why = row.reason + (" (unconfirmed)" if row.confidence == "unconfirmed" else "")
+            table.add_row(f"{row.name}\n[dim]{row.layer_id}[/dim]", row.authority, pct(row.rate),
+                          "yes" if row.applies else "no", pct(row.charged), why,
+                          style="" if row.applies else "dim")
+        hidden = a.layers[a.layers["reason"] == "not covered"]
+        mfn = "unknown" if a.mfn_rate is None else f"{pct(a.mfn_rate)} ({a.mfn.general}, {a.mfn.vintage.label})"
+        total = "unknown (MFN unknown)" if a.total_rate is None else pct(a.total_rate)
+        parts = [
+            table,
+            Text(f"{len(hidden)} other product-group layers in effect do not cover this code.", style="dim")
+            if len(hidden) else Text(""),
+            Text.assemble(("MFN: ", "bold"), mfn),
+            Text.assemble(("Additional: ", "bold"), pct(a.additional_rate)),
+            Text.assemble(("Total: ", "bold"), (total, "bold cyan")),
+        ]
+        parts += [Text(f"note: {note}", style="yellow") for note in a.notes]
+        parts.append(Text(""))
+        blocks.append(Group(*parts))
+    return Group(*blocks)
+
+
+def product_diff_view(diffs) -> Group:
+    blocks = []
+    for diff in diffs:
+        before, after = diff.before, diff.after
+        d = after.direction
+        table = Table(title=f"{d.imposer} on goods from {d.origin}: {dotted(diff.code)}, {before.date} → {after.date}",
+                      title_justify="left")
+        for column, justify in (("Layer", "left"), ("Old", "right"), ("New", "right"), ("Δ", "right"),
+                                ("Why now", "left")):
+            table.add_column(column, justify=justify, overflow="fold")
+        for row in diff.changes.itertuples():
+            table.add_row(row.name, pct(row.old_rate), pct(row.new_rate),
+                          Text(signed(row.delta), style=_delta_style(row.delta)), row.new_reason or row.old_reason)
+        if diff.changes.empty:
+            table.add_row("(no change)", "", "", "", "")
+        if before.total_rate is None or after.total_rate is None:
+            total = Text(f"Additional: {pct(before.additional_rate)} → {pct(after.additional_rate)} (MFN unknown)")
+        else:
+            delta = after.total_rate - before.total_rate
+            total = Text.assemble(("Total: ", "bold"), pct(before.total_rate), " → ", (pct(after.total_rate), "bold"),
+                                  "  (", (signed(delta), _delta_style(delta)), ")")
+        blocks.append(Group(table, total, Text("")))
+    return Group(*blocks)
+
+
+def lookup_view(found: dict) -> Group:
+    head = Text.assemble((dotted(found["code"]), "bold"), f"  {found['description'] or '(not a line of the schedule)'}")
+    mfn = "unknown" if found["mfn_rate"] is None else f"{pct(found['mfn_rate'])} ({found['mfn_text']})"
+    parts = [head, Text(f"MFN: {mfn} — {found['schedule'] or 'no schedule'}")]
+    if found["note"]:
+        parts.append(Text(f"note: {found['note']}", style="yellow"))
+    if found["line_count"] > 1:
+        lines = Table(title=f"{found['line_count']} lines under {found['code']}", title_justify="left")
+        for column in ("Code", "Description", "MFN"):
+            lines.add_column(column, overflow="fold")
+        for line in found["lines"][:20]:
+            lines.add_row(line["code"], short(line["description"], 80), line["general"])
+        parts.append(lines)
+    table = Table(title=f"Tariff lists naming {found['code']} ({found['imposer']} on goods from {found['origin']})",
+                  title_justify="left")
+    for column in ("Layer", "Authority", "Role", "List", "Match", "Rows from", "Rows to", "Layer from", "Layer to"):
+        table.add_column(column, overflow="fold")
+    for item in found["lists"]:
+        table.add_row(f"{item['name']}\n[dim]{item['id']}[/dim]", item["authority"], item["role"], item["set"],
+                      item["match"], item["from"] or "", item["to"] or "", item["layer_from"], item["layer_to"] or "open")
+    if not found["lists"]:
+        table.add_row("(on no product list; all-goods layers still apply)", "", "", "", "", "", "", "", "")
+    parts.append(table)
+    return Group(*parts)

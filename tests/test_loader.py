@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tariffcalc.errors import DataError
-from tariffcalc.loader import _LineLoader, load_dataset, load_directory, parse_layer, read_yaml
+from tariffcalc.loader import _LineLoader, check_list_files, load_dataset, load_directory, parse_layer, read_yaml
 
 from .conftest import BASIC, FIXTURES, d
 
@@ -18,7 +18,7 @@ def test_good_fixture_loads_every_layer_with_sorted_steps():
     layers, meta = load_directory(BASIC)
     assert {layer.id for layer in layers} == {
         "t-fentanyl", "t-reciprocal", "t-steel", "t-threat", "t-suspended", "t-surcharge",
-        "t-counter", "t-soy",
+        "t-counter", "t-soy", "t-list3", "t-evs",
     }
     assert meta == {"US": d("2025-12-31"), "CN": d("2025-12-31")}
     fentanyl = next(layer for layer in layers if layer.id == "t-fentanyl")
@@ -40,7 +40,7 @@ def test_defaults_are_filled_from_the_schema():
 def test_bad_fixture_is_rejected_with_file_line_and_reason(case):
     expected = (case / "expect.txt").read_text().strip()
     with pytest.raises(DataError) as info:
-        load_dataset(case, bundled=False)
+        check_list_files(load_dataset(case, bundled=False))
     message = str(info.value)
     assert expected in message
     assert "\n" not in message

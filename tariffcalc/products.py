@@ -1,0 +1,345 @@
+"""Product-level rates: which layers apply to an HS/HTS code on a date, and why.
+
+``ProductIndex`` turns every layer's product sets (inline codes and list files) into one table of
+code prefixes. ``evaluate`` answers for many codes and dates at once with pandas joins: it never
+loops over codes, and it follows only the data (coverage, exemptions, ``not_on_goods_of``,
+``replaces``), never a particular layer id.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from .engine import Engine
+from .loader import read_list_file
+from .model import Dataset, Direction, ProductSet
+
+RESULT_COLUMNS = [
+    "code", "date", "layer_id", "name", "authority", "scope", "rate", "status", "applies",
+    "charged", "reason", "confidence",
+]
+
+
+def _later(a, b):
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _earlier(a, b):
+    return b if a is None else a if b is None else min(a, b)
+
+
+class ProductIndex:
+    """Every (layer, role, set, code prefix, dates) the data declares, as one DataFrame."""
+
+    def __init__(self, dataset: Dataset):
+        rows = []
+        files: dict[str, list] = {}
+        for layer in dataset.layers:
+            sets: list[tuple[str, ProductSet]] = []
+            if layer.coverage.products:
+                sets.append(("cover", layer.coverage.products))
+            sets += [("exempt", s) for s in layer.coverage.exempt]
+            for role, product_set in sets:
+                name = product_set.name or layer.name
+                for code in product_set.codes:
+                    rows.append((layer.id, role, name, code, product_set.start, product_set.end))
+                for path in product_set.lists:
+                    if path not in files:
+                        files[path] = read_list_file(path)
+                    for code, start, end, _line in files[path]:
+                        rows.append((layer.id, role, name, code, _later(product_set.start, start),
+                                     _earlier(product_set.end, end)))
+        table = pd.DataFrame(rows, columns=["layer_id", "role", "set_name", "prefix", "start", "end"])
+        table["start"] = pd.to_datetime(table["start"])
+        table["end"] = pd.to_datetime(table["end"])
+        table = table[table["end"].isna() | table["start"].isna() | (table["start"] < table["end"])]
+        table["length"] = table["prefix"].str.len()
+        self.table = table.reset_index(drop=True)
+        self.with_products = {layer.id for layer in dataset.layers if layer.coverage.products}
+
+    def matches(self, codes) -> pd.DataFrame:
+        """Rows (code, layer_id, role, set_name, start, end, match) for every prefix hit.
+
+        ``match`` is ``full`` when the listed prefix covers the code, ``partial`` when the code
+        asked is shorter than the listed one (only some lines under it are listed).
+        """
+        asked = pd.DataFrame({"code": pd.Series(list(codes), dtype=str).unique()})
+        asked["n"] = asked["code"].str.len()
+        parts = []
+        for length, group in self.table.groupby("length"):
+            longer = asked[asked["n"] >= length]
+            if not longer.empty:
+                hit = longer.assign(prefix=longer["code"].str[:length]).merge(group, on="prefix")
+                parts.append(hit.assign(match="full"))
+            for n in sorted(asked.loc[asked["n"] < length, "n"].unique()):
+                keyed = group.assign(key=group["prefix"].str[:n])
+                hit = asked[asked["n"] == n].merge(keyed, left_on="code", right_on="key")
+                parts.append(hit.drop(columns="key").assign(match="partial"))
+        columns = ["code", "layer_id", "role", "set_name", "start", "end", "match"]
+        if not parts:
+            return pd.DataFrame(columns=columns)
+        return pd.concat(parts, ignore_index=True)[columns]
+
+
+def _dated(matches: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
+    frame = matches.merge(days, how="cross")
+    inside = (frame["start"].isna() | (frame["start"] <= frame["date"])) & (
+        frame["end"].isna() | (frame["date"] < frame["end"])
+    )
+    return frame[inside].drop(columns=["start", "end"])
+
+
+def _first_by(frame: pd.DataFrame, keys: list[str], value: str, name: str) -> pd.DataFrame:
+    return frame.groupby(keys, sort=False)[value].first().rename(name).reset_index()
+
+
+def evaluate(engine: Engine, index: ProductIndex, codes, days, direction: Direction,
+             include_threatened: bool = False, explain: bool = False) -> pd.DataFrame:
+    """One row per (code, date, layer) that bears on the code: whether it applies and why.
+
+    With ``explain`` the group layers in effect that do not cover the code are listed too
+    (reason ``not covered``), as a single-product view wants; bulk use leaves them out.
+    """
+    days_frame = pd.DataFrame({"date": pd.to_datetime(pd.Index(days)).unique().sort_values()})
+    states = engine.states(days_frame["date"], direction, include_threatened)
+    codes = pd.Series(list(codes), dtype=str).unique()
+    found = _dated(index.matches(codes), days_frame)
+
+    keep = ["date", "layer_id", "name", "authority", "scope", "rate", "status", "counted",
+            "excluded_by", "confidence", "not_on_goods_of", "replaces"]
+    all_goods = pd.DataFrame({"code": codes}).merge(states[states["scope"] == "all"][keep], how="cross")
+    all_goods["match"], all_goods["set_name"] = "all", ""
+    covers = found[found["role"] == "cover"]
+    groups = covers.merge(states[states["scope"] == "group"][keep], on=["date", "layer_id"])
+    # A code matched fully and partly by one layer (two rows of a list) is fully covered.
+    groups = groups.sort_values("match").drop_duplicates(["code", "date", "layer_id"])
+    frame = pd.concat([all_goods, groups.drop(columns="role")], ignore_index=True)
+
+    keys = ["code", "date", "layer_id"]
+    exempt = found[(found["role"] == "exempt") & (found["match"] == "full")]
+    frame = frame.merge(_first_by(exempt, keys, "set_name", "exempt_by"), on=keys, how="left")
+    partly = found[(found["role"] == "exempt") & (found["match"] == "partial")]
+    frame = frame.merge(_first_by(partly, keys, "set_name", "partly_exempt_by"), on=keys, how="left")
+
+    liable = frame["counted"] & frame["match"].isin(["all", "full"]) & frame["exempt_by"].isna()
+    subject = frame.loc[liable, keys].rename(columns={"layer_id": "other"})
+
+    rules = frame[["code", "date", "layer_id", "not_on_goods_of"]].explode("not_on_goods_of").dropna()
+    hits = rules.merge(subject, left_on=["code", "date", "not_on_goods_of"], right_on=["code", "date", "other"])
+    frame = frame.merge(_first_by(hits, keys, "other", "not_on_goods_of_hit"), on=keys, how="left")
+
+    replacing = frame.loc[liable, ["code", "date", "layer_id", "replaces"]].explode("replaces").dropna()
+    replacing = replacing.rename(columns={"layer_id": "by", "replaces": "layer_id"})
+    frame = frame.merge(_first_by(replacing, keys, "by", "replaced_by"), on=keys, how="left")
+
+    frame["applies"] = liable & frame["not_on_goods_of_hit"].isna() & frame["replaced_by"].isna()
+    frame["charged"] = frame["rate"].where(frame["applies"], 0.0)
+    names = dict(zip(engine.steps["layer_id"], engine.steps["name"]))
+    frame["reason"] = _reasons(frame, names)
+    caveat = frame["applies"] & frame["partly_exempt_by"].notna()
+    frame.loc[caveat, "reason"] += (" (some lines under this code are exempt: "
+                                    + frame.loc[caveat, "partly_exempt_by"] + "; ask for a longer code)")
+    if explain:
+        frame = pd.concat([frame, _uncovered(frame, states, index, codes)], ignore_index=True)
+    frame["date"] = frame["date"].dt.date
+    return frame.sort_values(["code", "date", "scope", "authority", "layer_id"])[RESULT_COLUMNS].reset_index(drop=True)
+
+
+def _reasons(frame: pd.DataFrame, names: dict) -> pd.Series:
+    status_text = frame["status"].str.replace("_", " ")
+    conditions = [
+        ~frame["counted"] & (frame["excluded_by"] != ""),
+        ~frame["counted"],
+        frame["match"] == "partial",
+        frame["exempt_by"].notna(),
+        frame["not_on_goods_of_hit"].notna(),
+        frame["replaced_by"].notna(),
+        frame["match"] == "all",
+    ]
+    choices = [
+        frame["excluded_by"],
+        status_text + ": not charged",
+        "partly covered: only some lines under this code are on " + frame["set_name"] + "; ask for a longer code",
+        "exempt: " + frame["exempt_by"].fillna(""),
+        "not charged on goods subject to " + frame["not_on_goods_of_hit"].map(names).fillna(""),
+        "replaced by " + frame["replaced_by"].map(names).fillna(""),
+        "applies: all goods",
+    ]
+    return pd.Series(np.select(conditions, choices, default="applies: on " + frame["set_name"]), index=frame.index)
+
+
+def _uncovered(frame: pd.DataFrame, states: pd.DataFrame, index: ProductIndex, codes) -> pd.DataFrame:
+    groups = states[states["scope"] == "group"]
+    every = pd.DataFrame({"code": codes}).merge(groups, how="cross")
+    seen = frame[["code", "date", "layer_id"]].assign(_seen=True)
+    missing = every.merge(seen, on=["code", "date", "layer_id"], how="left")
+    missing = missing[missing["_seen"].isna()].copy()
+    missing["applies"], missing["charged"] = False, 0.0
+    has_list = missing["layer_id"].isin(index.with_products)
+    missing["reason"] = np.where(has_list, "not covered", "unknown: the data has no product list for this layer")
+    return missing
+
+
+@dataclass
+class ProductAnswer:
+    """One code in one direction on one date: MFN, every layer that bears on it, the total."""
+
+    code: str
+    date: date
+    direction: Direction
+    layers: pd.DataFrame  # RESULT_COLUMNS
+    mfn: object = None  # schedule.MfnRate or None
+    schedule_note: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def additional_rate(self) -> float:
+        return float(self.layers["charged"].sum())
+
+    @property
+    def mfn_rate(self) -> float | None:
+        return None if self.mfn is None else self.mfn.rate
+
+    @property
+    def total_rate(self) -> float | None:
+        return None if self.mfn_rate is None else self.mfn_rate + self.additional_rate
+
+    @property
+    def description(self) -> str:
+        return "" if self.mfn is None else self.mfn.description
+
+
+class ProductEngine:
+    """Product questions over one data set: the layer engine, the product index, the schedules."""
+
+    def __init__(self, engine: Engine, schedules):
+        self.engine = engine
+        self.schedules = schedules
+        self.index = ProductIndex(engine.dataset)
+
+    def rate(self, code: str, day: date, direction: Direction, include_threatened: bool = False) -> ProductAnswer:
+        layers = evaluate(self.engine, self.index, [code], [day], direction, include_threatened, explain=True)
+        mfn, _vintage, schedule_note = self.schedules.mfn(direction.imposer, code, day)
+        answer = ProductAnswer(code, day, direction, layers, mfn, schedule_note)
+        if mfn is not None and mfn.note:
+            answer.notes.append(mfn.note)
+        if schedule_note:
+            answer.notes.append(schedule_note)
+        if (layers["reason"].str.startswith("unknown")).any():
+            answer.notes.append("some product-group layers in effect have no product list in the data: "
+                                "see the rows marked 'unknown'")
+        if (layers["confidence"] == "unconfirmed").any():
+            answer.notes.append("some layers bearing on this code are unconfirmed in the record")
+        return answer
+
+    def table(self, codes, days, direction: Direction, include_threatened: bool = False) -> pd.DataFrame:
+        """Bulk: one row per (code, date) with MFN, additional and total rates."""
+        rows = evaluate(self.engine, self.index, codes, days, direction, include_threatened)
+        grid = pd.MultiIndex.from_product(
+            [pd.Series(list(codes), dtype=str).unique(), sorted(set(pd.to_datetime(pd.Index(days)).date))],
+            names=["code", "date"],
+        ).to_frame(index=False)
+        additional = rows.groupby(["code", "date"])["charged"].sum().rename("additional_rate").reset_index()
+        out = grid.merge(additional, on=["code", "date"], how="left").fillna({"additional_rate": 0.0})
+        out["mfn_rate"] = [self._mfn_value(direction.imposer, c, d) for c, d in zip(out["code"], out["date"])]
+        out["total_rate"] = out["mfn_rate"] + out["additional_rate"]
+        return out
+
+    def _mfn_value(self, imposer, code, day):
+        mfn, _vintage, _note = self.schedules.mfn(imposer, code, day)
+        return np.nan if mfn is None or mfn.rate is None else mfn.rate
+
+
+@dataclass
+class ProductDiff:
+    code: str
+    before: ProductAnswer
+    after: ProductAnswer
+    changes: pd.DataFrame  # layer_id, name, old_rate, new_rate, delta, old_reason, new_reason
+
+
+def product_diff(products: "ProductEngine", code: str, date_from: date, date_to: date, direction: Direction,
+                 include_threatened: bool = False) -> ProductDiff:
+    """What changed for one code between two dates, layer by layer (rates charged)."""
+    before = products.rate(code, date_from, direction, include_threatened)
+    after = products.rate(code, date_to, direction, include_threatened)
+    old = before.layers.set_index("layer_id")
+    new = after.layers.set_index("layer_id")
+    rows = []
+    for layer_id in sorted(set(old.index) | set(new.index)):
+        o = old.loc[layer_id] if layer_id in old.index else None
+        n = new.loc[layer_id] if layer_id in new.index else None
+        old_rate = 0.0 if o is None else float(o["charged"])
+        new_rate = 0.0 if n is None else float(n["charged"])
+        old_reason = "" if o is None else o["reason"]
+        new_reason = "" if n is None else n["reason"]
+        if old_rate == new_rate and old_reason == new_reason:
+            continue
+        name = (n if n is not None else o)["name"]
+        rows.append({"layer_id": layer_id, "name": name, "old_rate": old_rate, "new_rate": new_rate,
+                     "delta": new_rate - old_rate, "old_reason": old_reason, "new_reason": new_reason})
+    columns = ["layer_id", "name", "old_rate", "new_rate", "delta", "old_reason", "new_reason"]
+    return ProductDiff(code, before, after, pd.DataFrame(rows, columns=columns))
+
+
+PRODUCT_EXPORT_COLUMNS = [
+    "date", "direction", "imposer", "origin", "code", "kind", "layer_id", "name", "authority", "rate",
+    "applies", "charged", "reason", "mfn_rate", "additional_rate", "total_rate",
+]
+
+
+def product_timeline(products: "ProductEngine", codes, days, direction: Direction,
+                     include_threatened: bool = False) -> pd.DataFrame:
+    """Tidy: per code x date, the layers that bear on it and one ``total`` row (MFN + additional)."""
+    rows = evaluate(products.engine, products.index, codes, days, direction, include_threatened)
+    totals = products.table(codes, days, direction, include_threatened)
+    totals = totals.assign(kind="total", layer_id="", name="Total (MFN + additional)", authority="",
+                           rate=np.nan, applies=True, charged=totals["additional_rate"], reason="")
+    layers = rows.assign(kind="layer")
+    frame = pd.concat([totals, layers], ignore_index=True)
+    frame["direction"], frame["imposer"], frame["origin"] = direction.key, direction.imposer, direction.origin
+    frame["_order"] = (frame["kind"] == "layer").astype(int)
+    frame = frame.sort_values(["code", "date", "_order", "layer_id"], kind="stable").drop(columns="_order")
+    return frame.reindex(columns=PRODUCT_EXPORT_COLUMNS).reset_index(drop=True)
+
+
+def product_lookup(products: "ProductEngine", code: str, day: date, direction: Direction) -> dict:
+    """What the data knows about a code: description, MFN, lines under it, every list it is on."""
+    mfn, vintage, note = products.schedules.mfn(direction.imposer, code, day)
+    lines = products.schedules.lines_under(direction.imposer, code, day)
+    found = products.index.matches([code])
+    layers = products.engine.direction_steps(direction).groupby("layer_id").agg(
+        name=("name", "first"), authority=("authority", "first"), first=("start", "min"),
+        last=("end", lambda ends: None if ends.isna().any() else ends.max()),
+    )
+    memberships = []
+    for row in found.itertuples():
+        if row.layer_id not in layers.index:
+            continue
+        layer = layers.loc[row.layer_id]
+        memberships.append({
+            "id": row.layer_id, "name": layer["name"], "authority": layer["authority"],
+            "role": "covered by" if row.role == "cover" else "exempt from",
+            "set": row.set_name, "match": row.match,
+            "from": None if pd.isna(row.start) else row.start.date().isoformat(),
+            "to": None if pd.isna(row.end) else row.end.date().isoformat(),
+            "layer_from": layer["first"].date().isoformat(),
+            "layer_to": None if layer["last"] is None or pd.isna(layer["last"]) else pd.Timestamp(layer["last"]).date().isoformat(),
+        })
+    return {
+        "code": code, "date": day.isoformat(), "direction": direction.key, "imposer": direction.imposer,
+        "origin": direction.origin,
+        "description": None if mfn is None else mfn.description,
+        "mfn_rate": None if mfn is None else mfn.rate,
+        "mfn_text": None if mfn is None else mfn.general,
+        "mfn_basis": None if mfn is None else mfn.basis,
+        "schedule": None if vintage is None else vintage.label,
+        "note": note or (mfn.note if mfn is not None else ""),
+        "lines": [{"code": c, "description": d, "general": g} for c, d, g in
+                  zip(lines.index[:50], lines["description"][:50], lines["general"][:50])] if not lines.empty else [],
+        "line_count": int(len(lines)),
+        "lists": memberships,
+    }

@@ -1,0 +1,167 @@
+"""MFN base rates and the tariff schedules in force on a date (``data/mfn/``).
+
+Each imposer has schedule vintages (US: USITC HTS revisions; China: the PIIE schedule of 2018–2019),
+listed in ``data/mfn/vintages.yaml`` with the date from which each applies. A date is answered from
+the latest vintage starting on or before it. Tables are read only when a product is asked about.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError
+from .loader import read_yaml
+
+VINTAGE_KEYS = {"imposer", "id", "file", "start", "source", "provenance", "note"}
+
+
+@dataclass(frozen=True)
+class Vintage:
+    imposer: str
+    id: str
+    file: str
+    start: date
+    source: str
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.imposer} schedule {self.id} (from {self.start})"
+
+
+@dataclass(frozen=True)
+class MfnRate:
+    code: str  # the schedule line used (may be the 8-digit parent of a 10-digit code asked)
+    description: str
+    general: str  # as printed in the schedule
+    rate: float | None  # ad valorem percent, or the ad-valorem equivalent, or None if unknown
+    basis: str  # ad_valorem | free | ave_2017 | unknown
+    vintage: Vintage
+
+    @property
+    def note(self) -> str:
+        if self.basis == "ave_2017":
+            return f"specific/compound duty {self.general}; ad-valorem equivalent {self.rate:g}% from the 2017 USITC tariff database"
+        if self.basis == "unknown":
+            return f"duty {self.general} is not ad valorem and has no ad-valorem equivalent in the data"
+        return ""
+
+
+class Schedules:
+    """The MFN tables of one data directory."""
+
+    def __init__(self, data_dir):
+        self.root = Path(data_dir) / "mfn"
+        self.vintages = self._read_vintages()
+
+    @classmethod
+    def for_dataset(cls, dataset) -> "Schedules":
+        """The last data directory of the data set that has schedules (an overlay may bring its own)."""
+        for directory in reversed(dataset.dirs):
+            if (Path(directory) / "mfn" / "vintages.yaml").is_file():
+                return cls(directory)
+        return cls(dataset.dirs[0] if dataset.dirs else ".")
+
+    def _read_vintages(self) -> list[Vintage]:
+        path = self.root / "vintages.yaml"
+        if not path.is_file():
+            return []
+        raw = read_yaml(path)
+        if not isinstance(raw, list):
+            raise DataError(path, 1, "expected a list of vintages")
+        vintages = []
+        for i, item in enumerate(raw):
+            line = raw.item_lines[i]
+            if not isinstance(item, dict) or not {"imposer", "id", "file", "start"} <= set(item):
+                raise DataError(path, line, "a vintage needs imposer, id, file and start")
+            unknown = set(item) - VINTAGE_KEYS
+            if unknown:
+                raise DataError(path, line, f"unknown key '{sorted(unknown)[0]}'")
+            if not (self.root / item["file"]).is_file():
+                raise DataError(path, line, f"file '{item['file']}' not found")
+            start = item["start"]
+            if not isinstance(start, date):
+                raise DataError(path, line, f"start {start!r} is not a date")
+            vintages.append(Vintage(item["imposer"], str(item["id"]), item["file"], start,
+                                    str(item.get("source", "")), str(item.get("note", "")).strip()))
+        return sorted(vintages, key=lambda v: (v.imposer, v.start))
+
+    def vintage_on(self, imposer: str, day: date) -> Vintage | None:
+        chosen = None
+        for vintage in self.vintages:
+            if vintage.imposer == imposer and vintage.start <= day:
+                chosen = vintage
+        if chosen is None:  # before the first vintage: the earliest one, flagged by its start date
+            chosen = next((v for v in self.vintages if v.imposer == imposer), None)
+        return chosen
+
+    def table(self, vintage: Vintage) -> pd.DataFrame:
+        return _read_table(str(self.root / vintage.file))
+
+    def mfn(self, imposer: str, code: str, day: date) -> tuple[MfnRate | None, Vintage | None, str]:
+        """The MFN rate of ``code`` on ``day``, the vintage used, and a note ('' if exact)."""
+        vintage = self.vintage_on(imposer, day)
+        if vintage is None:
+            return None, None, f"no {imposer} schedule in the data"
+        table = self.table(vintage)
+        if code in table.index:
+            return self._rate(table, code, vintage), vintage, ""
+        under = table[table.index.str.startswith(code)]
+        if not under.empty:
+            rates = under["ad_valorem"].where(under["ad_valorem"].notna(), under["ave"])
+            if rates.notna().all() and rates.nunique() == 1:
+                mfn = self._rate(table, under.index[0], vintage)
+                note = f"all {len(under)} lines under {code} in {vintage.label} have MFN {mfn.general}"
+                return MfnRate(code, common_description(under["description"]), mfn.general, mfn.rate,
+                               mfn.basis, vintage), vintage, note
+            low, high = rates.min(), rates.max()
+            spread = f"{low:g}–{high:g}%" if rates.notna().any() else "not ad valorem"
+            return None, vintage, (f"{code} covers {len(under)} lines of {vintage.label} with different MFN "
+                                   f"rates ({spread}): ask for a longer code")
+        parent = code[:8]
+        if len(code) == 10 and parent in table.index:
+            note = f"{code} is not in {vintage.label}; its 8-digit line {parent} used"
+            return self._rate(table, parent, vintage), vintage, note
+        return None, vintage, f"{code} is not in {vintage.label}: renumbered, or not a line of this schedule"
+
+    @staticmethod
+    def _rate(table: pd.DataFrame, code: str, vintage: Vintage) -> MfnRate:
+        row = table.loc[code]
+        rate = row["ad_valorem"] if pd.notna(row["ad_valorem"]) else row["ave"]
+        return MfnRate(code, row["description"], row["general"], None if pd.isna(rate) else float(rate),
+                       row["basis"], vintage)
+
+    def lines_under(self, imposer: str, code: str, day: date) -> pd.DataFrame:
+        vintage = self.vintage_on(imposer, day)
+        if vintage is None:
+            return pd.DataFrame()
+        table = self.table(vintage)
+        return table[table.index.str.startswith(code)]
+
+
+def common_description(descriptions) -> str:
+    """The ': '-separated parts shared by every description (the heading a short code names)."""
+    split = [str(text).split(": ") for text in descriptions]
+    shared = []
+    for parts in zip(*split):
+        if len(set(parts)) != 1:
+            break
+        shared.append(parts[0])
+    return ": ".join(shared) if shared else f"{len(split)} lines, e.g. {split[0][-1]}"
+
+
+@lru_cache(maxsize=16)
+def _read_table(path: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype={"code": str, "description": str, "general": str, "basis": str},
+                            keep_default_na=False, na_values={"ad_valorem": [""], "ave": [""]})
+    except (OSError, ValueError) as exc:
+        raise DataError(path, None, f"cannot read schedule: {exc}") from None
+    missing = {"code", "description", "general", "ad_valorem", "ave", "basis"} - set(frame.columns)
+    if missing:
+        raise DataError(path, 1, f"schedule lacks column(s) {', '.join(sorted(missing))}")
+    return frame.drop_duplicates("code").set_index("code")

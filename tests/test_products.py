@@ -1,0 +1,149 @@
+"""Product-level rates on the fixture data: coverage, exemptions, stacking rules, schedules."""
+import pandas as pd
+import pytest
+
+from tariffcalc.codes import dotted, normalize_code
+from tariffcalc.engine import Engine, direction_with_origin
+from tariffcalc.errors import QueryError
+from tariffcalc.loader import load_dataset
+from tariffcalc.products import ProductEngine, evaluate, product_diff, product_lookup
+from tariffcalc.schedule import Schedules
+
+from .conftest import BASIC, d
+
+US, HK, CN = (direction_with_origin("us"), direction_with_origin("us", "HK"), direction_with_origin("cn"))
+
+
+@pytest.fixture(scope="module")
+def products():
+    dataset = load_dataset(BASIC, bundled=False)
+    return ProductEngine(Engine(dataset), Schedules.for_dataset(dataset))
+
+
+def reasons(answer):
+    return dict(zip(answer.layers["layer_id"], answer.layers["reason"]))
+
+
+@pytest.mark.parametrize("text,code", [("8517.13.00", "85171300"), ("851713", "851713"),
+                                       ("8517130000", "8517130000"), (" 8517 13 ", "851713")])
+def test_codes_accept_dots_spaces_and_any_even_length(text, code):
+    assert normalize_code(text) == code
+
+
+@pytest.mark.parametrize("text", ["85171", "8517a3", "", "85171300001"])
+def test_malformed_codes_are_refused(text):
+    with pytest.raises(QueryError):
+        normalize_code(text)
+
+
+def test_dotted_formats_hts_style():
+    assert dotted("8517130000") == "8517.13.00.00"
+    assert dotted("851713") == "8517.13"
+
+
+def test_exemption_wins_over_the_layer_it_exempts(products):
+    phone = products.rate("8517130000", d("2025-04-12"), US)
+    assert reasons(phone)["t-reciprocal"] == "exempt: Test electronics list"
+    assert phone.additional_rate == 20  # fentanyl only
+    assert phone.mfn_rate == 0 and phone.total_rate == 20
+
+
+def test_dated_exemption_only_applies_from_its_start(products):
+    phone = products.rate("8517130000", d("2025-04-01"), US)  # exemption starts 2025-04-05
+    assert phone.additional_rate == 20  # reciprocal not yet in effect either
+    before = evaluate(products.engine, products.index, ["8517130000"], [d("2025-04-05")], US)
+    assert before.set_index("layer_id").loc["t-reciprocal", "applies"] == False  # noqa: E712
+
+
+def test_not_on_goods_of_rule_keeps_reciprocal_off_steel(products):
+    bolt = products.rate("7318152000", d("2025-04-12"), US)
+    assert reasons(bolt)["t-reciprocal"] == "not charged on goods subject to Test steel"
+    assert reasons(bolt)["t-steel"] == "applies: on Test steel"
+    assert bolt.additional_rate == 25 + 20
+
+
+def test_replaces_rule_swaps_the_list_rate_for_the_review_rate(products):
+    ev = products.rate("87038000", d("2025-04-12"), US)
+    assert reasons(ev)["t-list3"] == "replaced by Test EV review rate"
+    assert ev.additional_rate == 20 + 125 + 100
+    assert products.rate("87038000", d("2024-09-26"), US).additional_rate == 25
+
+
+def test_list_rate_steps_follow_the_layer(products):
+    bag = "4202219000"
+    assert products.rate(bag, d("2018-09-24"), US).additional_rate == 10
+    assert products.rate(bag, d("2019-05-09"), US).additional_rate == 10
+    assert products.rate(bag, d("2019-05-10"), US).additional_rate == 25
+    assert products.rate(bag, d("2018-09-23"), US).additional_rate == 0
+
+
+def test_dated_list_row_exclusion(products):
+    line = "9403200050"
+    assert products.rate(line, d("2019-05-31"), US).additional_rate == 25
+    assert reasons(products.rate(line, d("2019-06-01"), US))["t-list3"] == "exempt: Test exclusion"
+    assert products.rate(line, d("2020-08-08"), US).additional_rate == 25
+
+
+def test_short_code_is_reported_as_partly_covered(products):
+    soy = products.rate("1201", d("2025-04-12"), CN)
+    assert reasons(soy)["t-soy"].startswith("partly covered")
+    assert soy.additional_rate == 125
+    assert products.rate("12019019", d("2025-04-12"), CN).additional_rate == 150
+
+
+def test_hong_kong_is_an_origin_of_its_own(products):
+    ev_hk = products.rate("87038000", d("2025-04-12"), HK)
+    assert set(ev_hk.layers["layer_id"]) == {"t-fentanyl", "t-reciprocal"}  # list and review: CN only
+    assert ev_hk.additional_rate == 145
+
+
+def test_origin_must_fit_the_direction():
+    with pytest.raises(QueryError, match="origin US is not covered"):
+        direction_with_origin("us", "US")
+
+
+def test_mfn_comes_from_the_schedule_in_force(products):
+    assert products.rate("85171300", d("2025-04-12"), US).mfn.vintage.id == "test-2025"
+    old = products.rate("85171300", d("2019-01-01"), US)
+    assert old.mfn is None and "not in US schedule test-2018" in old.notes[0]
+
+
+def test_specific_duty_uses_the_ad_valorem_equivalent_with_a_note(products):
+    juice = products.rate("20091100", d("2025-04-12"), US)
+    assert juice.mfn_rate == 4.2
+    assert any("ad-valorem equivalent 4.2%" in note for note in juice.notes)
+
+
+def test_bulk_table_matches_single_code_answers(products):
+    codes = ["8517130000", "7318152000", "87038000", "4202219000", "9403200050"]
+    days = [d("2018-10-01"), d("2019-07-01"), d("2025-04-12"), d("2026-01-15")]
+    table = products.table(codes, days, US).set_index(["code", "date"])
+    for code in codes:
+        for day in days:
+            single = products.rate(code, day, US)
+            assert table.loc[(code, day), "additional_rate"] == single.additional_rate
+
+
+def test_uncovered_group_layers_are_explained(products):
+    phone = products.rate("8517130000", d("2025-06-10"), US)
+    assert reasons(phone)["t-steel"] == "not covered"
+
+
+def test_product_diff_names_the_changed_layers(products):
+    change = product_diff(products, "4202219000", d("2019-05-01"), d("2019-07-01"), US)
+    row = change.changes.set_index("layer_id").loc["t-list3"]
+    assert (row["old_rate"], row["new_rate"], row["delta"]) == (10, 25, 15)
+    assert change.after.total_rate - change.before.total_rate == 15
+
+
+def test_lookup_lists_every_set_naming_the_code(products):
+    found = product_lookup(products, "9403200050", d("2019-07-01"), US)
+    roles = {(item["id"], item["role"]) for item in found["lists"]}
+    assert roles == {("t-list3", "covered by"), ("t-list3", "exempt from")}
+    assert found["mfn_text"] == "Free"
+
+
+def test_evaluate_returns_no_row_for_layers_before_they_start(products):
+    frame = evaluate(products.engine, products.index, ["87038000"], [d("2018-01-02")], US)
+    assert frame.empty or not frame["applies"].any()
+    assert isinstance(frame, pd.DataFrame)
