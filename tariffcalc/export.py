@@ -235,11 +235,13 @@ def product_dict(answer) -> dict:
         "schedule": None if mfn is None else mfn.vintage.label,
         "additional_rate": number(answer.additional_rate),
         "total_rate": number(answer.total_rate),
+        "additional_rate_if_waived": number(answer.additional_if_waived),
         "layers": [
             {
                 "id": row.layer_id, "name": row.name, "authority": row.authority, "scope": row.scope,
                 "rate": number(row.rate), "status": row.status, "applies": bool(row.applies),
-                "charged": number(row.charged), "reason": row.reason, "confidence": row.confidence,
+                "charged": number(row.charged), "waivable": bool(row.waivable), "reason": row.reason,
+                "confidence": row.confidence,
             }
             for row in answer.layers.itertuples()
         ],
@@ -265,7 +267,7 @@ def product_json(frames) -> str:
             value = getattr(row, column)
             if column in numeric:
                 record[column] = number(value)
-            elif column == "applies":
+            elif column in ("applies", "waivable"):
                 record[column] = bool(value)
             elif column == "date":
                 record[column] = _day(value)

@@ -171,6 +171,10 @@ class _Checker:
             return raw.strip()
         if kind == "date":
             return self.date(key, raw, line)
+        if kind == "bool":
+            if not isinstance(raw, bool):
+                self.fail(line, f"'{key}' must be true or false, not {raw!r}")
+            return raw
         if kind == "number":
             if isinstance(raw, bool) or not isinstance(raw, (int, float)):
                 self.fail(line, f"'{key}' must be a number, not {raw!r}")
@@ -264,7 +268,8 @@ def _product_set(path: Path, root: Path, raw, line, what: str, named: bool) -> P
         lists.append(str(target))
     return ProductSet(
         name=v["name"], codes=v["codes"], lists=tuple(lists), start=v["start"], end=v["end"],
-        source=v["source"], note=v["note"], path=str(path), line=where,
+        source=v["source"], note=v["note"], conditional=v["conditional"], complete=v["complete"],
+        path=str(path), line=where,
     )
 
 

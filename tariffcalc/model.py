@@ -67,6 +67,10 @@ PRODUCT_SET_FIELDS = {
     "end": Field("date", False),
     "source": Field("url", False),
     "note": Field("str", False),
+    "conditional": Field("bool", False, default=False,
+                         doc="exempt sets: the exemption is granted on application (importer-specific), not automatically"),
+    "complete": Field("bool", False, default=True,
+                      doc="products: false when the data holds only part of the published list"),
 }
 
 # Columns a list file may have; `code` is required.
@@ -153,6 +157,8 @@ class ProductSet:
     end: date | None = None
     source: str | None = None
     note: str | None = None
+    conditional: bool = False
+    complete: bool = True
     path: str = ""  # the layer file that declares it
     line: int | None = None
 

@@ -19,7 +19,7 @@ from .model import Dataset, Direction, ProductSet
 
 RESULT_COLUMNS = [
     "code", "date", "layer_id", "name", "authority", "scope", "rate", "status", "applies",
-    "charged", "reason", "confidence",
+    "charged", "waivable", "reason", "confidence",
 ]
 
 
@@ -41,7 +41,7 @@ class ProductIndex:
             sets: list[tuple[str, ProductSet]] = []
             if layer.coverage.products:
                 sets.append(("cover", layer.coverage.products))
-            sets += [("exempt", s) for s in layer.coverage.exempt]
+            sets += [("waiver" if s.conditional else "exempt", s) for s in layer.coverage.exempt]
             for role, product_set in sets:
                 name = product_set.name or layer.name
                 for code in product_set.codes:
@@ -59,6 +59,8 @@ class ProductIndex:
         table["length"] = table["prefix"].str.len()
         self.table = table.reset_index(drop=True)
         self.with_products = {layer.id for layer in dataset.layers if layer.coverage.products}
+        self.incomplete = {layer.id for layer in dataset.layers
+                           if layer.coverage.products and not layer.coverage.products.complete}
 
     def matches(self, codes) -> pd.DataFrame:
         """Rows (code, layer_id, role, set_name, start, end, match) for every prefix hit.
@@ -123,6 +125,8 @@ def evaluate(engine: Engine, index: ProductIndex, codes, days, direction: Direct
     frame = frame.merge(_first_by(exempt, keys, "set_name", "exempt_by"), on=keys, how="left")
     partly = found[(found["role"] == "exempt") & (found["match"] == "partial")]
     frame = frame.merge(_first_by(partly, keys, "set_name", "partly_exempt_by"), on=keys, how="left")
+    waivers = found[(found["role"] == "waiver") & (found["match"] == "full")]
+    frame = frame.merge(_first_by(waivers, keys, "set_name", "waivable_by"), on=keys, how="left")
 
     liable = frame["counted"] & frame["match"].isin(["all", "full"]) & frame["exempt_by"].isna()
     subject = frame.loc[liable, keys].rename(columns={"layer_id": "other"})
@@ -142,6 +146,8 @@ def evaluate(engine: Engine, index: ProductIndex, codes, days, direction: Direct
     caveat = frame["applies"] & frame["partly_exempt_by"].notna()
     frame.loc[caveat, "reason"] += (" (some lines under this code are exempt: "
                                     + frame.loc[caveat, "partly_exempt_by"] + "; ask for a longer code)")
+    frame["waivable"] = frame["applies"] & frame["waivable_by"].notna()
+    frame.loc[frame["waivable"], "reason"] += " (may be waived: " + frame.loc[frame["waivable"], "waivable_by"] + ")"
     if explain:
         frame = pd.concat([frame, _uncovered(frame, states, index, codes)], ignore_index=True)
     frame["date"] = frame["date"].dt.date
@@ -177,10 +183,21 @@ def _uncovered(frame: pd.DataFrame, states: pd.DataFrame, index: ProductIndex, c
     seen = frame[["code", "date", "layer_id"]].assign(_seen=True)
     missing = every.merge(seen, on=["code", "date", "layer_id"], how="left")
     missing = missing[missing["_seen"].isna()].copy()
-    missing["applies"], missing["charged"] = False, 0.0
+    missing["applies"], missing["charged"], missing["waivable"] = False, 0.0, False
     has_list = missing["layer_id"].isin(index.with_products)
-    missing["reason"] = np.where(has_list, "not covered", "unknown: the data has no product list for this layer")
+    partial_list = missing["layer_id"].isin(index.incomplete)
+    missing["reason"] = np.select(
+        [partial_list, has_list],
+        ["unknown: not on the part of this layer's list that the data holds (list incomplete)", "not covered"],
+        "unknown: the data has no product list for this layer",
+    )
     return missing
+
+
+def leaf_lines(codes) -> list[str]:
+    """The most detailed lines: 10-digit lines, and 8-digit lines with none under them."""
+    codes = sorted(set(codes))
+    return [c for c in codes if not any(other != c and other.startswith(c) for other in codes)]
 
 
 @dataclass
@@ -198,6 +215,12 @@ class ProductAnswer:
     @property
     def additional_rate(self) -> float:
         return float(self.layers["charged"].sum())
+
+    @property
+    def additional_if_waived(self) -> float:
+        """The additional rate if every waiver open to the code (e.g. exclusions granted on
+        application) were granted."""
+        return float(self.layers.loc[~self.layers["waivable"].astype(bool), "charged"].sum())
 
     @property
     def mfn_rate(self) -> float | None:
@@ -222,6 +245,8 @@ class ProductEngine:
 
     def rate(self, code: str, day: date, direction: Direction, include_threatened: bool = False) -> ProductAnswer:
         layers = evaluate(self.engine, self.index, [code], [day], direction, include_threatened, explain=True)
+        if layers["reason"].str.startswith("partly covered").any():
+            layers = self._resolve_partial(code, day, direction, include_threatened, layers)
         mfn, _vintage, schedule_note = self.schedules.mfn(direction.imposer, code, day)
         answer = ProductAnswer(code, day, direction, layers, mfn, schedule_note)
         if mfn is not None and mfn.note:
@@ -234,6 +259,36 @@ class ProductEngine:
         if (layers["confidence"] == "unconfirmed").any():
             answer.notes.append("some layers bearing on this code are unconfirmed in the record")
         return answer
+
+    def _resolve_partial(self, code, day, direction, include_threatened, layers):
+        """A code shorter than a list's rows: decide from the schedule's lines under it.
+
+        If a layer applies alike to every line of the schedule under the code, it applies to the
+        code; if to none, it does not; otherwise the answer stays 'partly', with the count.
+        """
+        lines = leaf_lines(self.schedules.lines_under(direction.imposer, code, day).index)
+        if not lines:
+            return layers
+        detail = evaluate(self.engine, self.index, lines, [day], direction, include_threatened)
+        layers = layers.copy()
+        for i in layers.index[layers["reason"].str.startswith("partly covered")]:
+            layer_id = layers.at[i, "layer_id"]
+            rows = detail[detail["layer_id"] == layer_id]
+            if rows.empty:  # the list's longer codes are not lines of this schedule: renumbered
+                layers.at[i, "reason"] = (f"partly covered: the list names longer codes under this code that "
+                                          f"are not lines of the schedule in the data; ask for the full code")
+                continue
+            applying = rows[rows["applies"]]
+            charged = set(applying["charged"])
+            if len(rows) == len(lines) and len(applying) == len(lines) and len(charged) == 1:
+                layers.loc[i, ["applies", "charged"]] = [True, charged.pop()]
+                layers.at[i, "reason"] = rows["reason"].iloc[0] + f" (all {len(lines)} lines under this code)"
+            elif len(rows) == len(lines) and applying.empty:
+                layers.at[i, "reason"] = rows["reason"].iloc[0] + f" (all {len(lines)} lines under this code)"
+            else:
+                layers.at[i, "reason"] = (f"partly: applies to {len(applying)} of the {len(lines)} lines under "
+                                          f"this code; ask for a longer code")
+        return layers
 
     def table(self, codes, days, direction: Direction, include_threatened: bool = False) -> pd.DataFrame:
         """Bulk: one row per (code, date) with MFN, additional and total rates."""
@@ -287,7 +342,7 @@ def product_diff(products: "ProductEngine", code: str, date_from: date, date_to:
 
 PRODUCT_EXPORT_COLUMNS = [
     "date", "direction", "imposer", "origin", "code", "kind", "layer_id", "name", "authority", "rate",
-    "applies", "charged", "reason", "mfn_rate", "additional_rate", "total_rate",
+    "applies", "charged", "waivable", "reason", "mfn_rate", "additional_rate", "total_rate",
 ]
 
 
@@ -297,7 +352,7 @@ def product_timeline(products: "ProductEngine", codes, days, direction: Directio
     rows = evaluate(products.engine, products.index, codes, days, direction, include_threatened)
     totals = products.table(codes, days, direction, include_threatened)
     totals = totals.assign(kind="total", layer_id="", name="Total (MFN + additional)", authority="",
-                           rate=np.nan, applies=True, charged=totals["additional_rate"], reason="")
+                           rate=np.nan, applies=True, charged=totals["additional_rate"], waivable=False, reason="")
     layers = rows.assign(kind="layer")
     frame = pd.concat([totals, layers], ignore_index=True)
     frame["direction"], frame["imposer"], frame["origin"] = direction.key, direction.imposer, direction.origin

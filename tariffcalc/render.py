@@ -166,6 +166,11 @@ def product_view(answers) -> Group:
             Text.assemble(("Additional: ", "bold"), pct(a.additional_rate)),
             Text.assemble(("Total: ", "bold"), (total, "bold cyan")),
         ]
+        if a.additional_if_waived != a.additional_rate:
+            parts.append(Text(f"If the waivers marked 'may be waived' are granted: additional "
+                              f"{pct(a.additional_if_waived)}"
+                              + ("" if a.mfn_rate is None else f", total {pct(a.mfn_rate + a.additional_if_waived)}"),
+                              style="yellow"))
         parts += [Text(f"note: {note}", style="yellow") for note in a.notes]
         parts.append(Text(""))
         blocks.append(Group(*parts))

@@ -44,10 +44,12 @@ class MfnRate:
 
     @property
     def note(self) -> str:
-        if self.basis == "ave_2017":
-            return f"specific/compound duty {self.general}; ad-valorem equivalent {self.rate:g}% from the 2017 USITC tariff database"
+        if self.basis.startswith("ave") and self.rate is not None:
+            source = {"ave_2017": "the 2017 USITC tariff database", "ave_piie": "PIIE's schedule"}.get(self.basis, self.basis)
+            return f"specific/compound duty {self.general}; ad-valorem equivalent {self.rate:g}% from {source}"
         if self.basis == "unknown":
-            return f"duty {self.general} is not ad valorem and has no ad-valorem equivalent in the data"
+            return (f"MFN duty {self.general} is not ad valorem and the data has no ad-valorem equivalent: "
+                    f"total shown without it")
         return ""
 
 

@@ -84,10 +84,13 @@ def test_dated_list_row_exclusion(products):
     assert products.rate(line, d("2020-08-08"), US).additional_rate == 25
 
 
-def test_short_code_is_reported_as_partly_covered(products):
-    soy = products.rate("1201", d("2025-04-12"), CN)
-    assert reasons(soy)["t-soy"].startswith("partly covered")
-    assert soy.additional_rate == 125
+def test_short_code_is_resolved_from_the_schedule_lines_under_it(products):
+    whole = products.rate("120190", d("2025-04-12"), CN)  # both schedule lines are on the list
+    assert reasons(whole)["t-soy"] == "applies: on Test soybeans list (all 2 lines under this code)"
+    assert whole.additional_rate == 150
+    part = products.rate("1201", d("2025-04-12"), CN)  # seed soybeans 1201.10 are not
+    assert reasons(part)["t-soy"] == "partly: applies to 2 of the 3 lines under this code; ask for a longer code"
+    assert part.additional_rate == 125
     assert products.rate("12019019", d("2025-04-12"), CN).additional_rate == 150
 
 
