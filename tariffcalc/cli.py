@@ -163,10 +163,11 @@ def _emit(text: str, output=None) -> None:
 
 
 def _warn(answers) -> None:
-    """Warnings go to stderr when the output is machine-readable."""
-    err = _console(stderr=True)
-    for d in answers:
-        for warning in d.warnings:
+    """Warnings go to stderr when the output is machine-readable (rich only if there are any)."""
+    warnings = [warning for d in answers for warning in d.warnings]
+    if warnings:
+        err = _console(stderr=True)
+        for warning in warnings:
             err.print(f"warning: {warning}", style="yellow", highlight=False)
 
 

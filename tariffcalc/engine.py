@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 
 from .errors import QueryError
@@ -164,11 +165,15 @@ class Engine:
         Columns: ``date`` plus the step columns, ``counted`` (charged on goods),
         ``charged`` (rate if counted else 0), ``excluded_by`` and ``total_on_covered_goods``.
         """
-        dates = pd.DataFrame({"date": pd.to_datetime(pd.Index(days)).unique().sort_values()})
+        dates = pd.to_datetime(pd.Index(days)).unique().sort_values()
         steps = self.direction_steps(direction)
-        frame = dates.merge(steps, how="cross")
-        inside = (frame["start"] <= frame["date"]) & (frame["end"].isna() | (frame["date"] < frame["end"]))
-        frame = frame[inside].reset_index(drop=True)
+        stamps = dates.to_numpy("datetime64[ns]")
+        starts = steps["start"].to_numpy("datetime64[ns]")
+        ends = steps["end"].to_numpy("datetime64[ns]")
+        inside = (starts[:, None] <= stamps) & (np.isnat(ends)[:, None] | (stamps < ends[:, None]))
+        step_at, date_at = np.nonzero(inside)  # half-open [start, end) for every date at once
+        frame = steps.iloc[step_at].reset_index(drop=True)
+        frame.insert(0, "date", stamps[date_at])
         counted_statuses = COUNTED_STATUSES + (("threatened",) if include_threatened else ())
         frame["counted"] = frame["status"].isin(counted_statuses)
         frame["excluded_by"] = ""

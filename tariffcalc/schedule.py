@@ -11,6 +11,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import DataError
@@ -136,6 +137,31 @@ class Schedules:
         rate = row["ad_valorem"] if pd.notna(row["ad_valorem"]) else row["ave"]
         return MfnRate(code, row["description"], row["general"], None if pd.isna(rate) else float(rate),
                        row["basis"], vintage)
+
+    def mfn_column(self, imposer: str, codes: pd.Series, days: pd.Series) -> pd.Series:
+        """Vectorized MFN rates for aligned codes and dates (NaN where the schedule has no rate):
+        exact line, else the 8-digit parent of a 10-digit code. Each distinct code is looked up
+        once per vintage; dates only pick the vintage."""
+        distinct_days = pd.Index(sorted(set(days)))
+        vintages = [self.vintage_on(imposer, day) for day in distinct_days]
+        order = list(dict.fromkeys(v for v in vintages if v is not None))
+        number_of_day = pd.Series([order.index(v) if v is not None else -1 for v in vintages], index=distinct_days)
+        unique_codes = pd.Index(codes.unique())
+        lookup = np.full((len(order) + 1, len(unique_codes)), np.nan)  # last row: no vintage
+        parents = pd.Index(unique_codes.str[:8])
+        is_ten = np.asarray(unique_codes.str.len() == 10)
+        for i, vintage in enumerate(order):
+            table = self.table(vintage)
+            rates = table["ad_valorem"].where(table["ad_valorem"].notna(), table["ave"]).to_numpy()
+            exact = table.index.get_indexer(unique_codes)
+            parent = table.index.get_indexer(parents)
+            values = np.where(exact >= 0, rates[exact], np.nan)
+            use_parent = (exact < 0) & is_ten & (parent >= 0)
+            values[use_parent] = rates[parent[use_parent]]
+            lookup[i] = values
+        rows = days.map(number_of_day).to_numpy()
+        cols = unique_codes.get_indexer(codes)
+        return pd.Series(lookup[rows, cols], index=codes.index)
 
     def lines_under(self, imposer: str, code: str, day: date) -> pd.DataFrame:
         vintage = self.vintage_on(imposer, day)
