@@ -209,6 +209,13 @@ def to_json(data) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+def public_mode() -> int:
+    """0o666 less the process umask: the mode an ordinary open() would have given."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomic(text: str, path) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
     path = Path(path)
@@ -216,6 +223,7 @@ def write_atomic(text: str, path) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+        os.chmod(tmp, public_mode())  # mkstemp makes files private; outputs are ordinary files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -313,3 +321,58 @@ def product_diff_csv(diffs) -> str:
         part["direction"], part["imposer"], part["origin"] = after.direction.key, after.direction.imposer, after.direction.origin
         parts.append(part)
     return frame_to_csv(pd.concat(parts, ignore_index=True), PRODUCT_DIFF_COLUMNS)
+
+
+AVERAGE_EXPORT_COLUMNS = ["date", "direction", "imposer", "origin", "average_rate", "additional_average",
+                          "coverage", "mfn_unknown_share", "weights"]
+
+
+def average_dict(row) -> dict:
+    """The keys `rate --average --format json` adds to a direction object."""
+    return {
+        "average_rate": number(row["average_rate"]),
+        "additional_average": number(row["additional_average"]),
+        "coverage": number(row["coverage"]),
+        "mfn_unknown_share": number(row["mfn_unknown_share"]),
+        "weights": row["weights"],
+    }
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in ("average_rate", "additional_average"):
+        out[column] = out[column].round(3)
+    for column in ("coverage", "mfn_unknown_share"):
+        out[column] = out[column].round(4)
+    return out
+
+
+def averages_csv(frame: pd.DataFrame) -> str:
+    return frame_to_csv(_rounded(frame), AVERAGE_EXPORT_COLUMNS)
+
+
+def averages_json(frame: pd.DataFrame) -> str:
+    frame = _rounded(frame)
+    return to_json([
+        {"date": _day(row["date"]), "direction": row["direction"], "imposer": row["imposer"],
+         "origin": row["origin"], **average_dict(row)}
+        for _, row in frame.iterrows()
+    ])
+
+
+EVENT_EXPORT_COLUMNS = ["date", "direction", "imposer", "origin", "changes", "headline", "average_rate"]
+
+
+def events_csv(frame: pd.DataFrame) -> str:
+    out = frame.copy()
+    out["average_rate"] = out["average_rate"].astype(float).round(3)
+    return frame_to_csv(out, EVENT_EXPORT_COLUMNS)
+
+
+def events_json(frame: pd.DataFrame) -> str:
+    return to_json([
+        {"date": _day(row["date"]), "direction": row["direction"], "imposer": row["imposer"],
+         "origin": row["origin"], "changes": row["changes"], "headline": number(row["headline"]),
+         "average_rate": None if row["average_rate"] is None else number(round(float(row["average_rate"]), 3))}
+        for _, row in frame.iterrows()
+    ])

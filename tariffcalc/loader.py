@@ -319,10 +319,13 @@ def parse_layer(path: Path, raw, root: Path | None = None) -> Layer:
 
 
 def _layer_files(directory: Path) -> list[Path]:
-    """Layer files: YAML anywhere below the directory except dataset.yaml and the mfn/ tables."""
+    """Layer files: YAML anywhere below the directory except dataset.yaml and the folders of
+    tables (mfn/, weights/, lists/), which have their own formats."""
+    tables = {"mfn", "weights", "lists"}
     return sorted(
         p for p in directory.rglob("*.y*ml")
-        if p.suffix in (".yaml", ".yml") and p.name != "dataset.yaml" and "mfn" not in p.relative_to(directory).parts
+        if p.suffix in (".yaml", ".yml") and p.name != "dataset.yaml"
+        and not tables & set(p.relative_to(directory).parts[:-1])
     )
 
 

@@ -62,6 +62,14 @@ class ProductIndex:
         self.incomplete = {layer.id for layer in dataset.layers
                            if layer.coverage.products and not layer.coverage.products.complete}
 
+    def edges(self, layer_ids) -> pd.DataFrame:
+        """Dates on which a product set row of these layers starts or ends: (date, set_name, kind)."""
+        rows = self.table[self.table["layer_id"].isin(set(layer_ids))]
+        starts = rows.dropna(subset=["start"]).assign(date=lambda f: f["start"], kind="added")
+        ends = rows.dropna(subset=["end"]).assign(date=lambda f: f["end"], kind="removed")
+        both = pd.concat([starts, ends], ignore_index=True)
+        return both[["date", "layer_id", "role", "set_name", "prefix", "kind"]]
+
     def matches(self, codes) -> pd.DataFrame:
         """Rows (code, layer_id, role, set_name, start, end, match) for every prefix hit.
 
@@ -326,6 +334,27 @@ class ProductEngine:
         self.engine = engine
         self.schedules = schedules
         self.index = ProductIndex(engine.dataset)
+
+    def change_dates(self, direction: Direction, start: date, end: date) -> list[date]:
+        """Layer change dates plus the dates product lists change (rows added or removed), and
+        the dates a new schedule vintage starts: a product's rate is constant between them."""
+        layer_dates = set(self.engine.change_dates(direction, start, end))
+        layer_ids = set(self.engine.direction_steps(direction)["layer_id"])
+        edges = self.index.edges(layer_ids)["date"].dt.date
+        vintages = [v.start for v in self.schedules.vintages if v.imposer == direction.imposer]
+        extra = {day for day in list(edges) + vintages if start < day <= end}
+        return sorted(layer_dates | extra)
+
+    def list_changes(self, direction: Direction, day: date) -> str:
+        """'Annex II of EO 14257: 12 codes added' for product-set rows starting or ending on a day."""
+        layer_ids = set(self.engine.direction_steps(direction)["layer_id"])
+        edges = self.index.edges(layer_ids)
+        today = edges[edges["date"].dt.date == day]
+        parts = []
+        for (name, kind), group in today.groupby(["set_name", "kind"], sort=True):
+            count = group["prefix"].nunique()
+            parts.append(f"{name}: {count} code{'' if count == 1 else 's'} {kind}")
+        return "; ".join(parts)
 
     def rate(self, code: str, day: date, direction: Direction, include_threatened: bool = False) -> ProductAnswer:
         layers = evaluate(self.engine, self.index, [code], [day], direction, include_threatened, explain=True)

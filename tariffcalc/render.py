@@ -226,3 +226,28 @@ def lookup_view(found: dict) -> Group:
         table.add_row("(on no product list; all-goods layers still apply)", "", "", "", "", "", "", "", "")
     parts.append(table)
     return Group(*parts)
+
+
+def averages_view(frame) -> Table:
+    table = Table(title="Trade-weighted average tariff (MFN + every applicable layer, product by product)",
+                  title_justify="left")
+    for column, justify in (("Date", "left"), ("Direction", "left"), ("Average", "right"),
+                            ("Additional", "right"), ("Coverage", "right"), ("MFN unknown", "right"),
+                            ("Weights", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for row in frame.itertuples():
+        table.add_row(str(row.date), f"{row.imposer} on {row.origin}", f"{row.average_rate:.1f}%",
+                      f"{row.additional_average:.1f}%", f"{row.coverage:.0%}", f"{row.mfn_unknown_share:.1%}",
+                      row.weights)
+    return table
+
+
+def events_view(frame) -> Table:
+    table = Table(title="Change dates: what changed, and the rates after it", title_justify="left")
+    for column, justify in (("Date", "left"), ("Dir.", "left"), ("What changed", "left"),
+                            ("Headline", "right"), ("Average", "right")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for row in frame.itertuples():
+        average = "" if row.average_rate is None or row.average_rate != row.average_rate else f"{row.average_rate:.1f}%"
+        table.add_row(str(row.date), row.direction, row.changes, pct(row.headline), average)
+    return table

@@ -158,6 +158,11 @@ class Schedules:
             values = np.where(exact >= 0, rates[exact], np.nan)
             use_parent = (exact < 0) & is_ten & (parent >= 0)
             values[use_parent] = rates[parent[use_parent]]
+            # A code with no line of its own (an HS-8 weight over HS-10 lines): the simple mean
+            # of the lines under it, when every one of them has a rate.
+            missing = np.isnan(values)
+            if missing.any():
+                values[missing] = _children_mean(table.index, rates, unique_codes[missing])
             lookup[i] = values
         rows = days.map(number_of_day).to_numpy()
         cols = unique_codes.get_indexer(codes)
@@ -169,6 +174,17 @@ class Schedules:
             return pd.DataFrame()
         table = self.table(vintage)
         return table[table.index.str.startswith(code)]
+
+
+def _children_mean(index: pd.Index, rates: np.ndarray, codes: pd.Index) -> np.ndarray:
+    out = np.full(len(codes), np.nan)
+    frame = pd.DataFrame({"code": index, "rate": rates})
+    for length in sorted(set(codes.str.len())):
+        groups = frame.assign(head=frame["code"].str[:length]).groupby("head")["rate"]
+        mean = groups.mean().where(groups.count() == groups.size())
+        positions = np.flatnonzero(np.asarray(codes.str.len() == length))
+        out[positions] = mean.reindex(codes[positions]).to_numpy()
+    return out
 
 
 def common_description(descriptions) -> str:

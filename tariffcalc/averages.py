@@ -1,0 +1,145 @@
+"""Trade-weighted average tariffs: the statutory total (MFN + every applicable layer) of each
+product, weighted by import value, per direction and date.
+
+Weights ship in ``data/weights`` (``weights.yaml`` lists them). A weight set is either detailed
+(a value per product code) or a detailed set rescaled to another year's HS-2 chapter totals.
+Products whose MFN rate is unknown on a date (code not in that date's schedule, or a specific
+duty without an ad-valorem equivalent) are left out of the total average and their share of trade
+is reported; they still count for the additional-duty average and the coverage.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, QueryError
+from .loader import read_yaml
+from .model import Direction
+
+AVERAGE_COLUMNS = [
+    "date", "direction", "imposer", "origin", "average_rate", "additional_average", "coverage",
+    "mfn_unknown_share", "weights",
+]
+
+
+@dataclass(frozen=True)
+class WeightSet:
+    id: str
+    direction: str
+    year: int
+    label: str
+    detail: str  # absolute path
+    scale_to: str | None = None  # absolute path of HS-2 totals by year
+
+    @property
+    def name(self) -> str:
+        return f"{self.direction}-{self.year}"
+
+
+class WeightSets:
+    """The weight sets of a data directory (``data/weights/weights.yaml``)."""
+
+    def __init__(self, data_dir):
+        self.root = Path(data_dir) / "weights"
+        self.sets = self._read()
+
+    @classmethod
+    def for_dataset(cls, dataset) -> "WeightSets":
+        for directory in reversed(dataset.dirs):
+            if (Path(directory) / "weights" / "weights.yaml").is_file():
+                return cls(directory)
+        return cls(dataset.dirs[0] if dataset.dirs else ".")
+
+    def _read(self) -> list[WeightSet]:
+        path = self.root / "weights.yaml"
+        if not path.is_file():
+            return []
+        raw = read_yaml(path)
+        if not isinstance(raw, list):
+            raise DataError(path, 1, "expected a list of weight sets")
+        sets = []
+        for i, item in enumerate(raw):
+            line = raw.item_lines[i]
+            if not isinstance(item, dict) or not {"id", "direction", "detail", "label"} <= set(item):
+                raise DataError(path, line, "a weight set needs id, direction, detail and label")
+            detail = self.root / item["detail"]
+            scale = self.root / item["scale_to"] if item.get("scale_to") else None
+            for file in (detail, scale):
+                if file is not None and not file.is_file():
+                    raise DataError(path, line, f"file '{file.name}' not found")
+            years = item.get("years") or [item.get("year")]
+            for year in years:
+                if not isinstance(year, int):
+                    raise DataError(path, line, f"year {year!r} is not a year")
+                sets.append(WeightSet(item["id"], item["direction"], year, item["label"].format(year=year),
+                                      str(detail), None if scale is None else str(scale)))
+        return sets
+
+    def years(self, direction: str) -> list[int]:
+        return sorted({s.year for s in self.sets if s.direction == direction})
+
+    def choose(self, direction: str, year: int | None = None) -> WeightSet:
+        """The set for a year; without a year, the direction's detailed (unscaled) set."""
+        candidates = [s for s in self.sets if s.direction == direction]
+        if not candidates:
+            raise QueryError(f"no trade weights for direction {direction} in the data")
+        if year is None:
+            unscaled = [s for s in candidates if s.scale_to is None]
+            return (unscaled or candidates)[-1]
+        exact = [s for s in candidates if s.year == year]
+        if not exact:
+            raise QueryError(f"no {direction} weights for {year} (available: "
+                             f"{', '.join(map(str, self.years(direction)))})")
+        return next((s for s in exact if s.scale_to is None), exact[0])
+
+    def frame(self, weights: WeightSet) -> pd.DataFrame:
+        return _weights_frame(weights.detail, weights.scale_to, weights.year)
+
+
+@lru_cache(maxsize=8)
+def _weights_frame(detail: str, scale_to: str | None, year: int) -> pd.DataFrame:
+    frame = pd.read_csv(detail, dtype={"code": str})
+    if {"code", "value_usd"} - set(frame.columns):
+        raise DataError(detail, 1, "weights need columns code and value_usd")
+    frame = frame.groupby("code", as_index=False)["value_usd"].sum()
+    if scale_to:
+        totals = pd.read_csv(scale_to, dtype={"hs2": str})
+        totals = totals[totals["year"] == year].set_index("hs2")["value_usd"]
+        chapter = frame["code"].str[:2]
+        share = frame["value_usd"] / frame.groupby(chapter)["value_usd"].transform("sum")
+        frame["value_usd"] = share * chapter.map(totals).fillna(0.0)
+    return frame.rename(columns={"value_usd": "weight"})
+
+
+def average_rates(products, direction: Direction, days, weights: WeightSet, frame: pd.DataFrame,
+                  include_threatened: bool = False) -> pd.DataFrame:
+    """One row per date: trade-weighted average total rate, additional average, coverage."""
+    if frame["weight"].sum() <= 0:
+        raise QueryError(f"weights {weights.label!r} sum to zero")
+    table = products.table(frame["code"], days, direction, include_threatened)
+    table = table.merge(frame, on="code")
+    table["known"] = table["mfn_rate"].notna()
+    if not table["known"].any():
+        raise QueryError(f"no code of the weights {weights.label!r} matches the schedules in the data")
+    w = table["weight"].to_numpy()
+    known = table["known"].to_numpy()
+    add = table["additional_rate"].to_numpy()
+    total = np.where(known, table["total_rate"].to_numpy(), 0.0)
+    groups = pd.Index(table["date"])
+    sums = pd.DataFrame({
+        "w": w, "w_known": w * known, "w_total": w * total, "w_add": w * add, "w_covered": w * (add > 0),
+    }).groupby(groups.to_numpy()).sum()
+    out = pd.DataFrame({
+        "date": sums.index,
+        "average_rate": sums["w_total"] / sums["w_known"],
+        "additional_average": sums["w_add"] / sums["w"],
+        "coverage": sums["w_covered"] / sums["w"],
+        "mfn_unknown_share": 1 - sums["w_known"] / sums["w"],
+    }).reset_index(drop=True)
+    out["direction"], out["imposer"], out["origin"] = direction.key, direction.imposer, direction.origin
+    out["weights"] = weights.label
+    return out[AVERAGE_COLUMNS]
