@@ -89,6 +89,17 @@ def origin_option(command):
     )(command)
 
 
+def average_options(command):
+    command = click.option(
+        "--weights", "weights_year", type=int, metavar="YEAR",
+        help="Year of the trade weights (us: 2013-2020 by HS-2, 2024 by HTS-10; cn: 2017 by HS-8, "
+             "2020-2024 by HS-2). Default: the detailed set (us 2024, cn 2017).",
+    )(command)
+    return click.option(
+        "--average", is_flag=True, help="Add the trade-weighted average tariff (MFN + layers) and coverage.",
+    )(command)
+
+
 def threatened_option(command):
     return click.option(
         "--include-threatened", is_flag=True,
@@ -141,6 +152,29 @@ def _products(engine):
     return ProductEngine(engine, Schedules.for_dataset(engine.dataset))
 
 
+def _weights_for(engine, direction_key: str, year):
+    from .averages import WeightSets
+
+    sets = WeightSets.for_dataset(engine.dataset)
+    chosen = sets.choose(direction_key, year)
+    return chosen, sets.frame(chosen)
+
+
+def _averages(engine, dirs, days, year, include_threatened, products=None):
+    """Trade-weighted averages for each direction on the given dates (one DataFrame)."""
+    import pandas as pd
+
+    from .averages import average_rates
+
+    products = products or _products(engine)
+    frames = []
+    for d in dirs:
+        chosen, frame = _weights_for(engine, d.key, year)
+        frames.append(average_rates(products, d, days if not callable(days) else days(d), chosen, frame,
+                                    include_threatened))
+    return pd.concat(frames, ignore_index=True)
+
+
 def _code(text):
     from .codes import normalize_code
 
@@ -188,11 +222,13 @@ def cli():
 @click.option("--hts", "code", metavar="CODE", help="A product: HS/HTS code of 2-10 digits, dots optional (8517.13.00).")
 @direction_option
 @origin_option
+@average_options
 @format_option("table", "json", "csv")
 @threatened_option
 @data_options
 @handle_errors
-def rate(day, code, direction, origin, fmt, include_threatened, data_dir, standalone, verbose):
+def rate(day, code, direction, origin, average, weights_year, fmt, include_threatened, data_dir, standalone,
+         verbose):
     """The tariff layers in effect on a date, and the headline rate; with --hts, for one product.
 
     The headline is the sum of the layers that cover all goods (what the press quotes);
@@ -202,6 +238,10 @@ def rate(day, code, direction, origin, fmt, include_threatened, data_dir, standa
     With --hts CODE: the MFN rate, every layer that bears on the code with the reason it
     applies or not (exempt: Annex II, not on a Section 301 list, ...), and the total.
 
+    With --average: the trade-weighted average tariff of each direction (MFN + every layer,
+    product by product, weighted by import value), the share of trade hit by any additional
+    tariff, and the weights used.
+
     Example:
 
         tariffcalc rate --date 2025-04-12
@@ -209,32 +249,44 @@ def rate(day, code, direction, origin, fmt, include_threatened, data_dir, standa
         tariffcalc rate --date 2025-04-12 --hts 8517.13.00 --direction us
 
         tariffcalc rate --date 2025-05-14 --direction us --origin HK --format json
+
+        tariffcalc rate --date 2025-05-14 --average --weights 2024
     """
     from . import export
 
     engine = _engine(data_dir, standalone)
     dirs = _directions(direction, origin)
+    products = _products(engine) if code or average else None
     if code:
-        products = _products(engine)
         answers = [products.rate(_code(code), day, d, include_threatened) for d in dirs]
+    averages = _averages(engine, dirs, [day], weights_year, include_threatened, products) if average else None
     if fmt == "table":
         if code:
             from .render import product_view
 
             _console().print(product_view(answers))
-            return
-        from .render import rate_view
+        else:
+            from .render import rate_view
 
-        _console().print(rate_view(engine.rate_on(day, dirs[0] if len(dirs) == 1 else direction, include_threatened)))
+            _console().print(rate_view(engine.rate_on(day, dirs[0] if len(dirs) == 1 else direction,
+                                                      include_threatened)))
+        if average:
+            from .render import averages_view
+
+            _console().print(averages_view(averages))
         return
     answer = engine.rate_on(day, dirs[0] if len(dirs) == 1 else direction, include_threatened)
     _warn(answer.directions)
     if fmt == "json":
         data = export.rate_dict(answer)
-        if code:
-            for entry, product in zip(data["directions"], answers):
-                entry["product"] = export.product_dict(product)
+        for i, entry in enumerate(data["directions"]):
+            if code:
+                entry["product"] = export.product_dict(answers[i])
+            if average:
+                entry.update(export.average_dict(averages.iloc[i]))
         _emit(export.to_json(data))
+    elif average:
+        _emit(export.averages_csv(averages))
     elif code:
         from .products import product_timeline
 
@@ -307,12 +359,13 @@ def diff(date_from, date_to, code, direction, origin, fmt, include_threatened, d
               help="File of product codes, one per line ('#' comments allowed).")
 @direction_option
 @origin_option
+@average_options
 @format_option("csv", "json")
 @threatened_option
 @data_options
 @handle_errors
-def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, origin, fmt, include_threatened,
-            data_dir, standalone, verbose):
+def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, origin, average, weights_year, fmt,
+            include_threatened, data_dir, standalone, verbose):
     """A timeline of every layer and the headline, as tidy CSV (or JSON).
 
     One row per date x direction x layer, plus a headline row (kind=headline) per date and
@@ -321,16 +374,32 @@ def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, 
     With --hts/--hts-file: one row per code x date x layer bearing on it (whether it applies,
     why, the rate charged) plus a 'total' row per code and date with MFN, additional and total.
 
+    With --average: one row per date x direction with the trade-weighted average, the
+    average of the additional duties, the coverage (share of trade hit) and the weights used.
+
     Example:
 
         tariffcalc export --from 2025-01-01 --to 2025-12-31 --freq changes -o timeline.csv
 
         tariffcalc export --from 2025-01-01 --to 2025-12-31 --hts-file codes.txt -d us
+
+        tariffcalc export --from 2018-01-01 --to 2026-11-23 --average -o averages.csv
     """
     from . import export
 
     engine = _engine(data_dir, standalone)
     dirs = _directions(direction, origin)
+    if average:
+        products = _products(engine)
+
+        def dates_of(d):
+            if freq == "changes":
+                return products.change_dates(d, date_from, date_to)
+            return engine.timeline_dates(date_from, date_to, freq, d)
+
+        frame = _averages(engine, dirs, dates_of, weights_year, include_threatened, products)
+        _emit(export.averages_csv(frame) if fmt == "csv" else export.averages_json(frame), output)
+        return
     if codes or hts_file:
         from .products import product_timeline
 
@@ -404,6 +473,85 @@ def hts(code, day, direction, origin, fmt, data_dir, standalone, verbose):
 
 
 @cli.command()
+@click.option("--from", "date_from", type=DATE, default="2018-01-01", show_default=True, help="First date.")
+@click.option("--to", "date_to", type=DATE, default="today", show_default=True, help="Last date.")
+@direction_option
+@click.option("--no-average", is_flag=True, help="Leave out the trade-weighted averages (faster).")
+@click.option("--weights", "weights_year", type=int, metavar="YEAR", help="Year of the trade weights (see rate --help).")
+@format_option("table", "json", "csv")
+@threatened_option
+@data_options
+@handle_errors
+def timeline(date_from, date_to, direction, no_average, weights_year, fmt, include_threatened, data_dir, standalone,
+             verbose):
+    """The story of the trade war: one line per change date with what changed (layer, old → new)
+    and the headline and trade-weighted average of each direction after it.
+
+    Example:
+
+        tariffcalc timeline --from 2025-01-01 --to 2025-12-31
+    """
+    from . import export
+    from .events import change_events
+
+    engine = _engine(data_dir, standalone)
+    averages = products = None
+    if not no_average:
+        products = _products(engine)
+
+        def averages(d, days):
+            return _averages(engine, [d], days, weights_year, include_threatened, products)
+
+    events = change_events(engine, date_from, date_to, direction, include_threatened, averages, products)
+    if fmt == "table":
+        from .render import events_view
+
+        _console().print(events_view(events))
+    elif fmt == "json":
+        _emit(export.events_json(events))
+    else:
+        _emit(export.events_csv(events))
+
+
+@cli.command()
+@click.option("--from", "date_from", type=DATE, default="2018-01-01", show_default=True, help="First date.")
+@click.option("--to", "date_to", type=DATE, default="today", show_default=True, help="Last date.")
+@click.option("--average/--headline", "average", default=True, show_default=True,
+              help="Plot the trade-weighted average (MFN + layers) or the headline of additional duties.")
+@click.option("--weights", "weights_year", type=int, metavar="YEAR", help="Year of the trade weights (see rate --help).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write a chart file (.png or .svg); without it, draw in the terminal.")
+@threatened_option
+@data_options
+@handle_errors
+def chart(date_from, date_to, average, weights_year, output, include_threatened, data_dir, standalone, verbose):
+    """A step chart of both directions over time, with events annotated.
+
+    With --include-threatened a dashed line shows the path had threatened steps taken effect.
+    Without -o, a compact chart that fits 80 columns is drawn in the terminal.
+
+    Example:
+
+        tariffcalc chart --from 2018-01-01 -o trade-war.png
+
+        tariffcalc chart --headline --from 2025-01-01 --to 2025-12-31
+    """
+    from .chart import chart_data, draw
+
+    engine = _engine(data_dir, standalone)
+    data = chart_data(engine, _products(engine) if average else None, date_from, date_to, average,
+                      weights_year, include_threatened, _weights_for)
+    if output:
+        draw(data, output)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        from .chart import terminal_chart
+
+        _console().print(terminal_chart(data.series, date_from, date_to, data.measure_label,
+                                        width=min(_console().width, 120)))
+
+
+@cli.command()
 @direction_option
 @click.option("--authority", help="Only layers of this authority, e.g. 'Section 301'.")
 @format_option("table", "csv")
@@ -457,6 +605,62 @@ def validate(directory, standalone, verbose):
         schedules.table(vintage)
     click.echo(f"ok: {len(dataset.layers)} layers, {steps} steps, {lists} list files, "
                f"{len(schedules.vintages)} schedules in {', '.join(dataset.dirs)}")
+
+
+@cli.command()
+@click.argument("ledger_path", metavar="LEDGER.csv", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write the per-entry duties (CSV) to FILE; stdout then gets the summary.")
+@click.option("--wide", is_flag=True, help="Per-entry CSV with one row per entry and one duty column per layer.")
+@click.option("--columns", metavar="FIELD=NAME,…", multiple=True,
+              help="The ledger's names for the fields, e.g. entry_date=Date,hts=HTS (repeatable).")
+@click.option("--skip-bad", is_flag=True,
+              help="Price the good rows and write the bad ones, with their reason, to OUT.rejects.csv (needs -o).")
+@direction_option
+@format_option("table", "json", "csv")
+@data_options
+@handle_errors
+def duty(ledger_path, output, wide, columns, skip_bad, direction, fmt, data_dir, standalone, verbose):
+    """Duties and refunds over an import ledger: per entry and layer, by authority and month.
+
+    LEDGER.csv has columns entry_id, entry_date (date of entry), hts (any code form), origin
+    (CN, HK, MO for US duties; US for China's), customs_value (in the imposer's currency) and
+    optionally export_date (for in-transit rules) and quantity (for specific MFN duties, in the
+    unit of the duty). The summary gives totals by authority and month, the refundable IEEPA
+    amount and the Section 122 duties with their litigation status. The per-entry CSV has an
+    MFN row, one row per layer bearing on the entry (with the reason, as in rate --hts) and a
+    total row per entry; it goes to -o FILE, or to stdout with --format csv.
+
+    A bad row stops the command before anything is written (LEDGER.csv:ROW: reason, exit
+    status 2), unless --skip-bad. Files are written whole or not at all.
+
+    Example:
+
+        tariffcalc duty examples/sample-ledger.csv
+
+        tariffcalc duty ledger.csv -o duties.csv --format json --columns entry_date=Date,hts=HTS
+
+        tariffcalc duty broker.csv -o duties.csv --skip-bad --wide -d us
+    """
+    from . import export, ledger
+
+    if skip_bad and not output:
+        raise CliError("--skip-bad needs -o OUT.csv (the rejected rows go to OUT.rejects.csv)")
+    with ledger.progress_bar() as progress:
+        entries = ledger.read_ledger(ledger_path, columns, direction, skip_bad, progress=progress)
+        result = ledger.compute_duties(entries, _products(_engine(data_dir, standalone)))
+        if output:
+            ledger.write_outputs(result, output, wide, skip_bad, progress)
+    if fmt == "csv" and not output:
+        for text in ledger.csv_chunks(result, wide):
+            click.echo(text, nl=False)
+    elif fmt == "json":
+        _emit(export.to_json(ledger.summary_dict(result)))
+    elif fmt == "table":
+        _console().print(ledger.summary_view(result))
+    if fmt != "table":
+        for note in result.summary.notes:
+            click.echo(f"note: {note}", err=True)
 
 
 def main():  # pragma: no cover - console-script shim

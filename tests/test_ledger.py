@@ -1,0 +1,233 @@
+"""Duties over a ledger: golden entries worked out from cited rates, refunds, properties, bad rows."""
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tariffcalc import ledger
+from tariffcalc.engine import direction_with_origin
+from tariffcalc.products import ProductEngine
+from tariffcalc.schedule import Schedules
+
+LEDGERS = Path(__file__).parent / "fixtures" / "ledgers"
+
+
+@pytest.fixture(scope="module")
+def products(bundled_engine):
+    return ProductEngine(bundled_engine, Schedules.for_dataset(bundled_engine.dataset))
+
+
+@pytest.fixture(scope="module")
+def us(products):
+    return ledger.compute_duties(ledger.read_ledger(LEDGERS / "us-golden.csv"), products)
+
+
+@pytest.fixture(scope="module")
+def cn(products):
+    return ledger.compute_duties(ledger.read_ledger(LEDGERS / "cn-golden.csv"), products)
+
+
+def entry(result, entry_id):
+    return result.entries.set_index("entry_id").loc[entry_id]
+
+
+def layer_duties(result, entry_id):
+    lines = result.lines()
+    rows = lines[(lines["entry_id"] == entry_id) & (lines["kind"] == "layer")]
+    return dict(zip(rows["layer_id"], rows["duty"]))
+
+
+def write(tmp_path, text, name="ledger.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+HEADER = "entry_id,entry_date,hts,origin,customs_value,export_date,quantity\n"
+
+
+# -- golden entries: every expected duty from rates cited in tests/golden/products.csv ----------
+
+def test_smartphone_april_2025_pays_only_the_fentanyl_tariff(us):
+    # 8517.13.00 MFN Free (HTS 2025 rev 10); IEEPA fentanyl 20% from 2025-03-04 (thompsonhinesmartrade.com);
+    # reciprocal 125% exempt under the 2025-04-11 electronics memorandum (9903.01.32).
+    e = entry(us, "phone-2025-04")
+    assert e["mfn_duty"] == 0
+    assert layer_duties(us, "phone-2025-04") == {"us-ieepa-fentanyl": 10000 * 0.20, "us-ieepa-reciprocal": 0}
+    assert e["duty_total"] == pytest.approx(2000)
+    reason = us.lines().query("entry_id == 'phone-2025-04' and layer_id == 'us-ieepa-reciprocal'")["reason"].iloc[0]
+    assert reason == "exempt: 2025-04-11 electronics memorandum (9903.01.32)"
+
+
+def test_list3_handbag_before_and_after_2019_05_10(us):
+    # 4202.22.15 MFN 16%; List 3 10% from 2018-09-24 (lexology.com), 25% from 2019-05-10 (CBP NY N334323).
+    assert entry(us, "bag-before")["duty_total"] == pytest.approx(1000 * (0.16 + 0.10))
+    assert entry(us, "bag-after")["duty_total"] == pytest.approx(1000 * (0.16 + 0.25))
+
+
+def test_list3_handbag_in_transit_keeps_10_percent(us):
+    # 84 FR 20459 and the June 2019 notice: exported before 2019-05-10 and entered before 2019-06-15 -> 10%.
+    assert layer_duties(us, "bag-in-transit") == {"us-s301-list3": 1000 * 0.10}
+    reason = us.lines().query("entry_id == 'bag-in-transit' and kind == 'layer'")["reason"].iloc[0]
+    assert "in transit: exported before 2019-05-10 and entered before 2019-06-15: 10%" in reason
+    # entered after the deadline: 25% even though exported before May 10
+    assert layer_duties(us, "bag-late") == {"us-s301-list3": 1000 * 0.25}
+
+
+def test_steel_under_section_232_is_outside_the_reciprocal_tariff(us):
+    # 7208.51.00 MFN Free; Section 232 steel 25% (gogocustoms.com); reciprocal not on 232 goods
+    # (globaltradealert.org); fentanyl 20% stacks; the 2024 review rate 25% replaces List 4A's 7.5%.
+    duties = layer_duties(us, "steel-2025-04")
+    assert duties == {"us-ieepa-fentanyl": 1000, "us-ieepa-reciprocal": 0, "us-s232-steel": 1250,
+                      "us-s301-list4a": 0, "us-s301-review-steel-aluminum": 1250}
+    assert entry(us, "steel-2025-04")["duty_total"] == pytest.approx(5000 * (0.20 + 0.25 + 0.25))
+
+
+def test_section_122_entry_in_march_2026(us):
+    # Section 122 10% 2026-02-24..07-23 (CSMS #67844987) on top of List 3 25% (junologistics.com); IEEPA ended.
+    duties = layer_duties(us, "bag-s122")
+    assert duties["us-s122-surcharge"] == pytest.approx(2000 * 0.10)
+    assert duties["us-s301-list3"] == pytest.approx(2000 * 0.25)
+    assert duties["us-ieepa-fentanyl"] == 0
+    assert entry(us, "bag-s122")["duty_total"] == pytest.approx(2000 * (0.16 + 0.10 + 0.25))
+
+
+def test_us_soybeans_into_china_2018_and_2025(cn):
+    # 2018-07-10: MFN 3% (PIIE schedule) + 25% on the $34 bn list (ibnewsmag.com).
+    assert entry(cn, "soy-2018")["duty_total"] == pytest.approx(100000 * (0.03 + 0.25))
+    # 2025-04-15 (1201.90.19): 125% on all US goods (chinadaily.com.cn) + 10% farm (bdnews24.com)
+    # + 25% + 2.5% of the 2018-19 lists; the 2019 MFN schedule has no 1201.90.19 line: MFN not computed.
+    soy = entry(cn, "soy-2025")
+    assert soy["additional_duty"] == pytest.approx(100000 * (1.25 + 0.10 + 0.25 + 0.025))
+    assert pd.isna(soy["mfn_duty"])
+    # In transit: exported before 2025-04-10, entered before 2025-05-14 -> the 125% does not apply.
+    assert entry(cn, "soy-2025-transit")["additional_duty"] == pytest.approx(100000 * (0.10 + 0.25 + 0.025))
+    # 2025-11-15, code 1201.90 (both lines under it: MFN 3%): 10% + 25% + 2.5% (farms.com: 13% if waived).
+    assert entry(cn, "soy-2025-hs6")["duty_total"] == pytest.approx(100000 * (0.03 + 0.10 + 0.25 + 0.025))
+
+
+def test_refund_totals(us, cn):
+    # IEEPA duties on entries 2025-02-04..2026-02-23: the phone's 2,000 and the steel's 1,000.
+    s = us.summary
+    assert s.refund_window == (date(2025, 2, 4), date(2026, 2, 23))
+    assert s.ieepa_refundable == pytest.approx(3000)
+    by = s.by_authority.set_index("authority")
+    assert by.loc["Section 122", "duty"] == pytest.approx(200)
+    assert "Court of International Trade" in by.loc["Section 122", "status"]
+    assert cn.summary.ieepa_refundable == 0
+    data = ledger.summary_dict(us)
+    assert list(data) == ["entries", "rejected", "customs_value", "duty_total", "by_authority",
+                          "ieepa_refundable", "by_month"]
+    assert data["duty_total"] == pytest.approx(sum(v["duty"] for v in data["by_authority"].values()))
+    assert data["duty_total"] == pytest.approx(sum(m["duty_total"] for m in data["by_month"]))
+
+
+def test_specific_mfn_uses_quantity_when_the_text_is_simple(products, tmp_path):
+    assert ledger.parse_specific("30.5¢/kg + 8.5%") == (0.305, "kg", 8.5)
+    assert ledger.parse_specific("4.4¢/kg on drained weight") is None
+    path = write(tmp_path, HEADER + "a,2025-06-02,0102.29.40,CN,1000,,500\nb,2025-06-02,0102.29.40,CN,1000,,\n")
+    result = ledger.compute_duties(ledger.read_ledger(path), products)
+    a, b = entry(result, "a"), entry(result, "b")
+    assert a["mfn_duty"] == pytest.approx(500 * 0.01)  # 1¢/kg (HTS 2025) x 500 kg
+    assert "quantity 500 kg" in a["mfn_reason"]
+    assert pd.isna(b["mfn_duty"]) and "not computed" in b["mfn_reason"]
+
+
+# -- properties ------------------------------------------------------------------------------
+
+CODES = ["8517.13.00", "4202.22.15", "7208.51.00", "9403.60.80", "6110.20.20", "8471.30.01", "0102.29.40"]
+rows = st.lists(st.tuples(st.sampled_from(CODES),
+                          st.dates(min_value=date(2018, 1, 1), max_value=date(2026, 12, 31)),
+                          st.integers(min_value=0, max_value=10_000_000).map(lambda c: c / 100),
+                          st.one_of(st.none(), st.integers(min_value=0, max_value=90))),
+                min_size=1, max_size=12)
+
+
+def ledger_text(items):
+    lines = [HEADER.strip()]
+    for i, (code, day, value, back) in enumerate(items):
+        exported = "" if back is None else (day - timedelta(days=back)).isoformat()
+        lines.append(f"e{i},{day},{code},CN,{value},{exported},")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=rows, order=st.randoms(use_true_random=False))
+def test_totals_add_up_and_order_does_not_matter(products, tmp_path_factory, items, order):
+    folder = tmp_path_factory.mktemp("prop")
+    result = ledger.compute_duties(ledger.read_ledger(write(folder, ledger_text(items))), products)
+    s = result.summary
+    assert s.duty_total == pytest.approx(result.entries["duty_total"].sum())
+    assert s.duty_total == pytest.approx(s.by_authority["duty"].sum())
+    shuffled = ledger_text(items).strip().split("\n")
+    body = shuffled[1:]
+    order.shuffle(body)
+    again = ledger.compute_duties(ledger.read_ledger(write(folder, "\n".join([shuffled[0], *body]) + "\n", "b.csv")),
+                                  products)
+    assert ledger.summary_dict(again) == ledger.summary_dict(result)
+    key = ["entry_id", "kind", "layer_id"]
+    a = result.lines().sort_values(key).reset_index(drop=True)
+    b = again.lines().sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(code=st.sampled_from(CODES), day=st.dates(min_value=date(2018, 1, 1), max_value=date(2026, 12, 31)),
+       value=st.integers(min_value=1, max_value=1_000_000))
+def test_one_entry_costs_its_value_times_the_rate_of_rate_hts(products, tmp_path_factory, code, day, value):
+    path = write(tmp_path_factory.mktemp("one"), HEADER + f"x,{day},{code},CN,{value},,\n")
+    result = ledger.compute_duties(ledger.read_ledger(path), products)
+    answer = products.rate(code.replace(".", ""), day, direction_with_origin("us"))
+    e = result.entries.iloc[0]
+    assert e["additional_duty"] == pytest.approx(value * answer.additional_rate / 100)
+    if answer.mfn_rate is not None and answer.mfn.basis in ("ad_valorem", "free"):
+        assert e["duty_total"] == pytest.approx(value * answer.total_rate / 100)
+    reasons = dict(zip(answer.layers["layer_id"], answer.layers["reason"]))
+    for row in result.lines().query("kind == 'layer'").itertuples():
+        assert row.reason == reasons[row.layer_id]  # the wording of rate --hts
+
+
+# -- bad rows ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("row, reason", [
+    ("a,2025-13-01,8517.13.00,CN,10,,", "entry_date '2025-13-01' is not a date (YYYY-MM-DD)"),
+    ("a,2025-04-01,85171,CN,10,,", "hts: code '85171' has 5 digits (use 2, 4, 6, 8 or 10)"),
+    ("a,2025-04-01,8517.13.00,VN,10,,", "origin 'VN' is not an origin of this ledger (use CN, HK, MO, US)"),
+    ("a,2025-04-01,8517.13.00,CN,ten,,", "customs_value 'ten' is not a number"),
+    ("a,2025-04-01,8517.13.00,CN,-3,,", "customs_value -3 is negative"),
+    ("a,2025-04-01,8517.13.00,CN,10,2025-05-01,", "export_date 2025-05-01 is after entry_date 2025-04-01"),
+    (",2025-04-01,8517.13.00,CN,10,,", "entry_id is empty"),
+])
+def test_a_bad_row_is_named_by_file_and_row(tmp_path, row, reason):
+    path = write(tmp_path, HEADER + "ok,2025-04-01,8517.13.00,CN,10,,\n" + row + "\n")
+    with pytest.raises(ledger.LedgerError) as error:
+        ledger.read_ledger(path)
+    assert str(error.value) == f"{path}:3: {reason}"
+
+
+def test_skip_bad_keeps_the_good_rows_and_the_reasons(tmp_path):
+    path = write(tmp_path, HEADER + "a,2025-04-01,8517.13.00,CN,10,,\nb,2025-04-01,85171,CN,10,,\n"
+                 "a,2025-04-02,8517.13.00,CN,10,,\n")
+    read = ledger.read_ledger(path, skip_bad=True)
+    assert list(read.entries["entry_id"]) == ["a"]
+    assert list(read.rejects["row"]) == [3, 4]
+    assert read.rejects["reason"].iloc[1] == "entry_id a repeats row 2"
+
+
+def test_columns_are_mapped_and_named_in_messages(tmp_path):
+    path = write(tmp_path, "ID,Date,HTS,Origin,Value\na,2025-04-01,8517.13.00,CN,10\nb,someday,8517.13.00,CN,10\n")
+    mapping = ledger.parse_columns("entry_id=ID,entry_date=Date,hts=HTS,origin=Origin,customs_value=Value")
+    with pytest.raises(ledger.LedgerError, match=r":3: Date 'someday' is not a date"):
+        ledger.read_ledger(path, mapping)
+    with pytest.raises(ledger.LedgerError, match=r":1: missing column 'entry_id'"):
+        ledger.read_ledger(path)
+
+
+def test_a_ledger_mixing_directions_needs_a_direction(tmp_path):
+    path = write(tmp_path, HEADER + "a,2025-04-01,8517.13.00,CN,10,,\nb,2025-04-01,1201.90,US,10,,\n")
+    with pytest.raises(ledger.LedgerError, match="mixes goods"):
+        ledger.read_ledger(path)
+    assert ledger.read_ledger(path, direction="cn", skip_bad=True).rejects["row"].tolist() == [2]
