@@ -220,6 +220,7 @@ def cli():
 @cli.command()
 @click.option("--date", "day", type=DATE, default="today", show_default=True, help="Date of entry: YYYY-MM-DD or 'today'.")
 @click.option("--hts", "code", metavar="CODE", help="A product: HS/HTS code of 2-10 digits, dots optional (8517.13.00).")
+@click.option("--exported", type=DATE, help="With --hts: date the goods were loaded for export, for in-transit rules.")
 @direction_option
 @origin_option
 @average_options
@@ -227,8 +228,8 @@ def cli():
 @threatened_option
 @data_options
 @handle_errors
-def rate(day, code, direction, origin, average, weights_year, fmt, include_threatened, data_dir, standalone,
-         verbose):
+def rate(day, code, exported, direction, origin, average, weights_year, fmt, include_threatened, data_dir,
+         standalone, verbose):
     """The tariff layers in effect on a date, and the headline rate; with --hts, for one product.
 
     The headline is the sum of the layers that cover all goods (what the press quotes);
@@ -248,6 +249,8 @@ def rate(day, code, direction, origin, average, weights_year, fmt, include_threa
 
         tariffcalc rate --date 2025-04-12 --hts 8517.13.00 --direction us
 
+        tariffcalc rate --date 2019-05-20 --hts 4202.22.15 -d us --exported 2019-05-01
+
         tariffcalc rate --date 2025-05-14 --direction us --origin HK --format json
 
         tariffcalc rate --date 2025-05-14 --average --weights 2024
@@ -257,8 +260,12 @@ def rate(day, code, direction, origin, average, weights_year, fmt, include_threa
     engine = _engine(data_dir, standalone)
     dirs = _directions(direction, origin)
     products = _products(engine) if code or average else None
+    if exported and not code:
+        from .errors import QueryError
+
+        raise QueryError("--exported needs --hts")
     if code:
-        answers = [products.rate(_code(code), day, d, include_threatened) for d in dirs]
+        answers = [products.rate(_code(code), day, d, include_threatened, exported) for d in dirs]
     averages = _averages(engine, dirs, [day], weights_year, include_threatened, products) if average else None
     if fmt == "table":
         if code:

@@ -356,10 +356,16 @@ class ProductEngine:
             parts.append(f"{name}: {count} code{'' if count == 1 else 's'} {kind}")
         return "; ".join(parts)
 
-    def rate(self, code: str, day: date, direction: Direction, include_threatened: bool = False) -> ProductAnswer:
+    def rate(self, code: str, day: date, direction: Direction, include_threatened: bool = False,
+             exported: date | None = None) -> ProductAnswer:
+        """The stack for one code; with ``exported`` (date the goods were loaded), the steps'
+        in-transit rules apply: goods loaded before a step's cut-off and entered before its
+        deadline keep the step's transit rate."""
         layers = evaluate(self.engine, self.index, [code], [day], direction, include_threatened, explain=True)
         if layers["reason"].str.startswith("partly covered").any():
             layers = self._resolve_partial(code, day, direction, include_threatened, layers)
+        if exported is not None:
+            layers = self._in_transit(layers, day, exported)
         mfn, _vintage, schedule_note = self.schedules.mfn(direction.imposer, code, day)
         answer = ProductAnswer(code, day, direction, layers, mfn, schedule_note)
         if mfn is not None and mfn.note:
@@ -372,6 +378,18 @@ class ProductEngine:
         if (layers["confidence"] == "unconfirmed").any():
             answer.notes.append("some layers bearing on this code are unconfirmed in the record")
         return answer
+
+    def _in_transit(self, layers: pd.DataFrame, day: date, exported: date) -> pd.DataFrame:
+        layers = layers.copy()
+        for i in layers.index[layers["applies"]]:
+            layer = self.engine.dataset.layer(layers.at[i, "layer_id"])
+            step = next((s for s in layer.steps if s.covers(day)), None)
+            rule = step.in_transit if step is not None else None
+            if rule and exported < rule.loaded_before and day < rule.entered_before:
+                layers.at[i, "charged"] = rule.rate
+                layers.at[i, "reason"] += (f" (in transit: loaded before {rule.loaded_before}, entered before "
+                                           f"{rule.entered_before}: {rule.rate:g}%)")
+        return layers
 
     def _resolve_partial(self, code, day, direction, include_threatened, layers):
         """A code shorter than a list's rows: decide from the schedule's lines under it.

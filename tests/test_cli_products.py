@@ -86,3 +86,25 @@ def test_hts_lookup_table(runner):
     result = runner.invoke(cli, ["hts", "8517.13", "--date", "2025-06-01", *FIX], env={"COLUMNS": "140"})
     assert result.exit_code == 0
     assert "8517.13" in result.stdout and "Test electronics list" in result.stdout
+
+
+def test_rate_exported_applies_the_in_transit_rule(runner, no_user_data):
+    """List 3 10% -> 25% on 2019-05-10: goods exported before then and entered before 2019-06-15
+    kept 10% (USTR notice of 2019-05-09 as extended; 9903.88.09)."""
+    def charged(*extra):
+        result = runner.invoke(cli, ["rate", "--date", "2019-05-20", "--hts", "4202.22.15", "-d", "us", "-f", "json",
+                                     *extra])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["directions"][0]["product"]["additional_rate"]
+
+    assert charged() == 25.0
+    assert charged("--exported", "2019-05-01") == 10.0
+    assert charged("--exported", "2019-05-12") == 25.0
+    late = runner.invoke(cli, ["rate", "--date", "2019-06-20", "--hts", "4202.22.15", "-d", "us", "-f", "json",
+                               "--exported", "2019-05-01"])
+    assert json.loads(late.stdout)["directions"][0]["product"]["additional_rate"] == 25.0
+
+
+def test_exported_needs_hts(runner):
+    result = runner.invoke(cli, ["rate", "--exported", "2019-05-01", *FIX])
+    assert result.exit_code == 2 and "--exported needs --hts" in result.stderr
