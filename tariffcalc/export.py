@@ -216,13 +216,16 @@ def public_mode() -> int:
     return 0o666 & ~mask
 
 
-def write_atomic(text: str, path) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+def write_atomic(text, path) -> None:
+    """Write ``text`` (a string, or an iterable of strings made piece by piece) to ``path`` via a
+    temporary file in the same folder and a rename: the file is whole or absent."""
     path = Path(path)
+    chunks = [text] if isinstance(text, str) else text
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+            for chunk in chunks:
+                handle.write(chunk)
         os.chmod(tmp, public_mode())  # mkstemp makes files private; outputs are ordinary files
         os.replace(tmp, path)
     except BaseException:

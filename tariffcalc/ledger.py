@@ -729,22 +729,10 @@ def csv_chunks(result: DutyResult, wide: bool = False, chunk_entries: int = 25_0
 
 
 def write_csv_atomic(chunks, path) -> None:
-    """Like ``export.write_atomic`` for text made piece by piece: a temporary file, then a rename."""
-    import os
-    import tempfile
-    from pathlib import Path
+    """The per-entry CSV, made chunk by chunk, written whole or not at all."""
+    from .export import write_atomic
 
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            for text in chunks:
-                handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(chunks, path)
 
 
 def rejects_path(output) -> str:
