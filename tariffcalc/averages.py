@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, QueryError
-from .loader import read_yaml
+from .loader import read_index, tables_dir
 from .model import Direction
 
 AVERAGE_COLUMNS = [
@@ -49,23 +49,13 @@ class WeightSets:
 
     @classmethod
     def for_dataset(cls, dataset) -> "WeightSets":
-        for directory in reversed(dataset.dirs):
-            if (Path(directory) / "weights" / "weights.yaml").is_file():
-                return cls(directory)
-        return cls(dataset.dirs[0] if dataset.dirs else ".")
+        """The weights of the last data directory that has them (an overlay may bring its own)."""
+        return cls(tables_dir(dataset, "weights", "weights.yaml").parent)
 
     def _read(self) -> list[WeightSet]:
         path = self.root / "weights.yaml"
-        if not path.is_file():
-            return []
-        raw = read_yaml(path)
-        if not isinstance(raw, list):
-            raise DataError(path, 1, "expected a list of weight sets")
         sets = []
-        for i, item in enumerate(raw):
-            line = raw.item_lines[i]
-            if not isinstance(item, dict) or not {"id", "direction", "detail", "label"} <= set(item):
-                raise DataError(path, line, "a weight set needs id, direction, detail and label")
+        for item, line in read_index(path, "weight set", {"id", "direction", "detail", "label"}):
             detail = self.root / item["detail"]
             scale = self.root / item["scale_to"] if item.get("scale_to") else None
             for file in (detail, scale):

@@ -502,14 +502,13 @@ def timeline(date_from, date_to, direction, no_average, weights_year, fmt, inclu
     from .events import change_events
 
     engine = _engine(data_dir, standalone)
-    averages = products = None
-    if not no_average:
-        products = _products(engine)
+    products = None if no_average else _products(engine)
 
-        def averages(d, days):
-            return _averages(engine, [d], days, weights_year, include_threatened, products)
+    def averages(d, days):
+        return _averages(engine, [d], days, weights_year, include_threatened, products)
 
-    events = change_events(engine, date_from, date_to, direction, include_threatened, averages, products)
+    events = change_events(engine, date_from, date_to, direction, include_threatened,
+                           None if no_average else averages, products)
     if fmt == "table":
         from .render import events_view
 

@@ -477,3 +477,28 @@ def check_list_files(dataset: Dataset) -> int:
     for name in sorted(files):
         read_list_file(name)
     return len(files)
+
+
+def tables_dir(dataset: Dataset, folder: str, index: str) -> Path:
+    """``folder`` of the last data directory that has ``folder/index`` (an overlay may bring its
+    own tables), else of the first one."""
+    for directory in reversed(dataset.dirs):
+        if (Path(directory) / folder / index).is_file():
+            return Path(directory) / folder
+    return Path(dataset.dirs[0] if dataset.dirs else ".") / folder
+
+
+def read_index(path: Path, what: str, required: set) -> list[tuple[dict, int]]:
+    """A YAML list of mappings (``vintages.yaml``, ``weights.yaml``): ``(item, line)`` pairs,
+    each with the ``required`` keys; [] when the file is absent."""
+    if not path.is_file():
+        return []
+    raw = read_yaml(path)
+    if not isinstance(raw, list):
+        raise DataError(path, 1, f"expected a list of {what}s")
+    items = []
+    for item, line in zip(raw, raw.item_lines):
+        if not isinstance(item, dict) or not required <= set(item):
+            raise DataError(path, line, f"a {what} needs {', '.join(sorted(required))}")
+        items.append((item, line))
+    return items

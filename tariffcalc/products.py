@@ -406,8 +406,8 @@ class ProductEngine:
             layer_id = layers.at[i, "layer_id"]
             rows = detail[detail["layer_id"] == layer_id]
             if rows.empty:  # the list's longer codes are not lines of this schedule: renumbered
-                layers.at[i, "reason"] = (f"partly covered: the list names longer codes under this code that "
-                                          f"are not lines of the schedule in the data; ask for the full code")
+                layers.at[i, "reason"] = ("partly covered: the list names longer codes under this code that "
+                                          "are not lines of the schedule in the data; ask for the full code")
                 continue
             applying = rows[rows["applies"]]
             charged = set(applying["charged"])

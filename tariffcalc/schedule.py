@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .loader import read_yaml
+from .loader import read_index, tables_dir
 
 VINTAGE_KEYS = {"imposer", "id", "file", "start", "source", "provenance", "note"}
 
@@ -63,24 +63,13 @@ class Schedules:
 
     @classmethod
     def for_dataset(cls, dataset) -> "Schedules":
-        """The last data directory of the data set that has schedules (an overlay may bring its own)."""
-        for directory in reversed(dataset.dirs):
-            if (Path(directory) / "mfn" / "vintages.yaml").is_file():
-                return cls(directory)
-        return cls(dataset.dirs[0] if dataset.dirs else ".")
+        """The schedules of the last data directory that has them (an overlay may bring its own)."""
+        return cls(tables_dir(dataset, "mfn", "vintages.yaml").parent)
 
     def _read_vintages(self) -> list[Vintage]:
         path = self.root / "vintages.yaml"
-        if not path.is_file():
-            return []
-        raw = read_yaml(path)
-        if not isinstance(raw, list):
-            raise DataError(path, 1, "expected a list of vintages")
         vintages = []
-        for i, item in enumerate(raw):
-            line = raw.item_lines[i]
-            if not isinstance(item, dict) or not {"imposer", "id", "file", "start"} <= set(item):
-                raise DataError(path, line, "a vintage needs imposer, id, file and start")
+        for item, line in read_index(path, "vintage", {"imposer", "id", "file", "start"}):
             unknown = set(item) - VINTAGE_KEYS
             if unknown:
                 raise DataError(path, line, f"unknown key '{sorted(unknown)[0]}'")
