@@ -94,8 +94,8 @@ class ProductIndex:
         return pd.concat(parts, ignore_index=True)[columns]
 
 
-def _dated(matches: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
-    frame = matches.merge(days, how="cross")
+def _dated(matches: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    frame = matches.merge(pairs, on="code")
     inside = (frame["start"].isna() | (frame["start"] <= frame["date"])) & (
         frame["end"].isna() | (frame["date"] < frame["end"])
     )
@@ -113,22 +113,43 @@ def evaluate(engine: Engine, index: ProductIndex, codes, days, direction: Direct
     With ``explain`` the group layers in effect that do not cover the code are listed too
     (reason ``not covered``), as a single-product view wants; bulk use leaves them out.
     """
-    days_frame = pd.DataFrame({"date": pd.to_datetime(pd.Index(days)).unique().sort_values()})
-    states = engine.states(days_frame["date"], direction, include_threatened)
     codes = pd.Series(list(codes), dtype=str).unique()
-    found = _dated(index.matches(codes), days_frame)
+    days_frame = pd.DataFrame({"date": pd.to_datetime(pd.Index(days)).unique().sort_values()})
+    pairs = pd.DataFrame({"code": codes}).merge(days_frame, how="cross")
+    frame = evaluate_pairs(engine, index, pairs, direction, include_threatened)
+    if explain:
+        states = engine.states(days_frame["date"], direction, include_threatened)
+        frame = pd.concat([frame, _uncovered(frame, states, index, codes)], ignore_index=True)
+        frame = frame.sort_values(["code", "date", "scope", "authority", "layer_id"])
+    frame["date"] = frame["date"].dt.date
+    return frame[RESULT_COLUMNS].reset_index(drop=True)
 
-    keep = ["date", "layer_id", "name", "authority", "scope", "rate", "status", "counted",
+
+def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, direction,
+                   include_threatened: bool = False, matches: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``evaluate`` for the given (code, date) pairs only, dates as datetime64 (bulk use).
+
+    ``direction`` is a Direction, or a dict of them keyed by the values of a ``group`` column of
+    ``pairs`` (say, one per origin), so that several directions are answered in one pass.
+    ``matches``: ``index.matches`` of the codes, if the caller has it already."""
+    if isinstance(direction, Direction):
+        pairs, direction = pairs.assign(group=0), {0: direction}
+    pairs = pairs[["group", "code", "date"]].drop_duplicates()
+    states = pd.concat([engine.states(rows["date"].unique(), direction[group], include_threatened).assign(group=group)
+                        for group, rows in pairs.groupby("group", sort=False)], ignore_index=True)
+    found = _dated(index.matches(pairs["code"].unique()) if matches is None else matches, pairs)
+
+    keep = ["group", "date", "layer_id", "step", "name", "authority", "scope", "rate", "status", "counted",
             "excluded_by", "confidence", "not_on_goods_of", "replaces"]
-    all_goods = pd.DataFrame({"code": codes}).merge(states[states["scope"] == "all"][keep], how="cross")
+    all_goods = pairs.merge(states[states["scope"] == "all"][keep], on=["group", "date"])
     all_goods["match"], all_goods["set_name"] = "all", ""
     covers = found[found["role"] == "cover"]
-    groups = covers.merge(states[states["scope"] == "group"][keep], on=["date", "layer_id"])
+    groups = covers.merge(states[states["scope"] == "group"][keep], on=["group", "date", "layer_id"])
     # A code matched fully and partly by one layer (two rows of a list) is fully covered.
-    groups = groups.sort_values("match").drop_duplicates(["code", "date", "layer_id"])
+    keys = ["group", "code", "date", "layer_id"]
+    groups = groups.sort_values("match").drop_duplicates(keys)
     frame = pd.concat([all_goods, groups.drop(columns="role")], ignore_index=True)
 
-    keys = ["code", "date", "layer_id"]
     exempt = found[(found["role"] == "exempt") & (found["match"] == "full")]
     frame = frame.merge(_first_by(exempt, keys, "set_name", "exempt_by"), on=keys, how="left")
     partly = found[(found["role"] == "exempt") & (found["match"] == "partial")]
@@ -139,11 +160,14 @@ def evaluate(engine: Engine, index: ProductIndex, codes, days, direction: Direct
     liable = frame["counted"] & frame["match"].isin(["all", "full"]) & frame["exempt_by"].isna()
     subject = frame.loc[liable, keys].rename(columns={"layer_id": "other"})
 
-    rules = frame[["code", "date", "layer_id", "not_on_goods_of"]].explode("not_on_goods_of").dropna()
-    hits = rules.merge(subject, left_on=["code", "date", "not_on_goods_of"], right_on=["code", "date", "other"])
+    # The stacking rules are the step's: exploded on the few (group, date, layer) states, not per code.
+    rules = states[["group", "date", "layer_id", "not_on_goods_of"]].explode("not_on_goods_of").dropna()
+    rules = frame[keys].merge(rules, on=["group", "date", "layer_id"])
+    hits = rules.merge(subject, left_on=[*keys[:3], "not_on_goods_of"], right_on=[*keys[:3], "other"])
     frame = frame.merge(_first_by(hits, keys, "other", "not_on_goods_of_hit"), on=keys, how="left")
 
-    replacing = frame.loc[liable, ["code", "date", "layer_id", "replaces"]].explode("replaces").dropna()
+    replacing = states[["group", "date", "layer_id", "replaces"]].explode("replaces").dropna()
+    replacing = frame.loc[liable, keys].merge(replacing, on=["group", "date", "layer_id"])
     replacing = replacing.rename(columns={"layer_id": "by", "replaces": "layer_id"})
     frame = frame.merge(_first_by(replacing, keys, "by", "replaced_by"), on=keys, how="left")
 
@@ -156,33 +180,31 @@ def evaluate(engine: Engine, index: ProductIndex, codes, days, direction: Direct
                                     + frame.loc[caveat, "partly_exempt_by"] + "; ask for a longer code)")
     frame["waivable"] = frame["applies"] & frame["waivable_by"].notna()
     frame.loc[frame["waivable"], "reason"] += " (may be waived: " + frame.loc[frame["waivable"], "waivable_by"] + ")"
-    if explain:
-        frame = pd.concat([frame, _uncovered(frame, states, index, codes)], ignore_index=True)
-    frame["date"] = frame["date"].dt.date
-    return frame.sort_values(["code", "date", "scope", "authority", "layer_id"])[RESULT_COLUMNS].reset_index(drop=True)
+    return frame.sort_values(["group", "code", "date", "scope", "authority", "layer_id"]).reset_index(drop=True)
 
 
-def _reasons(frame: pd.DataFrame, names: dict) -> pd.Series:
-    status_text = frame["status"].str.replace("_", " ")
-    conditions = [
-        ~frame["counted"] & (frame["excluded_by"] != ""),
-        ~frame["counted"],
-        frame["match"] == "partial",
-        frame["exempt_by"].notna(),
-        frame["not_on_goods_of_hit"].notna(),
-        frame["replaced_by"].notna(),
-        frame["match"] == "all",
+def _reasons(frame: pd.DataFrame, names: dict) -> np.ndarray:
+    """Why each row applies or not: the first rule that holds, each text built only for its rows."""
+    rules = [
+        (~frame["counted"] & (frame["excluded_by"] != ""), lambda f: f["excluded_by"]),
+        (~frame["counted"], lambda f: f["status"].str.replace("_", " ") + ": not charged"),
+        (frame["match"] == "partial", lambda f: "partly covered: only some lines under this code are on "
+                                                + f["set_name"] + "; ask for a longer code"),
+        (frame["exempt_by"].notna(), lambda f: "exempt: " + f["exempt_by"]),
+        (frame["not_on_goods_of_hit"].notna(),
+         lambda f: "not charged on goods subject to " + f["not_on_goods_of_hit"].map(names).fillna("")),
+        (frame["replaced_by"].notna(), lambda f: "replaced by " + f["replaced_by"].map(names).fillna("")),
+        (frame["match"] == "all", lambda f: pd.Series("applies: all goods", index=f.index)),
+        (pd.Series(True, index=frame.index), lambda f: "applies: on " + f["set_name"]),
     ]
-    choices = [
-        frame["excluded_by"],
-        status_text + ": not charged",
-        "partly covered: only some lines under this code are on " + frame["set_name"] + "; ask for a longer code",
-        "exempt: " + frame["exempt_by"].fillna(""),
-        "not charged on goods subject to " + frame["not_on_goods_of_hit"].map(names).fillna(""),
-        "replaced by " + frame["replaced_by"].map(names).fillna(""),
-        "applies: all goods",
-    ]
-    return pd.Series(np.select(conditions, choices, default="applies: on " + frame["set_name"]), index=frame.index)
+    reason = np.empty(len(frame), dtype=object)
+    decided = np.zeros(len(frame), dtype=bool)
+    for condition, text in rules:
+        rows = condition.to_numpy(dtype=bool) & ~decided
+        if rows.any():
+            reason[rows] = text(frame[rows]).to_numpy(dtype=object)
+            decided |= rows
+    return reason
 
 
 def _uncovered(frame: pd.DataFrame, states: pd.DataFrame, index: ProductIndex, codes) -> pd.DataFrame:

@@ -150,3 +150,21 @@ def test_evaluate_returns_no_row_for_layers_before_they_start(products):
     frame = evaluate(products.engine, products.index, ["87038000"], [d("2018-01-02")], US)
     assert frame.empty or not frame["applies"].any()
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_evaluate_pairs_answers_several_origins_in_one_pass(bundled_engine):
+    # One pass over (origin, code, date) groups must say exactly what one pass per origin says.
+    from tariffcalc.products import ProductIndex, evaluate_pairs
+
+    index = ProductIndex(bundled_engine.dataset)
+    codes = ["8517130000", "4202221500", "7208510000", "94036080"]
+    dates = pd.to_datetime(["2018-09-24", "2019-05-10", "2025-04-15", "2026-03-02"])
+    pairs = pd.DataFrame([(o, c, t) for o in ("CN", "HK") for c in codes for t in dates],
+                         columns=["group", "code", "date"])
+    together = evaluate_pairs(bundled_engine, index, pairs, {"CN": US, "HK": HK})
+    columns = ["code", "date", "layer_id", "applies", "charged", "reason"]
+    for origin, direction in (("CN", US), ("HK", HK)):
+        alone = evaluate_pairs(bundled_engine, index, pairs[pairs["group"] == origin].drop(columns="group"), direction)
+        mine = together[together["group"] == origin]
+        pd.testing.assert_frame_equal(mine[columns].reset_index(drop=True), alone[columns].reset_index(drop=True))
+    assert set(together["group"]) == {"CN", "HK"}
