@@ -6,6 +6,7 @@ the latest vintage starting on or before it. Tables are read only when a product
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -93,6 +94,12 @@ class Schedules:
 
     def table(self, vintage: Vintage) -> pd.DataFrame:
         return _read_table(str(self.root / vintage.file))
+
+    def duty_table(self, vintage: Vintage) -> pd.DataFrame:
+        """The table with what pricing needs per line: ``rate`` (ad valorem, else the equivalent)
+        and the specific part of simple US specific/compound duties (``per_unit``, ``unit``,
+        ``spec_adv``), indexed by ``code_keys`` of the codes."""
+        return _duty_table(str(self.root / vintage.file), vintage.imposer)
 
     def mfn(self, imposer: str, code: str, day: date) -> tuple[MfnRate | None, Vintage | None, str]:
         """The MFN rate of ``code`` on ``day``, the vintage used, and a note ('' if exact)."""
@@ -185,6 +192,46 @@ def common_description(descriptions) -> str:
             break
         shared.append(parts[0])
     return ": ".join(shared) if shared else f"{len(split)} lines, e.g. {split[0][-1]}"
+
+
+_SPECIFIC = re.compile(
+    r"^\s*(?:(?P<cents>\d+(?:\.\d+)?)\s*¢|\$\s*(?P<dollars>\d+(?:\.\d+)?))\s*/\s*"
+    r"(?P<unit>kg|g|t|liter|l|bbl|pr\.|doz\.|doz\. pr\.|No\.|m|m2|m3|gross|pf\. liter|proof liter|clean kg|cu\. m\.?)"
+    r"(?:\s*\+\s*(?P<adv>\d+(?:\.\d+)?)\s*%)?\s*$"
+)
+
+
+def parse_specific(text: str) -> tuple[float, str, float] | None:
+    """``'30.5¢/kg + 8.5%'`` -> (0.305 dollars per unit, 'kg', 8.5); None unless the whole text is
+    one specific duty (cents or dollars per one unit) plus at most one ad-valorem part."""
+    found = _SPECIFIC.match(str(text))
+    if not found:
+        return None
+    per_unit = float(found["cents"]) / 100 if found["cents"] else float(found["dollars"])
+    return per_unit, found["unit"], float(found["adv"] or 0)
+
+
+def code_keys(codes) -> np.ndarray:
+    """Codes of digits as int64 keys (the number and its length), for fast lookups; anything
+    else (a blank, a schedule line with a letter) gets a distinct negative key that no code has."""
+    return np.array([int(c) * 16 + len(c) if c.isdigit() else -2 - i for i, c in enumerate(map(str, codes))],
+                    dtype=np.int64)
+
+
+@lru_cache(maxsize=16)
+def _duty_table(path: str, imposer: str) -> pd.DataFrame:
+    table = _read_table(path)
+    general = table["general"].to_numpy(dtype=object)
+    distinct = {text: parse_specific(text) if imposer == "US" else None for text in set(general)}
+    specific = [distinct[text] or (np.nan, "", np.nan) for text in general]
+    return pd.DataFrame({
+        "rate": table["ad_valorem"].where(table["ad_valorem"].notna(), table["ave"]).to_numpy(dtype=float),
+        "general": general,
+        "basis": table["basis"].to_numpy(dtype=object),
+        "per_unit": np.array([s[0] for s in specific], dtype=float),
+        "unit": np.array([s[1] for s in specific], dtype=object),
+        "spec_adv": np.array([s[2] for s in specific], dtype=float),
+    }, index=pd.Index(code_keys(table.index), name="key"))
 
 
 @lru_cache(maxsize=16)
