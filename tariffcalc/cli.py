@@ -648,22 +648,22 @@ def duty(ledger_path, output, wide, columns, skip_bad, direction, fmt, data_dir,
 
         tariffcalc duty broker.csv -o duties.csv --skip-bad --wide -d us
     """
-    from . import export, ledger
+    from . import duties, export, ledger, render
 
     if skip_bad and not output:
         raise CliError("--skip-bad needs -o OUT.csv (the rejected rows go to OUT.rejects.csv)")
-    with ledger.progress_bar() as progress:
+    with render.progress_bar() as progress:
         entries = ledger.read_ledger(ledger_path, columns, direction, skip_bad, progress=progress)
-        result = ledger.compute_duties(entries, _products(_engine(data_dir, standalone)))
+        result = duties.compute_duties(entries, _products(_engine(data_dir, standalone)))
         if output:
-            ledger.write_outputs(result, output, wide, skip_bad, progress)
+            export.write_duty_outputs(result, output, wide, skip_bad, progress)
     if fmt == "csv" and not output:
-        for text in ledger.csv_chunks(result, wide):
+        for text in export.duty_csv_chunks(result, wide):
             click.echo(text, nl=False)
     elif fmt == "json":
-        _emit(export.to_json(ledger.summary_dict(result)))
+        _emit(export.to_json(export.duty_summary_dict(result)))
     elif fmt == "table":
-        _console().print(ledger.summary_view(result))
+        _console().print(render.duty_summary_view(result))
     if fmt != "table":
         for note in result.summary.notes:
             click.echo(f"note: {note}", err=True)

@@ -11,6 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .engine import DiffAnswer, RateAnswer
@@ -379,3 +380,80 @@ def events_json(frame: pd.DataFrame) -> str:
          "average_rate": None if row["average_rate"] is None else number(round(float(row["average_rate"]), 3))}
         for _, row in frame.iterrows()
     ])
+
+
+# -- duties over a ledger (tariffcalc duty) ------------------------------------------------
+
+DUTY_MONEY = ("customs_value", "duty", "mfn_duty", "additional_duty", "duty_total")
+DUTY_SHORT_NUMBERS = ("rate", "charged", "quantity", "mfn_rate", "total_rate")
+
+
+def _duty_csv(frame: pd.DataFrame, header: bool) -> str:
+    """Fixed formats: dates ISO, money with 2 decimals, rates and quantities as short numbers."""
+    out = frame.copy()
+    for name in out.columns:
+        values = out[name]
+        if name in ("entry_date", "export_date"):
+            text = np.datetime_as_string(values.to_numpy("datetime64[D]"), unit="D")
+            out[name] = np.where(values.isna().to_numpy(), "", text)
+        elif values.dtype == bool:
+            out[name] = np.where(values.to_numpy(), "true", "false")
+        elif name in DUTY_MONEY or (values.dtype.kind == "f" and name not in DUTY_SHORT_NUMBERS):
+            out[name] = values.round(2)
+        elif values.dtype.kind == "f":
+            codes, uniques = pd.factorize(values)
+            formatted = np.array([f"{v:g}" for v in uniques] + [""], dtype=object)
+            out[name] = formatted[codes]
+    return out.to_csv(index=False, header=header, lineterminator="\n", float_format="%.2f", na_rep="")
+
+
+def duty_csv_chunks(result, wide: bool = False, chunk_entries: int = 25_000, progress=None):
+    """The per-entry CSV of ``duties.compute_duties``, piece by piece (tidy lines, or ``wide`` one row per entry)."""
+    from . import duties
+
+    n = len(result.entries)
+    layer_columns = duties.wide_columns(result) if wide else None
+    for start in range(0, max(n, 1), chunk_entries):
+        stop = min(start + chunk_entries, n)
+        frame = duties.wide_frame(result, start, stop, layer_columns) if wide else duties.lines_frame(result, start, stop)
+        yield _duty_csv(frame, header=start == 0)
+        if progress:
+            progress("write", stop, n)
+
+
+def rejects_path(output) -> str:
+    """``out.csv`` -> ``out.rejects.csv``."""
+    text = str(output)
+    return (text[:-4] if text.lower().endswith(".csv") else text) + ".rejects.csv"
+
+
+def write_duty_outputs(result, output, wide: bool = False, skip_bad: bool = False, progress=None) -> None:
+    """The per-entry CSV to ``output`` and, with ``skip_bad``, the rejected rows beside it; each
+    written whole or not at all."""
+    if skip_bad:
+        write_atomic(result.ledger.rejects.to_csv(index=False, lineterminator="\n"), rejects_path(output))
+    write_atomic(duty_csv_chunks(result, wide, progress=progress), output)
+
+
+def _money(value) -> float:
+    return round(float(value), 2)
+
+
+def duty_summary_dict(result) -> dict:
+    """The JSON summary: entries, rejected, customs_value, duty_total, by_authority, ieepa_refundable, by_month."""
+    s = result.summary
+    authorities = list(s.by_authority["authority"])
+    return {
+        "entries": s.entries,
+        "rejected": s.rejected,
+        "customs_value": _money(s.customs_value),
+        "duty_total": _money(s.duty_total),
+        "by_authority": {row.authority: {"duty": _money(row.duty), "entries": int(row.entries),
+                                          "status": row.status if isinstance(row.status, str) else None}
+                         for row in s.by_authority.itertuples()},
+        "ieepa_refundable": _money(s.ieepa_refundable),
+        "by_month": [{"month": row["month"], "entries": int(row["entries"]),
+                      "customs_value": _money(row["customs_value"]), "duty_total": _money(row["duty_total"]),
+                      "by_authority": {a: _money(row[a]) for a in authorities}}
+                     for row in s.by_month.to_dict("records")],
+    }

@@ -251,3 +251,70 @@ def events_view(frame) -> Table:
         average = "" if row.average_rate is None or row.average_rate != row.average_rate else f"{row.average_rate:.1f}%"
         table.add_row(str(row.date), row.direction, row.changes, pct(row.headline), average)
     return table
+
+
+def duty_summary_view(result):
+    """``duties.DutyResult`` -> totals by authority, the refundable IEEPA amount, Section 122, by month."""
+    from .duties import _entries
+
+    s, cur = result.summary, result.summary.currency
+    title = (f"Duties on {result.ledger.path}: {_entries(s.entries)} ({s.rejected:,} rejected), "
+             f"{result.direction.imposer} duties, customs value {s.customs_value:,.2f} {cur}")
+    table = Table(title=title, title_justify="left")
+    for column, justify in (("Authority", "left"), ("Entries", "right"), (f"Duty ({cur})", "right"),
+                            ("Share", "right"), ("Status", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for row in s.by_authority.itertuples():
+        share = f"{row.duty / s.duty_total:.1%}" if s.duty_total else ""
+        table.add_row(row.authority, f"{row.entries:,}", f"{row.duty:,.2f}", share,
+                      row.status if isinstance(row.status, str) else "")
+    table.add_row(Text("Total", style="bold"), f"{s.entries:,}", Text(f"{s.duty_total:,.2f}", style="bold"), "", "")
+    parts = [table]
+    if s.refund_window:
+        parts.append(Text.assemble(("IEEPA refundable: ", "bold"), (f"{s.ieepa_refundable:,.2f} {cur}", "bold cyan"),
+                                   f"  (IEEPA duties on entries {s.refund_window[0]} to {s.refund_window[1]})"))
+    months = Table(title="By month", title_justify="left")
+    authorities = [a for a in s.by_authority["authority"]]
+    for column in ("Month", "Entries", f"Value ({cur})", f"Duty ({cur})", *authorities):
+        months.add_column(column, justify="left" if column == "Month" else "right")
+    for row in s.by_month.to_dict("records"):
+        months.add_row(row["month"], f"{row['entries']:,}", f"{row['customs_value']:,.2f}",
+                       f"{row['duty_total']:,.2f}", *(f"{row[a]:,.2f}" for a in authorities))
+    parts.append(months)
+    parts += [Text(f"note: {note}", style="yellow") for note in s.notes]
+    return Group(*parts)
+
+
+class Progress:
+    """A rich progress bar on stderr (only when stderr is a terminal); calls are (stage, done, total)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.bar, self.tasks = enabled, None, {}
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import Progress as Bar
+
+        self.bar = Bar(console=Console(stderr=True), transient=True)
+        self.bar.__enter__()
+        return self
+
+    def __call__(self, stage: str, done: int, total: int):
+        if stage not in self.tasks:
+            label = {"read": "reading ledger", "write": "writing duties"}.get(stage, stage)
+            self.tasks[stage] = self.bar.add_task(label, total=total)
+        self.bar.update(self.tasks[stage], completed=done, total=total)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+        return False
+
+
+def progress_bar(enabled: bool | None = None) -> Progress:
+    """Context manager giving a progress callback, or None when stderr is not a terminal."""
+    import sys
+
+    return Progress(sys.stderr.isatty() if enabled is None else enabled)

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tariffcalc import ledger
+from tariffcalc import duties, export, ledger
 from tariffcalc.engine import direction_with_origin
 from tariffcalc.products import ProductEngine
-from tariffcalc.schedule import Schedules
+from tariffcalc.schedule import Schedules, parse_specific
 
 LEDGERS = Path(__file__).parent / "fixtures" / "ledgers"
 
@@ -22,12 +22,12 @@ def products(bundled_engine):
 
 @pytest.fixture(scope="module")
 def us(products):
-    return ledger.compute_duties(ledger.read_ledger(LEDGERS / "us-golden.csv"), products)
+    return duties.compute_duties(ledger.read_ledger(LEDGERS / "us-golden.csv"), products)
 
 
 @pytest.fixture(scope="module")
 def cn(products):
-    return ledger.compute_duties(ledger.read_ledger(LEDGERS / "cn-golden.csv"), products)
+    return duties.compute_duties(ledger.read_ledger(LEDGERS / "cn-golden.csv"), products)
 
 
 def entry(result, entry_id):
@@ -72,7 +72,7 @@ def test_list3_handbag_in_transit_keeps_10_percent(us):
     # 84 FR 20459 and the June 2019 notice: exported before 2019-05-10 and entered before 2019-06-15 -> 10%.
     assert layer_duties(us, "bag-in-transit") == {"us-s301-list3": 1000 * 0.10}
     reason = us.lines().query("entry_id == 'bag-in-transit' and kind == 'layer'")["reason"].iloc[0]
-    assert "in transit: exported before 2019-05-10 and entered before 2019-06-15: 10%" in reason
+    assert "(in transit: loaded before 2019-05-10, entered before 2019-06-15: 10%)" in reason
     # entered after the deadline: 25% even though exported before May 10
     assert layer_duties(us, "bag-late") == {"us-s301-list3": 1000 * 0.25}
 
@@ -118,7 +118,7 @@ def test_refund_totals(us, cn):
     assert by.loc["Section 122", "duty"] == pytest.approx(200)
     assert "Court of International Trade" in by.loc["Section 122", "status"]
     assert cn.summary.ieepa_refundable == 0
-    data = ledger.summary_dict(us)
+    data = export.duty_summary_dict(us)
     assert list(data) == ["entries", "rejected", "customs_value", "duty_total", "by_authority",
                           "ieepa_refundable", "by_month"]
     assert data["duty_total"] == pytest.approx(sum(v["duty"] for v in data["by_authority"].values()))
@@ -126,10 +126,10 @@ def test_refund_totals(us, cn):
 
 
 def test_specific_mfn_uses_quantity_when_the_text_is_simple(products, tmp_path):
-    assert ledger.parse_specific("30.5¢/kg + 8.5%") == (0.305, "kg", 8.5)
-    assert ledger.parse_specific("4.4¢/kg on drained weight") is None
+    assert parse_specific("30.5¢/kg + 8.5%") == (0.305, "kg", 8.5)
+    assert parse_specific("4.4¢/kg on drained weight") is None
     path = write(tmp_path, HEADER + "a,2025-06-02,0102.29.40,CN,1000,,500\nb,2025-06-02,0102.29.40,CN,1000,,\n")
-    result = ledger.compute_duties(ledger.read_ledger(path), products)
+    result = duties.compute_duties(ledger.read_ledger(path), products)
     a, b = entry(result, "a"), entry(result, "b")
     assert a["mfn_duty"] == pytest.approx(500 * 0.01)  # 1¢/kg (HTS 2025) x 500 kg
     assert "quantity 500 kg" in a["mfn_reason"]
@@ -158,16 +158,16 @@ def ledger_text(items):
 @given(items=rows, order=st.randoms(use_true_random=False))
 def test_totals_add_up_and_order_does_not_matter(products, tmp_path_factory, items, order):
     folder = tmp_path_factory.mktemp("prop")
-    result = ledger.compute_duties(ledger.read_ledger(write(folder, ledger_text(items))), products)
+    result = duties.compute_duties(ledger.read_ledger(write(folder, ledger_text(items))), products)
     s = result.summary
     assert s.duty_total == pytest.approx(result.entries["duty_total"].sum())
     assert s.duty_total == pytest.approx(s.by_authority["duty"].sum())
     shuffled = ledger_text(items).strip().split("\n")
     body = shuffled[1:]
     order.shuffle(body)
-    again = ledger.compute_duties(ledger.read_ledger(write(folder, "\n".join([shuffled[0], *body]) + "\n", "b.csv")),
+    again = duties.compute_duties(ledger.read_ledger(write(folder, "\n".join([shuffled[0], *body]) + "\n", "b.csv")),
                                   products)
-    assert ledger.summary_dict(again) == ledger.summary_dict(result)
+    assert export.duty_summary_dict(again) == export.duty_summary_dict(result)
     key = ["entry_id", "kind", "layer_id"]
     a = result.lines().sort_values(key).reset_index(drop=True)
     b = again.lines().sort_values(key).reset_index(drop=True)
@@ -179,7 +179,7 @@ def test_totals_add_up_and_order_does_not_matter(products, tmp_path_factory, ite
        value=st.integers(min_value=1, max_value=1_000_000))
 def test_one_entry_costs_its_value_times_the_rate_of_rate_hts(products, tmp_path_factory, code, day, value):
     path = write(tmp_path_factory.mktemp("one"), HEADER + f"x,{day},{code},CN,{value},,\n")
-    result = ledger.compute_duties(ledger.read_ledger(path), products)
+    result = duties.compute_duties(ledger.read_ledger(path), products)
     answer = products.rate(code.replace(".", ""), day, direction_with_origin("us"))
     e = result.entries.iloc[0]
     assert e["additional_duty"] == pytest.approx(value * answer.additional_rate / 100)
@@ -188,6 +188,48 @@ def test_one_entry_costs_its_value_times_the_rate_of_rate_hts(products, tmp_path
     reasons = dict(zip(answer.layers["layer_id"], answer.layers["reason"]))
     for row in result.lines().query("kind == 'layer'").itertuples():
         assert row.reason == reasons[row.layer_id]  # the wording of rate --hts
+
+
+mixed = st.lists(st.tuples(st.sampled_from(CODES),
+                           st.dates(min_value=date(2018, 6, 1), max_value=date(2026, 8, 31)),
+                           st.integers(min_value=0, max_value=10_000_000).map(lambda c: c / 100),
+                           st.one_of(st.none(), st.integers(min_value=0, max_value=90)),
+                           st.sampled_from(["CN", "HK"])),
+                 min_size=1, max_size=15)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=mixed)
+def test_the_summary_is_the_sum_of_the_lines(products, tmp_path_factory, items):
+    # The summary is summed by (key, month) groups, not line by line: it must agree with the lines.
+    lines = [HEADER.strip()]
+    for i, (code, day, value, back, origin) in enumerate(items):
+        exported = "" if back is None else (day - timedelta(days=back)).isoformat()
+        lines.append(f"e{i},{day},{code},{origin},{value},{exported},")
+    path = write(tmp_path_factory.mktemp("sum"), "\n".join(lines) + "\n")
+    result = duties.compute_duties(ledger.read_ledger(path), products)
+    s, per_line = result.summary, result.lines()
+    charged = per_line[per_line["kind"] != "total"]
+    by_authority = charged.groupby("authority")["duty"].sum()
+    for row in s.by_authority.itertuples():
+        assert row.duty == pytest.approx(by_authority.get(row.authority, 0), abs=1e-4)
+        paying = charged[(charged["authority"] == row.authority) & (charged["duty"] > 0)]
+        assert row.entries == paying["entry_id"].nunique()
+    totals = per_line[per_line["kind"] == "total"]
+    by_month = totals.groupby(totals["entry_date"].dt.strftime("%Y-%m"))["duty"].sum()
+    assert list(s.by_month["month"]) == list(by_month.index)
+    assert s.by_month["duty_total"].to_numpy() == pytest.approx(by_month.to_numpy(), abs=1e-4)
+    window = charged["entry_date"].between(pd.Timestamp(s.refund_window[0]), pd.Timestamp(s.refund_window[1]))
+    assert s.ieepa_refundable == pytest.approx(charged.loc[window & (charged["authority"] == "IEEPA"), "duty"].sum(),
+                                               abs=1e-4)
+    assert (per_line.loc[per_line["kind"] == "layer", "reason"].str.contains("in transit")).sum() == \
+        len(result.transit_entry)
+
+
+def test_an_empty_ledger_costs_nothing(products, tmp_path):
+    result = duties.compute_duties(ledger.read_ledger(write(tmp_path, HEADER)), products)
+    assert result.summary.entries == 0 and result.summary.duty_total == 0
+    assert result.lines().empty and list(result.lines().columns) == duties.LINE_COLUMNS
 
 
 # -- bad rows ----------------------------------------------------------------------------------
@@ -206,6 +248,14 @@ def test_a_bad_row_is_named_by_file_and_row(tmp_path, row, reason):
     with pytest.raises(ledger.LedgerError) as error:
         ledger.read_ledger(path)
     assert str(error.value) == f"{path}:3: {reason}"
+
+
+def test_the_first_bad_row_is_named_whatever_its_problem(tmp_path):
+    path = write(tmp_path, HEADER + "ok,2025-04-01,8517.13.00,CN,10,,\na,2025-04-01,8517.13.00,VN,10,,\n"
+                 "b,2025-04-01,8517.13.00,CN,-3,,\n")
+    with pytest.raises(ledger.LedgerError) as error:
+        ledger.read_ledger(path)
+    assert str(error.value).startswith(f"{path}:3: origin 'VN'")
 
 
 def test_skip_bad_keeps_the_good_rows_and_the_reasons(tmp_path):

@@ -1,0 +1,635 @@
+"""Duties over an import ledger: per entry and layer, totals by authority and month, IEEPA refunds.
+
+``compute_duties`` prices every entry of a ``ledger.Ledger`` with the product engine, vectorized:
+rates are constant between change dates, so each entry date maps to its period (the last change
+date on or before it), and codes the data treats alike (the same list rows, exemptions and dates)
+share a kind. ``evaluate`` runs once per (kind, period) present — the reasons are its own words,
+as in ``rate --hts`` — and the entries pick their layer rows with integer indexing. MFN is looked
+up once per (code, schedule vintage).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from .engine import EARLIEST, LATEST, direction_with_origin
+from .ledger import Ledger
+from .model import AUTHORITIES, DIRECTIONS, Direction
+from .products import ProductEngine, evaluate_pairs
+from .schedule import code_keys, parse_specific
+
+CURRENCY = {"US": "USD", "CN": "CNY"}
+LAYER_FIELDS = ["layer_id", "name", "authority", "scope", "rate", "status", "applies", "charged", "waivable",
+                "reason", "confidence"]
+LINE_COLUMNS = ["entry_id", "entry_date", "export_date", "direction", "imposer", "origin", "code", "customs_value",
+                "quantity", "kind", "layer_id", "name", "authority", "rate", "applies", "charged", "duty", "reason"]
+ENTRY_COLUMNS = ["entry_id", "entry_date", "export_date", "direction", "imposer", "origin", "code", "customs_value",
+                 "quantity", "mfn_rate", "mfn_duty"]
+ENTRY_TAIL = ["additional_duty", "duty_total", "total_rate", "mfn_reason"]
+TOTAL_NAME = "Total (MFN + additional)"
+
+
+@dataclass
+class DutySummary:
+    entries: int
+    rejected: int
+    customs_value: float
+    duty_total: float
+    currency: str
+    by_authority: pd.DataFrame  # authority, entries, duty, status
+    ieepa_refundable: float
+    refund_window: tuple | None  # (first, last) entry date of IEEPA collection in the data
+    by_month: pd.DataFrame  # month, entries, customs_value, duty_total, then one column per authority
+    notes: list[str] = field(default_factory=list)
+
+
+class Lines(NamedTuple):
+    """Entry x layer lines as aligned arrays: entry position, layer row, rate charged, duty, and
+    whether the in-transit rate of the step was charged instead of its rate."""
+
+    entry: np.ndarray
+    layer: np.ndarray
+    charged: np.ndarray
+    duty: np.ndarray
+    transit: np.ndarray
+
+
+@dataclass
+class DutyResult:
+    """Every entry priced.
+
+    ``entries`` has one row per entry, with MFN, additional and total duty. ``layers`` holds the
+    distinct evaluated layer rows, grouped by key (a kind of code in a period) and sorted by it;
+    ``key`` is each entry's key. An entry's lines are the rows of its key, with the in-transit
+    rate on the (entry, layer row) pairs of ``transit_entry``/``transit_layer``: they are made on
+    demand, a slice of entries at a time (``line_arrays``, ``lines``)."""
+
+    ledger: Ledger
+    direction: Direction
+    entries: pd.DataFrame
+    layers: pd.DataFrame  # LAYER_FIELDS + transit_loaded, transit_entered, transit_rate, key
+    key: np.ndarray
+    key_days: tuple  # (first day, day after the last) of the period of each key
+    transit_entry: np.ndarray  # sorted
+    transit_layer: np.ndarray
+    summary: DutySummary = None
+
+    def __post_init__(self):
+        rows = np.bincount(self.layers["key"].to_numpy(dtype=np.int64), minlength=len(self.key_days[0]))
+        self.key_rows, self.key_first = rows, np.cumsum(rows) - rows
+        self.charged = self.layers["charged"].to_numpy(dtype=float)
+        self.transit_rate = self.layers["transit_rate"].to_numpy(dtype=float)
+        self.value = self.entries["customs_value"].to_numpy(dtype=float)
+
+    def expand(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(entry, layer row) of the lines of the entries at ``positions``, entry by entry."""
+        key = self.key[positions]
+        counts = self.key_rows[key]
+        entry = np.repeat(positions, counts)
+        first_line = np.cumsum(counts) - counts
+        layer = np.arange(len(entry)) + np.repeat(self.key_first[key] - first_line, counts)
+        return entry, layer
+
+    def line_arrays(self, start: int = 0, stop: int | None = None) -> Lines:
+        """The lines of entries start..stop."""
+        stop = len(self.entries) if stop is None else stop
+        entry, layer = self.expand(np.arange(start, stop))
+        return self._priced(entry, layer)
+
+    def _priced(self, entry: np.ndarray, layer: np.ndarray) -> Lines:
+        charged = self.charged[layer]
+        transit = np.zeros(len(entry), dtype=bool)
+        lo, hi = np.searchsorted(self.transit_entry, [entry.min(initial=0), entry.max(initial=-1) + 1])
+        if hi > lo and len(entry):  # lines are sorted by (entry, layer row), and so are the pairs
+            n_layers = len(self.layers)
+            lines = entry * n_layers + layer
+            pairs = self.transit_entry[lo:hi] * n_layers + self.transit_layer[lo:hi]
+            at = np.searchsorted(lines, pairs).clip(max=len(lines) - 1)
+            at = at[lines[at] == pairs]
+            transit[at] = True
+            charged[at] = self.transit_rate[layer[at]]
+        return Lines(entry, layer, charged, self.value[entry] * charged / 100, transit)
+
+    def lines(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
+        """Tidy: per entry (positions start..stop) an MFN row, one row per layer, a total row."""
+        return lines_frame(self, start, len(self.entries) if stop is None else stop)
+
+
+# -- additional layers ----------------------------------------------------------------------
+
+def _change_dates(products: ProductEngine, d: Direction) -> np.ndarray:
+    """Every date (datetime64[D]) on which anything the answer for a code depends on can change."""
+    steps = products.engine.direction_steps(d)
+    table = products.index.table
+    table = table[table["layer_id"].isin(set(steps["layer_id"]))]
+    vintages = [pd.Timestamp(v.start) for v in products.schedules.vintages if v.imposer == d.imposer]
+    edges = pd.concat([steps["start"], steps["end"], table["start"], table["end"],
+                       pd.Series(vintages + [pd.Timestamp(EARLIEST)], dtype="datetime64[ns]")]).dropna()
+    edges = edges[(edges >= pd.Timestamp(EARLIEST)) & (edges <= pd.Timestamp(LATEST))]
+    return np.unique(edges.to_numpy("datetime64[D]"))
+
+
+def _periods(changes: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """The period (index into ``changes``) of each day; days are datetime64[D], few distinct."""
+    if not len(days):
+        return np.zeros(0, dtype=np.int64)
+    numbers = days.view(np.int64)
+    low = int(numbers.min())
+    span = np.arange(low, int(numbers.max()) + 1).astype("datetime64[D]")
+    return (np.searchsorted(changes, span, side="right") - 1)[numbers - low]
+
+
+def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.ndarray, list[str], pd.DataFrame]:
+    """Codes the data treats alike share a kind: the same set of (layer, role, set, dates, match)
+    rows of the product index. A code shorter than a list's rows is resolved from its own schedule
+    lines, so it is a kind of its own. Returns the kind of each code, one code per kind and the
+    index rows of those codes."""
+    found = products.index.matches(codes)
+    found = found[found["layer_id"].isin(layer_ids)]
+    row_kind = found.groupby(["layer_id", "role", "set_name", "start", "end", "match"], dropna=False,
+                             sort=False).ngroup().to_numpy()
+    code_at = pd.Index(codes).get_indexer(found["code"])
+    order = np.lexsort((row_kind, code_at))
+    code_at, row_kind = code_at[order], row_kind[order]
+    signature = [b""] * len(codes)
+    bounds = np.flatnonzero(np.diff(code_at)) + 1
+    for position, rows in zip(code_at[np.concatenate(([0], bounds))] if len(code_at) else [],
+                              np.split(row_kind, bounds)):
+        signature[position] = rows.tobytes()
+    for position in np.unique(pd.Index(codes).get_indexer(found.loc[found["match"] == "partial", "code"])):
+        signature[position] = b"partial:" + codes[position].encode()
+    kind_of: dict[bytes, int] = {}
+    kinds = np.array([kind_of.setdefault(s, len(kind_of)) for s in signature], dtype=np.int64)
+    first = np.zeros(len(kind_of), dtype=np.int64)
+    first[kinds[::-1]] = np.arange(len(codes))[::-1]
+    reps = [codes[i] for i in first]
+    return kinds, reps, found[found["code"].isin(reps)]
+
+
+def _transit_table(products: ProductEngine) -> pd.DataFrame:
+    rows = [(layer.id, number, pd.Timestamp(step.in_transit.loaded_before), pd.Timestamp(step.in_transit.entered_before),
+             step.in_transit.rate)
+            for layer in products.engine.dataset.layers for number, step in enumerate(layer.steps, 1)
+            if step.in_transit is not None]
+    return pd.DataFrame(rows, columns=["layer_id", "step", "transit_loaded", "transit_entered", "transit_rate"])
+
+
+def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, code_at: np.ndarray,
+                  days: np.ndarray, include_threatened: bool):
+    """The layer rows bearing on the entries, each with its ``key``, and the key of each entry.
+
+    A key is (origin, kind of code, period): origins differ in the layers that apply (the US
+    charges some on goods of China but not of Hong Kong), each has its own change dates. Also
+    returns the first day and the day after the last of the period of every key."""
+    origin_at = ledger.entries["origin"].cat.codes.to_numpy()
+    origins = list(ledger.entries["origin"].cat.categories)
+    directions = {origin: direction_with_origin(ledger.direction, origin) for origin in origins}
+    layer_ids = set().union(*(products.engine.direction_steps(d)["layer_id"] for d in directions.values()))
+    present = np.flatnonzero(np.bincount(code_at, minlength=len(codes)))
+    kind, reps, found = _kinds(products, codes[present], layer_ids)  # alike for every origin
+    kind_of_code = np.zeros(len(codes), dtype=np.int64)
+    kind_of_code[present] = kind
+    n_kinds = len(reps)
+
+    key = np.zeros(len(code_at), dtype=np.int64)
+    pairs, blocks, offset = [], {}, 0
+    for number, origin in enumerate(origins):
+        changes = _change_dates(products, directions[origin])
+        blocks[origin] = (offset, changes)
+        positions = np.flatnonzero(origin_at == number)
+        key[positions] = offset + kind_of_code[code_at[positions]] * len(changes) + _periods(changes, days[positions])
+        used = np.flatnonzero(np.bincount(key[positions] - offset, minlength=n_kinds * len(changes)))
+        pairs.append(pd.DataFrame({"group": origin, "code": np.asarray(reps, dtype=object)[used // len(changes)],
+                                   "date": changes[used % len(changes)].astype("datetime64[ns]")}))
+        offset += n_kinds * len(changes)
+    if not len(code_at):
+        empty = np.zeros(0, dtype="datetime64[D]")
+        return pd.DataFrame(columns=[*LAYER_FIELDS, "transit_loaded", "transit_entered", "transit_rate", "key"]), key, \
+            (empty, empty)
+    frame = evaluate_pairs(products.engine, products.index, pd.concat(pairs, ignore_index=True), directions,
+                           include_threatened, matches=found)
+    frame["key"] = np.int64(0)
+    for origin, rows in frame.groupby("group", sort=False).groups.items():
+        start, changes = blocks[origin]
+        picked = frame.loc[rows]
+        frame.loc[rows, "key"] = (start + pd.Index(reps).get_indexer(picked["code"]).astype(np.int64) * len(changes)
+                                  + np.searchsorted(changes, picked["date"].to_numpy("datetime64[D]")))
+    partly = frame["key"].isin(frame.loc[frame["reason"].str.startswith("partly covered"), "key"])
+    if partly.any():  # a short code: decided from the schedule lines under it
+        resolved = [products._resolve_partial(code, day.date(), directions[origin], include_threatened, group)
+                    for (origin, code, day), group in frame[partly].groupby(["group", "code", "date"])]
+        frame = pd.concat([frame[~partly], *resolved])
+    frame = frame.merge(_transit_table(products), on=["layer_id", "step"], how="left")
+    spans = [(np.tile(changes, n_kinds), np.tile(np.append(changes[1:], np.datetime64(LATEST, "D") + 1), n_kinds))
+             for _start, changes in blocks.values()]
+    first_day = np.concatenate([s[0] for s in spans]) if spans else np.zeros(0, dtype="datetime64[D]")
+    end_day = np.concatenate([s[1] for s in spans]) if spans else np.zeros(0, dtype="datetime64[D]")
+    return frame, key, (first_day, end_day)
+
+
+def _transit_pairs(result: DutyResult, entries: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The (entry, layer row) lines on which the in-transit rule of the layer's step holds: the
+    layer applies, the entry was exported before one date and entered before another."""
+    layers = result.layers
+    ruled = layers["applies"].to_numpy(dtype=bool) & ~np.isnan(result.transit_rate)
+    if not ruled.any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    key_ruled = np.bincount(layers["key"].to_numpy(dtype=np.int64)[ruled], minlength=len(result.key_rows)) > 0
+    exported = entries["export_date"].to_numpy("datetime64[ns]")
+    candidates = np.flatnonzero(key_ruled[result.key] & ~np.isnat(exported))
+    entry, layer = result.expand(candidates)
+    keep = ruled[layer]
+    entry, layer = entry[keep], layer[keep]
+    held = ((exported[entry] < layers["transit_loaded"].to_numpy("datetime64[ns]")[layer])
+            & (entries["entry_date"].to_numpy("datetime64[ns]")[entry]
+               < layers["transit_entered"].to_numpy("datetime64[ns]")[layer]))
+    return entry[held], layer[held]
+
+
+# -- MFN -------------------------------------------------------------------------------------
+
+MFN_SUFFIX = {  # by case; a specific duty computed from quantity is worded per entry
+    0: "",
+    2: "; specific/compound duty not computed (no quantity): ad-valorem equivalent used",
+    3: "; specific/compound duty not computed: ad-valorem equivalent used",
+    4: "; MFN duty not computed (not ad valorem, no ad-valorem equivalent, no quantity)",
+    5: "; MFN duty not computed (not ad valorem, no ad-valorem equivalent)",
+}
+
+
+def _mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.ndarray,
+               vintage_at: np.ndarray) -> dict:
+    """The MFN line of each (code ``codes[code_at]``, vintage) pair: rate (ad valorem or
+    equivalent), basis, the specific part (per_unit, unit, spec_adv) and the label shown as the reason."""
+    schedules = products.schedules
+    vintages = [v for v in schedules.vintages if v.imposer == imposer]
+    keys = code_keys(codes)
+    parents = code_keys([c[:8] if len(c) == 10 else "" for c in codes])
+    n = len(code_at)
+    out = {"rate": np.full(n, np.nan), "basis": np.full(n, "unknown", dtype=object), "per_unit": np.full(n, np.nan),
+           "unit": np.full(n, "", dtype=object), "spec_adv": np.full(n, np.nan),
+           "label": np.full(n, f"MFN unknown: no {imposer} schedule in the data", dtype=object)}
+    for number in np.unique(vintage_at) if vintages else []:
+        vintage = vintages[number]
+        here = np.flatnonzero(vintage_at == number)
+        table = schedules.duty_table(vintage)
+        exact = table.index.get_indexer(keys[code_at[here]])
+        line = np.where(exact >= 0, exact, table.index.get_indexer(parents[code_at[here]]))
+        found = line >= 0
+        lines = table.iloc[line[found]]
+        fill = here[found]
+        for column in ("rate", "basis", "per_unit", "unit", "spec_adv"):
+            out[column][fill] = lines[column].to_numpy()
+        notes = np.full(len(fill), "", dtype=object)
+        by_parent = np.flatnonzero(exact[found] < 0)
+        label = vintage.label
+        notes[by_parent] = [f"; {c} is not in {label}: its 8-digit line {c[:8]} used"
+                            for c in codes[code_at[fill[by_parent]]]]
+        out["label"][fill] = "MFN " + lines["general"].to_numpy(dtype=object) + f" ({label}" + notes + ")"
+        for position in here[~found]:  # a short code: the lines under it
+            code = codes[code_at[position]]
+            if len(code) == 10:
+                out["label"][position] = f"MFN unknown: {code} is not in {label} (renumbered, or not a line of it)"
+                continue
+            mfn, _v, note = schedules.mfn(imposer, code, vintage.start)
+            if mfn is None:
+                out["label"][position] = f"MFN unknown: {note}"
+            else:
+                out["rate"][position] = np.nan if mfn.rate is None else mfn.rate
+                out["basis"][position] = mfn.basis
+                specific = parse_specific(mfn.general) if imposer == "US" else None
+                if specific:
+                    out["per_unit"][position], out["unit"][position], out["spec_adv"][position] = specific
+                out["label"][position] = f"MFN {mfn.general} ({label}{'; ' + note if note else ''})"
+    return out
+
+
+def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.ndarray, days: np.ndarray,
+         value: np.ndarray, quantity: np.ndarray):
+    """Per entry (its code ``codes[code_at]``, day, customs value and quantity): MFN rate shown,
+    MFN duty (NaN if it cannot be computed) and reason; plus notes.
+
+    Everything but a specific duty computed from quantity depends only on the (code, vintage)
+    pair, so it is worked out per pair and taken per entry."""
+    starts = np.array([v.start for v in products.schedules.vintages if v.imposer == imposer], dtype="datetime64[D]")
+    n_vintages = max(len(starts), 1)
+    pair = code_at * n_vintages
+    if len(starts):
+        pair += np.maximum(_periods(starts, days), 0)
+    per_pair = np.bincount(pair, minlength=len(codes) * n_vintages)
+    used = np.flatnonzero(per_pair)
+    at = np.zeros(len(codes) * n_vintages, dtype=np.int32)
+    at[used] = np.arange(len(used))
+    at = at[pair]
+    del pair
+    mfn = _mfn_lines(products, imposer, codes, used // n_vintages, used % n_vintages)
+
+    rate, per_unit = mfn["rate"], mfn["per_unit"]
+    specific = ~np.isnan(per_unit)
+    ave = np.array([str(b).startswith("ave") for b in mfn["basis"]], dtype=bool) & ~np.isnan(rate)
+    unknown = np.isnan(rate)
+    case = np.select([ave & specific, ave, unknown & specific, unknown], [2, 3, 4, 5], 0)
+    text = mfn["label"].copy()
+    for c in np.unique(case[case > 0]):
+        text[case == c] += MFN_SUFFIX[c]
+
+    shown = rate[at]
+    duty = np.multiply(value, shown)
+    duty /= 100
+    maybe = np.flatnonzero(specific[at])
+    by_quantity = maybe[~np.isnan(quantity[maybe])]  # a simple specific duty and its quantity
+    line = at[by_quantity]
+    duty[by_quantity] = (quantity[by_quantity] * per_unit[line]
+                         + value[by_quantity] * mfn["spec_adv"][line] / 100)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shown[by_quantity] = np.where(value[by_quantity] > 0, duty[by_quantity] / value[by_quantity] * 100, np.nan)
+    # The reason, as a categorical over the distinct texts: the pair's text, or one of its own
+    # for an entry whose specific duty was computed from its quantity.
+    own = [f"{label}: quantity {q:g} {unit} (in the unit of the duty)" for label, q, unit
+           in zip(mfn["label"][line], quantity[by_quantity], mfn["unit"][line])]
+    number, texts = pd.factorize(np.concatenate([text, np.array(own, dtype=object)]))
+    reason_at = number.astype(np.int32)[at]
+    reason_at[by_quantity] = number[len(text):]
+    reason = pd.Categorical.from_codes(reason_at, categories=pd.Index(texts, dtype=object))
+
+    per_case = (np.bincount(case, weights=per_pair[used], minlength=6).astype(np.int64)
+                - np.bincount(case[line], minlength=6))
+    notes = []
+    if per_case[2] + per_case[3]:
+        notes.append(f"{_entries(int(per_case[2] + per_case[3]))} have a specific or compound MFN duty that was not "
+                     "computed: the ad-valorem equivalent was used (give quantity, in the unit of the duty, for simple ones)")
+    if per_case[4] + per_case[5]:
+        notes.append(f"{_entries(int(per_case[4] + per_case[5]))} have an MFN duty the data cannot compute "
+                     "(specific/compound without quantity or equivalent, or a code not in the schedule): "
+                     "left out of the totals")
+    if len(by_quantity):
+        notes.append(f"{_entries(len(by_quantity))} have a specific MFN duty computed from quantity")
+    return shown, duty, reason, notes
+
+
+# -- pricing ---------------------------------------------------------------------------------
+
+def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: bool = False) -> DutyResult:
+    """Price every entry of ``ledger``: MFN, each layer bearing on it (with the reason), the totals."""
+    base = DIRECTIONS[ledger.direction]
+    entries = ledger.entries
+    codes = entries["code"].cat.categories.to_numpy(dtype=object)
+    code_at = entries["code"].cat.codes.to_numpy().astype(np.int64)
+    days = entries["entry_date"].to_numpy("datetime64[D]")
+    frame, key, key_days = _price_layers(products, ledger, codes, code_at, days, include_threatened)
+    columns = LAYER_FIELDS + ["transit_loaded", "transit_entered", "transit_rate", "key"]
+    layers = frame[columns].sort_values("key", kind="stable").reset_index(drop=True)
+    empty = np.zeros(0, dtype=np.int64)
+    result = DutyResult(ledger, base, entries, layers, key, key_days, empty, empty)
+    result.transit_entry, result.transit_layer = _transit_pairs(result, entries)
+
+    # The additional rate of an entry is the sum over its key's rows, but where a transit rate holds.
+    value = result.value
+    rate = np.bincount(layers["key"].to_numpy(dtype=np.int64), weights=result.charged,
+                       minlength=len(result.key_rows))[key]
+    if len(result.transit_entry):
+        np.add.at(rate, result.transit_entry,
+                  result.transit_rate[result.transit_layer] - result.charged[result.transit_layer])
+    additional = value * rate / 100
+    mfn_rate, mfn_duty, mfn_reason, notes = _mfn(products, base.imposer, codes, code_at, days, value,
+                                                  entries["quantity"].to_numpy(dtype=float))
+    total = additional + np.nan_to_num(mfn_duty)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        total_rate = np.where(value > 0, total / value * 100, np.nan)
+    result.entries = pd.DataFrame({**{c: entries[c] for c in entries}, "mfn_rate": mfn_rate, "mfn_duty": mfn_duty,
+                                   "mfn_reason": mfn_reason, "additional_duty": additional, "duty_total": total,
+                                   "total_rate": total_rate}, copy=False)
+    result.summary = _summarize(result, products, days, mfn_duty, notes)
+    return result
+
+
+# -- summary ---------------------------------------------------------------------------------
+
+def litigation_status(products: ProductEngine, authority: str, imposer: str) -> str | None:
+    """The 'Litigation: …' passage of the notes of the layers of an authority, if the data has one."""
+    for layer in products.engine.dataset.layers:
+        if layer.authority == authority and layer.imposer == imposer and layer.note:
+            found = re.search(r"Litigation:\s*(.*?)(?:\s+Sources?:|$)", layer.note, re.S)
+            if found:
+                return " ".join(found.group(1).split())
+    return None
+
+
+def refund_window(products: ProductEngine, imposer: str) -> tuple[date, date] | None:
+    """First and last entry date on which IEEPA duties were collected, from the data."""
+    steps = products.engine.steps
+    steps = steps[(steps["imposer"] == imposer) & (steps["authority"] == "IEEPA") & (steps["status"] == "in_effect")]
+    if steps.empty:
+        return None
+    last = LATEST if steps["end"].isna().any() else (steps["end"].max() - pd.Timedelta(days=1)).date()
+    return steps["start"].min().date(), last
+
+
+def _entries(count: int) -> str:
+    return f"{count:,} entr{'y' if count == 1 else 'ies'}"
+
+
+MICRO = 1_000_000
+
+
+def _micro(amounts: np.ndarray) -> np.ndarray:
+    """Amounts in millionths, as whole numbers (blanks as 0): their sums are exact (below 2**53
+    millionths, about 9 billion) and so do not depend on the order of the rows, as float sums would."""
+    out = np.multiply(amounts, MICRO)
+    np.rint(out, out=out)
+    out[np.isnan(out)] = 0
+    return out
+
+
+def _month_numbers(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(month number of each day, the months from the first to the last); days are datetime64[D]."""
+    if not len(days):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype="datetime64[M]")
+    low = days.min()
+    span = np.arange(low, days.max() + 1).astype("datetime64[M]")  # the month of every day in range
+    months, month_of_day = np.unique(span, return_inverse=True)
+    return month_of_day[days.view(np.int64) - low.astype(np.int64)], months
+
+
+def _summarize(result: DutyResult, products: ProductEngine, days: np.ndarray, mfn_duty: np.ndarray,
+               notes: list[str]) -> DutySummary:
+    """Totals by authority and month, the refundable IEEPA amount and the notes.
+
+    The lines are not made one by one: entries are summed by (key, month, inside the refund
+    window) and the sums multiplied by each key's rates by authority; only the entries with an
+    in-transit line are summed line by line. Amounts are summed in whole millionths (``_micro``)."""
+    entries, layers, value = result.entries, result.layers, result.value
+    imposer = result.direction.imposer
+    n, n_keys = len(entries), len(result.key_rows)
+    authority_codes, authorities = pd.factorize(layers["authority"])
+    present = [a for a in AUTHORITIES if a in set(authorities)] + sorted(set(authorities) - set(AUTHORITIES))
+    names = ["MFN", *present]
+    n_cols = len(names)
+    column = (1 + pd.Index(present).get_indexer(authorities))[authority_codes] if len(layers) else np.zeros(0, int)
+    layer_key = layers["key"].to_numpy(dtype=np.int64)
+
+    window = refund_window(products, imposer)
+    inside = np.zeros(n, dtype=bool)
+    if window:
+        inside = (days >= np.datetime64(window[0])) & (days <= np.datetime64(window[1]))
+    month_of, months = _month_numbers(days)
+    bucket = month_of * 2  # (month, inside the refund window)
+    bucket += inside
+    n_buckets = 2 * len(months)
+
+    # Each key's rate by authority column, and whether it charges anything (waivable or not) there.
+    per_key = np.zeros((n_keys, n_cols))
+    np.add.at(per_key, (layer_key, column), result.charged)
+    charges = np.zeros((n_keys, n_cols), dtype=bool)
+    charges[layer_key[result.charged > 0], column[result.charged > 0]] = True
+    waivable_key = np.zeros(n_keys, dtype=bool)
+    waivable_key[layer_key[layers["waivable"].to_numpy(dtype=bool) & (result.charged > 0)]] = True
+
+    grid = np.zeros((n_buckets, n_cols))
+    value_micro, mfn_micro = _micro(value), _micro(mfn_duty)
+    grid[:, 0] = np.bincount(bucket, weights=mfn_micro, minlength=n_buckets)
+    counts = np.zeros(n_cols, dtype=np.int64)
+    counts[0] = int((mfn_micro > 0).sum())
+    waived = 0
+    moved = np.unique(result.transit_entry)
+    regular = np.ones(n, dtype=bool)
+    regular[moved] = False
+    if n:
+        # A key's entries fall in its period, so (key, bucket) groups are numbered key by key over
+        # the few buckets each period spans, not over every bucket of the ledger.
+        month0 = months[0]
+        first = 2 * (result.key_days[0].astype("datetime64[M]") - month0).astype(np.int64)
+        width = 2 * ((result.key_days[1] - 1).astype("datetime64[M]") - month0).astype(np.int64) + 2 - first
+        base = np.cumsum(width) - width
+        group = base[result.key] + bucket - first[result.key]
+        sums = np.bincount(group[regular], weights=value_micro[regular], minlength=int(width.sum()))
+        group_at = np.flatnonzero(sums)
+        group_key = np.searchsorted(base, group_at, side="right") - 1
+        group_bucket = first[group_key] + group_at - base[group_key]
+        for c in range(1, n_cols):
+            terms = np.rint(sums[group_at] * per_key[group_key, c] / 100)
+            grid[:, c] += np.bincount(group_bucket, weights=terms, minlength=n_buckets)
+        paying = np.bincount(result.key[regular & (value > 0)], minlength=n_keys)
+        counts += paying @ charges
+        waived = int(paying @ waivable_key)
+    if len(moved):  # entries with an in-transit line: line by line
+        lines = result._priced(*result.expand(moved))
+        line_column = column[lines.layer]
+        terms = np.rint(value_micro[lines.entry] * lines.charged / 100)
+        grid += np.bincount(bucket[lines.entry] * n_cols + line_column, weights=terms,
+                            minlength=n_buckets * n_cols).reshape(n_buckets, n_cols)
+        paid = (lines.duty > 0)
+        pairs = np.unique(lines.entry[paid] * n_cols + line_column[paid])
+        counts += np.bincount(pairs % n_cols, minlength=n_cols)
+        waived += len(np.unique(lines.entry[paid & layers["waivable"].to_numpy(dtype=bool)[lines.layer]]))
+
+    by_month_grid = grid.reshape(len(months), 2, n_cols).sum(axis=1) / MICRO
+    refundable = 0.0
+    status = {a: litigation_status(products, a, imposer) for a in present}
+    if window and "IEEPA" in present:
+        refundable = float(grid[1::2, names.index("IEEPA")].sum()) / MICRO
+        status["IEEPA"] = (f"refundable: IEEPA duties on entries {window[0]} to {window[1]} "
+                           f"({refundable:,.2f} {CURRENCY[imposer]} in this ledger)")
+    by_authority = pd.DataFrame({"authority": names, "entries": counts, "duty": grid.sum(axis=0) / MICRO,
+                                 "status": [None] + [status.get(a) for a in present]})
+    value_by_month = np.bincount(month_of, weights=value_micro, minlength=len(months))
+    by_month = pd.DataFrame({
+        "month": [str(m)[:7] for m in months],
+        "entries": np.bincount(month_of, minlength=len(months)),
+        "customs_value": value_by_month / MICRO,
+        "duty_total": grid.reshape(len(months), 2, n_cols).sum(axis=(1, 2)) / MICRO,
+    })
+    for i, name in enumerate(names):
+        by_month[name] = by_month_grid[:, i]
+    by_month = by_month[by_month["entries"] > 0].reset_index(drop=True)
+
+    verified = products.engine.dataset.verified_through.get(imposer)
+    if verified is not None and len(days) and days.max() > np.datetime64(verified):
+        notes.append(f"{imposer} data verified through {verified}; entries after that date may miss later actions")
+    if waived:
+        notes.append(f"{_entries(waived)} include duties that may be waived (exclusions granted on application): "
+                     "counted as charged")
+    if len(moved):
+        notes.append(f"an in-transit rate applied to {_entries(len(moved))} (exported and entered before the dates "
+                     "of the step)")
+    return DutySummary(n, len(result.ledger.rejects), float(value_by_month.sum()) / MICRO, float(grid.sum()) / MICRO,
+                       CURRENCY[imposer], by_authority, refundable, window, by_month, notes)
+
+
+# -- per-entry frames ------------------------------------------------------------------------
+
+def _line_reasons(result: DutyResult, lines: Lines) -> np.ndarray:
+    layers = result.layers
+    reason = layers["reason"].to_numpy(dtype=object)[lines.layer]
+    moved = np.flatnonzero(lines.transit)
+    if len(moved):
+        picked = layers.iloc[lines.layer[moved]]
+        reason[moved] = [f"{r} (in transit: loaded before {a:%Y-%m-%d}, entered before {b:%Y-%m-%d}: {rate:g}%)"
+                         for r, a, b, rate in zip(reason[moved], picked["transit_loaded"], picked["transit_entered"],
+                                                  picked["transit_rate"])]
+    return reason
+
+
+def _column(chunk: pd.DataFrame, name: str) -> np.ndarray:
+    values = chunk[name]
+    return values.to_numpy(dtype=object) if isinstance(values.dtype, pd.CategoricalDtype) else values.to_numpy()
+
+
+def lines_frame(result: DutyResult, start: int, stop: int) -> pd.DataFrame:
+    """Tidy lines of entries start..stop: per entry an MFN row, its layer rows, a total row."""
+    layers = result.layers
+    lines = result.line_arrays(start, stop)
+    chunk = result.entries.iloc[start:stop]
+    positions = np.arange(start, stop)
+    parts = [
+        pd.DataFrame({"_pos": positions, "_kind": 0, "kind": "mfn", "layer_id": "mfn", "name": "MFN", "authority": "MFN",
+                      "rate": chunk["mfn_rate"].to_numpy(), "applies": chunk["mfn_duty"].notna().to_numpy(),
+                      "charged": chunk["mfn_rate"].to_numpy(), "duty": chunk["mfn_duty"].to_numpy(),
+                      "reason": chunk["mfn_reason"].to_numpy()}),
+        pd.DataFrame({"_pos": lines.entry, "_kind": 1, "kind": "layer",
+                      **{c: layers[c].to_numpy()[lines.layer] for c in ("layer_id", "name", "authority", "rate", "applies")},
+                      "charged": lines.charged, "duty": lines.duty, "reason": _line_reasons(result, lines)}),
+        pd.DataFrame({"_pos": positions, "_kind": 2, "kind": "total", "layer_id": "", "name": TOTAL_NAME, "authority": "",
+                      "rate": np.nan, "applies": True, "charged": chunk["total_rate"].to_numpy(),
+                      "duty": chunk["duty_total"].to_numpy(), "reason": ""}),
+    ]
+    frame = pd.concat(parts, ignore_index=True)
+    frame = frame.iloc[np.lexsort((frame["_kind"].to_numpy(), frame["_pos"].to_numpy()))]
+    local = frame["_pos"].to_numpy() - start
+    for column in ("entry_id", "entry_date", "export_date", "origin", "code", "customs_value", "quantity"):
+        frame[column] = _column(chunk, column)[local]
+    frame["direction"], frame["imposer"] = result.direction.key, result.direction.imposer
+    frame["applies"] = frame["applies"].astype(bool)
+    return frame[LINE_COLUMNS].reset_index(drop=True)
+
+
+def wide_columns(result: DutyResult) -> list[str]:
+    """Layers that charge something on some entry, in authority then id order."""
+    valued = np.bincount(result.key[result.value > 0], minlength=len(result.key_rows)) > 0
+    charging = (result.charged != 0) & valued[result.layers["key"].to_numpy(dtype=np.int64)]
+    charging[result.transit_layer[result.transit_rate[result.transit_layer] != 0]] = True
+    picked = result.layers.loc[charging, ["authority", "layer_id"]].drop_duplicates()
+    return list(picked.sort_values(["authority", "layer_id"])["layer_id"])
+
+
+def wide_frame(result: DutyResult, start: int, stop: int, layer_columns: list[str]) -> pd.DataFrame:
+    """One row per entry: MFN, the duty of each layer (columns named by layer id), totals."""
+    chunk = result.entries.iloc[start:stop]
+    frame = pd.DataFrame({c: _column(chunk, c) for c in ENTRY_COLUMNS if c in chunk})
+    frame["direction"], frame["imposer"] = result.direction.key, result.direction.imposer
+    lines = result.line_arrays(start, stop)
+    column = pd.Index(layer_columns).get_indexer(result.layers["layer_id"].to_numpy()[lines.layer])
+    keep = column >= 0
+    n, k = stop - start, len(layer_columns)
+    dense = np.bincount((lines.entry[keep] - start) * k + column[keep], weights=lines.duty[keep],
+                        minlength=n * k).reshape(n, k)
+    for i, name in enumerate(layer_columns):
+        frame[name] = dense[:, i]
+    for name in ENTRY_TAIL:
+        frame[name] = chunk[name].to_numpy()
+    return frame[ENTRY_COLUMNS + layer_columns + ENTRY_TAIL]
