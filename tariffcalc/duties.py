@@ -134,14 +134,23 @@ def _change_dates(products: ProductEngine, d: Direction) -> np.ndarray:
     return np.unique(edges.to_numpy("datetime64[D]"))
 
 
-def _periods(changes: np.ndarray, days: np.ndarray) -> np.ndarray:
-    """The period (index into ``changes``) of each day; days are datetime64[D], few distinct."""
-    if not len(days):
-        return np.zeros(0, dtype=np.int64)
-    numbers = days.view(np.int64)
-    low = int(numbers.min())
-    span = np.arange(low, int(numbers.max()) + 1).astype("datetime64[D]")
-    return (np.searchsorted(changes, span, side="right") - 1)[numbers - low]
+class Days:
+    """The entries' days as offsets into the span they cover: anything that depends only on the
+    day (its period, schedule vintage, month) is worked out once per day of the span and looked up."""
+
+    def __init__(self, days: np.ndarray):  # datetime64[D]
+        self.days = days
+        low = days.min() if len(days) else np.datetime64(EARLIEST, "D")
+        self.span = np.arange(low, (days.max() if len(days) else low) + 1)
+        self.offset = days.view(np.int64) - low.astype(np.int64)
+
+    def lookup(self, table: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
+        """``table`` (one value per day of the span) for each entry, or those at ``positions``."""
+        return table[self.offset if positions is None else self.offset[positions]]
+
+    def periods(self, changes: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
+        """The period (index into the sorted ``changes``, -1 before the first) of each entry's day."""
+        return self.lookup(np.searchsorted(changes, self.span, side="right") - 1, positions)
 
 
 def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.ndarray, list[str], pd.DataFrame]:
@@ -180,7 +189,7 @@ def _transit_table(products: ProductEngine) -> pd.DataFrame:
 
 
 def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, code_at: np.ndarray,
-                  days: np.ndarray, include_threatened: bool):
+                  days: Days, include_threatened: bool):
     """The layer rows bearing on the entries, each with its ``key``, and the key of each entry.
 
     A key is (origin, kind of code, period): origins differ in the layers that apply (the US
@@ -202,7 +211,7 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
         changes = _change_dates(products, directions[origin])
         blocks[origin] = (offset, changes)
         positions = np.flatnonzero(origin_at == number)
-        key[positions] = offset + kind_of_code[code_at[positions]] * len(changes) + _periods(changes, days[positions])
+        key[positions] = offset + kind_of_code[code_at[positions]] * len(changes) + days.periods(changes, positions)
         used = np.flatnonzero(np.bincount(key[positions] - offset, minlength=n_kinds * len(changes)))
         pairs.append(pd.DataFrame({"group": origin, "code": np.asarray(reps, dtype=object)[used // len(changes)],
                                    "date": changes[used % len(changes)].astype("datetime64[ns]")}))
@@ -309,7 +318,7 @@ def _mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at
     return out
 
 
-def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.ndarray, days: np.ndarray,
+def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.ndarray, days: Days,
          value: np.ndarray, quantity: np.ndarray):
     """Per entry (its code ``codes[code_at]``, day, customs value and quantity): MFN rate shown,
     MFN duty (NaN if it cannot be computed) and reason; plus notes.
@@ -320,7 +329,7 @@ def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.n
     n_vintages = max(len(starts), 1)
     pair = code_at * n_vintages
     if len(starts):
-        pair += np.maximum(_periods(starts, days), 0)
+        pair += days.lookup(np.maximum(np.searchsorted(starts, days.span, side="right") - 1, 0))
     per_pair = np.bincount(pair, minlength=len(codes) * n_vintages)
     used = np.flatnonzero(per_pair)
     at = np.zeros(len(codes) * n_vintages, dtype=np.int32)
@@ -380,7 +389,7 @@ def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: 
     entries = ledger.entries
     codes = entries["code"].cat.categories.to_numpy(dtype=object)
     code_at = entries["code"].cat.codes.to_numpy().astype(np.int64)
-    days = entries["entry_date"].to_numpy("datetime64[D]")
+    days = Days(entries["entry_date"].to_numpy("datetime64[D]"))
     frame, key, key_days = _price_layers(products, ledger, codes, code_at, days, include_threatened)
     columns = LAYER_FIELDS + ["transit_loaded", "transit_entered", "transit_rate", "key"]
     layers = frame[columns].sort_values("key", kind="stable").reset_index(drop=True)
@@ -446,17 +455,7 @@ def _micro(amounts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _month_numbers(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(month number of each day, the months from the first to the last); days are datetime64[D]."""
-    if not len(days):
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype="datetime64[M]")
-    low = days.min()
-    span = np.arange(low, days.max() + 1).astype("datetime64[M]")  # the month of every day in range
-    months, month_of_day = np.unique(span, return_inverse=True)
-    return month_of_day[days.view(np.int64) - low.astype(np.int64)], months
-
-
-def _summarize(result: DutyResult, products: ProductEngine, days: np.ndarray, mfn_duty: np.ndarray,
+def _summarize(result: DutyResult, products: ProductEngine, days: Days, mfn_duty: np.ndarray,
                notes: list[str]) -> DutySummary:
     """Totals by authority and month, the refundable IEEPA amount and the notes.
 
@@ -474,12 +473,12 @@ def _summarize(result: DutyResult, products: ProductEngine, days: np.ndarray, mf
     layer_key = layers["key"].to_numpy(dtype=np.int64)
 
     window = refund_window(products, imposer)
-    inside = np.zeros(n, dtype=bool)
+    inside = np.zeros(len(days.span), dtype=np.int64)
     if window:
-        inside = (days >= np.datetime64(window[0])) & (days <= np.datetime64(window[1]))
-    month_of, months = _month_numbers(days)
-    bucket = month_of * 2  # (month, inside the refund window)
-    bucket += inside
+        inside = ((days.span >= np.datetime64(window[0])) & (days.span <= np.datetime64(window[1]))).astype(np.int64)
+    months, month_of_day = np.unique(days.span.astype("datetime64[M]"), return_inverse=True)
+    month_of = days.lookup(month_of_day)
+    bucket = days.lookup(month_of_day * 2 + inside)  # (month, inside the refund window)
     n_buckets = 2 * len(months)
 
     # Each key's rate by authority column, and whether it charges anything (waivable or not) there.
@@ -497,8 +496,6 @@ def _summarize(result: DutyResult, products: ProductEngine, days: np.ndarray, mf
     counts[0] = int((mfn_micro > 0).sum())
     waived = 0
     moved = np.unique(result.transit_entry)
-    regular = np.ones(n, dtype=bool)
-    regular[moved] = False
     if n:
         # A key's entries fall in its period, so (key, bucket) groups are numbered key by key over
         # the few buckets each period spans, not over every bucket of the ledger.
@@ -506,15 +503,24 @@ def _summarize(result: DutyResult, products: ProductEngine, days: np.ndarray, mf
         first = 2 * (result.key_days[0].astype("datetime64[M]") - month0).astype(np.int64)
         width = 2 * ((result.key_days[1] - 1).astype("datetime64[M]") - month0).astype(np.int64) + 2 - first
         base = np.cumsum(width) - width
-        group = base[result.key] + bucket - first[result.key]
-        sums = np.bincount(group[regular], weights=value_micro[regular], minlength=int(width.sum()))
+        group = base[result.key]
+        group -= first[result.key]
+        group += bucket
+        weights = value_micro
+        if len(moved):  # summed line by line below
+            weights = value_micro.copy()
+            weights[moved] = 0
+        sums = np.bincount(group, weights=weights, minlength=int(width.sum()))
+        del group, weights
         group_at = np.flatnonzero(sums)
         group_key = np.searchsorted(base, group_at, side="right") - 1
         group_bucket = first[group_key] + group_at - base[group_key]
         for c in range(1, n_cols):
             terms = np.rint(sums[group_at] * per_key[group_key, c] / 100)
             grid[:, c] += np.bincount(group_bucket, weights=terms, minlength=n_buckets)
-        paying = np.bincount(result.key[regular & (value > 0)], minlength=n_keys)
+        paying = np.bincount(result.key, minlength=n_keys)  # entries of positive value, but the moved ones
+        not_paying = np.concatenate([np.flatnonzero(value <= 0), moved[value[moved] > 0]])
+        paying -= np.bincount(result.key[not_paying], minlength=n_keys)
         counts += paying @ charges
         waived = int(paying @ waivable_key)
     if len(moved):  # entries with an in-transit line: line by line
@@ -549,7 +555,7 @@ def _summarize(result: DutyResult, products: ProductEngine, days: np.ndarray, mf
     by_month = by_month[by_month["entries"] > 0].reset_index(drop=True)
 
     verified = products.engine.dataset.verified_through.get(imposer)
-    if verified is not None and len(days) and days.max() > np.datetime64(verified):
+    if verified is not None and n and days.span[-1] > np.datetime64(verified):
         notes.append(f"{imposer} data verified through {verified}; entries after that date may miss later actions")
     if waived:
         notes.append(f"{_entries(waived)} include duties that may be waived (exclusions granted on application): "

@@ -247,7 +247,8 @@ def _resolve_names(path, header: list[str], columns) -> dict[str, str]:
 
 
 def _chunks(path, header: list[str], names: dict, chunk_rows: int, progress):
-    """The ledger in chunks of raw columns, with ``_row`` (the line number in the file)."""
+    """The ledger in chunks of raw columns, with ``_row`` (the line number in the file), each
+    with the share of the file read so far."""
     repeating = {names[f] for f in REPEATING if f in names}
     numbers = {names[f] for f in NUMBERS if f in names}
     dtype = {c: "category" if c in repeating else object for c in header if c not in numbers}
@@ -261,9 +262,10 @@ def _chunks(path, header: list[str], names: dict, chunk_rows: int, progress):
                 raw = raw.reset_index(drop=True)
                 raw["_row"] = np.arange(first, first + len(raw))
                 first += len(raw)
+                done = min(handle.tell(), total)
                 if progress:
-                    progress("read", min(handle.tell(), total), total)
-                yield raw
+                    progress("read", done, total)
+                yield raw, done / total if total else 1.0
         except pd.errors.EmptyDataError:
             return
         except pd.errors.ParserError as exc:
@@ -277,6 +279,35 @@ def _chunks(path, header: list[str], names: dict, chunk_rows: int, progress):
             raise LedgerError(path, None, f"not UTF-8 text: {exc.reason}") from None
 
 
+class _Columns:
+    """The typed columns of the good rows, filled chunk by chunk into arrays sized for the whole
+    file from the first chunk (and grown if that was short): no copy of every chunk at the end."""
+
+    NAMES = ("row", "entry_id", "entry_date", "export_date", "origin", "code", "customs_value", "quantity")
+
+    def __init__(self):
+        self.filled, self.columns = 0, None
+
+    def add(self, typed: dict, share: float) -> None:
+        rows = len(typed["row"])
+        if self.columns is None:
+            expected = int(rows / share * 1.02) + 16 if share > 0 else rows
+            self.columns = {name: np.empty(max(expected, rows), dtype=typed[name].dtype) for name in self.NAMES}
+        capacity = len(self.columns["row"])
+        if self.filled + rows > capacity:
+            grown = max(2 * capacity, self.filled + rows)
+            self.columns = {name: np.concatenate([column[:self.filled], np.empty(grown - self.filled, column.dtype)])
+                            for name, column in self.columns.items()}
+        for name in self.NAMES:
+            self.columns[name][self.filled:self.filled + rows] = typed[name]
+        self.filled += rows
+
+    def arrays(self) -> dict:
+        if self.columns is None:
+            return {name: np.array([]) for name in self.NAMES}
+        return {name: column[:self.filled] for name, column in self.columns.items()}
+
+
 def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = False,
                 chunk_rows: int = CHUNK_ROWS, progress=None) -> Ledger:
     """Read and check a ledger. Without ``skip_bad`` the first bad row raises ``LedgerError``.
@@ -288,8 +319,8 @@ def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = Fa
     header = _header(path)
     names = _resolve_names(path, header, columns)
     check = _Checker(names, direction)
-    good, bad = [], []
-    for raw in _chunks(path, header, names, chunk_rows, progress):
+    good, bad = _Columns(), []
+    for raw, share in _chunks(path, header, names, chunk_rows, progress):
         typed, first, reasons = check(raw)
         if len(reasons):
             if not skip_bad:
@@ -298,11 +329,9 @@ def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = Fa
             bad.append(pd.DataFrame({"row": typed["row"][is_bad], "reason": reasons})
                        .join(raw.set_index("_row").loc[typed["row"][is_bad], header].reset_index(drop=True)))
             typed = {name: values[~is_bad] for name, values in typed.items()}
-        good.append(typed)
+        good.add(typed, share)
 
-    merged = {name: (good[0][name] if len(good) == 1 else np.concatenate([part[name] for part in good]))
-              if good else np.array([])
-              for name in ("row", "entry_id", "entry_date", "export_date", "origin", "code", "customs_value", "quantity")}
+    merged = good.arrays()
     entries = pd.DataFrame({
         "row": merged["row"].astype(np.int64, copy=False),
         "entry_id": pd.Series(merged["entry_id"], dtype=object, copy=False),
