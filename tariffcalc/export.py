@@ -407,18 +407,117 @@ def _duty_csv(frame: pd.DataFrame, header: bool) -> str:
     return out.to_csv(index=False, header=header, lineterminator="\n", float_format="%.2f", na_rep="")
 
 
-def duty_csv_chunks(result, wide: bool = False, chunk_entries: int = 25_000, progress=None):
+def duty_csv_chunks(result, wide: bool = False, chunk_entries: int = 50_000, progress=None):
     """The per-entry CSV of ``duties.compute_duties``, piece by piece (tidy lines, or ``wide`` one row per entry)."""
     from . import duties
 
     n = len(result.entries)
     layer_columns = duties.wide_columns(result) if wide else None
+    tidy = None if wide else _TidyDutyCsv(result)
     for start in range(0, max(n, 1), chunk_entries):
         stop = min(start + chunk_entries, n)
-        frame = duties.wide_frame(result, start, stop, layer_columns) if wide else duties.lines_frame(result, start, stop)
-        yield _duty_csv(frame, header=start == 0)
+        if wide:
+            yield _duty_csv(duties.wide_frame(result, start, stop, layer_columns), header=start == 0)
+        else:
+            yield tidy.text(start, stop)
         if progress:
             progress("write", stop, n)
+
+
+def _csv_field(text: str) -> str:
+    """A field as the csv module writes it (quoted only if it holds a comma, quote or line break)."""
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\r\n') else text
+
+
+def _csv_fields(values) -> np.ndarray:
+    """Many fields at once; the common case, nothing to quote, is found in one pass over the text."""
+    values = np.asarray(values, dtype=object)
+    if not any(c in "\x00".join(values) for c in ',"\r\n'):
+        return values
+    return np.array([_csv_field(v) for v in values], dtype=object)
+
+
+def _money_fields(values: np.ndarray) -> np.ndarray:
+    """Amounts with 2 decimals, blank if NaN: what round(2) then '%.2f' write."""
+    rounded = np.round(np.asarray(values, dtype=float), 2)
+    text = np.array(list(map("%.2f".__mod__, rounded.tolist())), dtype=object)
+    text[np.isnan(rounded)] = ""
+    return text
+
+
+def _short_fields(values: np.ndarray) -> np.ndarray:
+    """Rates and quantities as short numbers ('25', '7.5'), blank if NaN; each value formatted once."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=float))
+    return np.array([f"{v:g}" for v in uniques] + [""], dtype=object)[codes]
+
+
+def _date_fields(values: np.ndarray) -> np.ndarray:
+    codes, uniques = pd.factorize(np.asarray(values, dtype="datetime64[D]").view(np.int64))
+    days = np.datetime_as_string(uniques.astype("datetime64[D]"), unit="D")
+    return np.array([*days, ""], dtype=object)[np.where(uniques[codes] == np.iinfo(np.int64).min, -1, codes)]
+
+
+class _TidyDutyCsv:
+    """The tidy per-entry CSV (``duties.LINE_COLUMNS``) written straight from the result's arrays:
+    each distinct text (a layer row, a reason, a rate) is formatted once and each line is one
+    f-string, which is some ten times faster than building and writing the lines' DataFrame."""
+
+    def __init__(self, result):
+        from .duties import LINE_COLUMNS, TOTAL_NAME
+
+        self.result, self.header = result, ",".join(LINE_COLUMNS) + "\n"
+        layers = result.layers
+        self.layer_part = np.array([
+            f"layer,{_csv_field(str(i))},{_csv_field(str(name))},{_csv_field(str(a))},{rate},{'true' if ok else 'false'}"
+            for i, name, a, rate, ok in zip(layers["layer_id"], layers["name"], layers["authority"],
+                                            _short_fields(layers["rate"].to_numpy(dtype=float)), layers["applies"])],
+            dtype=object)
+        self.layer_reason = _csv_fields(layers["reason"].astype(str).to_numpy(dtype=object))
+        self.total_part = f"total,,{_csv_field(TOTAL_NAME)},,,true"
+        self.lead = f"{result.direction.key},{result.direction.imposer}"
+
+    def text(self, start: int, stop: int) -> str:
+        from .duties import _line_reasons
+
+        result = self.result
+        chunk = result.entries.iloc[start:stop]
+        origin, code = (pd.Series(chunk[c]) for c in ("origin", "code"))
+        prefix = [f"{i},{d},{x},{self.lead},{o},{c},{v},{q}" for i, d, x, o, c, v, q in zip(
+            _csv_fields(chunk["entry_id"].to_numpy(dtype=object)), _date_fields(chunk["entry_date"].to_numpy()),
+            _date_fields(chunk["export_date"].to_numpy()),
+            _csv_fields(origin.cat.categories.to_numpy(dtype=object))[origin.cat.codes.to_numpy()],
+            _csv_fields(code.cat.categories.to_numpy(dtype=object))[code.cat.codes.to_numpy()],
+            _money_fields(chunk["customs_value"].to_numpy()), _short_fields(chunk["quantity"].to_numpy()))]
+        prefix = np.array(prefix, dtype=object)
+
+        mfn_reason = pd.Series(chunk["mfn_reason"]).astype("category")
+        mfn_rate = _short_fields(chunk["mfn_rate"].to_numpy())
+        mfn_applies = np.where(chunk["mfn_duty"].notna().to_numpy(), "true", "false")
+        mfn = [f"{p},mfn,mfn,MFN,MFN,{r},{a},{r},{d},{why}" for p, r, a, d, why in zip(
+            prefix, mfn_rate, mfn_applies, _money_fields(chunk["mfn_duty"].to_numpy()),
+            _csv_fields(mfn_reason.cat.categories.to_numpy(dtype=object))[mfn_reason.cat.codes.to_numpy()])]
+        total = [f"{p},{self.total_part},{r},{d}," for p, r, d in zip(
+            prefix, _short_fields(chunk["total_rate"].to_numpy()), _money_fields(chunk["duty_total"].to_numpy()))]
+
+        lines = result.line_arrays(start, stop)
+        reason = self.layer_reason[lines.layer]
+        if lines.transit.any():
+            reason = reason.copy()
+            reason[lines.transit] = _csv_fields(_line_reasons(result, lines)[lines.transit])
+        layer = [f"{p},{part},{c},{d},{why}" for p, part, c, d, why in zip(
+            prefix[lines.entry - start], self.layer_part[lines.layer], _short_fields(lines.charged),
+            _money_fields(lines.duty), reason)]
+
+        # Per entry: its MFN line, its layer lines, its total line.
+        counts = np.bincount(lines.entry - start, minlength=stop - start)
+        block = np.cumsum(counts + 2) - (counts + 2)
+        out = np.empty(len(layer) + 2 * (stop - start), dtype=object)
+        out[block] = mfn
+        out[block + counts + 1] = total
+        within = np.arange(len(layer)) - np.repeat(np.cumsum(counts) - counts, counts)
+        out[np.repeat(block + 1, counts) + within] = layer
+        body = "\n".join(out) + "\n" if len(out) else ""
+        return (self.header if start == 0 else "") + body
 
 
 def rejects_path(output) -> str:

@@ -103,7 +103,9 @@ def _dated(matches: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _first_by(frame: pd.DataFrame, keys: list[str], value: str, name: str) -> pd.DataFrame:
-    return frame.groupby(keys, sort=False)[value].first().rename(name).reset_index()
+    """Per key, the first ``value`` in sorted order: when two exemptions (say) both apply, the one
+    named does not depend on the order of the index rows, which differs from code to code."""
+    return frame.sort_values(value).groupby(keys, sort=False)[value].first().rename(name).reset_index()
 
 
 def evaluate(engine: Engine, index: ProductIndex, codes, days, direction: Direction,

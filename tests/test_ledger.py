@@ -226,6 +226,33 @@ def test_the_summary_is_the_sum_of_the_lines(products, tmp_path_factory, items):
         len(result.transit_entry)
 
 
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=st.lists(st.tuples(st.sampled_from(CODES + ["8542.32.00.71", "8542.31.00.01", "8541.40.20.00"]),
+                                st.dates(min_value=date(2025, 4, 1), max_value=date(2025, 12, 31))),
+                      min_size=2, max_size=10))
+def test_every_entry_has_the_reasons_of_rate_hts(products, tmp_path_factory, items):
+    # Codes the data treats alike are priced once, by one of them: the words must still be each code's own.
+    body = "".join(f"e{i},{day},{code},CN,100,,\n" for i, (code, day) in enumerate(items))
+    result = duties.compute_duties(ledger.read_ledger(write(tmp_path_factory.mktemp("why"), HEADER + body)),
+                                   products)
+    per_line = result.lines().query("kind == 'layer'")
+    for i, (code, day) in enumerate(items):
+        answer = products.rate(code.replace(".", ""), day, direction_with_origin("us"))
+        expected = dict(zip(answer.layers["layer_id"], answer.layers["reason"]))
+        mine = per_line[per_line["entry_id"] == f"e{i}"]
+        assert {k: expected[k] for k in mine["layer_id"]} == dict(zip(mine["layer_id"], mine["reason"]))
+
+
+def test_the_csv_is_what_pandas_writes_of_the_lines(products, tmp_path):
+    # The CSV is written straight from arrays; it must be byte for byte the lines' DataFrame as CSV.
+    text = (HEADER + '"a ""quoted"", id",2019-05-20,4202.22.15,CN,1000,2019-05-01,\nb,2025-04-15,8517.13.00,HK,10,,3\n'
+            "c,2025-06-02,0102.29.40,CN,1000.005,,500\n")
+    result = duties.compute_duties(ledger.read_ledger(write(tmp_path, text)), products)
+    written = "".join(export.duty_csv_chunks(result, chunk_entries=2))
+    assert written == export._duty_csv(result.lines(), header=True)
+    assert '"a ""quoted"", id"' in written and "in transit" in written
+
+
 def test_an_empty_ledger_costs_nothing(products, tmp_path):
     result = duties.compute_duties(ledger.read_ledger(write(tmp_path, HEADER)), products)
     assert result.summary.entries == 0 and result.summary.duty_total == 0
