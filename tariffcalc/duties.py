@@ -205,17 +205,21 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     kind_of_code[present] = kind
     n_kinds = len(reps)
 
-    key = np.zeros(len(code_at), dtype=np.int64)
-    pairs, blocks, offset = [], {}, 0
+    # key = the origin's offset + kind * (the origin's number of periods) + the period of the day
+    changes = [_change_dates(products, directions[origin]) for origin in origins]
+    periods = np.array([len(c) for c in changes], dtype=np.int64)
+    offsets = np.cumsum(n_kinds * periods) - n_kinds * periods
+    by_day = np.array([offset + np.searchsorted(c, days.span, side="right") - 1 for offset, c in zip(offsets, changes)],
+                      dtype=np.int64).reshape(len(origins), len(days.span))
+    key = kind_of_code[code_at] * periods[origin_at]
+    key += by_day[origin_at, days.offset]
+    used = np.flatnonzero(np.bincount(key, minlength=int((n_kinds * periods).sum())))
+    pairs, blocks = [], {}
     for number, origin in enumerate(origins):
-        changes = _change_dates(products, directions[origin])
-        blocks[origin] = (offset, changes)
-        positions = np.flatnonzero(origin_at == number)
-        key[positions] = offset + kind_of_code[code_at[positions]] * len(changes) + days.periods(changes, positions)
-        used = np.flatnonzero(np.bincount(key[positions] - offset, minlength=n_kinds * len(changes)))
-        pairs.append(pd.DataFrame({"group": origin, "code": np.asarray(reps, dtype=object)[used // len(changes)],
-                                   "date": changes[used % len(changes)].astype("datetime64[ns]")}))
-        offset += n_kinds * len(changes)
+        blocks[origin] = (offsets[number], changes[number])
+        local = used[(used >= offsets[number]) & (used < offsets[number] + n_kinds * periods[number])] - offsets[number]
+        pairs.append(pd.DataFrame({"group": origin, "code": np.asarray(reps, dtype=object)[local // periods[number]],
+                                   "date": changes[number][local % periods[number]].astype("datetime64[ns]")}))
     if not len(code_at):
         empty = np.zeros(0, dtype="datetime64[D]")
         return pd.DataFrame(columns=[*LAYER_FIELDS, "transit_loaded", "transit_entered", "transit_rate", "key"]), key, \
