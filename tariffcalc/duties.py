@@ -3,9 +3,10 @@
 ``compute_duties`` prices every entry of a ``ledger.Ledger`` with the product engine, vectorized:
 rates are constant between change dates, so each entry date maps to its period (the last change
 date on or before it), and codes the data treats alike (the same list rows, exemptions and dates)
-share a kind. ``evaluate`` runs once per (kind, period) present — the reasons are its own words,
-as in ``rate --hts`` — and the entries pick their layer rows with integer indexing. MFN is looked
-up once per (code, schedule vintage).
+share a kind. ``evaluate_pairs`` answers each (origin, kind, period) key present once — the
+reasons are its own words, as in ``rate --hts`` — and an entry's lines are its key's layer rows,
+made only when written. MFN is looked up once per (code, schedule vintage); the summary is summed
+by (key, month) groups, in whole millionths.
 """
 from __future__ import annotations
 
