@@ -413,13 +413,10 @@ def duty_csv_chunks(result, wide: bool = False, chunk_entries: int = 50_000, pro
 
     n = len(result.entries)
     layer_columns = duties.wide_columns(result) if wide else None
-    tidy = None if wide else _TidyDutyCsv(result)
+    writer = _WideDutyCsv(result, layer_columns) if wide else _TidyDutyCsv(result)
     for start in range(0, max(n, 1), chunk_entries):
         stop = min(start + chunk_entries, n)
-        if wide:
-            yield _duty_csv(duties.wide_frame(result, start, stop, layer_columns), header=start == 0)
-        else:
-            yield tidy.text(start, stop)
+        yield writer.text(start, stop)
         if progress:
             progress("write", stop, n)
 
@@ -457,6 +454,54 @@ def _date_fields(values: np.ndarray) -> np.ndarray:
     return np.array([*days, ""], dtype=object)[np.where(uniques[codes] == np.iinfo(np.int64).min, -1, codes)]
 
 
+def _categorical_fields(values) -> np.ndarray:
+    """Fields of a column of few distinct texts: each escaped once."""
+    values = pd.Series(values).astype("category")
+    return np.array([*_csv_fields(values.cat.categories.astype(str).to_numpy(dtype=object)), ""],
+                    dtype=object)[values.cat.codes.to_numpy()]
+
+
+def _entry_prefixes(chunk: pd.DataFrame, lead: str) -> np.ndarray:
+    """The fields every line of an entry starts with: entry_id … quantity (``lead`` is 'direction,imposer')."""
+    return np.array([f"{i},{d},{x},{lead},{o},{c},{v},{q}" for i, d, x, o, c, v, q in zip(
+        _csv_fields(chunk["entry_id"].to_numpy(dtype=object)), _date_fields(chunk["entry_date"].to_numpy()),
+        _date_fields(chunk["export_date"].to_numpy()), _categorical_fields(chunk["origin"]),
+        _categorical_fields(chunk["code"]), _money_fields(chunk["customs_value"].to_numpy()),
+        _short_fields(chunk["quantity"].to_numpy()))], dtype=object)
+
+
+class _WideDutyCsv:
+    """The wide per-entry CSV (one row per entry, a duty column per layer that charges something)
+    written straight from the result's arrays, as ``_TidyDutyCsv`` does for the tidy one."""
+
+    def __init__(self, result, layer_columns: list[str]):
+        from .duties import ENTRY_COLUMNS, ENTRY_TAIL
+
+        self.result, self.layer_columns = result, layer_columns
+        self.header = ",".join(_csv_fields([*ENTRY_COLUMNS, *layer_columns, *ENTRY_TAIL])) + "\n"
+        self.column_of_layer = pd.Index(layer_columns).get_indexer(result.layers["layer_id"].to_numpy())
+        self.lead = f"{result.direction.key},{result.direction.imposer}"
+
+    def text(self, start: int, stop: int) -> str:
+        result, k, n = self.result, len(self.layer_columns), stop - start
+        chunk = result.entries.iloc[start:stop]
+        lines = result.line_arrays(start, stop)
+        column = self.column_of_layer[lines.layer]
+        keep = column >= 0
+        dense = np.bincount((lines.entry[keep] - start) * k + column[keep], weights=lines.duty[keep], minlength=n * k)
+        cells = np.full(n * k, "0.00", dtype=object)
+        charged = np.flatnonzero(dense)
+        cells[charged] = _money_fields(dense[charged])
+        duties = [",".join(row) for row in cells.reshape(n, k).tolist()] if k else [""] * n
+        rows = [f"{p},{r},{m},{d}{',' if k else ''}{a},{t},{tr},{why}" for p, r, m, d, a, t, tr, why in zip(
+            _entry_prefixes(chunk, self.lead), _short_fields(chunk["mfn_rate"].to_numpy()),
+            _money_fields(chunk["mfn_duty"].to_numpy()), duties, _money_fields(chunk["additional_duty"].to_numpy()),
+            _money_fields(chunk["duty_total"].to_numpy()), _short_fields(chunk["total_rate"].to_numpy()),
+            _categorical_fields(chunk["mfn_reason"]))]
+        body = "\n".join(rows) + "\n" if rows else ""
+        return (self.header if start == 0 else "") + body
+
+
 class _TidyDutyCsv:
     """The tidy per-entry CSV (``duties.LINE_COLUMNS``) written straight from the result's arrays:
     each distinct text (a layer row, a reason, a rate) is formatted once and each line is one
@@ -481,21 +526,11 @@ class _TidyDutyCsv:
 
         result = self.result
         chunk = result.entries.iloc[start:stop]
-        origin, code = (pd.Series(chunk[c]) for c in ("origin", "code"))
-        prefix = [f"{i},{d},{x},{self.lead},{o},{c},{v},{q}" for i, d, x, o, c, v, q in zip(
-            _csv_fields(chunk["entry_id"].to_numpy(dtype=object)), _date_fields(chunk["entry_date"].to_numpy()),
-            _date_fields(chunk["export_date"].to_numpy()),
-            _csv_fields(origin.cat.categories.to_numpy(dtype=object))[origin.cat.codes.to_numpy()],
-            _csv_fields(code.cat.categories.to_numpy(dtype=object))[code.cat.codes.to_numpy()],
-            _money_fields(chunk["customs_value"].to_numpy()), _short_fields(chunk["quantity"].to_numpy()))]
-        prefix = np.array(prefix, dtype=object)
-
-        mfn_reason = pd.Series(chunk["mfn_reason"]).astype("category")
+        prefix = _entry_prefixes(chunk, self.lead)
         mfn_rate = _short_fields(chunk["mfn_rate"].to_numpy())
         mfn_applies = np.where(chunk["mfn_duty"].notna().to_numpy(), "true", "false")
         mfn = [f"{p},mfn,mfn,MFN,MFN,{r},{a},{r},{d},{why}" for p, r, a, d, why in zip(
-            prefix, mfn_rate, mfn_applies, _money_fields(chunk["mfn_duty"].to_numpy()),
-            _csv_fields(mfn_reason.cat.categories.to_numpy(dtype=object))[mfn_reason.cat.codes.to_numpy()])]
+            prefix, mfn_rate, mfn_applies, _money_fields(chunk["mfn_duty"].to_numpy()), _categorical_fields(chunk["mfn_reason"]))]
         total = [f"{p},{self.total_part},{r},{d}," for p, r, d in zip(
             prefix, _short_fields(chunk["total_rate"].to_numpy()), _money_fields(chunk["duty_total"].to_numpy()))]
 

@@ -244,13 +244,15 @@ def test_every_entry_has_the_reasons_of_rate_hts(products, tmp_path_factory, ite
 
 
 def test_the_csv_is_what_pandas_writes_of_the_lines(products, tmp_path):
-    # The CSV is written straight from arrays; it must be byte for byte the lines' DataFrame as CSV.
+    # The CSVs are written straight from arrays; they must be byte for byte their DataFrames as CSV.
     text = (HEADER + '"a ""quoted"", id",2019-05-20,4202.22.15,CN,1000,2019-05-01,\nb,2025-04-15,8517.13.00,HK,10,,3\n'
             "c,2025-06-02,0102.29.40,CN,1000.005,,500\n")
     result = duties.compute_duties(ledger.read_ledger(write(tmp_path, text)), products)
     written = "".join(export.duty_csv_chunks(result, chunk_entries=2))
     assert written == export._duty_csv(result.lines(), header=True)
     assert '"a ""quoted"", id"' in written and "in transit" in written
+    wide = "".join(export.duty_csv_chunks(result, wide=True, chunk_entries=2))
+    assert wide == export._duty_csv(duties.wide_frame(result, 0, 3, duties.wide_columns(result)), header=True)
 
 
 def test_an_empty_ledger_costs_nothing(products, tmp_path):
