@@ -384,29 +384,6 @@ def events_json(frame: pd.DataFrame) -> str:
 
 # -- duties over a ledger (tariffcalc duty) ------------------------------------------------
 
-DUTY_MONEY = ("customs_value", "duty", "mfn_duty", "additional_duty", "duty_total")
-DUTY_SHORT_NUMBERS = ("rate", "charged", "quantity", "mfn_rate", "total_rate")
-
-
-def _duty_csv(frame: pd.DataFrame, header: bool) -> str:
-    """Fixed formats: dates ISO, money with 2 decimals, rates and quantities as short numbers."""
-    out = frame.copy()
-    for name in out.columns:
-        values = out[name]
-        if name in ("entry_date", "export_date"):
-            text = np.datetime_as_string(values.to_numpy("datetime64[D]"), unit="D")
-            out[name] = np.where(values.isna().to_numpy(), "", text)
-        elif values.dtype == bool:
-            out[name] = np.where(values.to_numpy(), "true", "false")
-        elif name in DUTY_MONEY or (values.dtype.kind == "f" and name not in DUTY_SHORT_NUMBERS):
-            out[name] = values.round(2)
-        elif values.dtype.kind == "f":
-            codes, uniques = pd.factorize(values)
-            formatted = np.array([f"{v:g}" for v in uniques] + [""], dtype=object)
-            out[name] = formatted[codes]
-    return out.to_csv(index=False, header=header, lineterminator="\n", float_format="%.2f", na_rep="")
-
-
 def duty_csv_chunks(result, wide: bool = False, chunk_entries: int = 50_000, progress=None):
     """The per-entry CSV of ``duties.compute_duties``, piece by piece (tidy lines, or ``wide`` one row per entry)."""
     from . import duties
