@@ -22,7 +22,9 @@ from .errors import TariffcalcError
 FIELDS = ("entry_id", "entry_date", "hts", "origin", "customs_value", "export_date", "quantity")
 REQUIRED = FIELDS[:5]
 NUMBERS = ("customs_value", "quantity")
-REPEATING = ("entry_date", "export_date", "hts", "origin")  # read as categorical
+# Read as categorical: the parser hashes the few distinct values in C. Not hts: pandas turns
+# categories that all look like numbers into numbers, and 05119910 would lose its leading zero.
+REPEATING = ("entry_date", "export_date", "origin")
 DIRECTION_OF_ORIGIN = {"CN": "us", "HK": "us", "MO": "us", "US": "cn"}
 CHUNK_ROWS = 250_000
 _CLEAN = re.compile(r"[\s.\-]")
@@ -87,11 +89,12 @@ class _Registry:
 def _distinct(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(category number per row, the distinct values stripped); a blank cell gets the last
     number, whose value is ''."""
-    if not isinstance(column.dtype, pd.CategoricalDtype):  # an optional column the ledger lacks
-        column = column.astype("category")
-    values = np.array([str(v).strip() for v in column.cat.categories.to_numpy(dtype=object).tolist()] + [""],
-                      dtype=object)
-    codes = column.cat.codes.to_numpy().astype(np.int32)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes, categories = column.cat.codes.to_numpy().astype(np.int32), column.cat.categories
+    else:  # text (or an optional column the ledger lacks)
+        codes, categories = pd.factorize(column.to_numpy(dtype=object))
+        codes = codes.astype(np.int32)
+    values = np.array([str(v).strip() for v in np.asarray(categories, dtype=object).tolist()] + [""], dtype=object)
     codes[codes < 0] = len(values) - 1
     return codes, values
 

@@ -272,6 +272,14 @@ def test_the_csv_is_what_pandas_writes_of_the_lines(products, tmp_path):
     assert wide == pandas_csv(duties.wide_frame(result, 0, 3, duties.wide_columns(result)))
 
 
+def test_codes_of_digits_keep_their_leading_zero(products, tmp_path):
+    # pandas reads a column whose values all look like numbers as numbers: 01022940 would become 1022940.
+    path = write(tmp_path, HEADER + "a,2025-06-02,01022940,CN,1000,,500\nb,2025-06-02,01022940,CN,1000,,500\n")
+    result = duties.compute_duties(ledger.read_ledger(path), products)
+    assert list(result.entries["code"]) == ["01022940", "01022940"]
+    assert entry(result, "a")["mfn_duty"] == pytest.approx(500 * 0.01)  # 1¢/kg, as for 0102.29.40
+
+
 def test_an_empty_ledger_costs_nothing(products, tmp_path):
     result = duties.compute_duties(ledger.read_ledger(write(tmp_path, HEADER)), products)
     assert result.summary.entries == 0 and result.summary.duty_total == 0
