@@ -136,7 +136,8 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
     ``matches``: ``index.matches`` of the codes, if the caller has it already."""
     if isinstance(direction, Direction):
         pairs, direction = pairs.assign(group=0), {0: direction}
-    pairs = pairs[["group", "code", "date"]].drop_duplicates()
+    pairs = pairs[["group", "code", "date"]].drop_duplicates().reset_index(drop=True)
+    pairs["pair"] = np.arange(len(pairs))  # one integer key for (group, code, date) in the joins below
     states = pd.concat([engine.states(rows["date"].unique(), direction[group], include_threatened).assign(group=group)
                         for group, rows in pairs.groupby("group", sort=False)], ignore_index=True)
     found = _dated(index.matches(pairs["code"].unique()) if matches is None else matches, pairs)
@@ -148,7 +149,7 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
     covers = found[found["role"] == "cover"]
     groups = covers.merge(states[states["scope"] == "group"][keep], on=["group", "date", "layer_id"])
     # A code matched fully and partly by one layer (two rows of a list) is fully covered.
-    keys = ["group", "code", "date", "layer_id"]
+    keys = ["pair", "layer_id"]
     groups = groups.sort_values("match").drop_duplicates(keys)
     frame = pd.concat([all_goods, groups.drop(columns="role")], ignore_index=True)
 
@@ -164,12 +165,12 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
 
     # The stacking rules are the step's: exploded on the few (group, date, layer) states, not per code.
     rules = states[["group", "date", "layer_id", "not_on_goods_of"]].explode("not_on_goods_of").dropna()
-    rules = frame[keys].merge(rules, on=["group", "date", "layer_id"])
-    hits = rules.merge(subject, left_on=[*keys[:3], "not_on_goods_of"], right_on=[*keys[:3], "other"])
+    rules = frame[["pair", "group", "date", "layer_id"]].merge(rules, on=["group", "date", "layer_id"])
+    hits = rules.merge(subject, left_on=["pair", "not_on_goods_of"], right_on=["pair", "other"])
     frame = frame.merge(_first_by(hits, keys, "other", "not_on_goods_of_hit"), on=keys, how="left")
 
     replacing = states[["group", "date", "layer_id", "replaces"]].explode("replaces").dropna()
-    replacing = frame.loc[liable, keys].merge(replacing, on=["group", "date", "layer_id"])
+    replacing = frame.loc[liable, ["pair", "group", "date", "layer_id"]].merge(replacing, on=["group", "date", "layer_id"])
     replacing = replacing.rename(columns={"layer_id": "by", "replaces": "layer_id"})
     frame = frame.merge(_first_by(replacing, keys, "by", "replaced_by"), on=keys, how="left")
 
@@ -182,7 +183,8 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
                                     + frame.loc[caveat, "partly_exempt_by"] + "; ask for a longer code)")
     frame["waivable"] = frame["applies"] & frame["waivable_by"].notna()
     frame.loc[frame["waivable"], "reason"] += " (may be waived: " + frame.loc[frame["waivable"], "waivable_by"] + ")"
-    return frame.sort_values(["group", "code", "date", "scope", "authority", "layer_id"]).reset_index(drop=True)
+    frame = frame.sort_values(["group", "code", "date", "scope", "authority", "layer_id"])
+    return frame.drop(columns="pair").reset_index(drop=True)
 
 
 def _reasons(frame: pd.DataFrame, names: dict) -> np.ndarray:
