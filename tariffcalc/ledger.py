@@ -282,6 +282,22 @@ def _chunks(path, header: list[str], names: dict, chunk_rows: int, progress):
             raise LedgerError(path, None, f"not UTF-8 text: {exc.reason}") from None
 
 
+def _as_written(cells: pd.DataFrame) -> pd.DataFrame:
+    """Rejected rows as text close to the ledger's: the parser read clean number columns as
+    numbers, and 5 would come back as 5.0 in one chunk and 5 in another."""
+    def number(value) -> str:
+        if pd.isna(value):
+            return ""
+        value = float(value)
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+
+    out = cells.astype(object)
+    for name in cells.columns:
+        if cells[name].dtype.kind in "fiu":
+            out[name] = cells[name].map(number)
+    return out
+
+
 class _Columns:
     """The typed columns of the good rows, filled chunk by chunk into arrays sized for the whole
     file from the first chunk (and grown if that was short): no copy of every chunk at the end."""
@@ -329,8 +345,8 @@ def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = Fa
             if not skip_bad:
                 raise LedgerError(path, int(typed["row"][np.flatnonzero(first)[0]]), reasons[0])
             is_bad = first > 0
-            bad.append(pd.DataFrame({"row": typed["row"][is_bad], "reason": reasons})
-                       .join(raw.set_index("_row").loc[typed["row"][is_bad], header].reset_index(drop=True)))
+            cells = raw.set_index("_row").loc[typed["row"][is_bad], header].reset_index(drop=True)
+            bad.append(pd.DataFrame({"row": typed["row"][is_bad], "reason": reasons}).join(_as_written(cells)))
             typed = {name: values[~is_bad] for name, values in typed.items()}
         good.add(typed, share)
 

@@ -280,6 +280,24 @@ def test_codes_of_digits_keep_their_leading_zero(products, tmp_path):
     assert entry(result, "a")["mfn_duty"] == pytest.approx(500 * 0.01)  # 1¢/kg, as for 0102.29.40
 
 
+def test_chunk_size_changes_nothing(products, tmp_path):
+    # Chunks see different subsets of codes, dates and numbers (pandas reads 5 as 5 or as 5.0 by chunk).
+    path = tmp_path / "odd.csv"
+    path.write_text("\ufeffentry_id,entry_date,hts,origin,customs_value,export_date,quantity,note\r\n"
+                    '"multi\nline id",2019-05-20,4202.22.15,CN,1000,2019-05-01,,"x, y"\r\n'
+                    "b,2025-04-15,0102.29.40,hk,10,,3,\r\n\r\nc,2025-06-02,01022940,CN,1000.005,,500,z\r\n"
+                    "d,2018-07-10,1201.90,US,5,,,\r\n", encoding="utf-8", newline="")
+    outputs = set()
+    for rows in (1, 2, 3, ledger.CHUNK_ROWS):
+        read = ledger.read_ledger(path, direction="us", skip_bad=True, chunk_rows=rows)
+        outputs.add(("".join(export.duty_csv_chunks(duties.compute_duties(read, products))),
+                     read.rejects.to_csv(index=False)))
+    assert len(outputs) == 1
+    written, rejects = outputs.pop()
+    assert rejects.splitlines()[1].endswith(",d,2018-07-10,1201.90,US,5,,,")
+    assert "\nb,2025-04-15,,us,US,HK,01022940,10.00,3,mfn," in written  # origin read as HK, code as written
+
+
 def test_an_empty_ledger_costs_nothing(products, tmp_path):
     result = duties.compute_duties(ledger.read_ledger(write(tmp_path, HEADER)), products)
     assert result.summary.entries == 0 and result.summary.duty_total == 0
