@@ -140,18 +140,18 @@ class Days:
     day (its period, schedule vintage, month) is worked out once per day of the span and looked up."""
 
     def __init__(self, days: np.ndarray):  # datetime64[D]
-        self.days = days
         low = days.min() if len(days) else np.datetime64(EARLIEST, "D")
         self.span = np.arange(low, (days.max() if len(days) else low) + 1)
         self.offset = days.view(np.int64) - low.astype(np.int64)
 
-    def lookup(self, table: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
-        """``table`` (one value per day of the span) for each entry, or those at ``positions``."""
-        return table[self.offset if positions is None else self.offset[positions]]
+    def lookup(self, table: np.ndarray) -> np.ndarray:
+        """``table`` (one value per day of the span) for each entry."""
+        return table[self.offset]
 
-    def periods(self, changes: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
-        """The period (index into the sorted ``changes``, -1 before the first) of each entry's day."""
-        return self.lookup(np.searchsorted(changes, self.span, side="right") - 1, positions)
+    def periods(self, starts: np.ndarray) -> np.ndarray:
+        """For each day of the span, the index of the last of the sorted ``starts`` on or before it
+        (-1 before the first): its period, or its schedule vintage."""
+        return np.searchsorted(starts, self.span, side="right") - 1
 
 
 def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.ndarray, list[str], pd.DataFrame]:
@@ -210,7 +210,7 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     changes = [_change_dates(products, directions[origin]) for origin in origins]
     periods = np.array([len(c) for c in changes], dtype=np.int64)
     offsets = np.cumsum(n_kinds * periods) - n_kinds * periods
-    by_day = np.array([offset + np.searchsorted(c, days.span, side="right") - 1 for offset, c in zip(offsets, changes)],
+    by_day = np.array([offset + days.periods(c) for offset, c in zip(offsets, changes)],
                       dtype=np.int64).reshape(len(origins), len(days.span))
     key = kind_of_code[code_at] * periods[origin_at]
     key += by_day[origin_at, days.offset]
@@ -246,10 +246,10 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     return frame, key, (first_day, end_day)
 
 
-def _transit_pairs(result: DutyResult, entries: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _transit_pairs(result: DutyResult) -> tuple[np.ndarray, np.ndarray]:
     """The (entry, layer row) lines on which the in-transit rule of the layer's step holds: the
     layer applies, the entry was exported before one date and entered before another."""
-    layers = result.layers
+    layers, entries = result.layers, result.entries
     ruled = layers["applies"].to_numpy(dtype=bool) & ~np.isnan(result.transit_rate)
     if not ruled.any():
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -334,7 +334,7 @@ def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.n
     n_vintages = max(len(starts), 1)
     pair = code_at * n_vintages
     if len(starts):
-        pair += days.lookup(np.maximum(np.searchsorted(starts, days.span, side="right") - 1, 0))
+        pair += days.lookup(np.maximum(days.periods(starts), 0))  # before the first vintage: the first
     per_pair = np.bincount(pair, minlength=len(codes) * n_vintages)
     used = np.flatnonzero(per_pair)
     at = np.zeros(len(codes) * n_vintages, dtype=np.int32)
@@ -400,7 +400,7 @@ def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: 
     layers = frame[columns].sort_values("key", kind="stable").reset_index(drop=True)
     empty = np.zeros(0, dtype=np.int64)
     result = DutyResult(ledger, base, entries, layers, key, key_days, empty, empty)
-    result.transit_entry, result.transit_layer = _transit_pairs(result, entries)
+    result.transit_entry, result.transit_layer = _transit_pairs(result)
 
     # The additional rate of an entry is the sum over its key's rows, but where a transit rate holds.
     value = result.value
@@ -628,17 +628,22 @@ def wide_columns(result: DutyResult) -> list[str]:
     return list(picked.sort_values(["authority", "layer_id"])["layer_id"])
 
 
+def wide_duties(result: DutyResult, start: int, stop: int, layer_columns: list[str]) -> np.ndarray:
+    """The duty of each of ``layer_columns`` (layer ids) on entries start..stop: (entries x layers)."""
+    lines = result.line_arrays(start, stop)
+    column = pd.Index(layer_columns).get_indexer(result.layers["layer_id"].to_numpy()[lines.layer])
+    keep = column >= 0
+    n, k = stop - start, len(layer_columns)
+    return np.bincount((lines.entry[keep] - start) * k + column[keep], weights=lines.duty[keep],
+                       minlength=n * k).reshape(n, k)
+
+
 def wide_frame(result: DutyResult, start: int, stop: int, layer_columns: list[str]) -> pd.DataFrame:
     """One row per entry: MFN, the duty of each layer (columns named by layer id), totals."""
     chunk = result.entries.iloc[start:stop]
     frame = pd.DataFrame({c: _column(chunk, c) for c in ENTRY_COLUMNS if c in chunk})
     frame["direction"], frame["imposer"] = result.direction.key, result.direction.imposer
-    lines = result.line_arrays(start, stop)
-    column = pd.Index(layer_columns).get_indexer(result.layers["layer_id"].to_numpy()[lines.layer])
-    keep = column >= 0
-    n, k = stop - start, len(layer_columns)
-    dense = np.bincount((lines.entry[keep] - start) * k + column[keep], weights=lines.duty[keep],
-                        minlength=n * k).reshape(n, k)
+    dense = wide_duties(result, start, stop, layer_columns)
     for i, name in enumerate(layer_columns):
         frame[name] = dense[:, i]
     for name in ENTRY_TAIL:

@@ -456,16 +456,14 @@ class _WideDutyCsv:
 
         self.result, self.layer_columns = result, layer_columns
         self.header = ",".join(_csv_fields([*ENTRY_COLUMNS, *layer_columns, *ENTRY_TAIL])) + "\n"
-        self.column_of_layer = pd.Index(layer_columns).get_indexer(result.layers["layer_id"].to_numpy())
         self.lead = f"{result.direction.key},{result.direction.imposer}"
 
     def text(self, start: int, stop: int) -> str:
+        from .duties import wide_duties
+
         result, k, n = self.result, len(self.layer_columns), stop - start
         chunk = result.entries.iloc[start:stop]
-        lines = result.line_arrays(start, stop)
-        column = self.column_of_layer[lines.layer]
-        keep = column >= 0
-        dense = np.bincount((lines.entry[keep] - start) * k + column[keep], weights=lines.duty[keep], minlength=n * k)
+        dense = wide_duties(result, start, stop, self.layer_columns).ravel()
         cells = np.full(n * k, "0.00", dtype=object)
         charged = np.flatnonzero(dense)
         cells[charged] = _money_fields(dense[charged])
