@@ -138,8 +138,11 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
         pairs, direction = pairs.assign(group=0), {0: direction}
     pairs = pairs[["group", "code", "date"]].drop_duplicates().reset_index(drop=True)
     pairs["pair"] = np.arange(len(pairs))  # one integer key for (group, code, date) in the joins below
-    states = pd.concat([engine.states(rows["date"].unique(), direction[group], include_threatened).assign(group=group)
-                        for group, rows in pairs.groupby("group", sort=False)], ignore_index=True)
+    by_group = [(group, rows["date"].unique()) for group, rows in pairs.groupby("group", sort=False)]
+    if not by_group:  # no pairs: the states of no date, for the columns
+        by_group = [(next(iter(direction)), [])]
+    states = pd.concat([engine.states(dates, direction[group], include_threatened).assign(group=group)
+                        for group, dates in by_group], ignore_index=True)
     found = _dated(index.matches(pairs["code"].unique()) if matches is None else matches, pairs)
 
     keep = ["group", "date", "layer_id", "step", "name", "authority", "scope", "rate", "status", "counted",
