@@ -173,6 +173,6 @@ def test_evaluate_pairs_answers_several_origins_in_one_pass(bundled_engine):
 def test_evaluate_with_no_codes_or_no_dates_is_empty(products):
     from tariffcalc.products import RESULT_COLUMNS
 
-    for codes, days in (([], [d(2025, 4, 12)]), (["8517130000"], [])):
+    for codes, days in (([], [d("2025-04-12")]), (["8517130000"], [])):
         frame = evaluate(products.engine, products.index, codes, days, US)
         assert frame.empty and list(frame.columns) == RESULT_COLUMNS
