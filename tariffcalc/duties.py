@@ -21,7 +21,7 @@ import pandas as pd
 from .engine import EARLIEST, LATEST, direction_with_origin
 from .ledger import Ledger
 from .model import AUTHORITIES, DIRECTIONS, Direction
-from .products import ProductEngine, evaluate_pairs
+from .products import ProductEngine, evaluate_pairs, transit_note
 from .schedule import code_keys, parse_specific
 
 CURRENCY = {"US": "USD", "CN": "CNY"}
@@ -580,9 +580,8 @@ def _line_reasons(result: DutyResult, lines: Lines) -> np.ndarray:
     moved = np.flatnonzero(lines.transit)
     if len(moved):
         picked = layers.iloc[lines.layer[moved]]
-        reason[moved] = [f"{r} (in transit: loaded before {a:%Y-%m-%d}, entered before {b:%Y-%m-%d}: {rate:g}%)"
-                         for r, a, b, rate in zip(reason[moved], picked["transit_loaded"], picked["transit_entered"],
-                                                  picked["transit_rate"])]
+        reason[moved] = [r + transit_note(a, b, rate) for r, a, b, rate in
+                         zip(reason[moved], picked["transit_loaded"], picked["transit_entered"], picked["transit_rate"])]
     return reason
 
 

@@ -315,6 +315,11 @@ def additional_totals(engine: Engine, index: ProductIndex, codes, days, directio
     })
 
 
+def transit_note(loaded_before, entered_before, rate: float) -> str:
+    """What a reason gains when a step's in-transit rate is charged (``rate --exported``, ``duty``)."""
+    return f" (in transit: loaded before {loaded_before:%Y-%m-%d}, entered before {entered_before:%Y-%m-%d}: {rate:g}%)"
+
+
 def leaf_lines(codes) -> list[str]:
     """The most detailed lines: 10-digit lines, and 8-digit lines with none under them."""
     codes = sorted(set(codes))
@@ -416,8 +421,7 @@ class ProductEngine:
             rule = step.in_transit if step is not None else None
             if rule and exported < rule.loaded_before and day < rule.entered_before:
                 layers.at[i, "charged"] = rule.rate
-                layers.at[i, "reason"] += (f" (in transit: loaded before {rule.loaded_before}, entered before "
-                                           f"{rule.entered_before}: {rule.rate:g}%)")
+                layers.at[i, "reason"] += transit_note(rule.loaded_before, rule.entered_before, rule.rate)
         return layers
 
     def _resolve_partial(self, code, day, direction, include_threatened, layers):
