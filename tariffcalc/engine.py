@@ -22,7 +22,7 @@ UPCOMING_DAYS = 90
 FREQUENCIES = ("D", "W", "M", "changes")
 
 STEP_COLUMNS = [
-    "layer_id", "name", "imposer", "origins", "authority", "scope", "coverage",
+    "layer_id", "name", "short_name", "imposer", "origins", "authority", "scope", "coverage",
     "trade_value_usd_bn", "start", "end", "rate", "status", "confidence", "instrument",
     "source", "effective_time", "announced", "note", "layer_note", "not_on_goods_of",
     "replaces", "step", "path", "line",
@@ -30,7 +30,7 @@ STEP_COLUMNS = [
 
 # Columns of the per-date layer table, in output order.
 LAYER_COLUMNS = [
-    "layer_id", "name", "authority", "scope", "coverage", "rate", "status", "counted",
+    "layer_id", "name", "short_name", "authority", "scope", "coverage", "rate", "status", "counted",
     "charged", "total_on_covered_goods", "confidence", "instrument", "source", "start",
     "end", "note", "excluded_by",
 ]
@@ -114,6 +114,7 @@ def _steps_frame(dataset: Dataset) -> pd.DataFrame:
             rows.append({
                 "layer_id": layer.id,
                 "name": layer.name,
+                "short_name": layer.short_name or layer.name,
                 "imposer": layer.imposer,
                 "origins": layer.origins,
                 "authority": layer.authority,

@@ -313,6 +313,7 @@ def parse_layer(path: Path, raw, root: Path | None = None) -> Layer:
         steps=tuple(step for _, step in ordered),
         rules=rules,
         note=v["note"],
+        short_name=v["short_name"],
         path=str(path),
         line=raw.key_lines["id"],
     )

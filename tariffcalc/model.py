@@ -41,6 +41,7 @@ class Field:
 LAYER_FIELDS = {
     "id": Field("id", True, doc="unique id, [a-z0-9-]+"),
     "name": Field("str", True),
+    "short_name": Field("str", False, doc="a few words for headlines and narrow tables; defaults to name"),
     "imposer": Field("str", True, choices=IMPOSERS),
     "origin": Field("origins", True),
     "authority": Field("str", True, choices=AUTHORITIES),
@@ -195,6 +196,7 @@ class Layer:
     steps: tuple[Step, ...]
     rules: Rules = Rules()
     note: str | None = None
+    short_name: str | None = None
     path: str = ""
     line: int | None = None
 
