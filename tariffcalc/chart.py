@@ -176,12 +176,16 @@ def chart_data(engine, products, start: date, end: date, average: bool, weights_
     return ChartData(chart_series(values, end), _largest_moves(values), threatened, measure, title)
 
 
-def draw(data: ChartData, path) -> None:
+def check_chart_path(path) -> None:
+    """The chart's format comes from its name: refuse anything but .png and .svg before computing."""
     from pathlib import Path
 
     from .errors import QueryError
 
-    suffix = Path(path).suffix.lower()
-    if suffix not in (".png", ".svg"):
+    if Path(path).suffix.lower() not in (".png", ".svg"):
         raise QueryError(f"chart file {path}: use a .png or .svg name")
+
+
+def draw(data: ChartData, path) -> None:
+    check_chart_path(path)
     save_chart(data.series, data.events, path, data.measure_label, data.title, data.threatened)

@@ -52,6 +52,39 @@ class DateType(click.ParamType):
 DATE = DateType()
 
 
+class OneLineUsageError(click.UsageError):
+    """A usage error as one line plus a hint, instead of click's usage block."""
+
+    def __init__(self, error: click.UsageError):
+        super().__init__(error.format_message(), error.ctx)
+
+    def show(self, file=None):
+        where = self.ctx.command_path if self.ctx else "tariffcalc"
+        click.echo(f"Error: {self.format_message()}", err=True)
+        click.echo(f"hint: {where} --help", err=True)
+
+
+def _short_usage(call):
+    try:
+        return call()
+    except OneLineUsageError:
+        raise
+    except click.UsageError as error:
+        if type(error).__name__ == "NoArgsIsHelpError":
+            raise
+        raise OneLineUsageError(error) from None
+
+
+class Group(click.Group):
+    """The tariffcalc group: usage errors of any command are one line plus a hint."""
+
+    def make_context(self, *args, **kwargs):
+        return _short_usage(lambda: super(Group, self).make_context(*args, **kwargs))
+
+    def invoke(self, ctx):
+        return _short_usage(lambda: super(Group, self).invoke(ctx))
+
+
 def data_options(command):
     """--data-dir and --verbose, shared by every command that reads data."""
     command = click.option(
@@ -68,7 +101,8 @@ def data_options(command):
 
 def direction_option(command):
     return click.option(
-        "-d", "--direction", type=click.Choice(["us", "cn", "both"]), default="both", show_default=True,
+        "-d", "--direction", type=click.Choice(["us", "cn", "both"], case_sensitive=False), default="both",
+        show_default=True,
         help="us = tariffs the US charges on goods from China; cn = China's on US goods.",
     )(command)
 
@@ -76,10 +110,14 @@ def direction_option(command):
 def format_option(*choices):
     def decorate(command):
         return click.option(
-            "-f", "--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
-            help="Output format.",
+            "-f", "--format", "fmt", type=click.Choice(choices, case_sensitive=False), default=choices[0],
+            show_default=True, help="Output format (markdown: GitHub pipe tables, to paste into a report).",
         )(command)
     return decorate
+
+
+AVERAGE_HELP = ("Add the trade-weighted average tariff (MFN + every applicable layer, weighted by import "
+                "value) and the share of trade hit. Off by default in rate, timeline, chart and export.")
 
 
 def origin_option(command):
@@ -95,9 +133,7 @@ def average_options(command):
         help="Year of the trade weights (us: 2013-2020 by HS-2, 2024 by HTS-10; cn: 2017 by HS-8, "
              "2020-2024 by HS-2). Default: the detailed set (us 2024, cn 2017).",
     )(command)
-    return click.option(
-        "--average", is_flag=True, help="Add the trade-weighted average tariff (MFN + layers) and coverage.",
-    )(command)
+    return click.option("--average/--no-average", default=False, help=AVERAGE_HELP)(command)
 
 
 def threatened_option(command):
@@ -196,16 +232,43 @@ def _emit(text: str, output=None) -> None:
         click.echo(text, nl=False)
 
 
+def _show(view, fmt: str = "table") -> None:
+    """Print a view (blocks): laid out for the terminal, plain and unpadded when piped, or as Markdown."""
+    if fmt == "markdown":
+        from .markdown import to_markdown
+
+        click.echo(to_markdown(view), nl=False)
+        return
+    from .blocks import to_rich
+
+    console = _console()
+    renderable = to_rich(view, console.width) if isinstance(view, list) else view
+    if console.is_terminal:
+        console.print(renderable, crop=False)
+        return
+    with console.capture() as capture:
+        console.print(renderable, crop=False)
+    click.echo("".join(line.rstrip() + "\n" for line in capture.get().splitlines()), nl=False)
+
+
+def _warn_unverified(engine, dirs, last_day) -> None:
+    """Dates past the data's verified_through get a warning on stderr, in every command."""
+    _warn_lines(engine.unverified(dirs, last_day))
+
+
 def _warn(answers) -> None:
     """Warnings go to stderr when the output is machine-readable (rich only if there are any)."""
-    warnings = [warning for d in answers for warning in d.warnings]
+    _warn_lines([warning for d in answers for warning in d.warnings])
+
+
+def _warn_lines(warnings) -> None:
     if warnings:
         err = _console(stderr=True)
         for warning in warnings:
             err.print(f"warning: {warning}", style="yellow", highlight=False)
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+@click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "-V", "--version", prog_name="tariffcalc")
 def cli():
     """US tariffs on goods from China and China's on US goods, on any date since 2018, with sources.
@@ -218,23 +281,27 @@ def cli():
 
 
 @cli.command()
-@click.option("--date", "day", type=DATE, default="today", show_default=True, help="Date of entry: YYYY-MM-DD or 'today'.")
+@click.argument("when", metavar="[DATE]", required=False, type=DATE)
+@click.option("--date", "day", type=DATE, help="Date of entry: YYYY-MM-DD or 'today' (the default); or give it as DATE.")
 @click.option("--hts", "code", metavar="CODE", help="A product: HS/HTS code of 2-10 digits, dots optional (8517.13.00).")
 @click.option("--exported", type=DATE, help="With --hts: date the goods were loaded for export, for in-transit rules.")
+@click.option("--sources", "--detail", "sources", is_flag=True,
+              help="List each layer's full name, coverage, instrument and source URL below the table.")
 @direction_option
 @origin_option
 @average_options
-@format_option("table", "json", "csv")
+@format_option("table", "markdown", "json", "csv")
 @threatened_option
 @data_options
 @handle_errors
-def rate(day, code, exported, direction, origin, average, weights_year, fmt, include_threatened, data_dir,
-         standalone, verbose):
-    """The tariff layers in effect on a date, and the headline rate; with --hts, for one product.
+def rate(when, day, code, exported, sources, direction, origin, average, weights_year, fmt, include_threatened,
+         data_dir, standalone, verbose):
+    """The headline rate each way on a date and what it is made of, then the product-group layers;
+    with --hts, the whole stack for one product.
 
     The headline is the sum of the layers that cover all goods (what the press quotes);
-    product-group layers (Section 301 lists, Section 232, China's lists) are listed beside it
-    with the total their goods pay. Also lists steps starting within the next 90 days.
+    product-group layers (Section 301 lists, Section 232, China's lists) follow with what their
+    goods pay. Then notes, warnings and the steps starting within the next 90 days.
 
     With --hts CODE: the MFN rate, every layer that bears on the code with the reason it
     applies or not (exempt: Annex II, not on a Section 301 list, ...), and the total.
@@ -245,7 +312,9 @@ def rate(day, code, exported, direction, origin, average, weights_year, fmt, inc
 
     Example:
 
-        tariffcalc rate --date 2025-04-12
+        tariffcalc rate 2025-04-12
+
+        tariffcalc rate --date 2025-04-12 --sources
 
         tariffcalc rate --date 2025-04-12 --hts 8517.13.00 --direction us
 
@@ -256,33 +325,42 @@ def rate(day, code, exported, direction, origin, average, weights_year, fmt, inc
         tariffcalc rate --date 2025-05-14 --average --weights 2024
     """
     from . import export
+    from .errors import QueryError
 
+    if when and day and when != day:
+        raise QueryError(f"two dates: {when} and --date {day} (give one)")
+    day = when or day or date.today()
+    if exported and not code:
+        raise QueryError("--exported needs --hts")
+    if weights_year and not average:
+        raise QueryError("--weights needs --average")
+    if sources and fmt in ("json", "csv"):
+        raise QueryError(f"--sources is for table and markdown output; {fmt} has every source already")
     engine = _engine(data_dir, standalone)
     dirs = _directions(direction, origin)
     products = _products(engine) if code or average else None
-    if exported and not code:
-        from .errors import QueryError
-
-        raise QueryError("--exported needs --hts")
     if code:
         answers = [products.rate(_code(code), day, d, include_threatened, exported) for d in dirs]
-    averages = _averages(engine, dirs, [day], weights_year, include_threatened, products) if average else None
-    if fmt == "table":
-        if code:
-            from .render import product_view
+    averages = None
+    if average:
+        from .render import working
 
-            _console().print(product_view(answers))
-        else:
-            from .render import rate_view
-
-            _console().print(rate_view(engine.rate_on(day, dirs[0] if len(dirs) == 1 else direction,
-                                                      include_threatened)))
-        if average:
-            from .render import averages_view
-
-            _console().print(averages_view(averages))
-        return
+        with working("averaging over every product"):
+            averages = _averages(engine, dirs, [day], weights_year, include_threatened, products)
     answer = engine.rate_on(day, dirs[0] if len(dirs) == 1 else direction, include_threatened)
+    if fmt in ("table", "markdown"):
+        from . import render
+
+        if code:
+            if fmt == "markdown":
+                raise QueryError("--format markdown with --hts is not available yet")
+            view = [render.product_view(answers)]
+        else:
+            view = render.rate_view(answer, sources)
+        if average:
+            view = render.average_lines(averages) + view
+        _show(view, fmt)
+        return
     _warn(answer.directions)
     if fmt == "json":
         data = export.rate_dict(answer)
@@ -310,14 +388,15 @@ def rate(day, code, exported, direction, origin, average, weights_year, fmt, inc
 @click.option("--hts", "code", metavar="CODE", help="Compare the two dates for one product.")
 @direction_option
 @origin_option
-@format_option("table", "json", "csv")
+@format_option("table", "markdown", "json", "csv")
 @threatened_option
 @data_options
 @handle_errors
 def diff(date_from, date_to, code, direction, origin, fmt, include_threatened, data_dir, standalone, verbose):
     """What changed between two dates: layers added, removed and changed, and the headline.
 
-    Changes are in percentage points charged (a suspended or threatened step charges 0).
+    The change in each headline comes first, then the layers that changed. Changes are in
+    percentage points charged (a suspended or threatened step charges 0).
 
     Example:
 
@@ -329,11 +408,14 @@ def diff(date_from, date_to, code, direction, origin, fmt, include_threatened, d
 
     engine = _engine(data_dir, standalone)
     dirs = _directions(direction, origin)
+    _warn_unverified(engine, dirs, max(date_from, date_to))
     if code:
         from .products import product_diff
 
         products = _products(engine)
         diffs = [product_diff(products, _code(code), date_from, date_to, d, include_threatened) for d in dirs]
+        if fmt == "markdown":
+            raise CliError("--format markdown with --hts is not available yet")
         if fmt == "table":
             from .render import product_diff_view
 
@@ -344,10 +426,10 @@ def diff(date_from, date_to, code, direction, origin, fmt, include_threatened, d
             _emit(export.product_diff_csv(diffs))
         return
     answer = engine.diff(date_from, date_to, dirs[0] if len(dirs) == 1 else direction, include_threatened)
-    if fmt == "table":
+    if fmt in ("table", "markdown"):
         from .render import diff_view
 
-        _console().print(diff_view(answer))
+        _show(diff_view(answer), fmt)
     elif fmt == "json":
         _emit(export.to_json(export.diff_dict(answer)))
     else:
@@ -393,9 +475,16 @@ def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, 
         tariffcalc export --from 2018-01-01 --to 2026-11-23 --average -o averages.csv
     """
     from . import export
+    from .render import working
 
+    if wide and (average or codes or hts_file or fmt == "json"):
+        what = "--average" if average else "--hts" if codes or hts_file else "--format json"
+        raise CliError(f"--wide is for the layer timeline in CSV, not with {what}")
+    if weights_year and not average:
+        raise CliError("--weights needs --average")
     engine = _engine(data_dir, standalone)
     dirs = _directions(direction, origin)
+    _warn_unverified(engine, dirs, date_to)
     if average:
         products = _products(engine)
 
@@ -404,7 +493,8 @@ def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, 
                 return products.change_dates(d, date_from, date_to)
             return engine.timeline_dates(date_from, date_to, freq, d)
 
-        frame = _averages(engine, dirs, dates_of, weights_year, include_threatened, products)
+        with working("averaging over every product"):
+            frame = _averages(engine, dirs, dates_of, weights_year, include_threatened, products)
         _emit(export.averages_csv(frame) if fmt == "csv" else export.averages_json(frame), output)
         return
     if codes or hts_file:
@@ -413,15 +503,14 @@ def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, 
         wanted = [_code(c) for c in codes] + (_read_codes(hts_file) if hts_file else [])
         products = _products(engine)
         frames = []
-        for d in dirs:
-            days = engine.timeline_dates(date_from, date_to, freq, d)
-            frames.append(product_timeline(products, wanted, days, d, include_threatened))
+        with working(f"pricing {len(wanted)} codes"):
+            for d in dirs:
+                days = engine.timeline_dates(date_from, date_to, freq, d)
+                frames.append(product_timeline(products, wanted, days, d, include_threatened))
         _emit(export.product_csv(frames) if fmt == "csv" else export.product_json(frames), output)
         return
     timeline = engine.timeline(date_from, date_to, freq, dirs[0] if len(dirs) == 1 else direction,
                                include_threatened)
-    if wide and fmt == "json":
-        raise CliError("--wide is for CSV output")
     if fmt == "json":
         text = export.timeline_json(timeline)
     else:
@@ -451,45 +540,53 @@ def _read_codes(path) -> list[str]:
 @cli.command()
 @click.argument("code")
 @click.option("--date", "day", type=DATE, default="today", show_default=True, help="Schedule date.")
-@click.option("-d", "--direction", type=click.Choice(["us", "cn"]), default="us", show_default=True,
-              help="us = the US schedule (HTS); cn = China's schedule.")
+@click.option("-d", "--direction", type=click.Choice(["us", "cn", "both"], case_sensitive=False), default="us",
+              show_default=True, help="us = the US schedule (HTS); cn = China's schedule; both.")
 @origin_option
-@format_option("table", "json")
+@format_option("table", "markdown", "json", "csv")
 @data_options
 @handle_errors
 def hts(code, day, direction, origin, fmt, data_dir, standalone, verbose):
     """Look a product code up: description, MFN rate, and every tariff list it is on.
+
+    JSON is one object for one direction and a list of them with --direction both; CSV has one
+    row per list naming the code.
 
     Example:
 
         tariffcalc hts 8517.13
 
         tariffcalc hts 1201.90 --direction cn
+
+        tariffcalc hts 8703.80 --direction both --format markdown
     """
     from . import export
     from .products import product_lookup
 
     engine = _engine(data_dir, standalone)
-    found = product_lookup(_products(engine), _code(code), day, _directions(direction, origin)[0])
+    products = _products(engine)
+    found = [product_lookup(products, _code(code), day, d) for d in _directions(direction, origin)]
     if fmt == "json":
-        _emit(export.to_json(found))
+        _emit(export.to_json(found[0] if len(found) == 1 else found))
+    elif fmt == "csv":
+        _emit(export.lookup_csv(found))
     else:
+        from .blocks import blank
         from .render import lookup_view
 
-        _console().print(lookup_view(found))
+        _show([block for i, one in enumerate(found) for block in ([blank()] if i else []) + lookup_view(one)], fmt)
 
 
 @cli.command()
 @click.option("--from", "date_from", type=DATE, default="2018-01-01", show_default=True, help="First date.")
 @click.option("--to", "date_to", type=DATE, default="today", show_default=True, help="Last date.")
 @direction_option
-@click.option("--no-average", is_flag=True, help="Leave out the trade-weighted averages (faster).")
-@click.option("--weights", "weights_year", type=int, metavar="YEAR", help="Year of the trade weights (see rate --help).")
-@format_option("table", "json", "csv")
+@average_options
+@format_option("table", "markdown", "json", "csv")
 @threatened_option
 @data_options
 @handle_errors
-def timeline(date_from, date_to, direction, no_average, weights_year, fmt, include_threatened, data_dir, standalone,
+def timeline(date_from, date_to, direction, average, weights_year, fmt, include_threatened, data_dir, standalone,
              verbose):
     """The story of the trade war: one line per change date with what changed (layer, old → new)
     and the headline and trade-weighted average of each direction after it.
@@ -497,22 +594,29 @@ def timeline(date_from, date_to, direction, no_average, weights_year, fmt, inclu
     Example:
 
         tariffcalc timeline --from 2025-01-01 --to 2025-12-31
+
+        tariffcalc timeline --from 2025-01-01 --to 2025-12-31 --average --format markdown
     """
     from . import export
     from .events import change_events
+    from .render import working
 
+    if weights_year and not average:
+        raise CliError("--weights needs --average")
     engine = _engine(data_dir, standalone)
-    products = None if no_average else _products(engine)
+    _warn_unverified(engine, _directions(direction, None), date_to)
+    products = _products(engine) if average else None
 
     def averages(d, days):
         return _averages(engine, [d], days, weights_year, include_threatened, products)
 
-    events = change_events(engine, date_from, date_to, direction, include_threatened,
-                           None if no_average else averages, products)
-    if fmt == "table":
+    with working("averaging over every product" if average else "finding the change dates"):
+        events = change_events(engine, date_from, date_to, direction, include_threatened,
+                               averages if average else None, products)
+    if fmt in ("table", "markdown"):
         from .render import events_view
 
-        _console().print(events_view(events))
+        _show(events_view(events, average), fmt)
     elif fmt == "json":
         _emit(export.events_json(events))
     else:
@@ -522,8 +626,9 @@ def timeline(date_from, date_to, direction, no_average, weights_year, fmt, inclu
 @cli.command()
 @click.option("--from", "date_from", type=DATE, default="2018-01-01", show_default=True, help="First date.")
 @click.option("--to", "date_to", type=DATE, default="today", show_default=True, help="Last date.")
-@click.option("--average/--headline", "average", default=True, show_default=True,
-              help="Plot the trade-weighted average (MFN + layers) or the headline of additional duties.")
+@click.option("--average/--headline", "average", default=False,
+              help="Plot the trade-weighted average (MFN + every applicable layer) instead of the headline "
+                   "(all-goods layers). Off by default in rate, timeline, chart and export.")
 @click.option("--weights", "weights_year", type=int, metavar="YEAR", help="Year of the trade weights (see rate --help).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write a chart file (.png or .svg); without it, draw in the terminal.")
@@ -538,17 +643,25 @@ def chart(date_from, date_to, average, weights_year, output, include_threatened,
 
     Example:
 
-        tariffcalc chart --from 2018-01-01 -o trade-war.png
+        tariffcalc chart --from 2018-01-01 --average -o trade-war.png
 
-        tariffcalc chart --headline --from 2025-01-01 --to 2025-12-31
+        tariffcalc chart --from 2025-01-01 --to 2025-12-31
     """
-    from .chart import chart_data, draw
+    from .chart import chart_data, check_chart_path, draw
+    from .render import working
 
-    engine = _engine(data_dir, standalone)
-    data = chart_data(engine, _products(engine) if average else None, date_from, date_to, average,
-                      weights_year, include_threatened, _weights_for)
     if output:
-        draw(data, output)
+        check_chart_path(output)  # before any computing: -o chart.jpg fails at once
+    if weights_year and not average:
+        raise CliError("--weights needs --average")
+    engine = _engine(data_dir, standalone)
+    _warn_unverified(engine, _directions("both", None), date_to)
+    with working("averaging over every product" if average else "computing the headlines"):
+        data = chart_data(engine, _products(engine) if average else None, date_from, date_to, average,
+                          weights_year, include_threatened, _weights_for)
+    if output:
+        with working("drawing the chart"):
+            draw(data, output)
         click.echo(f"wrote {output}", err=True)
     else:
         from .chart import terminal_chart
@@ -559,8 +672,8 @@ def chart(date_from, date_to, average, weights_year, output, include_threatened,
 
 @cli.command()
 @direction_option
-@click.option("--authority", help="Only layers of this authority, e.g. 'Section 301'.")
-@format_option("table", "csv")
+@click.option("--authority", help="Only layers of this authority, e.g. 'Section 301' (case-insensitive).")
+@format_option("table", "markdown", "json", "csv")
 @data_options
 @handle_errors
 def layers(direction, authority, fmt, data_dir, standalone, verbose):
@@ -570,18 +683,23 @@ def layers(direction, authority, fmt, data_dir, standalone, verbose):
 
         tariffcalc layers --direction us --authority "Section 232"
     """
+    from . import export
     from .engine import layers_summary
 
-    frame = layers_summary(_engine(data_dir, standalone), direction, authority)
-    if fmt == "table":
+    engine = _engine(data_dir, standalone)
+    if authority:
+        known = sorted({layer.authority for layer in engine.dataset.layers})
+        if authority.lower() not in {a.lower() for a in known}:
+            raise CliError(f"unknown authority {authority!r}: use one of {', '.join(known)}")
+    frame = layers_summary(engine, direction, authority)
+    if fmt in ("table", "markdown"):
         from .render import layers_view
 
-        _console().print(layers_view(frame))
+        _show(layers_view(frame), fmt)
+    elif fmt == "json":
+        _emit(export.to_json(export.layers_records(frame)))
     else:
-        from .export import frame_to_csv
-
-        columns = ["layer_id", "imposer", "origins", "authority", "scope", "first_start", "last_end", "steps", "name"]
-        _emit(frame_to_csv(frame, columns))
+        _emit(export.frame_to_csv(frame, export.LAYERS_COLUMNS))
 
 
 @cli.command()
@@ -623,7 +741,7 @@ def validate(directory, standalone, verbose):
 @click.option("--skip-bad", is_flag=True,
               help="Price the good rows and write the bad ones, with their reason, to OUT.rejects.csv (needs -o).")
 @direction_option
-@format_option("table", "json", "csv")
+@format_option("table", "markdown", "json", "csv")
 @data_options
 @handle_errors
 def duty(ledger_path, output, wide, columns, skip_bad, direction, fmt, data_dir, standalone, verbose):
@@ -662,9 +780,9 @@ def duty(ledger_path, output, wide, columns, skip_bad, direction, fmt, data_dir,
             click.echo(text, nl=False)
     elif fmt == "json":
         _emit(export.to_json(export.duty_summary_dict(result)))
-    elif fmt == "table":
-        _console().print(render.duty_summary_view(result))
-    if fmt != "table":
+    elif fmt in ("table", "markdown"):
+        _show(render.duty_summary_view(result), fmt)
+    if fmt not in ("table", "markdown"):
         for note in result.summary.notes:
             click.echo(f"note: {note}", err=True)
 

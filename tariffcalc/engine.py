@@ -243,13 +243,17 @@ class Engine:
         layers = states[LAYER_COLUMNS].reset_index(drop=True)
         answer = DirectionRate(direction, day, headline, layers, self.upcoming(day, direction))
         answer.notes = self._notes(states, include_threatened)
-        verified = self.dataset.verified_through.get(direction.imposer)
-        if verified and day > verified:
-            answer.warnings.append(
-                f"{direction.imposer} data verified through {verified}; "
-                f"actions after that date may be missing"
-            )
+        answer.warnings += self.unverified([direction], day)
         return answer
+
+    def unverified(self, directions, last_day: date) -> list[str]:
+        """A warning per imposer whose data is verified only up to a date before ``last_day``."""
+        warnings = []
+        for imposer in dict.fromkeys(d.imposer for d in directions):
+            verified = self.dataset.verified_through.get(imposer)
+            if verified and last_day > verified:
+                warnings.append(f"{imposer} data verified through {verified}; actions after that date may be missing")
+        return warnings
 
     @staticmethod
     def _notes(states: pd.DataFrame, include_threatened: bool) -> list[str]:
@@ -270,7 +274,8 @@ class Engine:
         steps = self.direction_steps(direction)
         after, until = pd.Timestamp(day), pd.Timestamp(day + timedelta(days=days))
         soon = steps[(steps["start"] > after) & (steps["start"] <= until)]
-        columns = ["start", "layer_id", "name", "rate", "status", "announced", "instrument", "source", "confidence"]
+        columns = ["start", "layer_id", "name", "rate", "status", "announced", "instrument", "source", "confidence",
+                   "short_name"]
         return soon.sort_values(["start", "layer_id"])[columns].reset_index(drop=True)
 
     def change_dates(self, direction: Direction, start: date, end: date) -> list[date]:
@@ -343,7 +348,7 @@ class Engine:
 
 def _compare(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     columns = ["layer_id", "name", "authority", "scope", "change", "old_rate", "new_rate", "delta",
-               "old_status", "new_status"]
+               "old_status", "new_status", "short_name"]
     rows = []
     for layer_id in sorted(set(before.index) | set(after.index)):
         old = before.loc[layer_id] if layer_id in before.index else None
@@ -369,6 +374,7 @@ def _compare(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
             "layer_id": layer_id, "name": meta["name"], "authority": meta["authority"],
             "scope": meta["scope"], "change": change, "old_rate": old_rate, "new_rate": new_rate,
             "delta": new_rate - old_rate, "old_status": old_status, "new_status": new_status,
+            "short_name": meta["short_name"],
         })
     return pd.DataFrame(rows, columns=columns)
 
@@ -381,7 +387,8 @@ def layers_summary(engine: Engine, direction: str = "both", authority: str | Non
         steps = steps[steps["authority"].str.lower() == authority.lower()]
     grouped = steps.groupby("layer_id", sort=False)
     frame = grouped.agg(
-        name=("name", "first"), imposer=("imposer", "first"), origins=("origins", "first"),
+        name=("name", "first"), short_name=("short_name", "first"), imposer=("imposer", "first"),
+        origins=("origins", "first"),
         authority=("authority", "first"), scope=("scope", "first"), first_start=("start", "min"),
         steps=("step", "count"),
     ).reset_index()

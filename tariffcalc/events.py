@@ -15,15 +15,16 @@ def describe(changes: pd.DataFrame) -> str:
     """'IEEPA reciprocal 34→84; Section 232 autos +25' — the layers whose charged rate moved."""
     parts = []
     for row in changes.itertuples():
+        name = row.short_name if isinstance(row.short_name, str) and row.short_name else row.name
         if row.old_rate == row.new_rate:
             continue
         if row.change == "added":
-            parts.append(f"{row.name} +{row.new_rate:g}")
+            parts.append(f"{name} +{row.new_rate:g}")
         elif row.change == "removed":
             ended = f" ({row.new_status.replace('_', ' ')})" if row.new_status else ""
-            parts.append(f"{row.name} ended{ended} (was {row.old_rate:g})")
+            parts.append(f"{name} ended{ended} (was {row.old_rate:g})")
         else:
-            parts.append(f"{row.name} {row.old_rate:g}→{row.new_rate:g}")
+            parts.append(f"{name} {row.old_rate:g}→{row.new_rate:g}")
     return "; ".join(parts)
 
 

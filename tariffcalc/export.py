@@ -60,6 +60,25 @@ def frame_to_csv(frame: pd.DataFrame, columns: list[str]) -> str:
     return out.to_csv(index=False, lineterminator="\n")
 
 
+LAYERS_COLUMNS = ["layer_id", "imposer", "origins", "authority", "scope", "first_start", "last_end", "steps", "name",
+                  "short_name"]
+LOOKUP_COLUMNS = ["code", "imposer", "origin", "id", "name", "authority", "role", "set", "match", "from", "to",
+                  "layer_from", "layer_to"]
+
+
+def layers_records(frame: pd.DataFrame) -> list[dict]:
+    """``tariffcalc layers --format json``: one object per layer, the CSV's columns."""
+    return [{column: (int(row[column]) if column == "steps" else row[column]) for column in LAYERS_COLUMNS}
+            for row in frame.to_dict("records")]
+
+
+def lookup_csv(found: list[dict]) -> str:
+    """``tariffcalc hts --format csv``: one row per list naming the code, per direction."""
+    rows = [{"code": one["code"], "imposer": one["imposer"], "origin": one["origin"], **item}
+            for one in found for item in one["lists"]]
+    return frame_to_csv(pd.DataFrame(rows, columns=LOOKUP_COLUMNS), LOOKUP_COLUMNS)
+
+
 def tidy_csv(timeline: pd.DataFrame) -> str:
     return frame_to_csv(timeline, TIDY_COLUMNS)
 
@@ -88,7 +107,7 @@ def timeline_json(timeline: pd.DataFrame) -> str:
         {column: _json_value(column, row[column]) for column in TIDY_COLUMNS}
         for _, row in timeline.reindex(columns=TIDY_COLUMNS).iterrows()
     ]
-    return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+    return to_json(records)
 
 
 def _json_value(column, value):
@@ -206,8 +225,19 @@ def diff_dict(answer: DiffAnswer) -> dict:
     }
 
 
+def _plain_numbers(value):
+    """145.0 -> 145, so JSON shows rates as the CSV and the tables do (and jq prints 145)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _plain_numbers(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_numbers(item) for item in value]
+    return value
+
+
 def to_json(data) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(_plain_numbers(data), indent=2, ensure_ascii=False) + "\n"
 
 
 def public_mode() -> int:

@@ -1,4 +1,8 @@
-"""Answers -> rich renderables. Nothing here prints; ``cli.py`` owns the consoles."""
+"""Answers -> blocks a person reads (``blocks.py``), laid out for a terminal or as Markdown.
+
+Every view puts the answer first: the headline and what it is made of, then a compact table,
+then notes and warnings, then what comes next. Nothing here prints; ``cli.py`` owns the consoles.
+"""
 from __future__ import annotations
 
 import math
@@ -7,6 +11,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from .blocks import Column, Grid, Line, Link, blank, note, title, warning
 from .codes import dotted
 from .engine import DiffAnswer, RateAnswer
 
@@ -16,6 +21,10 @@ STATUS_STYLE = {
     "suspended": "dim",
     "struck_down": "dim strike",
 }
+
+# How a person names who charges and whose goods, in a headline.
+COUNTRY = {"CN": "China", "US": "the US", "HK": "Hong Kong", "MO": "Macau"}
+IMPOSER = {"CN": "China", "US": "US"}
 
 
 def pct(value) -> str:
@@ -41,100 +50,244 @@ def _day(value) -> str:
     return "" if value is None or value != value else value.date().isoformat()
 
 
-def rate_view(answer: RateAnswer) -> Group:
-    """One block per direction: layers in effect, headline, notes, upcoming steps."""
-    blocks = []
+def _status(value: str) -> str:
+    return str(value).replace("_", " ")
+
+
+def who(direction) -> str:
+    """``US on goods from China``."""
+    return f"{IMPOSER.get(direction.imposer, direction.imposer)} on goods from {COUNTRY.get(direction.origin, direction.origin)}"
+
+
+def _label(row) -> str:
+    name = getattr(row, "short_name", None)
+    return name if isinstance(name, str) and name else row.name
+
+
+# -- rate ----------------------------------------------------------------------------------------
+
+def headline_line(d) -> Line:
+    """``US on goods from China: 145%  = IEEPA reciprocal 125 + IEEPA fentanyl 20``."""
+    counted = d.layers[d.layers["counted"] & (d.layers["scope"] == "all") & (d.layers["rate"] != 0)]
+    counted = counted.sort_values("rate", ascending=False, kind="stable")
+    parts = " + ".join(f"{_label(row)} {row.rate:g}" for row in counted.itertuples())
+    made_of = f"  = {parts}" if parts else "  (no all-goods layer in effect)"
+    if len(counted) == 1:
+        made_of = f"  = {parts}"
+    return Line([(f"{who(d.direction)}: ", "bold"), (pct(d.headline_rate), "bold cyan"), made_of], kind="headline")
+
+
+def _not_counted_all_goods(d) -> list[Line]:
+    rows = d.layers[~d.layers["counted"] & (d.layers["scope"] == "all")]
+    lines = []
+    for row in rows.itertuples():
+        why = row.excluded_by or _status(row.status)
+        if row.status == "threatened":
+            continue  # the engine's notes already say it, with the date announced
+        lines.append(note(f"not in the headline: {_label(row)} {pct(row.rate)} ({why})"))
+    return lines
+
+
+def group_grid(d) -> Grid:
+    groups = d.layers[d.layers["scope"] == "group"]
+    rows, styles = [], []
+    for row in groups.itertuples():
+        status = _status(row.status) + ("?" if row.confidence == "unconfirmed" else "")
+        rows.append([_label(row), pct(row.rate), status, pct(row.total_on_covered_goods)])
+        styles.append(STATUS_STYLE.get(row.status, "") if row.counted else "dim")
+    columns = [Column(f"{d.direction.imposer} product-group layers ({len(rows)})", wrap=True, max_lines=2),
+               Column("Rate", "right"), Column("Status"), Column("Goods pay", "right")]
+    return Grid(columns, rows, styles, empty=f"{d.direction.imposer}: no product-group layer in effect")
+
+
+def _upcoming_lines(answer: RateAnswer) -> list[Line]:
+    """One line per step starting soon: date, imposer, layer, rate now -> rate then."""
+    items = []
     for d in answer.directions:
-        title = f"{d.direction.label} on {answer.date} — tariffs {d.direction.imposer} charges"
-        table = Table(title=title, title_justify="left", show_lines=False, expand=False)
-        table.add_column("Layer", overflow="fold")
-        table.add_column("Authority")
-        table.add_column("Rate", justify="right")
-        table.add_column("Status")
-        table.add_column("Goods pay*", justify="right")
-        table.add_column("Coverage", overflow="fold")
-        table.add_column("Instrument", overflow="fold")
-        table.add_column("Source", overflow="fold")
-        for row in d.layers.itertuples():
-            scope = "all goods" if row.scope == "all" else "group"
-            status = row.status.replace("_", " ")
+        now = {row.layer_id: row.rate for row in d.layers.itertuples()}
+        for row in d.upcoming.itertuples():
+            old = now.get(row.layer_id)
+            change = f"{pct(old)} → {pct(row.rate)}" if old is not None else pct(row.rate)
+            extra = [] if old is not None else ["new"]
+            extra += [] if row.status == "in_effect" else [_status(row.status)]
             if row.confidence == "unconfirmed":
-                status += " (unconfirmed)"
-            style = STATUS_STYLE.get(row.status, "") if row.counted else "dim"
-            if row.excluded_by:
-                status += f"; {row.excluded_by}"
-            table.add_row(
-                f"{row.name}\n[dim]{row.layer_id}[/dim]",
-                row.authority,
-                pct(row.rate),
-                status,
-                pct(row.total_on_covered_goods),
-                short(f"{scope}: {row.coverage}"),
-                row.instrument,
-                row.source,
-                style=style,
-            )
-        if d.layers.empty:
-            table.add_row("(no layer in effect)", "", "", "", "", "", "", "")
-        headline = Text.assemble(
-            ("Headline rate (all goods): ", "bold"),
-            (pct(d.headline_rate), "bold cyan"),
-            "  = sum of the all-goods layers in effect.\n",
-            ("* Goods pay: a group's rate plus the all-goods layers its goods also pay under the "
-             "stacking rules, before product-level exemptions (Annex II, the 2025-04-11 electronics "
-             "list) and on top of the MFN rate.", "dim"),
-        )
-        parts = [table, headline]
-        for note in d.notes:
-            parts.append(Text(f"note: {note}", style="yellow"))
-        for warning in d.warnings:
-            parts.append(Text(f"warning: {warning}", style="bold yellow"))
-        if not d.upcoming.empty:
-            soon = Table(title="Steps starting within 90 days", title_justify="left")
-            for column in ("Date", "Layer", "Rate", "Status", "Announced", "Instrument"):
-                soon.add_column(column, overflow="fold")
-            for row in d.upcoming.itertuples():
-                soon.add_row(_day(row.start), row.name, pct(row.rate), row.status.replace("_", " "),
-                             _day(row.announced), row.instrument)
-            parts.append(soon)
-        parts.append(Text(""))
-        blocks.append(Group(*parts))
-    return Group(*blocks)
+                extra.append("unconfirmed")
+            tail = f" ({', '.join(extra)})" if extra else ""
+            items.append((row.start, Line([f"{_day(row.start)}  {d.direction.imposer}  {_label(row)} {change}{tail}"],
+                                          kind="item")))
+    items.sort(key=lambda pair: pair[0])
+    return [line for _, line in items]
 
 
-def diff_view(answer: DiffAnswer) -> Group:
-    blocks = []
+def sources_blocks(answer: RateAnswer) -> list:
+    """Each layer in effect with its full name, id, coverage and instrument, and its URL whole."""
+    out = [title("Sources: the instrument of each step in effect, and where it was read")]
     for d in answer.directions:
-        table = Table(title=f"{d.direction.label}: {answer.date_from} → {answer.date_to}",
-                      title_justify="left")
-        for column, justify in (("Layer", "left"), ("Authority", "left"), ("Scope", "left"),
-                                ("Change", "left"), ("Old", "right"), ("New", "right"), ("Δ", "right")):
-            table.add_column(column, justify=justify, overflow="fold")
+        for row in d.layers.itertuples():
+            label = f"{d.direction.imposer}  {_label(row)} ({row.layer_id}), {pct(row.rate)} since {_day(row.start)}"
+            out.append(Link(label, row.source, [row.name, f"covers: {row.coverage}", row.instrument]))
+        for row in d.upcoming.itertuples():
+            label = f"{d.direction.imposer}  next: {row.name} ({row.layer_id}), {pct(row.rate)} from {_day(row.start)}"
+            out.append(Link(label, row.source, [row.instrument]))
+    return out
+
+
+def rate_view(answer: RateAnswer, sources: bool = False) -> list:
+    """Headlines first, then per direction the product groups, notes and warnings, then what's next."""
+    out = [headline_line(d) for d in answer.directions]
+    out.append(Line([f"{answer.date} · Goods pay: a group's rate plus the all-goods layers it stacks with"],
+                    style="dim"))
+    for d in answer.directions:
+        out += [blank(), group_grid(d)]
+        out += _not_counted_all_goods(d)
+        out += [note(text) for text in d.notes]
+        out += [warning(text) for text in d.warnings]
+    upcoming = _upcoming_lines(answer)
+    if upcoming:
+        out += [blank(), title("Next 90 days")] + upcoming
+    if sources:
+        out += [blank()] + sources_blocks(answer) + [blank()]
+    # Repeated last, so the answer is on the screen when the command ends.
+    summary = ", ".join(f"{IMPOSER.get(d.direction.imposer, d.direction.imposer)} {pct(d.headline_rate)}"
+                        for d in answer.directions)
+    hint = "" if sources else " · --sources for instruments and URLs"
+    out.append(Line([("Headline: ", "bold"), (summary, "bold"), hint]))
+    return out
+
+
+# -- diff ----------------------------------------------------------------------------------------
+
+def diff_view(answer: DiffAnswer) -> list:
+    """The change in each headline first, then the layers that changed."""
+    out = []
+    for d in answer.directions:
+        out.append(Line([(f"{who(d.direction)}: ", "bold"), pct(d.headline_from), " → ",
+                         (pct(d.headline_to), "bold cyan"), "  (", (signed(d.headline_delta), _delta_style(d.headline_delta)),
+                         f") from {answer.date_from} to {answer.date_to}"], kind="headline"))
+    for d in answer.directions:
+        rows, styles = [], []
         for row in d.changes.itertuples():
             change = row.change
             if row.change == "status" or (row.old_status and row.new_status and row.old_status != row.new_status):
-                old, new = (status.replace("_", " ") or "none" for status in (row.old_status, row.new_status))
-                change += f" ({old} → {new})"
-            table.add_row(row.name, row.authority, row.scope, change, pct(row.old_rate),
-                          pct(row.new_rate), Text(signed(row.delta), style=_delta_style(row.delta)))
-        if d.changes.empty:
-            table.add_row("(no change)", "", "", "", "", "", "")
-        headline = Text.assemble(
-            ("Headline: ", "bold"), pct(d.headline_from), " → ", (pct(d.headline_to), "bold"), "  (",
-            (signed(d.headline_delta), _delta_style(d.headline_delta)), ")",
-        )
-        blocks.append(Group(table, headline, Text("")))
-    return Group(*blocks)
+                old, new = (_status(s) for s in (row.old_status, row.new_status))
+                change = f"new, {new}" if not old else f"ended, was {old}" if not new else f"{old} → {new}"
+            rows.append([_label(row), "all" if row.scope == "all" else "group", change, pct(row.old_rate),
+                         pct(row.new_rate), signed(row.delta)])
+            styles.append(_delta_style(row.delta))
+        columns = [Column(f"{d.direction.imposer} layers changed ({len(rows)})", wrap=True), Column("Goods", drop=1),
+                   Column("Change", wrap=True), Column("Old", "right"), Column("New", "right"), Column("Δ", "right")]
+        out += [blank(), Grid(columns, rows, styles, empty=f"{d.direction.imposer}: no layer changed")]
+    return out
 
 
-def layers_view(frame) -> Table:
-    table = Table(title="Tariff layers", title_justify="left")
-    for column in ("Id", "Imposer", "Origin", "Authority", "Scope", "From", "To", "Steps", "Name"):
-        table.add_column(column, overflow="fold")
+# -- layers, timeline -----------------------------------------------------------------------------
+
+def layers_view(frame, title_text: str = "Tariff layers") -> list:
+    rows = [[row.layer_id, row.imposer, row.origins, row.authority, row.first_start, row.last_end, str(row.steps),
+             row.name] for row in frame.itertuples()]
+    columns = [Column("Id"), Column("By", drop=4), Column("On", drop=5), Column("Authority", drop=3),
+               Column("From"), Column("To"), Column("Steps", "right", drop=2),
+               Column("Name", wrap=True, max_lines=3, drop=1, under=0, min_width=30)]
+    return [Grid(columns, rows, title=f"{title_text} ({len(rows)})", empty="no layer matches")]
+
+
+def events_view(frame, has_average: bool = True) -> list:
+    rows = []
     for row in frame.itertuples():
-        table.add_row(row.layer_id, row.imposer, row.origins, row.authority, row.scope,
-                      row.first_start, row.last_end, str(row.steps), row.name)
-    return table
+        average = "" if row.average_rate is None or row.average_rate != row.average_rate else f"{row.average_rate:.1f}%"
+        rows.append([str(row.date), row.direction, row.changes, pct(row.headline), average])
+    columns = [Column("Date"), Column("Dir."), Column("What changed", wrap=True, max_lines=None),
+               Column("Headline", "right")]
+    if has_average:
+        columns.append(Column("Average", "right"))
+    else:
+        rows = [row[:4] for row in rows]
+    return [Grid(columns, rows, title="Change dates: what changed, and the rates after it", empty="no change")]
+
+
+def averages_view(frame) -> list:
+    rows = [[str(row.date), f"{row.imposer} on {row.origin}", f"{row.average_rate:.1f}%", f"{row.additional_average:.1f}%",
+             f"{row.coverage:.0%}", f"{row.mfn_unknown_share:.1%}", row.weights] for row in frame.itertuples()]
+    columns = [Column("Date"), Column("Direction"), Column("Average", "right"), Column("Additional", "right"),
+               Column("Coverage", "right"), Column("MFN unknown", "right", drop=1), Column("Weights", wrap=True)]
+    return [Grid(columns, rows, title="Trade-weighted average tariff (MFN + every applicable layer, product by product)")]
+
+
+def average_lines(frame) -> list:
+    """One line per direction for ``rate --average``: the average, what is hit, the weights."""
+    return [Line([(f"{row.imposer} on goods from {COUNTRY.get(row.origin, row.origin)}: ", "bold"),
+                  (f"average {row.average_rate:.1f}%", "bold cyan"),
+                  f" (additional {row.additional_average:.1f}%, {row.coverage:.0%} of trade hit; {row.weights})"],
+                 kind="headline") for row in frame.itertuples()]
+
+
+# -- hts lookup ----------------------------------------------------------------------------------
+
+def lookup_view(found: dict) -> list:
+    mfn = "unknown" if found["mfn_rate"] is None else f"{pct(found['mfn_rate'])} ({found['mfn_text']})"
+    out = [Line([(dotted(found["code"]), "bold"), f"  {found['description'] or '(not a line of the schedule)'}"],
+                kind="headline"),
+           Line([f"MFN: {mfn} — {found['schedule'] or 'no schedule'}"])]
+    if found["note"]:
+        out.append(note(found["note"]))
+    rows = [[item["id"], item["role"], item["match"], item["from"] or "", item["to"] or "", item["layer_from"],
+             item["layer_to"] or "open", item["authority"], item["set"], item["name"]] for item in found["lists"]]
+    columns = [Column("Layer"), Column("Role"), Column("Match"), Column("Rows from", drop=5), Column("Rows to", drop=6),
+               Column("Layer from", drop=3), Column("Layer to", drop=4), Column("Authority", drop=7),
+               Column("List", wrap=True, drop=8), Column("Name", wrap=True, drop=2, under=0, min_width=30)]
+    out += [blank(), Grid(columns, rows,
+                          title=f"Tariff lists naming {found['code']} ({found['imposer']} on goods from {found['origin']})",
+                          empty="(on no product list; all-goods layers still apply)")]
+    if found["line_count"] > 1:
+        lines = [[line["code"], line["description"], line["general"]] for line in found["lines"][:20]]
+        more = f", first {len(lines)}" if found["line_count"] > len(lines) else ""
+        out += [blank(), Grid([Column("Code"), Column("Description", wrap=True), Column("MFN", wrap=True, max_lines=1)],
+                              lines, title=f"{found['line_count']} lines under {found['code']}{more}")]
+    return out
+
+
+# -- duty summary --------------------------------------------------------------------------------
+
+def _money(value) -> str:
+    return f"{value:,.2f}"
+
+
+def _two_lines(header: str) -> str:
+    """'Section 301' -> 'Section\\n301', so a column of amounts is not widened by its header."""
+    head, _, tail = header.rpartition(" ")
+    return f"{head}\n{tail}" if head else header
+
+
+def duty_summary_view(result) -> list:
+    """Total and refundable amount first; then by authority, the statuses, by month. Amounts whole."""
+    from .duties import _entries
+
+    s, cur = result.summary, result.summary.currency
+    out = [Line([(f"{result.direction.imposer} duties: ", "bold"), (f"{_money(s.duty_total)} {cur}", "bold cyan"),
+                 f" on {_entries(s.entries)}, customs value {_money(s.customs_value)} {cur}"], kind="headline")]
+    if s.refund_window:
+        out.append(Line([("IEEPA refundable: ", "bold"), (f"{_money(s.ieepa_refundable)} {cur}", "bold cyan"),
+                         f" (entries {s.refund_window[0]} to {s.refund_window[1]})"], kind="headline"))
+    out.append(Line([f"ledger: {result.ledger.path}, {s.rejected:,} rows rejected"], style="dim"))
+    rows = []
+    statuses = []
+    for row in s.by_authority.itertuples():
+        share = f"{row.duty / s.duty_total:.1%}" if s.duty_total else ""
+        rows.append([row.authority, f"{row.entries:,}", _money(row.duty), share])
+        if isinstance(row.status, str) and row.status:
+            statuses.append(Line([(f"{row.authority}: ", "bold"), row.status], kind="item"))
+    rows.append(["Total", f"{s.entries:,}", _money(s.duty_total), ""])
+    columns = [Column("Authority"), Column("Entries", "right"), Column(f"Duty ({cur})", "right"), Column("Share", "right")]
+    out += [blank(), Grid(columns, rows, ["" for _ in rows[:-1]] + ["bold"])]
+    out += statuses
+    authorities = list(s.by_authority["authority"])
+    months = [[row["month"], f"{row['entries']:,}", _money(row["customs_value"]), _money(row["duty_total"]),
+               *(_money(row[a]) for a in authorities)] for row in s.by_month.to_dict("records")]
+    columns = [Column("Month"), Column("Entries", "right", drop=2), Column("Value", "right", drop=1),
+               Column("Duty", "right"), *(Column(_two_lines(a), "right") for a in authorities)]
+    out += [blank(), Grid(columns, months, title=f"By month ({cur})")]
+    out += [note(text) for text in s.notes]
+    return out
 
 
 def product_view(answers) -> Group:
@@ -202,88 +355,6 @@ def product_diff_view(diffs) -> Group:
     return Group(*blocks)
 
 
-def lookup_view(found: dict) -> Group:
-    head = Text.assemble((dotted(found["code"]), "bold"), f"  {found['description'] or '(not a line of the schedule)'}")
-    mfn = "unknown" if found["mfn_rate"] is None else f"{pct(found['mfn_rate'])} ({found['mfn_text']})"
-    parts = [head, Text(f"MFN: {mfn} — {found['schedule'] or 'no schedule'}")]
-    if found["note"]:
-        parts.append(Text(f"note: {found['note']}", style="yellow"))
-    if found["line_count"] > 1:
-        lines = Table(title=f"{found['line_count']} lines under {found['code']}", title_justify="left")
-        for column in ("Code", "Description", "MFN"):
-            lines.add_column(column, overflow="fold")
-        for line in found["lines"][:20]:
-            lines.add_row(line["code"], short(line["description"], 80), line["general"])
-        parts.append(lines)
-    table = Table(title=f"Tariff lists naming {found['code']} ({found['imposer']} on goods from {found['origin']})",
-                  title_justify="left")
-    for column in ("Layer", "Authority", "Role", "List", "Match", "Rows from", "Rows to", "Layer from", "Layer to"):
-        table.add_column(column, overflow="fold")
-    for item in found["lists"]:
-        table.add_row(f"{item['name']}\n[dim]{item['id']}[/dim]", item["authority"], item["role"], item["set"],
-                      item["match"], item["from"] or "", item["to"] or "", item["layer_from"], item["layer_to"] or "open")
-    if not found["lists"]:
-        table.add_row("(on no product list; all-goods layers still apply)", "", "", "", "", "", "", "", "")
-    parts.append(table)
-    return Group(*parts)
-
-
-def averages_view(frame) -> Table:
-    table = Table(title="Trade-weighted average tariff (MFN + every applicable layer, product by product)",
-                  title_justify="left")
-    for column, justify in (("Date", "left"), ("Direction", "left"), ("Average", "right"),
-                            ("Additional", "right"), ("Coverage", "right"), ("MFN unknown", "right"),
-                            ("Weights", "left")):
-        table.add_column(column, justify=justify, overflow="fold")
-    for row in frame.itertuples():
-        table.add_row(str(row.date), f"{row.imposer} on {row.origin}", f"{row.average_rate:.1f}%",
-                      f"{row.additional_average:.1f}%", f"{row.coverage:.0%}", f"{row.mfn_unknown_share:.1%}",
-                      row.weights)
-    return table
-
-
-def events_view(frame) -> Table:
-    table = Table(title="Change dates: what changed, and the rates after it", title_justify="left")
-    for column, justify in (("Date", "left"), ("Dir.", "left"), ("What changed", "left"),
-                            ("Headline", "right"), ("Average", "right")):
-        table.add_column(column, justify=justify, overflow="fold")
-    for row in frame.itertuples():
-        average = "" if row.average_rate is None or row.average_rate != row.average_rate else f"{row.average_rate:.1f}%"
-        table.add_row(str(row.date), row.direction, row.changes, pct(row.headline), average)
-    return table
-
-
-def duty_summary_view(result):
-    """``duties.DutyResult`` -> totals by authority, the refundable IEEPA amount, Section 122, by month."""
-    from .duties import _entries
-
-    s, cur = result.summary, result.summary.currency
-    title = (f"Duties on {result.ledger.path}: {_entries(s.entries)} ({s.rejected:,} rejected), "
-             f"{result.direction.imposer} duties, customs value {s.customs_value:,.2f} {cur}")
-    table = Table(title=title, title_justify="left")
-    for column, justify in (("Authority", "left"), ("Entries", "right"), (f"Duty ({cur})", "right"),
-                            ("Share", "right"), ("Status", "left")):
-        table.add_column(column, justify=justify, overflow="fold")
-    for row in s.by_authority.itertuples():
-        share = f"{row.duty / s.duty_total:.1%}" if s.duty_total else ""
-        table.add_row(row.authority, f"{row.entries:,}", f"{row.duty:,.2f}", share,
-                      row.status if isinstance(row.status, str) else "")
-    table.add_row(Text("Total", style="bold"), f"{s.entries:,}", Text(f"{s.duty_total:,.2f}", style="bold"), "", "")
-    parts = [table]
-    if s.refund_window:
-        parts.append(Text.assemble(("IEEPA refundable: ", "bold"), (f"{s.ieepa_refundable:,.2f} {cur}", "bold cyan"),
-                                   f"  (IEEPA duties on entries {s.refund_window[0]} to {s.refund_window[1]})"))
-    months = Table(title="By month", title_justify="left")
-    authorities = [a for a in s.by_authority["authority"]]
-    for column in ("Month", "Entries", f"Value ({cur})", f"Duty ({cur})", *authorities):
-        months.add_column(column, justify="left" if column == "Month" else "right")
-    for row in s.by_month.to_dict("records"):
-        months.add_row(row["month"], f"{row['entries']:,}", f"{row['customs_value']:,.2f}",
-                       f"{row['duty_total']:,.2f}", *(f"{row[a]:,.2f}" for a in authorities))
-    parts.append(months)
-    parts += [Text(f"note: {note}", style="yellow") for note in s.notes]
-    return Group(*parts)
-
 
 class Progress:
     """A rich progress bar on stderr (only when stderr is a terminal); calls are (stage, done, total)."""
@@ -318,3 +389,25 @@ def progress_bar(enabled: bool | None = None) -> Progress:
     import sys
 
     return Progress(sys.stderr.isatty() if enabled is None else enabled)
+
+
+class working:
+    """A spinner on stderr while something slow runs, only when stderr is a terminal."""
+
+    def __init__(self, what: str):
+        self.what, self.status = what, None
+
+    def __enter__(self):
+        import sys
+
+        if sys.stderr.isatty():
+            from rich.console import Console
+
+            self.status = Console(stderr=True).status(f"{self.what}…")
+            self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.status is not None:
+            self.status.__exit__(*exc)
+        return False

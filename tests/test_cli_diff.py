@@ -5,7 +5,8 @@ import json
 
 from tariffcalc.cli import cli
 
-from .conftest import BASIC, GOLDEN
+from .conftest import BASIC
+from .snapshot import assert_snapshot
 
 
 def test_diff_json_on_bundled_data(runner, no_user_data):
@@ -25,7 +26,7 @@ def test_diff_table_golden_on_fixture_data(runner):
     result = runner.invoke(cli, ["diff", "2025-04-01", "2025-05-14", "--data-dir", str(BASIC), "--standalone"],
                            env={"COLUMNS": "120"})
     assert result.exit_code == 0
-    assert result.stdout == (GOLDEN / "diff_basic_2025-04-01_2025-05-14.txt").read_text()
+    assert_snapshot("diff_basic_2025-04-01_2025-05-14.txt", result.stdout)
 
 
 def test_diff_csv_has_headline_row_first(runner):

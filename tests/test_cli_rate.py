@@ -4,6 +4,7 @@ import json
 from tariffcalc.cli import cli
 
 from .conftest import BASIC, GOLDEN
+from .snapshot import assert_snapshot
 
 
 def run(runner, *args):
@@ -21,14 +22,16 @@ def test_rate_json_has_the_documented_shape(runner, no_user_data):
     required = {"id", "name", "authority", "rate", "coverage", "status", "instrument", "source"}
     for layer in us["layers"] + cn["layers"]:
         assert required <= set(layer)
-        assert isinstance(layer["rate"], float)
+        assert isinstance(layer["rate"], (int, float)) and not isinstance(layer["rate"], bool)
         assert layer["source"].startswith("http")
 
 
-def test_rate_table_shows_layers_headline_and_sources(runner, no_user_data):
-    result = runner.invoke(cli, ["rate", "--date", "2025-04-12", "-d", "us"], env={"COLUMNS": "200"})
-    assert result.exit_code == 0
-    assert "Headline rate (all goods): 145%" in result.stdout
+def test_rate_table_shows_headline_and_with_sources_instruments(runner, no_user_data):
+    plain = runner.invoke(cli, ["rate", "--date", "2025-04-12", "-d", "us"], env={"COLUMNS": "200"})
+    assert plain.exit_code == 0
+    assert plain.stdout.startswith("US on goods from China: 145%  = IEEPA reciprocal 125 + IEEPA fentanyl 20\n")
+    assert "EO 14266" not in plain.stdout
+    result = runner.invoke(cli, ["rate", "--date", "2025-04-12", "-d", "us", "--sources"], env={"COLUMNS": "200"})
     assert "us-ieepa-reciprocal" in result.stdout
     assert "EO 14266" in result.stdout
     assert "\x1b[" not in result.stdout  # no colour when not a terminal
@@ -39,7 +42,7 @@ def test_rate_table_golden_on_fixture_data(runner):
         cli, ["rate", "--date", "2025-11-05", "-d", "us", "--data-dir", str(BASIC), "--standalone"], env={"COLUMNS": "160"}
     )
     assert result.exit_code == 0
-    assert result.stdout == (GOLDEN / "rate_basic_2025-11-05_us.txt").read_text()
+    assert_snapshot("rate_basic_2025-11-05_us.txt", result.stdout)
 
 
 def test_rate_csv_golden_on_fixture_data(runner):

@@ -11,7 +11,7 @@ from tariffcalc.model import SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from cli_reference import reference  # noqa: E402
+from cli_reference import reference
 
 
 @pytest.mark.parametrize("name", sorted(cli.commands))
@@ -39,7 +39,7 @@ def test_readme_test_command_is_the_ci_command():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     command = "python -m pytest"
-    assert command in readme and re.search(rf"^{re.escape(command)}$", ci, re.M)
+    assert command in readme and re.search(rf"^{re.escape(command)}$", ci, re.MULTILINE)
     assert "pip install -e '.[test]'" in readme and "pip install --quiet -e '.[test]'" in ci
 
 
@@ -60,3 +60,16 @@ def test_help_and_version_do_not_import_pandas():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False")
+
+
+def test_readme_examples_print_what_the_readme_shows():
+    """Every `$ tariffcalc ...` block of README.md runs and prints what is shown under it
+    (scripts/readme_examples.py --write rewrites them after an intended change)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("readme_examples", ROOT / "scripts" / "readme_examples.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(list(module.examples(text))) >= 6
+    assert module.problems(text) == []

@@ -1,0 +1,204 @@
+"""A small document model for answers a person reads, and its terminal layout.
+
+A view (``render.py``) describes an answer as a list of blocks: lines, grids (tables), links.
+``to_rich`` lays them out for a terminal of a given width; ``markdown.to_markdown`` writes the
+same blocks as GitHub-flavoured Markdown. Cells always hold the whole text; only the terminal
+layout shortens a name (to at most ``max_lines`` lines, with an ellipsis) or drops a column
+marked ``drop`` when the width is too small. Numbers, dates and ids are never split or cut.
+"""
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+
+from rich import box
+from rich.cells import cell_len
+from rich.console import Group
+from rich.padding import Padding
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+GAP = 2  # spaces between grid columns
+
+
+@dataclass
+class Line:
+    """One line of text; ``parts`` are strings or (text, style) pairs.
+
+    ``kind``: ``text``, ``headline`` (bold in Markdown), ``title`` (a heading), ``note`` and
+    ``warning`` (list items in Markdown), ``blank``.
+    """
+
+    parts: list
+    kind: str = "text"
+    style: str = ""
+
+    @property
+    def plain(self) -> str:
+        return "".join(p if isinstance(p, str) else p[0] for p in self.parts)
+
+
+@dataclass
+class Column:
+    header: str
+    justify: str = "left"
+    wrap: bool = False  # may wrap onto more lines (names, reasons); otherwise never split
+    max_lines: int | None = 2  # for wrapping columns: cut with an ellipsis beyond this
+    drop: int = 0  # > 0: may be left out when too narrow (highest first)
+    under: int | None = None  # when left out, shown instead on an extra line of this column
+    min_width: int = 12  # wrapping columns: narrower than this, a droppable column goes first
+
+
+@dataclass
+class Grid:
+    columns: list[Column]
+    rows: list[list[str]]
+    styles: list[str] = field(default_factory=list)
+    title: str | None = None
+    empty: str = "(none)"
+
+
+@dataclass
+class Link:
+    """A label and a URL; the URL is printed whole on its own line (a hyperlink in terminals)."""
+
+    label: str
+    url: str
+    detail: list[str] = field(default_factory=list)
+
+
+def blank() -> Line:
+    return Line([], kind="blank")
+
+
+def title(text: str) -> Line:
+    return Line([(text, "bold")], kind="title")
+
+
+def note(text: str) -> Line:
+    return Line([f"note: {text}"], kind="note", style="yellow")
+
+
+def warning(text: str) -> Line:
+    return Line([f"warning: {text}"], kind="warning", style="bold yellow")
+
+
+# -- terminal layout -----------------------------------------------------------------------------
+
+def _width_of(text: str) -> int:
+    return max((cell_len(part) for part in str(text).split("\n")), default=0)
+
+
+def _wrap(text: str, width: int, max_lines: int | None) -> str:
+    lines = []
+    for paragraph in str(text).split("\n"):
+        lines += textwrap.wrap(paragraph, width, break_on_hyphens=False) or [""]
+    if max_lines and len(lines) > max_lines:
+        last = lines[max_lines - 1]
+        lines = lines[: max_lines - 1] + [(last[: width - 1].rstrip() if cell_len(last) >= width else last) + "…"]
+    return "\n".join(lines)
+
+
+def column_widths(grid: Grid, width: int) -> list[int | None]:
+    """Width of each column (None: left out) so the grid fits ``width`` where it can.
+
+    Droppable columns go first (highest ``drop`` first) while the fixed columns and the
+    narrowest useful wrapping columns do not fit; then wrapping columns share what is left."""
+    natural = [max([_width_of(c.header)] + [_width_of(row[i]) for row in grid.rows]) for i, c in enumerate(grid.columns)]
+    shown = list(range(len(grid.columns)))
+    while True:
+        fixed = sum(natural[i] for i in shown if not grid.columns[i].wrap)
+        wrapping = [i for i in shown if grid.columns[i].wrap]
+        room = width - fixed - GAP * (len(shown) - 1)
+        needed = sum(min(natural[i], grid.columns[i].min_width) for i in wrapping)
+        droppable = [i for i in shown if grid.columns[i].drop]
+        if room >= needed or not droppable:
+            break
+        shown.remove(max(droppable, key=lambda i: (grid.columns[i].drop, i)))
+    # A column folded under another frees its room: take back dropped columns that now fit.
+    for i in sorted(set(range(len(grid.columns))) - set(shown), key=lambda i: grid.columns[i].drop):
+        if grid.columns[i].wrap or grid.columns[i].under is not None:
+            continue
+        if room - natural[i] - GAP >= needed:
+            shown = sorted(shown + [i])
+            room -= natural[i] + GAP
+    widths: list[int | None] = [None] * len(grid.columns)
+    for i in shown:
+        widths[i] = natural[i]
+    want = sum(natural[i] for i in wrapping)
+    if wrapping and want > room:
+        # Share the room out in proportion to what each wrapping column would like.
+        spare = max(room, len(wrapping) * 4)
+        for i in wrapping:
+            widths[i] = max(4, min(natural[i], spare * natural[i] // want))
+    return widths
+
+
+def _folded(grid: Grid, widths: list[int | None]) -> tuple[list[list[str]], list[int | None]]:
+    """Rows with each left-out ``under`` column appended as an indented line of its host column."""
+    rows = [list(map(str, row)) for row in grid.rows]
+    for i, column in enumerate(grid.columns):
+        host = column.under
+        if widths[i] is not None or host is None or widths[host] is None:
+            continue
+        room = max(widths[host], 12)
+        for row in rows:
+            if row[i]:
+                lines = _wrap(row[i], room - 2, column.max_lines or 2).split("\n")
+                row[host] += "".join("\n  " + line for line in lines)
+        widths[host] = max(widths[host], min(room, max(_width_of(row[host]) for row in rows)))
+    return rows, widths
+
+
+def _rich_grid(grid: Grid, width: int):
+    widths = column_widths(grid, width)
+    rows, widths = _folded(grid, widths)
+    shown = [i for i, w in enumerate(widths) if w is not None]
+    # The exact width: rich then never re-wraps a cell, even when the grid is wider than the terminal.
+    total = sum(widths[i] for i in shown) + GAP * (len(shown) - 1)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0), pad_edge=False,
+                  header_style="bold", width=total)
+    for i in shown:
+        column = grid.columns[i]
+        table.add_column(column.header, justify=column.justify, no_wrap=True, min_width=widths[i],
+                         max_width=widths[i])
+    for r, row in enumerate(rows):
+        cells = []
+        for i in shown:
+            column = grid.columns[i]
+            text = row[i]
+            if column.wrap:
+                text = _wrap(text, widths[i], column.max_lines)
+            cells.append(Text(text))
+        table.add_row(*cells, style=grid.styles[r] if r < len(grid.styles) else "")
+    parts = [Text(grid.title, style="bold")] if grid.title else []
+    if not grid.rows:
+        parts.append(Text(grid.empty, style="dim"))
+        return parts
+    return parts + [table]
+
+
+def _rich_line(line: Line) -> Text:
+    if line.kind == "blank":
+        return Text("")
+    text = Text.assemble(*line.parts, style=line.style)
+    return text
+
+
+def to_rich(blocks: list, width: int = 80) -> Group:
+    """Lay the blocks out for a terminal ``width`` columns wide."""
+    out = []
+    for block in blocks:
+        if isinstance(block, Line):
+            out.append(_rich_line(block))
+        elif isinstance(block, Grid):
+            out += _rich_grid(block, width)
+        elif isinstance(block, Link):
+            out.append(Text(block.label))
+            for detail in block.detail:
+                out.append(Padding(Text(detail, style="dim"), (0, 0, 0, 4)))
+            out.append(Text("    " + block.url, style=Style(link=block.url), no_wrap=True, overflow="ignore"))
+        else:  # a rich renderable from an older view
+            out.append(block)
+    return Group(*out)

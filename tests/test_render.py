@@ -1,0 +1,163 @@
+"""What a person reads: answers first, fitting 80 and 120 columns, plain when piped, Markdown that
+parses back. Snapshots: tests/snapshot.py says how to regenerate them."""
+import csv
+import fcntl
+import io
+import json
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+
+from tariffcalc.cli import cli
+
+from .snapshot import assert_snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+LEDGER = str(ROOT / "examples" / "sample-ledger.csv")
+COMMANDS = {
+    "rate": ["rate", "--date", "2025-04-12"],
+    "diff": ["diff", "2025-04-09", "2025-05-14"],
+    "layers": ["layers"],
+    "duty": ["duty", LEDGER],
+}
+
+
+def run(runner, args, width=80):
+    result = runner.invoke(cli, args, env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.output
+    return result.stdout.replace(str(ROOT) + os.sep, "")
+
+
+@pytest.mark.parametrize("width", [80, 120])
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_output_matches_its_snapshot(runner, no_user_data, name, width):
+    assert_snapshot(f"snapshots/{name}_{width}.txt", run(runner, COMMANDS[name], width))
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_piped_output_fits_the_width_without_padding(runner, no_user_data, name, width):
+    text = run(runner, COMMANDS[name], width)
+    for line in text.splitlines():
+        assert line == line.rstrip(), f"trailing spaces: {line!r}"
+        assert len(line) <= width or re.fullmatch(r"\s*https?://\S+", line), line
+
+
+def test_rate_answers_in_the_first_lines_and_in_60(runner, no_user_data):
+    lines = run(runner, COMMANDS["rate"]).splitlines()
+    assert len(lines) <= 60
+    assert lines[0] == "US on goods from China: 145%  = IEEPA reciprocal 125 + IEEPA fentanyl 20"
+    assert lines[1].startswith("China on goods from the US: 125%  = ")
+    assert lines[-1].startswith("Headline: US 145%, China 125%")
+
+
+def test_diff_leads_with_the_headline_change_in_40_lines(runner, no_user_data):
+    lines = run(runner, COMMANDS["diff"]).splitlines()
+    assert len(lines) <= 40
+    assert lines[0].startswith("US on goods from China: 104% → 30%  (-74 pts)")
+    assert lines[1].startswith("China on goods from the US: 0% → 10%  (+10 pts)")
+
+
+def test_layers_never_splits_an_id(runner, no_user_data):
+    ids = [row["layer_id"] for row in csv.DictReader(io.StringIO(run(runner, ["layers", "-f", "csv"])))]
+    words = {word for line in run(runner, COMMANDS["layers"]).splitlines() for word in line.split()}
+    assert ids and all(layer_id in words for layer_id in ids)
+
+
+def test_duty_shows_every_month_and_amount_whole(runner, no_user_data):
+    text = run(runner, COMMANDS["duty"])
+    summary = json.loads(run(runner, ["duty", LEDGER, "-f", "json"]))
+    words = set(text.split())
+    assert "…" not in text
+    for month in summary["by_month"]:
+        assert month["month"] in words
+        assert f"{month['duty_total']:,.2f}" in words
+        for amount in month["by_authority"].values():
+            assert f"{amount:,.2f}" in words
+    assert f"{summary['duty_total']:,.2f}" in words
+
+
+def test_sources_print_each_url_whole_on_its_own_line(runner, no_user_data):
+    text = run(runner, ["rate", "--date", "2025-04-12", "--sources"])
+    urls = {layer["source"] for d in json.loads(run(runner, ["rate", "--date", "2025-04-12", "-f", "json"]))["directions"]
+            for layer in d["layers"]}
+    lines = {line.strip() for line in text.splitlines()}
+    assert urls and urls <= lines
+
+
+def _tables(markdown: str) -> list[list[list[str]]]:
+    """Every pipe table of a Markdown text, as rows of cell texts (header row first)."""
+    tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
+    tables, row, cell = [], None, None
+    for token in tokens:
+        if token.type == "table_open":
+            tables.append([])
+        elif token.type == "tr_open":
+            row = []
+        elif token.type == "tr_close":
+            tables[-1].append(row)
+        elif token.type == "inline" and row is not None and cell:
+            row.append("".join(child.content for child in token.children if child.type in ("text", "code_inline")))
+        elif token.type in ("th_open", "td_open"):
+            cell = True
+        elif token.type in ("th_close", "td_close"):
+            cell = False
+        elif token.type == "table_close":
+            row = None
+    return tables
+
+
+def test_markdown_tables_parse_back_to_the_answer(runner, no_user_data):
+    layers = _tables(run(runner, ["layers", "-f", "markdown"]))
+    ids = [row["layer_id"] for row in csv.DictReader(io.StringIO(run(runner, ["layers", "-f", "csv"])))]
+    assert [row[0] for row in layers[0][1:]] == ids
+    rate = _tables(run(runner, ["rate", "--date", "2025-04-12", "-f", "markdown"]))
+    data = json.loads(run(runner, ["rate", "--date", "2025-04-12", "-f", "json"]))
+    for table, direction in zip(rate, data["directions"]):
+        groups = [layer for layer in direction["layers"] if layer["scope"] == "group"]
+        assert [row[1] for row in table[1:]] == [f"{layer['rate']:g}%" for layer in groups]
+    duty = _tables(run(runner, ["duty", LEDGER, "-f", "markdown"]))
+    summary = json.loads(run(runner, ["duty", LEDGER, "-f", "json"]))
+    assert [row[0] for row in duty[-1][1:]] == [m["month"] for m in summary["by_month"]]
+    for command in (["diff", "2025-04-09", "2025-05-14"], ["timeline", "--from", "2025-04-01", "--to", "2025-05-31"],
+                    ["hts", "8517.13", "--date", "2025-06-01"]):
+        assert _tables(run(runner, [*command, "-f", "markdown"])), command
+
+
+def test_rate_in_an_80x24_terminal_ends_with_both_headlines():
+    """A real pseudo-terminal, 80x24: the last screen of `rate` shows both headlines."""
+    parent, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR", "TARIFFCALC_DATA")}
+    env.update(PYTHONPATH=str(ROOT), TERM="xterm-256color")
+    process = subprocess.Popen([sys.executable, "-m", "tariffcalc", "rate", "--date", "2025-04-12"],
+                               stdin=child, stdout=child, stderr=child, env=env, close_fds=True)
+    os.close(child)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([parent], [], [], 30)
+        if not ready:
+            break
+        try:
+            data = os.read(parent, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    process.wait(timeout=30)
+    os.close(parent)
+    text = re.sub(r"\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode())
+    lines = text.replace("\r", "").split("\n")
+    assert all(len(line) <= 80 for line in lines)
+    screen = "\n".join([line for line in lines][-25:])  # the prompt takes the last row
+    assert "US 145%" in screen and "China 125%" in screen
