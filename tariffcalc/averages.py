@@ -107,7 +107,26 @@ def _weights_frame(detail: str, scale_to: str | None, year: int) -> pd.DataFrame
 
 def average_rates(products, direction: Direction, days, weights: WeightSet, frame: pd.DataFrame,
                   include_threatened: bool = False) -> pd.DataFrame:
-    """One row per date: trade-weighted average total rate, additional average, coverage."""
+    """One row per date: trade-weighted average total rate, additional average, coverage.
+
+    Averages are constant between change dates (``ProductEngine.change_dates``), so each date is
+    answered from the change date at or before it: a daily series over years costs what the
+    change-point series costs."""
+    days = sorted({pd.Timestamp(day).date() for day in days})
+    if not days:
+        return pd.DataFrame(columns=AVERAGE_COLUMNS)
+    changes = products.change_dates(direction, days[0], days[-1])
+    governing = [changes[i] for i in np.searchsorted(changes, days, side="right") - 1]
+    at_changes = average_on(products, direction, sorted(set(governing)), weights, frame, include_threatened)
+    out = at_changes.set_index("date").loc[governing].reset_index()
+    out["date"] = days
+    return out[AVERAGE_COLUMNS]
+
+
+def average_on(products, direction: Direction, days, weights: WeightSet, frame: pd.DataFrame,
+               include_threatened: bool = False) -> pd.DataFrame:
+    """``average_rates`` evaluated on every date given (no forward fill): the reference the
+    filled series is tested against."""
     if frame["weight"].sum() <= 0:
         raise QueryError(f"weights {weights.label!r} sum to zero")
     table = products.table(frame["code"], days, direction, include_threatened)
