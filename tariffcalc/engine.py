@@ -25,7 +25,7 @@ STEP_COLUMNS = [
     "layer_id", "name", "imposer", "origins", "authority", "scope", "coverage",
     "trade_value_usd_bn", "start", "end", "rate", "status", "confidence", "instrument",
     "source", "effective_time", "announced", "note", "layer_note", "not_on_goods_of",
-    "replaces", "step", "path", "line",
+    "replaces", "step", "path", "line", "content",
 ]
 
 # Columns of the per-date layer table, in output order.
@@ -79,6 +79,7 @@ class DirectionRate:
     upcoming: pd.DataFrame  # steps starting within UPCOMING_DAYS after the date
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    footnote: str = ""  # the direction's footnote from dataset.yaml
 
 
 @dataclass
@@ -136,6 +137,7 @@ def _steps_frame(dataset: Dataset) -> pd.DataFrame:
                 "step": number,
                 "path": layer.path,
                 "line": step.line,
+                "content": step.content or "",
             })
     frame = pd.DataFrame(rows, columns=STEP_COLUMNS)
     for column in ("start", "end", "announced"):
@@ -242,6 +244,7 @@ class Engine:
         layers = states[LAYER_COLUMNS].reset_index(drop=True)
         answer = DirectionRate(direction, day, headline, layers, self.upcoming(day, direction))
         answer.notes = self._notes(states, include_threatened)
+        answer.footnote = self.dataset.footnotes.get(direction.imposer, "")
         verified = self.dataset.verified_through.get(direction.imposer)
         if verified and day > verified:
             answer.warnings.append(
