@@ -11,7 +11,6 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass, field
 
-from rich import box
 from rich.cells import cell_len
 from rich.console import Group
 from rich.padding import Padding
@@ -157,8 +156,8 @@ def _rich_grid(grid: Grid, width: int):
     shown = [i for i, w in enumerate(widths) if w is not None]
     # The exact width: rich then never re-wraps a cell, even when the grid is wider than the terminal.
     total = sum(widths[i] for i in shown) + GAP * (len(shown) - 1)
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1, 0, 0), pad_edge=False,
-                  header_style="bold", width=total)
+    # No rules, as in `docker ps`: the header is bold in a terminal and first when piped.
+    table = Table(box=None, padding=(0, GAP, 0, 0), pad_edge=False, header_style="bold", width=total)
     for i in shown:
         column = grid.columns[i]
         table.add_column(column.header, justify=column.justify, no_wrap=True, min_width=widths[i],

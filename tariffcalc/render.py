@@ -135,23 +135,25 @@ def sources_blocks(answer: RateAnswer) -> list:
 def rate_view(answer: RateAnswer, sources: bool = False) -> list:
     """Headlines first, then per direction the product groups, notes and warnings, then what's next."""
     out = [headline_line(d) for d in answer.directions]
-    out.append(Line([f"{answer.date} · Goods pay: a group's rate plus the all-goods layers it stacks with"],
-                    style="dim"))
     for d in answer.directions:
         out += [blank(), group_grid(d)]
+        if getattr(d, "footnote", ""):
+            out.append(Line([d.footnote], style="dim"))
         out += _not_counted_all_goods(d)
         out += [note(text) for text in d.notes]
         out += [warning(text) for text in d.warnings]
     upcoming = _upcoming_lines(answer)
     if upcoming:
-        out += [blank(), title("Next 90 days")] + upcoming
+        out += [title(f"Next 90 days after {answer.date}")] + upcoming
     if sources:
+        out += [blank(), Line(["Goods pay: a group's rate plus the all-goods layers its goods also pay under the "
+                               "stacking rules, before product-level exemptions and on top of MFN."])]
         out += [blank()] + sources_blocks(answer) + [blank()]
     # Repeated last, so the answer is on the screen when the command ends.
     summary = ", ".join(f"{IMPOSER.get(d.direction.imposer, d.direction.imposer)} {pct(d.headline_rate)}"
                         for d in answer.directions)
-    hint = "" if sources else " · --sources for instruments and URLs"
-    out.append(Line([("Headline: ", "bold"), (summary, "bold"), hint]))
+    hint = "" if sources else " · --sources: instruments, URLs"
+    out.append(Line([(f"Headline on {answer.date}: ", "bold"), (summary, "bold"), hint]))
     return out
 
 
@@ -210,14 +212,19 @@ def averages_view(frame) -> list:
              f"{row.coverage:.0%}", f"{row.mfn_unknown_share:.1%}", row.weights] for row in frame.itertuples()]
     columns = [Column("Date"), Column("Direction"), Column("Average", "right"), Column("Additional", "right"),
                Column("Coverage", "right"), Column("MFN unknown", "right", drop=1), Column("Weights", wrap=True)]
-    return [Grid(columns, rows, title="Trade-weighted average tariff (MFN + every applicable layer, product by product)")]
+    out = [Grid(columns, rows, title="Trade-weighted average tariff (MFN + every applicable layer, product by product)")]
+    conventions = sorted(set(frame["convention"])) if "convention" in frame else []
+    if conventions:
+        out.append(Line(["Convention: " + ", ".join(conventions) + " (see --convention)"], style="dim"))
+    return out
 
 
 def average_lines(frame) -> list:
     """One line per direction for ``rate --average``: the average, what is hit, the weights."""
     return [Line([(f"{row.imposer} on goods from {COUNTRY.get(row.origin, row.origin)}: ", "bold"),
                   (f"average {row.average_rate:.1f}%", "bold cyan"),
-                  f" (additional {row.additional_average:.1f}%, {row.coverage:.0%} of trade hit; {row.weights})"],
+                  f" (additional {row.additional_average:.1f}%, {row.coverage:.0%} of trade hit; {row.weights}"
+                  + (f"; convention {row.convention})" if isinstance(getattr(row, "convention", None), str) else ")")],
                  kind="headline") for row in frame.itertuples()]
 
 
@@ -280,6 +287,8 @@ def duty_summary_view(result) -> list:
     columns = [Column("Authority"), Column("Entries", "right"), Column(f"Duty ({cur})", "right"), Column("Share", "right")]
     out += [blank(), Grid(columns, rows, ["" for _ in rows[:-1]] + ["bold"])]
     out += statuses
+    if getattr(s, "refunds", None) is not None and len(s.refunds.by_route):
+        out += refunds_view(s.refunds, cur)
     authorities = list(s.by_authority["authority"])
     months = [[row["month"], f"{row['entries']:,}", _money(row["customs_value"]), _money(row["duty_total"]),
                *(_money(row[a]) for a in authorities)] for row in s.by_month.to_dict("records")]
@@ -306,7 +315,8 @@ def product_view(answers) -> Group:
         for row in shown.itertuples():
             why = row.reason + (" (unconfirmed)" if row.confidence == "unconfirmed" else "")
             table.add_row(f"{row.name}\n[dim]{row.layer_id}[/dim]", row.authority, pct(row.rate),
-                          "yes" if row.applies else "no", pct(row.charged), why,
+                          "yes" if row.applies else "conditional" if row.conditional else "no",
+                          pct(row.charged), why,
                           style="" if row.applies else "dim")
         hidden = a.layers[a.layers["reason"] == "not covered"]
         mfn = "unknown" if a.mfn_rate is None else f"{pct(a.mfn_rate)} ({a.mfn.general}, {a.mfn.vintage.label})"
@@ -354,6 +364,25 @@ def product_diff_view(diffs) -> Group:
         blocks.append(Group(table, total, Text("")))
     return Group(*blocks)
 
+
+
+def refunds_view(r, cur: str) -> list:
+    """``refunds.RefundSummary`` -> the routes table (with the total) and the entries whose
+    deadline falls within 30 days (the litigation status is in the authorities' lines)."""
+    rows = [[row.route, f"{row.entries:,}", _money(row.duty), _money(row.interest)] for row in r.by_route.itertuples()]
+    rows.append(["Total", f"{int(r.by_route['entries'].sum()):,}", _money(r.duty), _money(r.interest)])
+    columns = [Column("Route", wrap=True), Column("Entries", "right"), Column(f"Duty ({cur})", "right"),
+               Column(f"Interest ({cur})", "right")]
+    out = [blank(), Grid(columns, rows, [""] * (len(rows) - 1) + ["bold"], title=f"Refunds on {r.as_of}")]
+    if len(r.due):
+        due = [[str(row.entry_id), row.route, _day(row.deadline), f"{row.days_left:,}", _money(row.duty)]
+               for row in r.due.itertuples()]
+        columns = [Column("Entry"), Column("Route", wrap=True), Column("Deadline"), Column("Days left", "right"),
+                   Column(f"Duty ({cur})", "right")]
+        out += [blank(), Grid(columns, due, title=f"Due within 30 days of {r.as_of}")]
+    else:
+        out.append(Line([f"No refund deadline falls within 30 days of {r.as_of}."]))
+    return out
 
 
 class Progress:

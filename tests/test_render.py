@@ -57,7 +57,7 @@ def test_rate_answers_in_the_first_lines_and_in_60(runner, no_user_data):
     assert len(lines) <= 60
     assert lines[0] == "US on goods from China: 145%  = IEEPA reciprocal 125 + IEEPA fentanyl 20"
     assert lines[1].startswith("China on goods from the US: 125%  = ")
-    assert lines[-1].startswith("Headline: US 145%, China 125%")
+    assert lines[-1].startswith("Headline on 2025-04-12: US 145%, China 125%")
 
 
 def test_diff_leads_with_the_headline_change_in_40_lines(runner, no_user_data):
