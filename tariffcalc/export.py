@@ -1,15 +1,12 @@
 """DataFrames and answers -> CSV / JSON with a fixed column order and number format.
 
 Rates are written as plain numbers in percentage points (``25``, ``7.5``, ``145``). Files are
-written to a temporary file beside the target and renamed, so a failed run leaves nothing half-written.
+written by ``output.write_files`` (whole or not at all). JSON never holds NaN or Infinity.
 """
 from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -88,7 +85,7 @@ def timeline_json(timeline: pd.DataFrame) -> str:
         {column: _json_value(column, row[column]) for column in TIDY_COLUMNS}
         for _, row in timeline.reindex(columns=TIDY_COLUMNS).iterrows()
     ]
-    return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+    return to_json(records)
 
 
 def _json_value(column, value):
@@ -207,32 +204,13 @@ def diff_dict(answer: DiffAnswer) -> dict:
 
 
 def to_json(data) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-
-
-def public_mode() -> int:
-    """0o666 less the process umask: the mode an ordinary open() would have given."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def write_atomic(text, path) -> None:
-    """Write ``text`` (a string, or an iterable of strings made piece by piece) to ``path`` via a
-    temporary file in the same folder and a rename: the file is whole or absent."""
-    path = Path(path)
-    chunks = [text] if isinstance(text, str) else text
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    """The one JSON writer: strict JSON, so NaN or Infinity is an error, never ``NaN`` in the file."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-        os.chmod(tmp, public_mode())  # mkstemp makes files private; outputs are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    except ValueError as exc:  # a value no JSON reader accepts: refuse rather than write it
+        from .errors import TariffcalcError
+
+        raise TariffcalcError(f"cannot write JSON: {exc} (NaN or Infinity in the answer)") from None
 
 
 def product_dict(answer) -> dict:
@@ -539,9 +517,12 @@ def rejects_path(output) -> str:
 def write_duty_outputs(result, output, wide: bool = False, skip_bad: bool = False, progress=None) -> None:
     """The per-entry CSV to ``output`` and, with ``skip_bad``, the rejected rows beside it; each
     written whole or not at all."""
+    from .output import write_files
+
+    files = [(output, duty_csv_chunks(result, wide, progress=progress))]
     if skip_bad:
-        write_atomic(result.ledger.rejects.to_csv(index=False, lineterminator="\n"), rejects_path(output))
-    write_atomic(duty_csv_chunks(result, wide, progress=progress), output)
+        files.append((rejects_path(output), result.ledger.rejects.to_csv(index=False, lineterminator="\n")))
+    write_files(files)
 
 
 def _money(value) -> float:
