@@ -136,10 +136,12 @@ def _steps_frame(dataset: Dataset) -> pd.DataFrame:
                 "path": layer.path,
                 "line": step.line,
             })
-    frame = pd.DataFrame(rows, columns=STEP_COLUMNS)
+    # Text as Python objects: pandas 3 stores text in pyarrow arrays when pyarrow is installed, and
+    # their row-wise takes make states() on many dates 4x slower (daily timeline: 6.1 s -> 1.5 s).
+    frame = pd.DataFrame(rows, columns=STEP_COLUMNS, dtype=object)
     for column in ("start", "end", "announced"):
         frame[column] = pd.to_datetime(frame[column])
-    frame["rate"] = frame["rate"].astype(float)
+    frame = frame.astype({"rate": float, "trade_value_usd_bn": float, "step": "int64"})
     return frame
 
 
