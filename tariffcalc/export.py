@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .engine import DiffAnswer, RateAnswer
+from .errors import TariffcalcError
 
 TIDY_COLUMNS = [
     "date", "direction", "imposer", "origin", "kind", "layer_id", "name", "authority", "scope",
@@ -93,14 +94,19 @@ def frame_to_csv(frame: pd.DataFrame, columns: list[str]) -> str:
     return header + "\n".join(rows.tolist()) + "\n"
 
 
+class NonFiniteJSON(TariffcalcError, ValueError):
+    """NaN or Infinity met on the way into JSON: refused (one line, exit 2), never written."""
+
+    def __init__(self, exc):
+        super().__init__(f"cannot write JSON: {exc} (NaN or Infinity in the answer)")
+
+
 def _strict_json(value) -> str:
     """One JSON value, never NaN or Infinity (``to_json``'s rule, for ``records_json``)."""
     try:
         return json.dumps(value, ensure_ascii=False, allow_nan=False)
     except ValueError as exc:
-        from .errors import TariffcalcError
-
-        raise TariffcalcError(f"cannot write JSON: {exc} (NaN or Infinity in the answer)") from None
+        raise NonFiniteJSON(exc) from None
 
 
 def records_json(frame: pd.DataFrame, encoders: dict) -> str:
@@ -265,9 +271,7 @@ def to_json(data) -> str:
     try:
         return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     except ValueError as exc:  # a value no JSON reader accepts: refuse rather than write it
-        from .errors import TariffcalcError
-
-        raise TariffcalcError(f"cannot write JSON: {exc} (NaN or Infinity in the answer)") from None
+        raise NonFiniteJSON(exc) from None
 
 
 def product_dict(answer) -> dict:
