@@ -620,9 +620,12 @@ def layers(direction, authority, fmt, data_dir, standalone, verbose):
 @cli.command()
 @click.argument("directory", required=False, envvar="TARIFFCALC_DATA", type=click.Path(exists=True, file_okay=False))
 @click.option("--standalone", is_flag=True, help="Check DIRECTORY on its own, not as an overlay of the bundled data.")
+@click.option("--report", is_flag=True,
+              help="After the checks, print the data set's health: verified-through dates, steps by "
+                   "confidence, known gaps, each list file with its source, the HTS cross-check.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the traceback of errors.")
 @handle_errors
-def validate(directory, standalone, verbose):
+def validate(directory, standalone, report, verbose):
     """Check data files: YAML syntax, keys, types, dates, overlaps, ids, rules, list files, schedules.
 
     Without DIRECTORY, checks $TARIFFCALC_DATA if set (as every command reads it), else the
@@ -633,6 +636,7 @@ def validate(directory, standalone, verbose):
     Example:
 
         tariffcalc validate my-layers/
+        tariffcalc validate --report
     """
     from .loader import check_list_files, load_dataset
     from .schedule import Schedules
@@ -645,6 +649,11 @@ def validate(directory, standalone, verbose):
         schedules.table(vintage)
     click.echo(f"ok: {len(dataset.layers)} layers, {steps} steps, {lists} list files, "
                f"{len(schedules.vintages)} schedules in {', '.join(dataset.dirs)}")
+    if report:
+        from .health import health, render
+
+        click.echo("")
+        click.echo(render(health(dataset)), nl=False)
 
 
 @cli.command()
