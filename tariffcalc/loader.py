@@ -446,7 +446,10 @@ def _read_dataset_meta(directory: Path, budget: Budget | None = None) -> dict:
     return verified
 
 
-TABLE_INDEXES = ("mfn/vintages.yaml", "weights/weights.yaml")  # what an overlay may bring instead of layers
+def _has_tables(directory: Path) -> bool:
+    """Whether an overlay brings YAML of its own other than layers (an MFN or weights index,
+    refund programs): it may then have no layer files."""
+    return any(p.suffix in (".yaml", ".yml") for p in directory.rglob("*.y*ml"))
 
 
 def load_directory(directory, budget: Budget | None = None, *, tables_suffice: bool = False
@@ -460,7 +463,7 @@ def load_directory(directory, budget: Budget | None = None, *, tables_suffice: b
         raise DataError(directory, None, "data directory not found")
     budget = budget if budget is not None else Budget()
     files = _layer_files(directory)
-    if not files and not (tables_suffice and any((directory / index).is_file() for index in TABLE_INDEXES)):
+    if not files and not (tables_suffice and _has_tables(directory)):
         raise DataError(None, None, f"no layer files in {directory} (a layer is a .yaml file, e.g. "
                                     f"{directory / 'us' / 'my-layer.yaml'}; see docs/data-format.md)")
     layers, seen = [], {}
