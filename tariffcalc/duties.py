@@ -322,7 +322,7 @@ def _mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at
             else:
                 out["rate"][position] = np.nan if mfn.rate is None else mfn.rate
                 out["basis"][position] = mfn.basis
-                specific = parse_specific(mfn.general) if imposer == "US" else None
+                specific = parse_specific(mfn.general) if vintage.specific_duties else None
                 if specific:
                     out["per_unit"][position], out["unit"][position], out["spec_adv"][position] = specific
                 out["label"][position] = f"MFN {mfn.general} ({label}{'; ' + note if note else ''})"
