@@ -703,11 +703,14 @@ def validate(directory, standalone, report, verbose):
               help="Price the good rows and write the bad ones, with their reason, to OUT.rejects.csv (needs -o).")
 @click.option("--as-of", "as_of", type=DATE, default="today", show_default=True,
               help="Date the refund routes, deadlines and interest are worked out for (the day a claim is filed).")
+@click.option("--noncorporate", is_flag=True,
+              help="Refund interest at the IRS overpayment rate for importers that are not corporations (1 point higher).")
 @direction_option
 @format_option("table", "json", "csv")
 @data_options
 @handle_errors
-def duty(ledger_path, output, wide, columns, skip_bad, as_of, direction, fmt, data_dir, standalone, verbose):
+def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, direction, fmt, data_dir, standalone,
+         verbose):
     """Duties and refunds over an import ledger: per entry and layer, by authority and month.
 
     LEDGER.csv has columns entry_id, entry_date (date of entry), hts (any code form), origin
@@ -743,7 +746,8 @@ def duty(ledger_path, output, wide, columns, skip_bad, as_of, direction, fmt, da
         _check_output(export.rejects_path(output), (".csv",), ledger_path, option="--skip-bad: rejects file")
     with render.progress_bar() as progress:
         entries = ledger.read_ledger(ledger_path, columns, direction, skip_bad, progress=progress)
-        result = duties.compute_duties(entries, _products(_engine(data_dir, standalone)), as_of=as_of)
+        result = duties.compute_duties(entries, _products(_engine(data_dir, standalone)), as_of=as_of,
+                                       interest_payer="noncorporate" if noncorporate else None)
         if output:
             export.write_duty_outputs(result, output, wide, skip_bad, progress)
     if fmt == "csv" and not output:
