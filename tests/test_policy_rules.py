@@ -263,3 +263,31 @@ steps:
 """, encoding="utf-8")
     with pytest.raises(DataError, match="condition 'end-use' is also declared in"):
         load_dataset(tmp_path, bundled=False)
+
+
+def test_a_ledger_prices_each_code_on_its_own_content_and_conditions(runner, no_user_data, tmp_path, products):
+    """Codes on the same lists but with different content estimates, or listed under a condition and
+    without one, are priced apart in `duty` and agree with `rate --hts`."""
+    codes = ["3208100000", "3305100000", LAPTOP, "8507600010", "8507600020", MEDICAMENTS]
+    ledger = tmp_path / "l.csv"
+    ledger.write_text("entry_id,entry_date,hts,origin,customs_value\n"
+                      + "".join(f"E{i},2025-09-01,{code},CN,1000\n" for i, code in enumerate(codes)), encoding="utf-8")
+    result = runner.invoke(cli, ["duty", str(ledger), "--format", "csv"])
+    assert result.exit_code == 0, result.stderr
+    totals = [line.split(",") for line in result.stdout.splitlines() if ",total," in line]
+    header = result.stdout.splitlines()[0].split(",")
+    charged = {row[header.index("code")]: float(row[header.index("charged")]) for row in totals}
+    for code in codes:
+        single = products.rate(code, d("2025-09-01"), US)
+        assert charged[code] == pytest.approx(single.mfn_rate + single.additional_rate), code
+
+
+@pytest.mark.xfail(strict=True, reason="not encoded: a rule that charges a layer on the value outside another "
+                                       "layer's content (the reciprocal tariff is still kept off the whole good)")
+def test_the_non_metal_content_of_a_derivative_pays_the_reciprocal_tariff(products, estimates):
+    """Procl. 10947 cl. 6 (from 2025-06-04), CBP CSMS #65794272: the non-steel and non-aluminum content
+    of a derivative article is subject to the IEEPA reciprocal duty. Paints 3208.10.00."""
+    answer = products.rate("3208100000", d("2025-09-01"), US)
+    shares = estimates.shares(["3208100000"]).loc["3208100000"]
+    reciprocal = row(answer, "us-ieepa-reciprocal")
+    assert reciprocal["charged"] == pytest.approx(10 * (1 - shares["steel"] - shares["aluminum"]))
