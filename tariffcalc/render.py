@@ -369,7 +369,8 @@ def product_diff_view(diffs) -> Group:
 def refunds_view(r, cur: str) -> list:
     """``refunds.RefundSummary`` -> the routes table (with the total) and the entries whose
     deadline falls within 30 days (the litigation status is in the authorities' lines)."""
-    rows = [[row.route, f"{row.entries:,}", _money(row.duty), _money(row.interest)] for row in r.by_route.itertuples()]
+    rows = [[row.route if row.confidence == "confirmed" else f"{row.route} (unconfirmed)", f"{row.entries:,}",
+             _money(row.duty), _money(row.interest)] for row in r.by_route.itertuples()]
     rows.append(["Total", f"{int(r.by_route['entries'].sum()):,}", _money(r.duty), _money(r.interest)])
     columns = [Column("Route", wrap=True), Column("Entries", "right"), Column(f"Duty ({cur})", "right"),
                Column(f"Interest ({cur})", "right")]
