@@ -124,6 +124,25 @@ def handle_errors(command):
     return wrapper
 
 
+def scenario_option(command):
+    """--scenario, shared by the commands that evaluate: the one place is ``_engine``."""
+    def remember(ctx, param, value):
+        ctx.meta["scenario"] = value
+        return value
+
+    return click.option(
+        "--scenario", metavar="NAME|FILE", expose_value=False, callback=remember,
+        help="Answer under a what-if scenario (see `tariffcalc scenarios`) instead of the record; "
+             "outputs name it and mark what differs.",
+    )(command)
+
+
+def _applied():
+    """The scenario applied by ``_engine`` in this command, if any."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get("applied") if ctx else None
+
+
 def _engine(data_dir, standalone=False):
     from .engine import Engine
     from .errors import QueryError
@@ -131,7 +150,14 @@ def _engine(data_dir, standalone=False):
 
     if standalone and not data_dir:
         raise QueryError("--standalone needs --data-dir (or $TARIFFCALC_DATA)")
-    return Engine(load_dataset(data_dir, bundled=not standalone))
+    engine = Engine(load_dataset(data_dir, bundled=not standalone))
+    ctx = click.get_current_context(silent=True)
+    if ctx and ctx.meta.get("scenario"):
+        from .scenarios import find_scenario, scenario_engine
+
+        engine = scenario_engine(engine, find_scenario(ctx.meta["scenario"], data_dir))
+        ctx.meta["applied"] = engine.applied
+    return engine
 
 
 def _directions(direction, origin):
@@ -184,10 +210,21 @@ def _code(text):
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, soft_wrap=False)
+    console = Console(stderr=stderr, soft_wrap=False)
+    applied, ctx = _applied(), click.get_current_context(silent=True)
+    if applied and not stderr and not ctx.meta.get("banner_shown"):  # name the scenario above any table
+        ctx.meta["banner_shown"] = True
+        for line in applied.banner():
+            console.print(line, style="bold magenta", highlight=False, markup=False)
+    return console
 
 
 def _emit(text: str, output=None) -> None:
+    applied = _applied()
+    if applied:
+        from .scenarios import label_output
+
+        text = label_output(text, click.get_current_context().params.get("fmt"), applied)
     if output:
         from .export import write_atomic
 
@@ -226,6 +263,7 @@ def cli():
 @average_options
 @format_option("table", "json", "csv")
 @threatened_option
+@scenario_option
 @data_options
 @handle_errors
 def rate(day, code, exported, direction, origin, average, weights_year, fmt, include_threatened, data_dir,
@@ -312,6 +350,7 @@ def rate(day, code, exported, direction, origin, average, weights_year, fmt, inc
 @origin_option
 @format_option("table", "json", "csv")
 @threatened_option
+@scenario_option
 @data_options
 @handle_errors
 def diff(date_from, date_to, code, direction, origin, fmt, include_threatened, data_dir, standalone, verbose):
@@ -369,6 +408,7 @@ def diff(date_from, date_to, code, direction, origin, fmt, include_threatened, d
 @average_options
 @format_option("csv", "json")
 @threatened_option
+@scenario_option
 @data_options
 @handle_errors
 def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, origin, average, weights_year, fmt,
@@ -487,6 +527,7 @@ def hts(code, day, direction, origin, fmt, data_dir, standalone, verbose):
 @click.option("--weights", "weights_year", type=int, metavar="YEAR", help="Year of the trade weights (see rate --help).")
 @format_option("table", "json", "csv")
 @threatened_option
+@scenario_option
 @data_options
 @handle_errors
 def timeline(date_from, date_to, direction, no_average, weights_year, fmt, include_threatened, data_dir, standalone,
@@ -528,6 +569,7 @@ def timeline(date_from, date_to, direction, no_average, weights_year, fmt, inclu
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write a chart file (.png or .svg); without it, draw in the terminal.")
 @threatened_option
+@scenario_option
 @data_options
 @handle_errors
 def chart(date_from, date_to, average, weights_year, output, include_threatened, data_dir, standalone, verbose):
@@ -624,6 +666,7 @@ def validate(directory, standalone, verbose):
               help="Price the good rows and write the bad ones, with their reason, to OUT.rejects.csv (needs -o).")
 @direction_option
 @format_option("table", "json", "csv")
+@scenario_option
 @data_options
 @handle_errors
 def duty(ledger_path, output, wide, columns, skip_bad, direction, fmt, data_dir, standalone, verbose):

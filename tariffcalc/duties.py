@@ -20,7 +20,7 @@ import pandas as pd
 
 from .engine import EARLIEST, LATEST, direction_with_origin
 from .ledger import Ledger
-from .model import AUTHORITIES, DIRECTIONS, Direction
+from .model import AUTHORITIES, COUNTED_STATUSES, DIRECTIONS, Direction
 from .products import ProductEngine, evaluate_pairs, transit_note
 from .schedule import code_keys, parse_specific
 
@@ -437,7 +437,8 @@ def litigation_status(products: ProductEngine, authority: str, imposer: str) -> 
 def refund_window(products: ProductEngine, imposer: str) -> tuple[date, date] | None:
     """First and last entry date on which IEEPA duties were collected, from the data."""
     steps = products.engine.steps
-    steps = steps[(steps["imposer"] == imposer) & (steps["authority"] == "IEEPA") & (steps["status"] == "in_effect")]
+    steps = steps[(steps["imposer"] == imposer) & (steps["authority"] == "IEEPA")
+                  & steps["status"].isin(COUNTED_STATUSES)]
     if steps.empty:
         return None
     last = LATEST if steps["end"].isna().any() else (steps["end"].max() - pd.Timedelta(days=1)).date()

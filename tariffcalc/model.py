@@ -23,8 +23,13 @@ SCOPES = ("all", "group")
 STATUSES = ("in_effect", "threatened", "suspended", "struck_down")
 CONFIDENCES = ("confirmed", "unconfirmed")
 
+# Statuses a what-if scenario gives the steps it edits (never written in data files): charged
+# only in the scenario, and a layer's steps it ends (kept, with their rate, but not charged).
+SCENARIO_STATUS = "scenario"
+SCENARIO_ENDED = "scenario_ended"
+
 # Statuses whose rate is charged on goods. Threatened steps join them only on request.
-COUNTED_STATUSES = ("in_effect",)
+COUNTED_STATUSES = ("in_effect", SCENARIO_STATUS)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ STATUS_STYLE = {
     "threatened": "yellow",
     "suspended": "dim",
     "struck_down": "dim strike",
+    "scenario": "bold magenta",  # charged only in a what-if scenario
 }
 
 
