@@ -344,35 +344,68 @@ def rate(day, code, exported, direction, origin, average, weights_year, fmt, inc
 
 @cli.command()
 @click.argument("date_from", metavar="D1", type=DATE)
-@click.argument("date_to", metavar="D2", type=DATE)
+@click.argument("date_to", metavar="D2", type=DATE, required=False)
 @click.option("--hts", "code", metavar="CODE", help="Compare the two dates for one product.")
 @direction_option
 @origin_option
+@click.option("--average", is_flag=True, help="Compare the trade-weighted averages (MFN + layers) instead.")
+@click.option("--weights", "weights_year", type=int, metavar="YEAR", help="Year of the trade weights (see rate --help).")
 @format_option("table", "json", "csv")
 @threatened_option
 @scenario_option
 @data_options
 @handle_errors
-def diff(date_from, date_to, code, direction, origin, fmt, include_threatened, data_dir, standalone, verbose):
+def diff(date_from, date_to, code, direction, origin, average, weights_year, fmt, include_threatened, data_dir,
+         standalone, verbose):
     """What changed between two dates: layers added, removed and changed, and the headline.
 
     Changes are in percentage points charged (a suspended or threatened step charges 0).
+    With --scenario and one date D1: the scenario against the record on that date (Old = the
+    record, New = the scenario), layer by layer; with two dates, both sides are the scenario's.
 
     Example:
 
         tariffcalc diff 2025-04-01 2025-05-14
 
         tariffcalc diff 2025-04-09 2025-04-12 --hts 8517.13.00 -d us
+
+        tariffcalc diff --scenario truce-lapses 2026-11-15
     """
     from . import export
 
+    if code and average:
+        raise CliError("--hts and --average are separate questions: use one")
+    if date_to is None and not click.get_current_context().meta.get("scenario"):
+        raise click.UsageError("Missing argument 'D2' (or give --scenario to compare it with the record on D1)")
     engine = _engine(data_dir, standalone)
     dirs = _directions(direction, origin)
+    before, labels = engine, None
+    if date_to is None:
+        before, date_to = engine.record, date_from
+        labels = (f"record {date_from}", f"scenario {_applied().scenario.name} {date_from}")
+    if average:
+        from .averages import AVERAGE_DIFF_COLUMNS, average_diff
+
+        old = _averages(before, dirs, [date_from], weights_year, include_threatened)
+        new = _averages(engine, dirs, [date_to], weights_year, include_threatened)
+        frame = average_diff(old, new)
+        if fmt == "table":
+            from .render import average_diff_view
+
+            _console().print(average_diff_view(frame, labels or (date_from, date_to)))
+        elif fmt == "json":
+            _emit(export.to_json([{k: export.number(v) if isinstance(v, float) else str(v) for k, v in row.items()}
+                                  for row in frame.to_dict("records")]))
+        else:
+            _emit(export.frame_to_csv(frame, AVERAGE_DIFF_COLUMNS))
+        return
     if code:
         from .products import product_diff
 
         products = _products(engine)
-        diffs = [product_diff(products, _code(code), date_from, date_to, d, include_threatened) for d in dirs]
+        old_products = products if before is engine else _products(before)
+        diffs = [product_diff(old_products, _code(code), date_from, date_to, d, include_threatened, products, labels)
+                 for d in dirs]
         if fmt == "table":
             from .render import product_diff_view
 
@@ -382,7 +415,8 @@ def diff(date_from, date_to, code, direction, origin, fmt, include_threatened, d
         else:
             _emit(export.product_diff_csv(diffs))
         return
-    answer = engine.diff(date_from, date_to, dirs[0] if len(dirs) == 1 else direction, include_threatened)
+    answer = before.diff(date_from, date_to, dirs[0] if len(dirs) == 1 else direction, include_threatened, engine,
+                         labels)
     if fmt == "table":
         from .render import diff_view
 
@@ -587,8 +621,15 @@ def chart(date_from, date_to, average, weights_year, output, include_threatened,
     from .chart import chart_data, draw
 
     engine = _engine(data_dir, standalone)
-    data = chart_data(engine, _products(engine) if average else None, date_from, date_to, average,
-                      weights_year, include_threatened, _weights_for)
+    applied = _applied()
+    record = engine.record if applied else engine
+    data = chart_data(record, _products(record) if average else None, date_from, date_to, average,
+                      weights_year, include_threatened and not applied, _weights_for)
+    if applied:  # the record solid, the scenario dashed beside it
+        from .scenarios import dashed_scenario
+
+        dashed_scenario(data, chart_data(engine, _products(engine) if average else None, date_from, date_to,
+                                         average, weights_year, include_threatened, _weights_for), applied)
     if output:
         draw(data, output)
         click.echo(f"wrote {output}", err=True)
@@ -597,6 +638,10 @@ def chart(date_from, date_to, average, weights_year, output, include_threatened,
 
         _console().print(terminal_chart(data.series, date_from, date_to, data.measure_label,
                                         width=min(_console().width, 120)))
+        if applied:
+            _console().print(terminal_chart(data.threatened, date_from, date_to,
+                                            f"{data.measure_label}, {data.dashed_label}",
+                                            width=min(_console().width, 120)))
 
 
 @cli.command()
@@ -651,8 +696,11 @@ def validate(directory, standalone, verbose):
     schedules = Schedules.for_dataset(dataset)
     for vintage in schedules.vintages:
         schedules.table(vintage)
+    from .scenarios import check_scenarios
+
+    scenarios = check_scenarios(dataset, directory)
     click.echo(f"ok: {len(dataset.layers)} layers, {steps} steps, {lists} list files, "
-               f"{len(schedules.vintages)} schedules in {', '.join(dataset.dirs)}")
+               f"{len(schedules.vintages)} schedules, {scenarios} scenarios in {', '.join(dataset.dirs)}")
 
 
 @cli.command()
@@ -698,10 +746,18 @@ def duty(ledger_path, output, wide, columns, skip_bad, direction, fmt, data_dir,
     with render.progress_bar() as progress:
         entries = ledger.read_ledger(ledger_path, columns, direction, skip_bad, progress=progress)
         result = duties.compute_duties(entries, _products(_engine(data_dir, standalone)))
+        label = None
+        if _applied():  # name the scenario on every per-entry row
+            from functools import partial
+
+            from .scenarios import label_csv_chunks
+
+            label = partial(label_csv_chunks, applied=_applied())
         if output:
-            export.write_duty_outputs(result, output, wide, skip_bad, progress)
+            export.write_duty_outputs(result, output, wide, skip_bad, progress, label=label)
     if fmt == "csv" and not output:
-        for text in export.duty_csv_chunks(result, wide):
+        chunks = export.duty_csv_chunks(result, wide)
+        for text in label(chunks) if label else chunks:
             click.echo(text, nl=False)
     elif fmt == "json":
         _emit(export.to_json(export.duty_summary_dict(result)))
@@ -710,6 +766,33 @@ def duty(ledger_path, output, wide, columns, skip_bad, direction, fmt, data_dir,
     if fmt != "table":
         for note in result.summary.notes:
             click.echo(f"note: {note}", err=True)
+
+
+@cli.command(name="scenarios")
+@format_option("table", "json")
+@data_options
+@handle_errors
+def scenarios_(fmt, data_dir, standalone, verbose):
+    """List the what-if scenarios --scenario takes: the bundled ones and those in the
+    scenarios/ folder of --data-dir, with what each supposes and what it rests on.
+
+    A scenario is a YAML file of edits to the record (see docs/data-format.md); --scenario
+    also takes the path of one.
+
+    Example:
+
+        tariffcalc scenarios
+
+        tariffcalc rate --date 2026-11-15 --scenario truce-lapses
+    """
+    from . import export
+    from .scenarios import list_scenarios, scenario_dicts, scenarios_view
+
+    found = list_scenarios(data_dir)
+    if fmt == "json":
+        _emit(export.to_json(scenario_dicts(found)))
+    else:
+        _console().print(scenarios_view(found))
 
 
 def main():  # pragma: no cover - console-script shim

@@ -536,12 +536,14 @@ def rejects_path(output) -> str:
     return (text[:-4] if text.lower().endswith(".csv") else text) + ".rejects.csv"
 
 
-def write_duty_outputs(result, output, wide: bool = False, skip_bad: bool = False, progress=None) -> None:
+def write_duty_outputs(result, output, wide: bool = False, skip_bad: bool = False, progress=None,
+                       label=None) -> None:
     """The per-entry CSV to ``output`` and, with ``skip_bad``, the rejected rows beside it; each
-    written whole or not at all."""
+    written whole or not at all. ``label`` maps the CSV pieces (a scenario names itself in them)."""
     if skip_bad:
         write_atomic(result.ledger.rejects.to_csv(index=False, lineterminator="\n"), rejects_path(output))
-    write_atomic(duty_csv_chunks(result, wide, progress=progress), output)
+    chunks = duty_csv_chunks(result, wide, progress=progress)
+    write_atomic(label(chunks) if label else chunks, output)
 
 
 def _money(value) -> float:

@@ -15,13 +15,21 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
 from .errors import DataError, QueryError
-from .loader import _Checker, _check_rules, _step, bundled_data_dir, parse_layer, read_yaml
+from .loader import (
+    _check_rules,
+    _Checker,
+    _step,
+    bundled_data_dir,
+    parse_layer,
+    read_yaml,
+)
 from .model import (
     COUNTED_STATUSES,
     SCENARIO_ENDED,
@@ -64,7 +72,7 @@ EDIT_FIELDS = {
     },
     "end": {
         "end": Field("id", True, doc="layer id: not charged on goods entered from the date"),
-        "on": Field("date", True),
+        "from": Field("date", True),  # not `on`: YAML 1.1 reads a bare `on` key as true
         **_PROVENANCE,
     },
     "set_rate": {
@@ -217,7 +225,7 @@ def _edit(path: Path, number: int, item, line: int, top: dict, raw_top) -> Edit:
         return Edit(kind, v["count"], v["from"], until, None, tuple(v["statuses"]), instrument, source,
                     v["note"], line=item.line)
     if kind == "end":
-        return Edit(kind, v["end"], v["on"], None, None, (), instrument, source, v["note"], line=item.line)
+        return Edit(kind, v["end"], v["from"], None, None, (), instrument, source, v["note"], line=item.line)
     if kind == "set_rate":
         if v["until"] and v["until"] <= v["from"]:
             check.fail(item.key_lines["until"], f"until {v['until']} is not after from {v['from']}")
@@ -412,7 +420,7 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Applied:
         layer = layers[edit.layer_id]
         steps, window, text = _APPLY[edit.kind](layer, edit, scenario.name)
         steps = tuple(sorted(steps, key=lambda s: s.start))
-        for prev, nxt in zip(steps, steps[1:]):
+        for prev, nxt in itertools.pairwise(steps):
             if prev.end is None or prev.end > nxt.start:  # pragma: no cover - _cut makes room
                 raise DataError(*where, f"{edit.kind}: steps of '{layer.id}' would overlap from {nxt.start}")
         layers[edit.layer_id] = replace(layer, steps=steps)
@@ -493,3 +501,40 @@ def scenario_engine(record, scenario: Scenario):
             return answer
 
     return ScenarioEngine(apply_scenario(record.dataset, scenario), record)
+
+
+def dashed_scenario(record_data, scenario_data, applied: Applied) -> None:
+    """Put the scenario's lines (with threatened steps if they were asked for) beside the record's
+    chart as its dashed lines, and name the scenario in the title."""
+    name = applied.scenario.name
+    record_data.threatened = scenario_data.threatened if scenario_data.threatened is not None else scenario_data.series
+    record_data.dashed_label = f"scenario {name}"
+    record_data.title = f"{record_data.title}\nrecord (solid) and what-if scenario {name} (dashed)"
+
+
+# -- listing ---------------------------------------------------------------------------------
+
+def check_scenarios(dataset: Dataset, data_dir=None) -> int:
+    """Read every scenario and apply it to ``dataset`` (unknown layers, overlaps: file:line)."""
+    found = list_scenarios(data_dir)
+    for scenario in found:
+        apply_scenario(dataset, scenario)
+    return len(found)
+
+
+def scenario_dicts(found) -> list[dict]:
+    return [{"name": s.name, "bundled": s.bundled, "description": s.description, "rests_on": s.rests_on,
+             "source": s.source, "edits": len(s.edits), "file": s.path} for s in found]
+
+
+def scenarios_view(found):
+    from rich.table import Table
+
+    table = Table(title="What-if scenarios (--scenario NAME)", title_justify="left")
+    for column in ("Name", "Kind", "What it supposes", "Rests on"):
+        table.add_column(column, overflow="fold")
+    for s in found:
+        table.add_row(s.name, "bundled" if s.bundled else "user", s.description, s.rests_on)
+    if not found:
+        table.add_row("(none)", "", "", "")
+    return table
