@@ -5,6 +5,7 @@ written to a temporary file beside the target and renamed, so a failed run leave
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -52,12 +53,61 @@ def _day(value) -> str | None:
     return pd.Timestamp(value).date().isoformat()
 
 
+def _tokens(values, encode) -> np.ndarray:
+    """``encode`` applied to a column, each distinct value encoded once: exports repeat a few
+    values (dates, layer ids, rates) over many rows, so this is column-wise, not per row."""
+    values = pd.Series(values)
+    if values.dtype == np.float64:
+        keys = values.to_numpy().view(np.int64)  # by bit pattern: 0.0 and -0.0 are written apart
+    elif values.dtype != object or pd.api.types.infer_dtype(values, skipna=False) in _ONE_KIND:
+        keys = values
+    else:
+        keys = values.map(_kind_key)
+    codes, _ = pd.factorize(keys, use_na_sentinel=False)
+    if not len(codes):
+        return np.array([], dtype=object)
+    firsts = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
+    # tolist() gives the Python scalars that iterating the column gives (int, not numpy.int64).
+    return np.array([encode(v) for v in values.take(firsts).tolist()], dtype=object)[codes]
+
+
+# Object columns whose values are all of one kind (no None, no float) can be factorized as they are.
+_ONE_KIND = {"string", "boolean", "integer", "date", "datetime", "empty"}
+
+
+def _kind_key(value):
+    """A hashable key that keeps apart what Python finds equal but we write differently: True, 1
+    and 1.0; 0.0 and -0.0. Every NaN is one key."""
+    if isinstance(value, float):
+        return ("float", repr(value))
+    return (type(value).__name__, value)
+
+
 def frame_to_csv(frame: pd.DataFrame, columns: list[str]) -> str:
     """CSV text with exactly ``columns`` in order and every value formatted by ``_text``."""
-    out = frame.reindex(columns=columns).copy()
-    for column in columns:
-        out[column] = [_text(v) for v in out[column]]
-    return out.to_csv(index=False, lineterminator="\n")
+    out = frame.reindex(columns=columns)
+    header = ",".join(_csv_field(str(c)) for c in columns) + "\n"
+    if out.empty:
+        return header
+    fields = [_tokens(out[c], lambda v: _csv_field(_text(v))) for c in columns]
+    rows = fields[0]
+    for column in fields[1:]:
+        rows = rows + ("," + column)
+    return header + "\n".join(rows.tolist()) + "\n"
+
+
+def records_json(frame: pd.DataFrame, encoders: dict) -> str:
+    """A JSON list of one object per row, byte for byte what ``to_json`` writes of the records,
+    built column by column: ``encoders`` maps each key, in order, to a function from a cell to the
+    JSON value of that key."""
+    if frame.empty:
+        return "[]\n"
+    body = None
+    for key, encode in encoders.items():
+        prefix = "    " + json.dumps(key, ensure_ascii=False) + ": "
+        tokens = _tokens(frame[key], lambda v: json.dumps(encode(v), ensure_ascii=False, allow_nan=False))
+        body = prefix + tokens if body is None else body + (",\n" + prefix + tokens)
+    return "[\n" + ",\n".join(("  {\n" + body + "\n  }").tolist()) + "\n]\n"
 
 
 def tidy_csv(timeline: pd.DataFrame) -> str:
@@ -84,11 +134,8 @@ def wide_csv(timeline: pd.DataFrame) -> str:
 
 
 def timeline_json(timeline: pd.DataFrame) -> str:
-    records = [
-        {column: _json_value(column, row[column]) for column in TIDY_COLUMNS}
-        for _, row in timeline.reindex(columns=TIDY_COLUMNS).iterrows()
-    ]
-    return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+    return records_json(timeline.reindex(columns=TIDY_COLUMNS),
+                        {column: functools.partial(_json_value, column) for column in TIDY_COLUMNS})
 
 
 def _json_value(column, value):
@@ -356,12 +403,11 @@ def averages_csv(frame: pd.DataFrame) -> str:
 
 
 def averages_json(frame: pd.DataFrame) -> str:
-    frame = _rounded(frame)
-    return to_json([
-        {"date": _day(row["date"]), "direction": row["direction"], "imposer": row["imposer"],
-         "origin": row["origin"], **average_dict(row)}
-        for _, row in frame.iterrows()
-    ])
+    same = lambda value: value  # noqa: E731
+    return records_json(_rounded(frame), {
+        "date": _day, "direction": same, "imposer": same, "origin": same, "average_rate": number,
+        "additional_average": number, "coverage": number, "mfn_unknown_share": number, "weights": same,
+    })
 
 
 EVENT_EXPORT_COLUMNS = ["date", "direction", "imposer", "origin", "changes", "headline", "average_rate"]
@@ -374,12 +420,12 @@ def events_csv(frame: pd.DataFrame) -> str:
 
 
 def events_json(frame: pd.DataFrame) -> str:
-    return to_json([
-        {"date": _day(row["date"]), "direction": row["direction"], "imposer": row["imposer"],
-         "origin": row["origin"], "changes": row["changes"], "headline": number(row["headline"]),
-         "average_rate": None if row["average_rate"] is None else number(round(float(row["average_rate"]), 3))}
-        for _, row in frame.iterrows()
-    ])
+    same = lambda value: value  # noqa: E731
+    return records_json(frame, {
+        "date": _day, "direction": same, "imposer": same, "origin": same, "changes": same,
+        "headline": number,
+        "average_rate": lambda value: None if value is None else number(round(float(value), 3)),
+    })
 
 
 # -- duties over a ledger (tariffcalc duty) ------------------------------------------------

@@ -146,7 +146,7 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
     found = _dated(index.matches(pairs["code"].unique()) if matches is None else matches, pairs)
 
     keep = ["group", "date", "layer_id", "step", "name", "authority", "scope", "rate", "status", "counted",
-            "excluded_by", "confidence", "not_on_goods_of", "replaces"]
+            "excluded_by", "confidence"]
     all_goods = pairs.merge(states[states["scope"] == "all"][keep], on=["group", "date"])
     all_goods["match"], all_goods["set_name"] = "all", ""
     covers = found[found["role"] == "cover"]
@@ -163,24 +163,18 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
     waivers = found[(found["role"] == "waiver") & (found["match"] == "full")]
     frame = frame.merge(_first_by(waivers, keys, "set_name", "waivable_by"), on=keys, how="left")
 
+    # The stacking rules: one table, one function (stacking.RuleTable.stack), over the liable rows.
     liable = frame["counted"] & frame["match"].isin(["all", "full"]) & frame["exempt_by"].isna()
-    subject = frame.loc[liable, keys].rename(columns={"layer_id": "other"})
+    rules = engine.rules
+    rows = np.flatnonzero(liable.to_numpy())
+    stacked = rules.stack(frame["pair"].to_numpy()[rows], rules.position(frame["layer_id"].to_numpy()[rows]))
+    frame["removed_by"] = pd.Series(np.nan, index=frame.index, dtype=object)
+    frame.loc[frame.index[rows[stacked.removed]], "removed_by"] = stacked.reasons(
+        [engine.names.get(i, i) for i in rules.layer_ids])[stacked.removed]
 
-    # The stacking rules are the step's: exploded on the few (group, date, layer) states, not per code.
-    rules = states[["group", "date", "layer_id", "not_on_goods_of"]].explode("not_on_goods_of").dropna()
-    rules = frame[["pair", "group", "date", "layer_id"]].merge(rules, on=["group", "date", "layer_id"])
-    hits = rules.merge(subject, left_on=["pair", "not_on_goods_of"], right_on=["pair", "other"])
-    frame = frame.merge(_first_by(hits, keys, "other", "not_on_goods_of_hit"), on=keys, how="left")
-
-    replacing = states[["group", "date", "layer_id", "replaces"]].explode("replaces").dropna()
-    replacing = frame.loc[liable, ["pair", "group", "date", "layer_id"]].merge(replacing, on=["group", "date", "layer_id"])
-    replacing = replacing.rename(columns={"layer_id": "by", "replaces": "layer_id"})
-    frame = frame.merge(_first_by(replacing, keys, "by", "replaced_by"), on=keys, how="left")
-
-    frame["applies"] = liable & frame["not_on_goods_of_hit"].isna() & frame["replaced_by"].isna()
+    frame["applies"] = liable & frame["removed_by"].isna()
     frame["charged"] = frame["rate"].where(frame["applies"], 0.0)
-    names = dict(zip(engine.steps["layer_id"], engine.steps["name"]))
-    frame["reason"] = _reasons(frame, names)
+    frame["reason"] = _reasons(frame)
     caveat = frame["applies"] & frame["partly_exempt_by"].notna()
     frame.loc[caveat, "reason"] += (" (some lines under this code are exempt: "
                                     + frame.loc[caveat, "partly_exempt_by"] + "; ask for a longer code)")
@@ -190,7 +184,7 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
     return frame.drop(columns="pair").reset_index(drop=True)
 
 
-def _reasons(frame: pd.DataFrame, names: dict) -> np.ndarray:
+def _reasons(frame: pd.DataFrame) -> np.ndarray:
     """Why each row applies or not: the first rule that holds, each text built only for its rows."""
     rules = [
         (~frame["counted"] & (frame["excluded_by"] != ""), lambda f: f["excluded_by"]),
@@ -198,9 +192,7 @@ def _reasons(frame: pd.DataFrame, names: dict) -> np.ndarray:
         (frame["match"] == "partial", lambda f: "partly covered: only some lines under this code are on "
                                                 + f["set_name"] + "; ask for a longer code"),
         (frame["exempt_by"].notna(), lambda f: "exempt: " + f["exempt_by"]),
-        (frame["not_on_goods_of_hit"].notna(),
-         lambda f: "not charged on goods subject to " + f["not_on_goods_of_hit"].map(names).fillna("")),
-        (frame["replaced_by"].notna(), lambda f: "replaced by " + f["replaced_by"].map(names).fillna("")),
+        (frame["removed_by"].notna(), lambda f: f["removed_by"]),
         (frame["match"] == "all", lambda f: pd.Series("applies: all goods", index=f.index)),
         (pd.Series(True, index=frame.index), lambda f: "applies: on " + f["set_name"]),
     ]
@@ -233,31 +225,35 @@ def _uncovered(frame: pd.DataFrame, states: pd.DataFrame, index: ProductIndex, c
 
 def additional_totals(engine: Engine, index: ProductIndex, codes, days, direction: Direction,
                       include_threatened: bool = False) -> pd.DataFrame:
-    """Additional rate per (code, date) for many codes at once, with the rules of ``evaluate``.
+    """Additional rate per (code, date) for many codes at once: the answer of ``evaluate``, fast.
 
-    Sparse and integer-keyed: each date starts from its all-goods layers; a code loses the ones
-    it is exempt from or excluded from by a rule, and gains the group layers that apply to it.
-    A (code, date, layer) triple is one int64 key, so joins are ``np.isin`` and sums ``bincount``.
+    Sparse and integer-keyed: a (code, date) item is one int64, a (code, date, layer) row another.
+    An item that no product set names pays its date's all-goods layers (the headline). The others
+    get their liable rows (group layers covering them, all-goods layers they are not exempt from)
+    and the one stacking function, ``engine.rules.stack``, decides which are charged, as for
+    ``evaluate``; sums are ``bincount``. Only full matches count: a code shorter than a list's
+    rows is answered from its schedule lines by ``ProductEngine.answers``.
     """
     day_index = pd.DatetimeIndex(pd.to_datetime(pd.Index(days))).unique().sort_values()
     codes = pd.Index(pd.Series(list(codes), dtype=str).unique())
     n_days, n_codes = len(day_index), len(codes)
     states = engine.states(day_index, direction, include_threatened)
-    layer_ids = pd.Index(sorted(set(states["layer_id"])))
-    n_layers = max(len(layer_ids), 1)
+    rules = engine.rules
+    n_layers = len(rules.layer_ids)
 
     day_pos = day_index.get_indexer(states["date"])
-    layer_pos = layer_ids.get_indexer(states["layer_id"])
+    layer_pos = rules.position(states["layer_id"])
     rate = np.zeros((n_days, n_layers))
     counted = np.zeros((n_days, n_layers), dtype=bool)
     rate[day_pos, layer_pos] = states["rate"].to_numpy()
     counted[day_pos, layer_pos] = states["counted"].to_numpy()
     is_all = np.zeros(n_layers, dtype=bool)
-    is_all[layer_ids.get_indexer(states.loc[states["scope"] == "all", "layer_id"].unique())] = True
-    base = (rate * (counted & is_all)).sum(axis=1)
+    is_all[rules.position(states.loc[states["scope"] == "all", "layer_id"].unique())] = True
+    headline = counted & is_all
+    base = (rate * headline).sum(axis=1)
 
     found = index.matches(codes)
-    found = found[(found["match"] == "full") & found["layer_id"].isin(layer_ids)]
+    found = found[(found["match"] == "full") & found["layer_id"].isin(set(states["layer_id"]))]
     starts = found["start"].to_numpy("datetime64[ns]")
     ends = found["end"].to_numpy("datetime64[ns]")
     stamps = day_index.to_numpy("datetime64[ns]")
@@ -265,49 +261,35 @@ def additional_totals(engine: Engine, index: ProductIndex, codes, days, directio
         np.isnat(ends)[:, None] | (stamps < ends[:, None]))
     row, d = np.nonzero(inside)
     c = codes.get_indexer(found["code"].to_numpy()[row])
-    lay = layer_ids.get_indexer(found["layer_id"].to_numpy()[row])
+    lay = rules.position(found["layer_id"].to_numpy()[row])
     role = found["role"].to_numpy()[row]
+    keys = (c.astype(np.int64) * n_days + d) * n_layers + lay
 
-    def key(c_, d_, l_):
-        return (c_.astype(np.int64) * n_days + d_) * n_layers + l_
+    def unique(values):  # sorted distinct keys; sorting beats numpy's hash-based unique here
+        values = np.sort(values)
+        return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
 
-    def unique(keys):  # sorted distinct keys; sorting beats numpy's hash-based unique here
-        keys = np.sort(keys)
-        return keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
-
-    exempt = unique(key(c, d, lay)[role == "exempt"])
-    is_cover = (role == "cover") & counted[d, lay] & ~is_all[lay]
-    liable_keys = unique(key(c, d, lay)[is_cover])
-    liable_keys = liable_keys[~np.isin(liable_keys, exempt)]
-    l_layer = liable_keys % n_layers
-    l_cd = liable_keys // n_layers
-    l_day = l_cd % n_days
-
-    removed = [exempt]
-    rules = engine.dataset.layers
-    for layer in rules:
-        if layer.id not in layer_ids:
-            continue
-        a = layer_ids.get_loc(layer.id)
-        for other in layer.rules.not_on_goods_of:  # `a` is not charged on goods subject to `other`
-            if other in layer_ids:
-                hit = (l_layer == layer_ids.get_loc(other)) & counted[l_day, a]
-                removed.append(l_cd[hit] * n_layers + a)
-        for target in layer.rules.replaces:  # on goods `a` applies to, `target` does not count
-            if target in layer_ids:
-                hit = l_layer == a
-                removed.append(l_cd[hit] * n_layers + layer_ids.get_loc(target))
-    removed = unique(np.concatenate(removed))
-
-    applied = liable_keys[~np.isin(liable_keys, removed)]
-    gained = np.bincount(applied // n_layers, weights=rate[(applied // n_layers) % n_days, applied % n_layers],
-                         minlength=n_codes * n_days)
-    r_layer, r_cd = removed % n_layers, removed // n_layers
-    r_day = r_cd % n_days
-    lost_mask = is_all[r_layer] & counted[r_day, r_layer]
-    lost = np.bincount(r_cd[lost_mask], weights=rate[r_day[lost_mask], r_layer[lost_mask]],
-                       minlength=n_codes * n_days)
-    total = np.tile(base, n_codes) + gained - lost
+    exempt = unique(keys[role == "exempt"])
+    liable = unique(keys[(role == "cover") & counted[d, lay] & ~is_all[lay]])
+    liable = liable[~np.isin(liable, exempt)]
+    touched = unique(np.concatenate([liable // n_layers, exempt // n_layers]))
+    # The all-goods rows of the touched items: every all-goods layer charged that day, less exemptions.
+    day_layers = [np.flatnonzero(headline[day]) for day in range(n_days)]
+    per_day = np.array([len(layers) for layers in day_layers], dtype=np.int64)
+    t_day = touched % n_days
+    counts = per_day[t_day]
+    flat = np.concatenate(day_layers + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
+    first = np.cumsum(per_day) - per_day
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    goods = np.repeat(touched, counts) * n_layers + flat[np.repeat(first[t_day], counts) + within]
+    goods = goods[~np.isin(goods, exempt)]
+    rows = np.concatenate([liable, goods])
+    stacked = rules.stack(rows // n_layers, rows % n_layers)
+    applied = rows[~stacked.removed]
+    a_item = applied // n_layers
+    paid = np.bincount(a_item, weights=rate[a_item % n_days, applied % n_layers], minlength=n_codes * n_days)
+    total = np.tile(base, n_codes)
+    total[touched] = paid[touched]
     return pd.DataFrame({
         "code": np.repeat(codes.to_numpy(), n_days),
         "date": np.tile(day_index.date, n_codes),
