@@ -89,7 +89,18 @@ def origin_option(command):
     )(command)
 
 
+CONVENTION_HELP = ("Whose choices the average follows: tariffcalc (our statutory reading, default) or yale "
+                   "(the Yale Budget Lab tracker's denominator, exclusion and metal-content shares, auto "
+                   "rebate, layers and dates). See docs/averages.md.")
+
+
+def convention_option(command):
+    return click.option("--convention", default="tariffcalc", show_default=True, metavar="NAME",
+                        help=CONVENTION_HELP)(command)
+
+
 def average_options(command):
+    command = convention_option(command)
     command = click.option(
         "--weights", "weights_year", type=int, metavar="YEAR",
         help="Year of the trade weights (us: 2013-2020 by HS-2, 2024 by HTS-10; cn: 2017 by HS-8, "
@@ -186,18 +197,25 @@ def _weights_for(engine, direction_key: str, year):
     return chosen, sets.frame(chosen)
 
 
-def _averages(engine, dirs, days, year, include_threatened, products=None):
+def _convention(engine, name):
+    from .conventions import Conventions
+
+    return Conventions.for_dataset(engine.dataset).get(name or "tariffcalc")
+
+
+def _averages(engine, dirs, days, year, include_threatened, products=None, convention=None):
     """Trade-weighted averages for each direction on the given dates (one DataFrame)."""
     import pandas as pd
 
     from .averages import average_rates
 
     products = products or _products(engine)
+    convention = _convention(engine, convention)
     frames = []
     for d in dirs:
         chosen, frame = _weights_for(engine, d.key, year)
         frames.append(average_rates(products, d, days if not callable(days) else days(d), chosen, frame,
-                                    include_threatened))
+                                    include_threatened, convention))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -266,8 +284,8 @@ def cli():
 @scenario_option
 @data_options
 @handle_errors
-def rate(day, code, exported, direction, origin, average, weights_year, fmt, include_threatened, data_dir,
-         standalone, verbose):
+def rate(day, code, exported, direction, origin, average, weights_year, convention, fmt, include_threatened,
+         data_dir, standalone, verbose):
     """The tariff layers in effect on a date, and the headline rate; with --hts, for one product.
 
     The headline is the sum of the layers that cover all goods (what the press quotes);
@@ -304,7 +322,8 @@ def rate(day, code, exported, direction, origin, average, weights_year, fmt, inc
         raise QueryError("--exported needs --hts")
     if code:
         answers = [products.rate(_code(code), day, d, include_threatened, exported) for d in dirs]
-    averages = _averages(engine, dirs, [day], weights_year, include_threatened, products) if average else None
+    averages = _averages(engine, dirs, [day], weights_year, include_threatened, products,
+                         convention) if average else None
     if fmt == "table":
         if code:
             from .render import product_view
@@ -350,13 +369,14 @@ def rate(day, code, exported, direction, origin, average, weights_year, fmt, inc
 @origin_option
 @click.option("--average", is_flag=True, help="Compare the trade-weighted averages (MFN + layers) instead.")
 @click.option("--weights", "weights_year", type=int, metavar="YEAR", help="Year of the trade weights (see rate --help).")
+@convention_option
 @format_option("table", "json", "csv")
 @threatened_option
 @scenario_option
 @data_options
 @handle_errors
-def diff(date_from, date_to, code, direction, origin, average, weights_year, fmt, include_threatened, data_dir,
-         standalone, verbose):
+def diff(date_from, date_to, code, direction, origin, average, weights_year, convention, fmt, include_threatened,
+         data_dir, standalone, verbose):
     """What changed between two dates: layers added, removed and changed, and the headline.
 
     Changes are in percentage points charged (a suspended or threatened step charges 0).
@@ -386,8 +406,8 @@ def diff(date_from, date_to, code, direction, origin, average, weights_year, fmt
     if average:
         from .averages import AVERAGE_DIFF_COLUMNS, average_diff
 
-        old = _averages(before, dirs, [date_from], weights_year, include_threatened)
-        new = _averages(engine, dirs, [date_to], weights_year, include_threatened)
+        old = _averages(before, dirs, [date_from], weights_year, include_threatened, convention=convention)
+        new = _averages(engine, dirs, [date_to], weights_year, include_threatened, convention=convention)
         frame = average_diff(old, new)
         if fmt == "table":
             from .render import average_diff_view
@@ -445,8 +465,8 @@ def diff(date_from, date_to, code, direction, origin, average, weights_year, fmt
 @scenario_option
 @data_options
 @handle_errors
-def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, origin, average, weights_year, fmt,
-            include_threatened, data_dir, standalone, verbose):
+def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, origin, average, weights_year,
+            convention, fmt, include_threatened, data_dir, standalone, verbose):
     """A timeline of every layer and the headline, as tidy CSV (or JSON).
 
     One row per date x direction x layer, plus a headline row (kind=headline) per date and
@@ -478,7 +498,7 @@ def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, 
                 return products.change_dates(d, date_from, date_to)
             return engine.timeline_dates(date_from, date_to, freq, d)
 
-        frame = _averages(engine, dirs, dates_of, weights_year, include_threatened, products)
+        frame = _averages(engine, dirs, dates_of, weights_year, include_threatened, products, convention)
         _emit(export.averages_csv(frame) if fmt == "csv" else export.averages_json(frame), output)
         return
     if codes or hts_file:
@@ -559,13 +579,14 @@ def hts(code, day, direction, origin, fmt, data_dir, standalone, verbose):
 @direction_option
 @click.option("--no-average", is_flag=True, help="Leave out the trade-weighted averages (faster).")
 @click.option("--weights", "weights_year", type=int, metavar="YEAR", help="Year of the trade weights (see rate --help).")
+@convention_option
 @format_option("table", "json", "csv")
 @threatened_option
 @scenario_option
 @data_options
 @handle_errors
-def timeline(date_from, date_to, direction, no_average, weights_year, fmt, include_threatened, data_dir, standalone,
-             verbose):
+def timeline(date_from, date_to, direction, no_average, weights_year, convention, fmt, include_threatened, data_dir,
+             standalone, verbose):
     """The story of the trade war: one line per change date with what changed (layer, old → new)
     and the headline and trade-weighted average of each direction after it.
 
@@ -580,7 +601,7 @@ def timeline(date_from, date_to, direction, no_average, weights_year, fmt, inclu
     products = None if no_average else _products(engine)
 
     def averages(d, days):
-        return _averages(engine, [d], days, weights_year, include_threatened, products)
+        return _averages(engine, [d], days, weights_year, include_threatened, products, convention)
 
     events = change_events(engine, date_from, date_to, direction, include_threatened,
                            None if no_average else averages, products)
@@ -600,13 +621,15 @@ def timeline(date_from, date_to, direction, no_average, weights_year, fmt, inclu
 @click.option("--average/--headline", "average", default=True, show_default=True,
               help="Plot the trade-weighted average (MFN + layers) or the headline of additional duties.")
 @click.option("--weights", "weights_year", type=int, metavar="YEAR", help="Year of the trade weights (see rate --help).")
+@convention_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write a chart file (.png or .svg); without it, draw in the terminal.")
 @threatened_option
 @scenario_option
 @data_options
 @handle_errors
-def chart(date_from, date_to, average, weights_year, output, include_threatened, data_dir, standalone, verbose):
+def chart(date_from, date_to, average, weights_year, convention, output, include_threatened, data_dir, standalone,
+          verbose):
     """A step chart of both directions over time, with events annotated.
 
     With --include-threatened a dashed line shows the path had threatened steps taken effect.
@@ -624,12 +647,14 @@ def chart(date_from, date_to, average, weights_year, output, include_threatened,
     applied = _applied()
     record = engine.record if applied else engine
     data = chart_data(record, _products(record) if average else None, date_from, date_to, average,
-                      weights_year, include_threatened and not applied, _weights_for)
+                      weights_year, include_threatened and not applied, _weights_for,
+                      _convention(record, convention) if average else None)
     if applied:  # the record solid, the scenario dashed beside it
         from .scenarios import dashed_scenario
 
         dashed_scenario(data, chart_data(engine, _products(engine) if average else None, date_from, date_to,
-                                         average, weights_year, include_threatened, _weights_for), applied)
+                                         average, weights_year, include_threatened, _weights_for,
+                                         _convention(engine, convention) if average else None), applied)
     if output:
         draw(data, output)
         click.echo(f"wrote {output}", err=True)

@@ -375,7 +375,7 @@ def product_diff_csv(diffs) -> str:
 
 
 AVERAGE_EXPORT_COLUMNS = ["date", "direction", "imposer", "origin", "average_rate", "additional_average",
-                          "coverage", "mfn_unknown_share", "weights"]
+                          "coverage", "mfn_unknown_share", "weights", "convention"]
 
 
 def average_dict(row) -> dict:
@@ -386,6 +386,7 @@ def average_dict(row) -> dict:
         "coverage": number(row["coverage"]),
         "mfn_unknown_share": number(row["mfn_unknown_share"]),
         "weights": row["weights"],
+        "convention": row["convention"],
     }
 
 

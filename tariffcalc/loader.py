@@ -320,8 +320,8 @@ def parse_layer(path: Path, raw, root: Path | None = None) -> Layer:
 
 def _layer_files(directory: Path) -> list[Path]:
     """Layer files: YAML anywhere below the directory except dataset.yaml and the folders of
-    tables (mfn/, weights/, lists/) and scenarios/, which have their own formats."""
-    tables = {"mfn", "weights", "lists", "scenarios"}
+    tables (mfn/, weights/, lists/, conventions/) and scenarios/, which have their own formats."""
+    tables = {"mfn", "weights", "lists", "conventions", "scenarios"}
     return sorted(
         p for p in directory.rglob("*.y*ml")
         if p.suffix in (".yaml", ".yml") and p.name != "dataset.yaml"

@@ -238,6 +238,9 @@ def averages_view(frame) -> Table:
                             ("Additional", "right"), ("Coverage", "right"), ("MFN unknown", "right"),
                             ("Weights", "left")):
         table.add_column(column, justify=justify, overflow="fold")
+    conventions = sorted(set(frame["convention"])) if "convention" in frame else []
+    if conventions:
+        table.caption = "Convention: " + ", ".join(conventions) + " (see --convention)"
     for row in frame.itertuples():
         table.add_row(str(row.date), f"{row.imposer} on {row.origin}", f"{row.average_rate:.1f}%",
                       f"{row.additional_average:.1f}%", f"{row.coverage:.0%}", f"{row.mfn_unknown_share:.1%}",
