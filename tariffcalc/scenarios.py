@@ -431,7 +431,7 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Applied:
         _check_rules(new_layers)
     except DataError as exc:
         raise DataError(scenario.path, None, f"after the edits: {exc}") from None
-    return Applied(scenario, Dataset(tuple(new_layers), dict(dataset.verified_through), dataset.dirs), effects)
+    return Applied(scenario, replace(dataset, layers=tuple(new_layers)), effects)
 
 
 # -- naming the scenario in outputs ------------------------------------------------------------
