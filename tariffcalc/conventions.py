@@ -105,9 +105,12 @@ class Convention:
     rate_offsets: tuple[RateOffset, ...] = ()
     exemptions: tuple[Exemption, ...] = ()
     not_stacked: tuple[NotStacked, ...] = ()
+    stacked: tuple[NotStacked, ...] = ()  # rules of the data a convention does not follow (it stacks them)
     without_layers: tuple[str, ...] = ()
     without_layers_source: str = ""
     dating: tuple[Redate, ...] = ()
+    assume: tuple[str, ...] = ()  # condition ids treated as met (docs/data-format.md, Conditions)
+    assume_source: str = ""
     source: str = ""
 
     @classmethod
@@ -120,7 +123,8 @@ class Convention:
 
     @property
     def edits_data(self) -> bool:
-        return bool(self.rate_offsets or self.exemptions or self.not_stacked or self.without_layers or self.dating)
+        return bool(self.rate_offsets or self.exemptions or self.not_stacked or self.without_layers or self.dating
+                    or self.assume or self.metal_content or self.stacked)
 
     def only(self, *choices: str) -> Convention:
         """This convention with only the named fields kept (the others as tariffcalc's): one
@@ -139,7 +143,7 @@ class Convention:
             return dataset
         known = {layer.id for layer in dataset.layers}
         named = ([i for o in self.rate_offsets for i in o.layers] + [e.layer for e in self.exemptions]
-                 + [n.layer for n in self.not_stacked] + list(self.without_layers)
+                 + [n.layer for n in self.not_stacked] + [n.layer for n in self.stacked] + list(self.without_layers)
                  + [i for r in self.dating for i in r.layers])
         missing = sorted(set(named) - known)
         if missing:
@@ -149,6 +153,9 @@ class Convention:
             if layer.id in self.without_layers:
                 continue
             steps = list(layer.steps)
+            if self.metal_content is not None and layer.id in self.metal_content.layers:
+                # the convention's own value split (C) prices the content: the steps go on full value
+                steps = [dataclasses.replace(s, content=None) for s in steps]
             for offset in self.rate_offsets:
                 if layer.id in offset.layers:
                     steps = [dataclasses.replace(s, rate=max(s.rate + offset.points, 0.0)) if s.rate > 0 else s
@@ -164,8 +171,10 @@ class Convention:
             rules = layer.rules
             more = tuple(o for n in self.not_stacked if n.layer == layer.id for o in n.on_goods_of
                          if o in known and o not in rules.not_on_goods_of)
-            if more:
-                rules = Rules(rules.not_on_goods_of + more, rules.replaces, rules.line)
+            fewer = {o for n in self.stacked if n.layer == layer.id for o in n.on_goods_of}
+            if more or fewer:
+                kept = tuple(o for o in rules.not_on_goods_of + more if o not in fewer)
+                rules = Rules(kept, rules.replaces, rules.line)
             layers.append(dataclasses.replace(layer, steps=tuple(steps), coverage=coverage, rules=rules))
         return dataclasses.replace(dataset, layers=tuple(layers))
 
@@ -186,9 +195,10 @@ CHOICES = {
     "metal_content": ("metal_content",),
     "rate_offsets": ("rate_offsets",),
     "exemptions": ("exemptions",),
-    "not_stacked": ("not_stacked",),
+    "not_stacked": ("not_stacked", "stacked"),
     "without_layers": ("without_layers", "without_layers_source"),
     "dating": ("dating",),
+    "assume": ("assume", "assume_source"),
 }
 
 
@@ -282,7 +292,10 @@ def convention_engine(products, convention: Convention, others: tuple[str, ...])
             dataset = _other_part(dataset, convention, name)
         if len(_ENGINES) > 16:
             _ENGINES.clear()
-        _ENGINES[key] = (products, ProductEngine(Engine(dataset), products.schedules))
+        from .content import Contents
+
+        assume = Contents(conditions=frozenset(convention.assume)) if convention.assume else products.assume
+        _ENGINES[key] = (products, ProductEngine(Engine(dataset), products.schedules, assume))
     return _ENGINES[key][1]
 
 
@@ -399,9 +412,12 @@ class Conventions:
                                            e.get("source", "")) for e in item.get("exemptions") or ()),
                 not_stacked=tuple(NotStacked(n["layer"], ids(n["on_goods_of"]), n.get("source", ""))
                                   for n in item.get("not_stacked") or ()),
+                stacked=tuple(NotStacked(n["layer"], ids(n["on_goods_of"]), n.get("source", ""))
+                              for n in item.get("stacked") or ()),
                 without_layers=ids(item.get("without_layers")),
                 without_layers_source=item.get("without_layers_source", ""),
-                dating=tuple(dating), source=item.get("source", ""),
+                dating=tuple(dating), assume=ids(item.get("assume")), assume_source=item.get("assume_source", ""),
+                source=item.get("source", ""),
             )
         except (KeyError, TypeError, ValueError) as exc:
             fail(f"malformed choice ({exc})")

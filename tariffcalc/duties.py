@@ -167,7 +167,7 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.nd
     index rows of those codes."""
     found = products.index.matches(codes)
     found = found[found["layer_id"].isin(layer_ids)]
-    row_kind = found.groupby(["layer_id", "role", "set_name", "start", "end", "match"], dropna=False,
+    row_kind = found.groupby(["layer_id", "role", "set_name", "start", "end", "match", "condition"], dropna=False,
                              sort=False).ngroup().to_numpy()
     code_at = pd.Index(codes).get_indexer(found["code"])
     order = np.lexsort((row_kind, code_at))
@@ -179,6 +179,14 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.nd
         signature[position] = rows.tobytes()
     for position in np.unique(pd.Index(codes).get_indexer(found.loc[found["match"] == "partial", "code"])):
         signature[position] = b"partial:" + codes[position].encode()
+    # Codes on a layer charged on a metal content are alike only if their estimated contents are.
+    content_layers = {layer.id for layer in products.engine.dataset.layers if any(s.content for s in layer.steps)}
+    on = found.loc[(found["role"] == "cover") & found["layer_id"].isin(content_layers), "code"].unique()
+    for estimates in products.index.content_estimates():
+        if len(on):
+            shares = estimates.shares(on).to_numpy()
+            for position, row in zip(pd.Index(codes).get_indexer(on), shares):
+                signature[position] += b"content:" + row.tobytes()
     kind_of: dict[bytes, int] = {}
     kinds = np.array([kind_of.setdefault(s, len(kind_of)) for s in signature], dtype=np.int64)
     first = np.zeros(len(kind_of), dtype=np.int64)
@@ -322,7 +330,7 @@ def _mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at
             else:
                 out["rate"][position] = np.nan if mfn.rate is None else mfn.rate
                 out["basis"][position] = mfn.basis
-                specific = parse_specific(mfn.general) if imposer == "US" else None
+                specific = parse_specific(mfn.general) if vintage.specific_duties else None
                 if specific:
                     out["per_unit"][position], out["unit"][position], out["spec_adv"][position] = specific
                 out["label"][position] = f"MFN {mfn.general} ({label}{'; ' + note if note else ''})"
@@ -395,9 +403,10 @@ def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.n
 # -- pricing ---------------------------------------------------------------------------------
 
 def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: bool = False,
-                   as_of: date | None = None) -> DutyResult:
+                   as_of: date | None = None, interest_payer: str | None = None) -> DutyResult:
     """Price every entry of ``ledger``: MFN, each layer bearing on it (with the reason), the totals,
-    and the refund of each entry (route, deadline, interest) on ``as_of`` (default today)."""
+    and the refund of each entry (route, deadline, interest) on ``as_of`` (default today), with
+    interest at the ``interest_payer`` rates (default: each refund program's)."""
     from . import refunds
 
     base = DIRECTIONS[ledger.direction]
@@ -429,7 +438,7 @@ def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: 
                                    "mfn_reason": mfn_reason, "additional_duty": additional, "duty_total": total,
                                    "total_rate": total_rate}, copy=False)
     result.summary = _summarize(result, products, days, mfn_duty, notes)
-    result.refunds = refunds.evaluate(result, products.engine.dataset, as_of)
+    result.refunds = refunds.evaluate(result, products.engine.dataset, as_of, interest_payer)
     result.summary.refunds = result.refunds.summary
     result.summary.notes += result.refunds.summary.notes
     return result

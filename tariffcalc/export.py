@@ -300,7 +300,9 @@ def product_dict(answer) -> dict:
                 "id": row.layer_id, "name": row.name, "authority": row.authority, "scope": row.scope,
                 "rate": number(row.rate), "status": row.status, "applies": bool(row.applies),
                 "charged": number(row.charged), "waivable": bool(row.waivable), "reason": row.reason,
-                "confidence": row.confidence,
+                "confidence": row.confidence, "conditional": bool(row.conditional),
+                "condition": row.condition or None, "content": row.content or None,
+                "content_share": number(row.content_share), "content_basis": row.content_basis or None,
             }
             for row in answer.layers.itertuples()
         ],
@@ -326,7 +328,7 @@ def product_json(frames) -> str:
             value = getattr(row, column)
             if column in numeric:
                 record[column] = number(value)
-            elif column in ("applies", "waivable"):
+            elif column in ("applies", "waivable", "conditional"):
                 record[column] = bool(value)
             elif column == "date":
                 record[column] = _day(value)
@@ -636,7 +638,8 @@ def refunds_dict(r) -> dict:
     days (deadline order), the programs met with their litigation status, the notes."""
     return {
         "as_of": r.as_of.isoformat(),
-        "by_route": {row.route: {"entries": int(row.entries), "duty": _money(row.duty), "interest": _money(row.interest)}
+        "by_route": {row.route: {"entries": int(row.entries), "duty": _money(row.duty), "interest": _money(row.interest),
+                                 "confidence": row.confidence}
                      for row in r.by_route.itertuples()},
         "total": {"entries": int(r.by_route["entries"].sum()), "duty": _money(r.duty), "interest": _money(r.interest)},
         "due_within_30_days": [{"entry_id": row.entry_id, "route": row.route, "deadline": _day(row.deadline),

@@ -133,6 +133,11 @@ def test_time_barred_two_years_after_the_deposit(products, tmp_path):
     after = price(products, tmp_path, rows, as_of=date(2027, 6, 11))
     route, deadline, days, duty, interest = refund(after, "old")
     assert (route, deadline, days, interest) == ("time-barred", None, None, 0) and duty == pytest.approx(3000)
+    # Both rules are marked unconfirmed in the data, and the output says so.
+    assert after.refunds.summary.by_route.set_index("route").loc["time-barred", "confidence"] == "unconfirmed"
+    assert "route 'time-barred' is unconfirmed (1 entry): see us-ieepa.yaml, route 6" in after.refunds.summary.notes
+    cape = price(products, tmp_path, [row("open", "unliquidated")])
+    assert cape.refunds.summary.by_route.set_index("route").loc["CAPE phase 1", "confidence"] == "confirmed"
 
 
 def test_section_122_duty_is_contingent_with_its_litigation_status(products, tmp_path):
@@ -172,6 +177,23 @@ def test_interest_stops_where_the_rates_stop(products, tmp_path):
     assert s.interest_through == date(2026, 6, 30)
     assert any("unconfirmed rate for 2026-04-01 to 2026-06-30" in n for n in s.notes)
     assert any("accrued to 2026-06-30 only" in n for n in s.notes)
+
+
+def test_noncorporate_interest_is_the_other_column(products, tmp_path):
+    # Non-corporate overpayments: 7% in 2025 and Q1 2026 (the same CBP notices), one point above.
+    path = tmp_path / "l.csv"
+    path.write_text(HEADER + row("a", "unliquidated"), encoding="utf-8")
+    result = duties.compute_duties(ledger.read_ledger(path), products, as_of=date(2026, 3, 1),
+                                   interest_payer="noncorporate")
+    assert refund(result, "a")[4] == pytest.approx(3000 * ((1 + 0.07 / 365) ** 264 - 1), rel=1e-12)
+    assert any("(noncorporate)" in n for n in result.refunds.summary.notes)
+
+
+def test_unliquidated_a_year_after_entry_gets_a_deemed_liquidation_note(products, tmp_path):
+    young = price(products, tmp_path, [row("a", "unliquidated")], as_of=date(2026, 6, 2))
+    old = price(products, tmp_path, [row("a", "unliquidated")], as_of=date(2026, 6, 3))
+    assert not any("1504(a)" in n for n in young.refunds.summary.notes)  # 365 days after entry
+    assert any("deemed liquidated" in n for n in old.refunds.summary.notes)
 
 
 def test_interest_from_the_entry_date_without_an_entry_summary_date(products, tmp_path):
@@ -326,8 +348,8 @@ def test_a_later_as_of_never_revives_a_time_barred_entry(ieepa, deposit, gap, fi
     liquidation = np.array([np.datetime64("NaT", "D") if gap is None else deposit + gap])
     known = np.array([True])
     one = np.array([deposit])
-    route_then, _ = refunds._routes(ieepa, first, known, liquidation, one)
-    route_after, deadline = refunds._routes(ieepa, first + later, known, liquidation, one)
+    route_then, _, _ = refunds._routes(ieepa, first, known, liquidation, one)
+    route_after, deadline, _ = refunds._routes(ieepa, first + later, known, liquidation, one)
     if route_then[0] == refunds.TIME_BARRED:
         assert route_after[0] == refunds.TIME_BARRED
     if not np.isnat(deadline[0]):  # a route with a deadline holds only until it
