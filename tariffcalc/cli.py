@@ -763,9 +763,9 @@ def validate(directory, standalone, report, verbose):
         schedules.table(vintage)
     from .scenarios import check_scenarios
 
-    scenarios = check_scenarios(dataset, directory)
+    check_scenarios(dataset, directory)  # every scenario of the data applies to it (file:line otherwise)
     click.echo(f"ok: {len(dataset.layers)} layers, {steps} steps, {lists} list files, "
-               f"{len(schedules.vintages)} schedules, {scenarios} scenarios in {', '.join(dataset.dirs)}")
+               f"{len(schedules.vintages)} schedules in {', '.join(dataset.dirs)}")
     if report:
         from .health import health, render
 
