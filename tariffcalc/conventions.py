@@ -12,8 +12,9 @@ field of ``Convention`` and can be set on its own:
 - ``metal_content`` (C): before ``until``, the named layers are charged on each product's metal
   share only; the rest of its value is priced without them (so the layers they displace apply).
 - ``rate_offsets`` (D): points added to every positive rate of the named layers (a rebate).
-- ``exemptions`` (E): codes taken out of a layer.
-- ``not_stacked`` (F): a layer not charged on goods subject to others.
+- ``exemptions`` and ``inclusions`` (E): codes taken out of, or added to, a layer's products.
+- ``not_stacked`` and ``stacked`` (F): a layer not charged on goods subject to others; a layer
+  charged on top of the rates it would replace.
 - ``without_layers`` (G): layers left out.
 - ``dating`` (H): a layer's rate or status on a window of dates.
 
@@ -74,10 +75,25 @@ class Exemption:
 
 
 @dataclass(frozen=True)
+class Inclusion:
+    """E: ``codes`` (prefixes) are covered by ``layer`` (whose steps date them)."""
+    layer: str
+    codes: tuple[str, ...]
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class NotStacked:
     """F: ``layer`` is not charged on goods subject to ``on_goods_of``."""
     layer: str
     on_goods_of: tuple[str, ...]
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Stacked:
+    """F: ``layer`` adds to the rates it would replace (its ``replaces`` rule is dropped)."""
+    layer: str
     source: str = ""
 
 
@@ -104,7 +120,9 @@ class Convention:
     metal_content: MetalContent | None = None
     rate_offsets: tuple[RateOffset, ...] = ()
     exemptions: tuple[Exemption, ...] = ()
+    inclusions: tuple[Inclusion, ...] = ()
     not_stacked: tuple[NotStacked, ...] = ()
+    stacked: tuple[Stacked, ...] = ()
     without_layers: tuple[str, ...] = ()
     without_layers_source: str = ""
     dating: tuple[Redate, ...] = ()
@@ -120,7 +138,9 @@ class Convention:
 
     @property
     def edits_data(self) -> bool:
-        return bool(self.rate_offsets or self.exemptions or self.not_stacked or self.without_layers or self.dating)
+        return bool(self.rate_offsets or self.exemptions or self.inclusions or self.not_stacked or self.stacked
+                    or self.without_layers
+                    or self.dating)
 
     def only(self, *choices: str) -> Convention:
         """This convention with only the named fields kept (the others as tariffcalc's): one
@@ -139,7 +159,7 @@ class Convention:
             return dataset
         known = {layer.id for layer in dataset.layers}
         named = ([i for o in self.rate_offsets for i in o.layers] + [e.layer for e in self.exemptions]
-                 + [n.layer for n in self.not_stacked] + list(self.without_layers)
+                 + [i.layer for i in self.inclusions] + [n.layer for n in self.not_stacked] + [t.layer for t in self.stacked] + list(self.without_layers)
                  + [i for r in self.dating for i in r.layers])
         missing = sorted(set(named) - known)
         if missing:
@@ -161,11 +181,19 @@ class Convention:
                           for e in self.exemptions if e.layer == layer.id)
             if extra:
                 coverage = dataclasses.replace(coverage, exempt=coverage.exempt + extra)
+            added = tuple(c for i in self.inclusions if i.layer == layer.id for c in i.codes)
+            if added:
+                if coverage.products is None:
+                    raise QueryError(f"convention {self.name!r}: layer {layer.id} has no product list to add to")
+                products = dataclasses.replace(coverage.products, codes=coverage.products.codes + added)
+                coverage = dataclasses.replace(coverage, products=products)
             rules = layer.rules
             more = tuple(o for n in self.not_stacked if n.layer == layer.id for o in n.on_goods_of
                          if o in known and o not in rules.not_on_goods_of)
             if more:
                 rules = Rules(rules.not_on_goods_of + more, rules.replaces, rules.line)
+            if any(t.layer == layer.id for t in self.stacked):
+                rules = Rules(rules.not_on_goods_of, (), rules.line)
             layers.append(dataclasses.replace(layer, steps=tuple(steps), coverage=coverage, rules=rules))
         return dataclasses.replace(dataset, layers=tuple(layers))
 
@@ -185,8 +213,8 @@ CHOICES = {
     "exclusion_shares": ("exclusion_shares",),
     "metal_content": ("metal_content",),
     "rate_offsets": ("rate_offsets",),
-    "exemptions": ("exemptions",),
-    "not_stacked": ("not_stacked",),
+    "exemptions": ("exemptions", "inclusions"),
+    "not_stacked": ("not_stacked", "stacked"),
     "without_layers": ("without_layers", "without_layers_source"),
     "dating": ("dating",),
 }
@@ -397,8 +425,11 @@ class Conventions:
                                    for o in item.get("rate_offsets") or ()),
                 exemptions=tuple(Exemption(e["layer"], tuple(str(c) for c in ids(e["codes"])), e["name"],
                                            e.get("source", "")) for e in item.get("exemptions") or ()),
+                inclusions=tuple(Inclusion(i["layer"], tuple(str(c) for c in ids(i["codes"])), i.get("source", ""))
+                                 for i in item.get("inclusions") or ()),
                 not_stacked=tuple(NotStacked(n["layer"], ids(n["on_goods_of"]), n.get("source", ""))
                                   for n in item.get("not_stacked") or ()),
+                stacked=tuple(Stacked(t["layer"], t.get("source", "")) for t in item.get("stacked") or ()),
                 without_layers=ids(item.get("without_layers")),
                 without_layers_source=item.get("without_layers_source", ""),
                 dating=tuple(dating), source=item.get("source", ""),
