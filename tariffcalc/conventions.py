@@ -22,6 +22,7 @@ The conventions ship in ``data/conventions/conventions.yaml``, each choice with 
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass
 from datetime import date
@@ -310,8 +311,35 @@ def convention_engine(products, convention: Convention, others: tuple[str, ...])
             dataset = _other_part(dataset, convention, name)
         if len(_ENGINES) > 16:
             _ENGINES.clear()
-        _ENGINES[key] = (products, ProductEngine(Engine(dataset), products.schedules))
+        index = _edited_index(products.index, convention, others, dataset)
+        _ENGINES[key] = (products, ProductEngine(Engine(dataset), products.schedules, index))
     return _ENGINES[key][1]
+
+
+def _edited_index(index, convention: Convention, others, dataset: Dataset):
+    """The base product index with the product-set edits of ``apply`` and ``_other_part`` made
+    on its rows (the same rows ``ProductIndex(dataset)`` would read, without the list files)."""
+    table = index.table
+    table = table[~table["layer_id"].isin(convention.without_layers)]
+    for name in others:
+        if name.startswith("exclusion:"):
+            prefix = name.split(":", 1)[1]
+            table = table[~((table["role"] != "cover") & table["set_name"].str.startswith(prefix))]
+    layers = {layer.id: layer for layer in dataset.layers}
+    rows = [(e.layer, "exempt", e.name, code, pd.NaT, pd.NaT) for e in convention.exemptions for code in e.codes]
+    for inclusion in convention.inclusions:
+        products = layers[inclusion.layer].coverage.products
+        rows += [(inclusion.layer, "cover", products.name or layers[inclusion.layer].name, code,
+                  pd.Timestamp(products.start) if products.start else pd.NaT,
+                  pd.Timestamp(products.end) if products.end else pd.NaT) for code in inclusion.codes]
+    if rows:
+        extra = pd.DataFrame(rows, columns=["layer_id", "role", "set_name", "prefix", "start", "end"])
+        extra["length"] = extra["prefix"].str.len()
+        table = pd.concat([table, extra.astype({"start": "datetime64[ns]", "end": "datetime64[ns]"})],
+                          ignore_index=True)
+    edited = copy.copy(index)
+    edited.table = table.reset_index(drop=True)
+    return edited
 
 
 def _other_part(dataset: Dataset, convention: Convention, key: str) -> Dataset:
