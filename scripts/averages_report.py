@@ -74,8 +74,8 @@ WHY = """
 - **Section 232 on derivatives** is charged on full value here; from June 2025 it applied to the
   metal content only, with the rest paying the reciprocal tariff. This overstates averages from
   2025-08-18 (steel and aluminum derivatives added) by up to a few points.
-- **Yale's tracker** (section above): the gap (-15 to +25 points on single days, +12 from 2026-07-24) is named choices, each
-  measured: Yale's denominator and code lists (A), exclusion shares (B), metal content (C), the auto
+- **Yale's tracker** (section above): the gap (-15 to +25 points on single days, +12 from
+  2026-07-24) is named choices, each measured: Yale's denominator and code lists (A), exclusion shares (B), metal content (C), the auto
   rebate (D), heading 8471 (E), truck parts and the 2026 review rates (F), the forced-labor Section
   301 that the fork lacks (G) and the dates of the IEEPA steps (H). `--convention yale` applies them.
 - **Product exclusions** that are importer-specific (China's market-based process) count as charged;
