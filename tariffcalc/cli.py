@@ -645,27 +645,34 @@ def validate(directory, standalone, verbose):
               help="The ledger's names for the fields, e.g. entry_date=Date,hts=HTS (repeatable).")
 @click.option("--skip-bad", is_flag=True,
               help="Price the good rows and write the bad ones, with their reason, to OUT.rejects.csv (needs -o).")
+@click.option("--as-of", "as_of", type=DATE, default="today", show_default=True,
+              help="Date the refund routes, deadlines and interest are worked out for (the day a claim is filed).")
 @direction_option
 @format_option("table", "json", "csv")
 @data_options
 @handle_errors
-def duty(ledger_path, output, wide, columns, skip_bad, direction, fmt, data_dir, standalone, verbose):
+def duty(ledger_path, output, wide, columns, skip_bad, as_of, direction, fmt, data_dir, standalone, verbose):
     """Duties and refunds over an import ledger: per entry and layer, by authority and month.
 
     LEDGER.csv has columns entry_id, entry_date (date of entry), hts (any code form), origin
     (CN, HK, MO for US duties; US for China's), customs_value (in the imposer's currency) and
     optionally export_date (for in-transit rules) and quantity (for specific MFN duties, in the
-    unit of the duty). The summary gives totals by authority and month, the refundable IEEPA
-    amount and the Section 122 duties with their litigation status. The per-entry CSV has an
-    MFN row, one row per layer bearing on the entry (with the reason, as in rate --hts) and a
-    total row per entry; it goes to -o FILE, or to stdout with --format csv.
+    unit of the duty), liquidation_date (a date, or 'unliquidated') and entry_summary_date (when
+    the duty was deposited) for refunds. The summary gives totals by authority and month and the
+    refunds on the --as-of date: for every entry with a refundable duty its route (CAPE phase 1,
+    protest, later phase, time-barred; unknown without a liquidation date; Section 122 duties
+    contingent on the appeal), deadline and interest, totals by route and the entries due
+    within 30 days. The per-entry CSV has an MFN row, one row per layer bearing on the entry
+    (with the reason, as in rate --hts) and a total row per entry carrying refund_route,
+    refund_duty, refund_deadline and refund_interest; it goes to -o FILE, or to stdout with
+    --format csv.
 
     A bad row stops the command before anything is written (LEDGER.csv:ROW: reason, exit
     status 2), unless --skip-bad. Files are written whole or not at all.
 
     Example:
 
-        tariffcalc duty examples/sample-ledger.csv
+        tariffcalc duty examples/sample-ledger.csv --as-of 2026-12-01
 
         tariffcalc duty ledger.csv -o duties.csv --format json --columns entry_date=Date,hts=HTS
 
@@ -677,7 +684,7 @@ def duty(ledger_path, output, wide, columns, skip_bad, direction, fmt, data_dir,
         raise CliError("--skip-bad needs -o OUT.csv (the rejected rows go to OUT.rejects.csv)")
     with render.progress_bar() as progress:
         entries = ledger.read_ledger(ledger_path, columns, direction, skip_bad, progress=progress)
-        result = duties.compute_duties(entries, _products(_engine(data_dir, standalone)))
+        result = duties.compute_duties(entries, _products(_engine(data_dir, standalone)), as_of=as_of)
         if output:
             export.write_duty_outputs(result, output, wide, skip_bad, progress)
     if fmt == "csv" and not output:

@@ -499,10 +499,10 @@ class _WideDutyCsv:
     written straight from the result's arrays, as ``_TidyDutyCsv`` does for the tidy one."""
 
     def __init__(self, result, layer_columns: list[str]):
-        from .duties import ENTRY_COLUMNS, ENTRY_TAIL
+        from .duties import ENTRY_COLUMNS, ENTRY_TAIL, REFUND_COLUMNS
 
         self.result, self.layer_columns = result, layer_columns
-        self.header = ",".join(_csv_fields([*ENTRY_COLUMNS, *layer_columns, *ENTRY_TAIL])) + "\n"
+        self.header = ",".join(_csv_fields([*ENTRY_COLUMNS, *layer_columns, *ENTRY_TAIL, *REFUND_COLUMNS])) + "\n"
         self.lead = f"{result.direction.key},{result.direction.imposer}"
 
     def text(self, start: int, stop: int) -> str:
@@ -515,11 +515,12 @@ class _WideDutyCsv:
         charged = np.flatnonzero(dense)
         cells[charged] = _money_fields(dense[charged])
         duties = [",".join(row) for row in cells.reshape(n, k).tolist()] if k else [""] * n
-        rows = [f"{p},{r},{m},{d}{',' if k else ''}{a},{t},{tr},{why}" for p, r, m, d, a, t, tr, why in zip(
-            _entry_prefixes(chunk, self.lead), _short_fields(chunk["mfn_rate"].to_numpy()),
-            _money_fields(chunk["mfn_duty"].to_numpy()), duties, _money_fields(chunk["additional_duty"].to_numpy()),
-            _money_fields(chunk["duty_total"].to_numpy()), _short_fields(chunk["total_rate"].to_numpy()),
-            _categorical_fields(chunk["mfn_reason"]))]
+        rows = [f"{p},{r},{m},{d}{',' if k else ''}{a},{t},{tr},{why},{refund}" for p, r, m, d, a, t, tr, why, refund
+                in zip(_entry_prefixes(chunk, self.lead), _short_fields(chunk["mfn_rate"].to_numpy()),
+                       _money_fields(chunk["mfn_duty"].to_numpy()), duties,
+                       _money_fields(chunk["additional_duty"].to_numpy()), _money_fields(chunk["duty_total"].to_numpy()),
+                       _short_fields(chunk["total_rate"].to_numpy()), _categorical_fields(chunk["mfn_reason"]),
+                       _refund_fields(result, start, stop))]
         body = "\n".join(rows) + "\n" if rows else ""
         return (self.header if start == 0 else "") + body
 
@@ -551,17 +552,18 @@ class _TidyDutyCsv:
         prefix = _entry_prefixes(chunk, self.lead)
         mfn_rate = _short_fields(chunk["mfn_rate"].to_numpy())
         mfn_applies = np.where(chunk["mfn_duty"].notna().to_numpy(), "true", "false")
-        mfn = [f"{p},mfn,mfn,MFN,MFN,{r},{a},{r},{d},{why}" for p, r, a, d, why in zip(
+        mfn = [f"{p},mfn,mfn,MFN,MFN,{r},{a},{r},{d},{why},,,," for p, r, a, d, why in zip(
             prefix, mfn_rate, mfn_applies, _money_fields(chunk["mfn_duty"].to_numpy()), _categorical_fields(chunk["mfn_reason"]))]
-        total = [f"{p},{self.total_part},{r},{d}," for p, r, d in zip(
-            prefix, _short_fields(chunk["total_rate"].to_numpy()), _money_fields(chunk["duty_total"].to_numpy()))]
+        total = [f"{p},{self.total_part},{r},{d},,{refund}" for p, r, d, refund in zip(
+            prefix, _short_fields(chunk["total_rate"].to_numpy()), _money_fields(chunk["duty_total"].to_numpy()),
+            _refund_fields(result, start, stop))]
 
         lines = result.line_arrays(start, stop)
         reason = self.layer_reason[lines.layer]
         if lines.transit.any():
             reason = reason.copy()
             reason[lines.transit] = _csv_fields(_line_reasons(result, lines)[lines.transit])
-        layer = [f"{p},{part},{c},{d},{why}" for p, part, c, d, why in zip(
+        layer = [f"{p},{part},{c},{d},{why},,,," for p, part, c, d, why in zip(
             prefix[lines.entry - start], self.layer_part[lines.layer], _short_fields(lines.charged),
             _money_fields(lines.duty), reason)]
 
@@ -575,6 +577,16 @@ class _TidyDutyCsv:
         out[np.repeat(block + 1, counts) + within] = layer
         body = "\n".join(out) + "\n" if len(out) else ""
         return (self.header if start == 0 else "") + body
+
+
+def _refund_fields(result, start: int, stop: int) -> list[str]:
+    """``duties.REFUND_COLUMNS`` of entries start..stop as CSV text: route,duty,deadline,interest."""
+    from .duties import refund_columns
+
+    refund = refund_columns(result, start, stop)
+    return [f"{r},{d},{day},{i}" for r, d, day, i in zip(
+        _categorical_fields(refund["refund_route"]), _money_fields(refund["refund_duty"]),
+        _date_fields(refund["refund_deadline"]), _money_fields(refund["refund_interest"]))]
 
 
 def rejects_path(output) -> str:
@@ -596,7 +608,8 @@ def _money(value) -> float:
 
 
 def duty_summary_dict(result) -> dict:
-    """The JSON summary: entries, rejected, customs_value, duty_total, by_authority, ieepa_refundable, by_month."""
+    """The JSON summary: entries, rejected, customs_value, duty_total, by_authority, ieepa_refundable,
+    by_month, refunds."""
     s = result.summary
     authorities = list(s.by_authority["authority"])
     return {
@@ -612,4 +625,25 @@ def duty_summary_dict(result) -> dict:
                       "customs_value": _money(row["customs_value"]), "duty_total": _money(row["duty_total"]),
                       "by_authority": {a: _money(row[a]) for a in authorities}}
                      for row in s.by_month.to_dict("records")],
+        "refunds": refunds_dict(s.refunds),
+    }
+
+
+def refunds_dict(r) -> dict:
+    """The refunds on the as-of date: by route, the total (their sum), the entries due within 30
+    days (deadline order), the programs met with their litigation status, the notes."""
+    return {
+        "as_of": r.as_of.isoformat(),
+        "by_route": {row.route: {"entries": int(row.entries), "duty": _money(row.duty), "interest": _money(row.interest)}
+                     for row in r.by_route.itertuples()},
+        "total": {"entries": int(r.by_route["entries"].sum()), "duty": _money(r.duty), "interest": _money(r.interest)},
+        "due_within_30_days": [{"entry_id": row.entry_id, "route": row.route, "deadline": _day(row.deadline),
+                                "days_left": int(row.days_left), "duty": _money(row.duty),
+                                "interest": _money(row.interest)} for row in r.due.itertuples()],
+        "interest_through": _day(r.interest_through) if r.interest_through else None,
+        "programs": [{"id": p.id, "name": p.name, "entries": entries, "duty": _money(duty),
+                      "mechanism": " ".join(p.mechanism.split()), "litigation": p.litigation.status,
+                      "status": " ".join(p.litigation.summary.split()), "confidence": p.confidence}
+                     for p, entries, duty in r.programs],
+        "notes": list(r.notes),
     }

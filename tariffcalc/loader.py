@@ -19,7 +19,20 @@ from .model import (
     LIST_COLUMNS,
     PRODUCT_SET_FIELDS,
     DATASET_FIELDS,
+    DEADLINE_FIELDS,
     IMPOSERS,
+    INTEREST_FIELDS,
+    INTEREST_RATE_FIELDS,
+    LITIGATION_FIELDS,
+    REFUND_FIELDS,
+    ROUTE_FIELDS,
+    WINDOW_FIELDS,
+    Deadline,
+    InterestRate,
+    InterestTable,
+    Litigation,
+    RefundProgram,
+    RefundRoute,
     IN_TRANSIT_FIELDS,
     LAYER_FIELDS,
     MAX_RATE,
@@ -320,8 +333,8 @@ def parse_layer(path: Path, raw, root: Path | None = None) -> Layer:
 
 def _layer_files(directory: Path) -> list[Path]:
     """Layer files: YAML anywhere below the directory except dataset.yaml and the folders of
-    tables (mfn/, weights/, lists/, conventions/), which have their own formats."""
-    tables = {"mfn", "weights", "lists", "conventions"}
+    tables (mfn/, weights/, lists/, conventions/, refunds/), which have their own formats."""
+    tables = {"mfn", "weights", "lists", "conventions", "refunds"}
     return sorted(
         p for p in directory.rglob("*.y*ml")
         if p.suffix in (".yaml", ".yml") and p.name != "dataset.yaml"
@@ -394,7 +407,9 @@ def load_dataset(overlay=None, *, bundled: bool = True) -> Dataset:
         verified.update(meta)
     layers = list(by_id.values())
     _check_rules(layers)
-    return Dataset(layers=tuple(layers), verified_through=verified, dirs=tuple(str(d) for d in dirs))
+    programs, interest = load_refunds(dirs, layers)
+    return Dataset(layers=tuple(layers), verified_through=verified, dirs=tuple(str(d) for d in dirs),
+                   refunds=programs, interest=interest)
 
 
 def read_list_file(path) -> list[tuple[str, date | None, date | None, int]]:
@@ -502,3 +517,113 @@ def read_index(path: Path, what: str, required: set) -> list[tuple[dict, int]]:
             raise DataError(path, line, f"a {what} needs {', '.join(sorted(required))}")
         items.append((item, line))
     return items
+
+
+# -- refund programs and interest tables (data/refunds/) --------------------------------------
+
+def _whole(check: _Checker, value, line, key: str) -> int | None:
+    if value is None:
+        return None
+    if value < 0 or value != int(value):
+        check.fail(line, f"'{key}' must be a whole number of 0 or more, not {value:g}")
+    return int(value)
+
+
+def _route(path: Path, index: int, raw, line) -> RefundRoute:
+    check = _Checker(path, f"route {index}")
+    v = check.fields(raw, ROUTE_FIELDS, line)
+    where = getattr(raw, "line", line)
+    days = _whole(check, v["max_days_since_liquidation"], raw.key_lines.get("max_days_since_liquidation"),
+                  "max_days_since_liquidation") if isinstance(raw, dict) else None
+    if days is not None and v["liquidated"] is False:
+        check.fail(where, "max_days_since_liquidation needs a liquidated entry, but liquidated is false")
+    deadline = None
+    if v["deadline"] is not None:
+        d_check = _Checker(path, f"route {index}: deadline")
+        d = d_check.fields(v["deadline"], DEADLINE_FIELDS, raw.key_lines["deadline"])
+        d_line = getattr(v["deadline"], "line", where)
+        if (d["days"] is None) == (d["years"] is None):
+            d_check.fail(d_line, "needs one of 'days' or 'years'")
+        deadline = Deadline(d["after"], _whole(d_check, d["days"], d_line, "days") or 0,
+                            _whole(d_check, d["years"], d_line, "years") or 0)
+    return RefundRoute(route=v["route"], instrument=v["instrument"], source=v["source"], liquidated=v["liquidated"],
+                       max_days_since_liquidation=days, opens=v["from"], deadline=deadline,
+                       confidence=v["confidence"], note=v["note"], line=where)
+
+
+def parse_refund(path: Path, raw) -> RefundProgram:
+    """Check one refund program file (data/refunds/<id>.yaml) and build it."""
+    check = _Checker(path, "")
+    if not isinstance(raw, dict):
+        check.fail(1, "top level must be a mapping with id, name, imposer, layers, ... (see docs/data-format.md)")
+    v = check.fields(raw, REFUND_FIELDS, 1)
+    w = _Checker(path, "window").fields(v["window"], WINDOW_FIELDS, raw.key_lines["window"])
+    if w["end"] <= w["start"]:
+        check.fail(raw.key_lines["window"], f"window: end {w['end']} is not after start {w['start']}")
+    lit = _Checker(path, "litigation").fields(v["litigation"], LITIGATION_FIELDS, raw.key_lines["litigation"])
+    routes = tuple(_route(path, i, r, v["routes"].item_lines[i - 1]) for i, r in enumerate(v["routes"], 1))
+    return RefundProgram(
+        id=v["id"], name=v["name"], imposer=v["imposer"], layers=v["layers"], start=w["start"], end=w["end"],
+        mechanism=v["mechanism"], litigation=Litigation(**lit), routes=routes, instrument=v["instrument"],
+        source=v["source"], interest=v["interest"], interest_payer=v["interest_payer"],
+        confidence=v["confidence"], note=v["note"], path=str(path), line=raw.key_lines["id"],
+    )
+
+
+def parse_interest(path: Path, raw) -> InterestTable:
+    """Check one interest table (data/refunds/interest/<id>.yaml): dated rates that do not overlap."""
+    check = _Checker(path, "")
+    if not isinstance(raw, dict):
+        check.fail(1, "top level must be a mapping with id, name, rule, compounding, rates, ...")
+    v = check.fields(raw, INTEREST_FIELDS, 1)
+    rates = []
+    for i, item in enumerate(v["rates"], 1):
+        line = v["rates"].item_lines[i - 1]
+        r_check = _Checker(path, f"rate {i}")
+        r = r_check.fields(item, INTEREST_RATE_FIELDS, line)
+        if r["end"] <= r["start"]:
+            r_check.fail(line, f"end {r['end']} is not after start {r['start']}")
+        for key in ("corporate", "noncorporate"):
+            if not 0 <= r[key] <= 100:
+                r_check.fail(item.key_lines[key], f"{key} {r[key]:g} is outside 0..100 (percent a year)")
+        if rates and r["start"] < rates[-1][0].end:
+            r_check.fail(line, f"starts {r['start']}, before the rate above ends ({rates[-1][0].end}); "
+                               "list the rates in order, without overlaps")
+        rates.append((InterestRate(**r), line))
+    return InterestTable(id=v["id"], name=v["name"], rule=v["rule"], compounding=v["compounding"],
+                         rates=tuple(rate for rate, _ in rates), instrument=v["instrument"], source=v["source"],
+                         confidence=v["confidence"], note=v["note"], path=str(path))
+
+
+def load_refunds(dirs, layers) -> tuple[tuple[RefundProgram, ...], dict]:
+    """Refund programs (refunds/*.yaml) and interest tables (refunds/interest/*.yaml) of the data
+    directories, a later directory's file replacing an earlier one with the same id; every
+    reference checked: layers known and of the program's imposer, interest table known, the
+    windows of one imposer's programs disjoint (an entry's refund has one route)."""
+    programs: dict[str, RefundProgram] = {}
+    tables: dict[str, InterestTable] = {}
+    for directory in dirs:
+        folder = Path(directory) / "refunds"
+        if not folder.is_dir():
+            continue
+        for path in sorted((folder / "interest").glob("*.yaml")) if (folder / "interest").is_dir() else ():
+            table = parse_interest(path, read_yaml(path))
+            tables[table.id] = table
+        for path in sorted(folder.glob("*.yaml")):
+            program = parse_refund(path, read_yaml(path))
+            programs[program.id] = program
+    by_id = {layer.id: layer for layer in layers}
+    for program in programs.values():
+        for layer_id in program.layers:
+            if layer_id not in by_id:
+                raise DataError(program.path, program.line, f"layers names unknown layer '{layer_id}'")
+            if by_id[layer_id].imposer != program.imposer:
+                raise DataError(program.path, program.line,
+                                f"layer '{layer_id}' is imposed by {by_id[layer_id].imposer}, not {program.imposer}")
+        if program.interest is not None and program.interest not in tables:
+            raise DataError(program.path, program.line, f"interest names unknown table '{program.interest}'")
+    ordered = sorted(programs.values(), key=lambda p: (p.imposer, p.start))
+    for before, after in zip(ordered, ordered[1:]):
+        if before.imposer == after.imposer and after.start < before.end:
+            raise DataError(after.path, after.line, f"window overlaps refund program '{before.id}' ({before.path})")
+    return tuple(ordered), tables

@@ -105,6 +105,90 @@ DATASET_FIELDS = {
     "verified_through": Field("mapping", False),
 }
 
+# -- refunds: data/refunds/<program>.yaml and data/refunds/interest/<table>.yaml ------------
+
+# Routes a refund program may name, in the order the summary lists them. ``unknown`` is not
+# written in the data: it is the answer when a route's condition needs a ledger column the
+# entry lacks.
+REFUND_ROUTES = ("CAPE phase 1", "protest", "later phase", "contingent", "time-barred")
+UNKNOWN_ROUTE = "unknown"
+LITIGATION_STATUSES = ("struck_down", "held_unlawful_stayed", "pending", "upheld")
+DEADLINE_FROM = ("liquidation", "deposit")
+INTEREST_PAYERS = ("corporate", "noncorporate")
+COMPOUNDING = ("daily", "simple")
+
+REFUND_FIELDS = {
+    "id": Field("id", True, doc="unique id of the refund program"),
+    "name": Field("str", True),
+    "imposer": Field("str", True, choices=IMPOSERS),
+    "layers": Field("ids", True, doc="the layers whose duty the program refunds"),
+    "window": Field("mapping", True, doc="entries entered in [start, end)"),
+    "mechanism": Field("str", True),
+    "litigation": Field("mapping", True),
+    "interest": Field("id", False, doc="id of the interest table (data/refunds/interest/)"),
+    "interest_payer": Field("str", False, default="corporate", choices=INTEREST_PAYERS),
+    "routes": Field("list", True),
+    "instrument": Field("str", True),
+    "source": Field("url", True),
+    "confidence": Field("str", False, default="confirmed", choices=CONFIDENCES),
+    "note": Field("str", False),
+}
+
+WINDOW_FIELDS = {
+    "start": Field("date", True),
+    "end": Field("date", True),
+}
+
+LITIGATION_FIELDS = {
+    "status": Field("str", True, choices=LITIGATION_STATUSES),
+    "summary": Field("str", True, doc="one line shown beside the authority's duty"),
+    "decided": Field("date", False),
+    "instrument": Field("str", True),
+    "source": Field("url", True),
+    "confidence": Field("str", False, default="confirmed", choices=CONFIDENCES),
+}
+
+ROUTE_FIELDS = {
+    "route": Field("str", True, choices=REFUND_ROUTES),
+    "liquidated": Field("bool", False, doc="true: only liquidated entries; false: only unliquidated ones"),
+    "max_days_since_liquidation": Field("number", False, doc="liquidated at most this many days before the as-of date"),
+    "from": Field("date", False, doc="the route is open to claims filed on or after this date"),
+    "deadline": Field("mapping", False),
+    "instrument": Field("str", True),
+    "source": Field("url", True),
+    "confidence": Field("str", False, default="confirmed", choices=CONFIDENCES),
+    "note": Field("str", False),
+}
+
+DEADLINE_FIELDS = {
+    "after": Field("str", True, choices=DEADLINE_FROM),
+    "days": Field("number", False),
+    "years": Field("number", False),
+}
+
+INTEREST_FIELDS = {
+    "id": Field("id", True),
+    "name": Field("str", True),
+    "rule": Field("str", True, doc="what accrues, from when to when"),
+    "compounding": Field("str", True, choices=COMPOUNDING),
+    "rates": Field("list", True),
+    "instrument": Field("str", True),
+    "source": Field("url", True),
+    "confidence": Field("str", False, default="confirmed", choices=CONFIDENCES),
+    "note": Field("str", False),
+}
+
+INTEREST_RATE_FIELDS = {
+    "start": Field("date", True),
+    "end": Field("date", True),
+    "corporate": Field("number", True),
+    "noncorporate": Field("number", True),
+    "instrument": Field("str", True),
+    "source": Field("url", True),
+    "confidence": Field("str", False, default="confirmed", choices=CONFIDENCES),
+    "note": Field("str", False),
+}
+
 SCHEMA = {
     "layer": LAYER_FIELDS,
     "coverage": COVERAGE_FIELDS,
@@ -113,6 +197,13 @@ SCHEMA = {
     "rules": RULE_FIELDS,
     "dataset": DATASET_FIELDS,
     "product_set": PRODUCT_SET_FIELDS,
+    "refund": REFUND_FIELDS,
+    "refund_window": WINDOW_FIELDS,
+    "litigation": LITIGATION_FIELDS,
+    "route": ROUTE_FIELDS,
+    "deadline": DEADLINE_FIELDS,
+    "interest": INTEREST_FIELDS,
+    "interest_rate": INTEREST_RATE_FIELDS,
 }
 
 # Rates are percentage points; anything above this is a typo, not a tariff.
@@ -218,11 +309,105 @@ DIRECTIONS = {
 }
 
 
+@dataclass(frozen=True)
+class Litigation:
+    status: str
+    summary: str
+    instrument: str
+    source: str
+    decided: date | None = None
+    confidence: str = "confirmed"
+
+
+@dataclass(frozen=True)
+class Deadline:
+    after: str  # liquidation | deposit
+    days: int = 0
+    years: int = 0
+
+
+@dataclass(frozen=True)
+class RefundRoute:
+    """One route of a program: it applies to an entry when every condition it has holds on the
+    as-of date (the date of filing). Routes are tried in order; the first that holds is the answer."""
+
+    route: str
+    instrument: str
+    source: str
+    liquidated: bool | None = None
+    max_days_since_liquidation: int | None = None
+    opens: date | None = None  # the key `from`
+    deadline: Deadline | None = None
+    confidence: str = "confirmed"
+    note: str | None = None
+    line: int | None = None
+
+    @property
+    def needs_liquidation(self) -> bool:
+        """Whether deciding or dating this route needs the entry's liquidation status."""
+        return (self.liquidated is not None or self.max_days_since_liquidation is not None
+                or (self.deadline is not None and self.deadline.after == "liquidation"))
+
+
+@dataclass(frozen=True)
+class RefundProgram:
+    id: str
+    name: str
+    imposer: str
+    layers: tuple[str, ...]
+    start: date
+    end: date  # exclusive
+    mechanism: str
+    litigation: Litigation
+    routes: tuple[RefundRoute, ...]
+    instrument: str
+    source: str
+    interest: str | None = None
+    interest_payer: str = "corporate"
+    confidence: str = "confirmed"
+    note: str | None = None
+    path: str = ""
+    line: int | None = None
+
+    @property
+    def contingent(self) -> bool:
+        """Every route is ``contingent``: the refund waits on litigation."""
+        return all(r.route == "contingent" for r in self.routes)
+
+
+@dataclass(frozen=True)
+class InterestRate:
+    start: date
+    end: date  # exclusive
+    corporate: float
+    noncorporate: float
+    instrument: str
+    source: str
+    confidence: str = "confirmed"
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class InterestTable:
+    id: str
+    name: str
+    rule: str
+    compounding: str
+    rates: tuple[InterestRate, ...]  # sorted, not overlapping; a gap is a period with no known rate
+    instrument: str
+    source: str
+    confidence: str = "confirmed"
+    note: str | None = None
+    path: str = ""
+
+
 @dataclass
 class Dataset:
     layers: tuple[Layer, ...]
     verified_through: dict[str, date] = field(default_factory=dict)
     dirs: tuple[str, ...] = ()
+    refunds: tuple[RefundProgram, ...] = ()
+    interest: dict = field(default_factory=dict)  # id -> InterestTable
 
     def layer(self, layer_id: str) -> Layer:
         for layer in self.layers:

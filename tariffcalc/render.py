@@ -276,6 +276,8 @@ def duty_summary_view(result):
     if s.refund_window:
         parts.append(Text.assemble(("IEEPA refundable: ", "bold"), (f"{s.ieepa_refundable:,.2f} {cur}", "bold cyan"),
                                    f"  (IEEPA duties on entries {s.refund_window[0]} to {s.refund_window[1]})"))
+    if s.refunds is not None and len(s.refunds.by_route):
+        parts += refunds_view(s.refunds, cur)
     months = Table(title="By month", title_justify="left")
     authorities = [a for a in s.by_authority["authority"]]
     for column in ("Month", "Entries", f"Value ({cur})", f"Duty ({cur})", *authorities):
@@ -286,6 +288,29 @@ def duty_summary_view(result):
     parts.append(months)
     parts += [Text(f"note: {note}", style="yellow") for note in s.notes]
     return Group(*parts)
+
+
+def refunds_view(r, cur: str) -> list:
+    """``refunds.RefundSummary`` -> the routes table (with the total) and the entries whose
+    deadline falls within 30 days (the litigation status is in the authorities' Status column)."""
+    table = Table(title=f"Refunds on {r.as_of}", title_justify="left")
+    for column in ("Route", "Entries", f"Duty ({cur})", f"Interest ({cur})"):
+        table.add_column(column, justify="left" if column == "Route" else "right")
+    for row in r.by_route.itertuples():
+        table.add_row(row.route, f"{row.entries:,}", f"{row.duty:,.2f}", f"{row.interest:,.2f}")
+    table.add_row(Text("Total", style="bold"), f"{int(r.by_route['entries'].sum()):,}",
+                  Text(f"{r.duty:,.2f}", style="bold"), f"{r.interest:,.2f}")
+    parts = [table]
+    if len(r.due):
+        due = Table(title=f"Due within 30 days of {r.as_of}", title_justify="left")
+        for column in ("Entry", "Route", "Deadline", "Days left", f"Duty ({cur})"):
+            due.add_column(column, justify="right" if column in ("Days left", f"Duty ({cur})") else "left")
+        for row in r.due.itertuples():
+            due.add_row(str(row.entry_id), row.route, _day(row.deadline), f"{row.days_left:,}", f"{row.duty:,.2f}")
+        parts.append(due)
+    else:
+        parts.append(Text(f"No refund deadline falls within 30 days of {r.as_of}."))
+    return parts
 
 
 class Progress:
