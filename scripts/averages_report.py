@@ -83,7 +83,7 @@ WHY = """
 """
 
 
-LETTERS = dict(zip(CHOICES, "ABCDEFGH"))
+LETTERS = dict(zip(CHOICES, "ABCDEFGHI"))
 YALE_GOLDEN = ROOT / "tests" / "golden" / "yale_china_daily.csv"
 
 
@@ -152,10 +152,10 @@ def yale_section(products, weights) -> list[str]:
         "",
         f"Series: `tests/golden/yale_china_daily.csv`, the daily China rate of {yale.label} "
         f"({len(table)} days, {table['date'].iloc[0]} to {table['date'].iloc[-1]}; provenance beside it). Ours: "
-        "`export --freq D --average -d us` (2024 HTS-10 weights, as Yale's). The columns A-H are the gap each "
-        "named choice explains (ours minus ours with that choice added, the choices added in order A to H); "
+        "`export --freq D --average -d us` (2024 HTS-10 weights, as Yale's). The columns A-I are the gap each "
+        "named choice explains (ours minus ours with that choice added, the choices added in order A to I); "
         "`yale conv.` is ours with every choice (`--convention yale`); `unexplained` = yale conv. minus Yale. "
-        "The gap equals A + ... + H + unexplained. Percentage points.",
+        "The gap equals A + ... + I + unexplained. Percentage points.",
         "",
         f"**Agreement with `--convention yale`: {within:.1%} of days within 1 pp, every day within "
         f"{table['unexplained'].abs().max():.2f} pp** (largest on {worst['date']}: ours {worst['ours_yale']:.2f}, "
@@ -194,6 +194,8 @@ def convention_lines(convention) -> list[str]:
     out += [f"- **F. Stacked** {t.layer} on the rates it replaces: {t.source}." for t in convention.stacked]
     if convention.without_layers:
         out.append(f"- **G. Without** {', '.join(convention.without_layers)}: {convention.without_layers_source}.")
+    if convention.assume:
+        out.append(f"- **I. Conditions met** ({', '.join(convention.assume)}): {convention.assume_source}.")
     for r in convention.dating:
         what = f"rate {r.rate:g}" if r.rate is not None else f"status {r.status}"
         out.append(f"- **H. Dating** {', '.join(r.layers)} {what} on {r.start} – {r.end} (exclusive): {r.source}.")

@@ -111,6 +111,32 @@ def average_options(command):
     )(command)
 
 
+def assume_options(command):
+    """--assume and --content: what the importer knows about the goods (conditions, contents)."""
+    command = click.option(
+        "--content", "content", metavar="METAL=SHARE,...",
+        help="With --hts: shares of the value that are steel, aluminum or copper (steel=0.2,aluminum=0.1), "
+             "for layers charged on a metal content. Default: the shipped estimate, labelled as such.",
+    )(command)
+    return click.option(
+        "--assume", "assumed", metavar="CONDITION", multiple=True,
+        help="With --hts: assert a condition of coverage or exemption (auto-part, civil-aircraft, ...; "
+             "repeatable). Conditional layers are not charged unless asserted.",
+    )(command)
+
+
+def _assumptions(engine, assumed, content):
+    """The Contents a user asserted; unknown condition ids are an error naming the known ones."""
+    from .content import Contents, parse_contents
+    from .errors import QueryError
+
+    known = engine.dataset.conditions()
+    for condition in assumed:
+        if condition not in known:
+            raise QueryError(f"--assume: unknown condition {condition!r} (known: {', '.join(sorted(known))})")
+    return Contents(parse_contents(content), frozenset(assumed))
+
+
 def threatened_option(command):
     return click.option(
         "--include-threatened", is_flag=True,
@@ -242,12 +268,13 @@ def cli():
 @direction_option
 @origin_option
 @average_options
+@assume_options
 @format_option("table", "json", "csv")
 @threatened_option
 @data_options
 @handle_errors
-def rate(day, code, exported, direction, origin, average, weights_year, convention, fmt, include_threatened,
-         data_dir, standalone, verbose):
+def rate(day, code, exported, direction, origin, average, weights_year, convention, assumed, content, fmt,
+         include_threatened, data_dir, standalone, verbose):
     """The tariff layers in effect on a date, and the headline rate; with --hts, for one product.
 
     The headline is the sum of the layers that cover all goods (what the press quotes);
@@ -269,6 +296,10 @@ def rate(day, code, exported, direction, origin, average, weights_year, conventi
 
         tariffcalc rate --date 2019-05-20 --hts 4202.22.15 -d us --exported 2019-05-01
 
+        tariffcalc rate --date 2025-09-01 --hts 8471.30.01 -d us --assume auto-part
+
+        tariffcalc rate --date 2025-09-01 --hts 7323.93.00 -d us --content steel=0.6
+
         tariffcalc rate --date 2025-05-14 --direction us --origin HK --format json
 
         tariffcalc rate --date 2025-05-14 --average --weights 2024
@@ -282,8 +313,13 @@ def rate(day, code, exported, direction, origin, average, weights_year, conventi
         from .errors import QueryError
 
         raise QueryError("--exported needs --hts")
+    if (assumed or content) and not code:
+        from .errors import QueryError
+
+        raise QueryError("--assume and --content need --hts")
+    assume = _assumptions(engine, assumed, content)
     if code:
-        answers = [products.rate(_code(code), day, d, include_threatened, exported) for d in dirs]
+        answers = [products.rate(_code(code), day, d, include_threatened, exported, assume) for d in dirs]
     averages = _averages(engine, dirs, [day], weights_year, include_threatened, products,
                          convention) if average else None
     if fmt == "table":
@@ -316,7 +352,7 @@ def rate(day, code, exported, direction, origin, average, weights_year, conventi
     elif code:
         from .products import product_timeline
 
-        frames = [product_timeline(products, [_code(code)], [day], d, include_threatened) for d in dirs]
+        frames = [product_timeline(products, [_code(code)], [day], d, include_threatened, assume) for d in dirs]
         _emit(export.product_csv(frames))
     else:
         _emit(export.tidy_csv(engine.timeline(day, day, "D", dirs[0] if len(dirs) == 1 else direction,
@@ -610,9 +646,12 @@ def layers(direction, authority, fmt, data_dir, standalone, verbose):
 @cli.command()
 @click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False))
 @click.option("--standalone", is_flag=True, help="Check DIRECTORY on its own, not as an overlay of the bundled data.")
+@click.option("--report", is_flag=True,
+              help="After the checks, print the data set's health: verified-through dates, steps by "
+                   "confidence, known gaps, each list file with its source, the HTS cross-check.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the traceback of errors.")
 @handle_errors
-def validate(directory, standalone, verbose):
+def validate(directory, standalone, report, verbose):
     """Check data files: YAML syntax, keys, types, dates, overlaps, ids, rules, list files, schedules.
 
     Without DIRECTORY, checks the bundled data. A DIRECTORY is checked as an overlay of the
@@ -622,6 +661,7 @@ def validate(directory, standalone, verbose):
     Example:
 
         tariffcalc validate my-layers/
+        tariffcalc validate --report
     """
     from .loader import check_list_files, load_dataset
     from .schedule import Schedules
@@ -634,6 +674,11 @@ def validate(directory, standalone, verbose):
         schedules.table(vintage)
     click.echo(f"ok: {len(dataset.layers)} layers, {steps} steps, {lists} list files, "
                f"{len(schedules.vintages)} schedules in {', '.join(dataset.dirs)}")
+    if report:
+        from .health import health, render
+
+        click.echo("")
+        click.echo(render(health(dataset)), nl=False)
 
 
 @cli.command()
@@ -647,11 +692,14 @@ def validate(directory, standalone, verbose):
               help="Price the good rows and write the bad ones, with their reason, to OUT.rejects.csv (needs -o).")
 @click.option("--as-of", "as_of", type=DATE, default="today", show_default=True,
               help="Date the refund routes, deadlines and interest are worked out for (the day a claim is filed).")
+@click.option("--noncorporate", is_flag=True,
+              help="Refund interest at the IRS overpayment rate for importers that are not corporations (1 point higher).")
 @direction_option
 @format_option("table", "json", "csv")
 @data_options
 @handle_errors
-def duty(ledger_path, output, wide, columns, skip_bad, as_of, direction, fmt, data_dir, standalone, verbose):
+def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, direction, fmt, data_dir, standalone,
+         verbose):
     """Duties and refunds over an import ledger: per entry and layer, by authority and month.
 
     LEDGER.csv has columns entry_id, entry_date (date of entry), hts (any code form), origin
@@ -684,7 +732,8 @@ def duty(ledger_path, output, wide, columns, skip_bad, as_of, direction, fmt, da
         raise CliError("--skip-bad needs -o OUT.csv (the rejected rows go to OUT.rejects.csv)")
     with render.progress_bar() as progress:
         entries = ledger.read_ledger(ledger_path, columns, direction, skip_bad, progress=progress)
-        result = duties.compute_duties(entries, _products(_engine(data_dir, standalone)), as_of=as_of)
+        result = duties.compute_duties(entries, _products(_engine(data_dir, standalone)), as_of=as_of,
+                                       interest_payer="noncorporate" if noncorporate else None)
         if output:
             export.write_duty_outputs(result, output, wide, skip_bad, progress)
     if fmt == "csv" and not output:

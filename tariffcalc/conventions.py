@@ -92,13 +92,6 @@ class NotStacked:
 
 
 @dataclass(frozen=True)
-class Stacked:
-    """F: ``layer`` adds to the rates it would replace (its ``replaces`` rule is dropped)."""
-    layer: str
-    source: str = ""
-
-
-@dataclass(frozen=True)
 class Redate:
     """H: on [start, end) the steps of ``layers`` have ``rate`` and/or ``status``."""
     layers: tuple[str, ...]
@@ -123,10 +116,12 @@ class Convention:
     exemptions: tuple[Exemption, ...] = ()
     inclusions: tuple[Inclusion, ...] = ()
     not_stacked: tuple[NotStacked, ...] = ()
-    stacked: tuple[Stacked, ...] = ()
+    stacked: tuple[NotStacked, ...] = ()  # F: rules of the data a convention does not follow (it stacks)
     without_layers: tuple[str, ...] = ()
     without_layers_source: str = ""
     dating: tuple[Redate, ...] = ()
+    assume: tuple[str, ...] = ()  # condition ids treated as met (docs/data-format.md, Conditions)
+    assume_source: str = ""
     source: str = ""
 
     @classmethod
@@ -139,9 +134,8 @@ class Convention:
 
     @property
     def edits_data(self) -> bool:
-        return bool(self.rate_offsets or self.exemptions or self.inclusions or self.not_stacked or self.stacked
-                    or self.without_layers
-                    or self.dating)
+        return bool(self.rate_offsets or self.exemptions or self.inclusions or self.not_stacked or self.without_layers
+                    or self.dating or self.assume or self.metal_content or self.stacked)
 
     def only(self, *choices: str) -> Convention:
         """This convention with only the named fields kept (the others as tariffcalc's): one
@@ -160,7 +154,8 @@ class Convention:
             return dataset
         known = {layer.id for layer in dataset.layers}
         named = ([i for o in self.rate_offsets for i in o.layers] + [e.layer for e in self.exemptions]
-                 + [i.layer for i in self.inclusions] + [n.layer for n in self.not_stacked] + [t.layer for t in self.stacked] + list(self.without_layers)
+                 + [i.layer for i in self.inclusions] + [n.layer for n in self.not_stacked]
+                 + [n.layer for n in self.stacked] + list(self.without_layers)
                  + [i for r in self.dating for i in r.layers])
         missing = sorted(set(named) - known)
         if missing:
@@ -170,6 +165,9 @@ class Convention:
             if layer.id in self.without_layers:
                 continue
             steps = list(layer.steps)
+            if self.metal_content is not None and layer.id in self.metal_content.layers:
+                # the convention's own value split (C) prices the content: the steps go on full value
+                steps = [dataclasses.replace(s, content=None) for s in steps]
             for offset in self.rate_offsets:
                 if layer.id in offset.layers:
                     steps = [dataclasses.replace(s, rate=max(s.rate + offset.points, 0.0)) if s.rate > 0 else s
@@ -191,10 +189,10 @@ class Convention:
             rules = layer.rules
             more = tuple(o for n in self.not_stacked if n.layer == layer.id for o in n.on_goods_of
                          if o in known and o not in rules.not_on_goods_of)
-            if more:
-                rules = Rules(rules.not_on_goods_of + more, rules.replaces, rules.line)
-            if any(t.layer == layer.id for t in self.stacked):
-                rules = Rules(rules.not_on_goods_of, (), rules.line)
+            fewer = {o for n in self.stacked if n.layer == layer.id for o in n.on_goods_of}
+            if more or fewer:  # `stacked`: charged on top of those layers (neither displaced nor replacing)
+                kept = tuple(o for o in rules.not_on_goods_of + more if o not in fewer)
+                rules = Rules(kept, tuple(o for o in rules.replaces if o not in fewer), rules.line)
             layers.append(dataclasses.replace(layer, steps=tuple(steps), coverage=coverage, rules=rules))
         return dataclasses.replace(dataset, layers=tuple(layers))
 
@@ -218,6 +216,7 @@ CHOICES = {
     "not_stacked": ("not_stacked", "stacked"),
     "without_layers": ("without_layers", "without_layers_source"),
     "dating": ("dating",),
+    "assume": ("assume", "assume_source"),
 }
 
 
@@ -311,8 +310,11 @@ def convention_engine(products, convention: Convention, others: tuple[str, ...])
             dataset = _other_part(dataset, convention, name)
         if len(_ENGINES) > 16:
             _ENGINES.clear()
+        from .content import Contents
+
+        assume = Contents(conditions=frozenset(convention.assume)) if convention.assume else products.assume
         index = _edited_index(products.index, convention, others, dataset)
-        _ENGINES[key] = (products, ProductEngine(Engine(dataset), products.schedules, index))
+        _ENGINES[key] = (products, ProductEngine(Engine(dataset), products.schedules, assume, index))
     return _ENGINES[key][1]
 
 
@@ -326,14 +328,15 @@ def _edited_index(index, convention: Convention, others, dataset: Dataset):
             prefix = name.split(":", 1)[1]
             table = table[~((table["role"] != "cover") & table["set_name"].str.startswith(prefix))]
     layers = {layer.id: layer for layer in dataset.layers}
-    rows = [(e.layer, "exempt", e.name, code, pd.NaT, pd.NaT) for e in convention.exemptions for code in e.codes]
+    rows = [(e.layer, "exempt", e.name, code, pd.NaT, pd.NaT, None) for e in convention.exemptions for code in e.codes]
     for inclusion in convention.inclusions:
         products = layers[inclusion.layer].coverage.products
         rows += [(inclusion.layer, "cover", products.name or layers[inclusion.layer].name, code,
                   pd.Timestamp(products.start) if products.start else pd.NaT,
-                  pd.Timestamp(products.end) if products.end else pd.NaT) for code in inclusion.codes]
+                  pd.Timestamp(products.end) if products.end else pd.NaT, products.condition)
+                 for code in inclusion.codes]
     if rows:
-        extra = pd.DataFrame(rows, columns=["layer_id", "role", "set_name", "prefix", "start", "end"])
+        extra = pd.DataFrame(rows, columns=["layer_id", "role", "set_name", "prefix", "start", "end", "condition"])
         extra["length"] = extra["prefix"].str.len()
         table = pd.concat([table, extra.astype({"start": "datetime64[ns]", "end": "datetime64[ns]"})],
                           ignore_index=True)
@@ -457,10 +460,12 @@ class Conventions:
                                  for i in item.get("inclusions") or ()),
                 not_stacked=tuple(NotStacked(n["layer"], ids(n["on_goods_of"]), n.get("source", ""))
                                   for n in item.get("not_stacked") or ()),
-                stacked=tuple(Stacked(t["layer"], t.get("source", "")) for t in item.get("stacked") or ()),
+                stacked=tuple(NotStacked(n["layer"], ids(n["on_goods_of"]), n.get("source", ""))
+                              for n in item.get("stacked") or ()),
                 without_layers=ids(item.get("without_layers")),
                 without_layers_source=item.get("without_layers_source", ""),
-                dating=tuple(dating), source=item.get("source", ""),
+                dating=tuple(dating), assume=ids(item.get("assume")), assume_source=item.get("assume_source", ""),
+                source=item.get("source", ""),
             )
         except (KeyError, TypeError, ValueError) as exc:
             fail(f"malformed choice ({exc})")

@@ -322,7 +322,7 @@ def _mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at
             else:
                 out["rate"][position] = np.nan if mfn.rate is None else mfn.rate
                 out["basis"][position] = mfn.basis
-                specific = parse_specific(mfn.general) if imposer == "US" else None
+                specific = parse_specific(mfn.general) if vintage.specific_duties else None
                 if specific:
                     out["per_unit"][position], out["unit"][position], out["spec_adv"][position] = specific
                 out["label"][position] = f"MFN {mfn.general} ({label}{'; ' + note if note else ''})"
@@ -395,9 +395,10 @@ def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.n
 # -- pricing ---------------------------------------------------------------------------------
 
 def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: bool = False,
-                   as_of: date | None = None) -> DutyResult:
+                   as_of: date | None = None, interest_payer: str | None = None) -> DutyResult:
     """Price every entry of ``ledger``: MFN, each layer bearing on it (with the reason), the totals,
-    and the refund of each entry (route, deadline, interest) on ``as_of`` (default today)."""
+    and the refund of each entry (route, deadline, interest) on ``as_of`` (default today), with
+    interest at the ``interest_payer`` rates (default: each refund program's)."""
     from . import refunds
 
     base = DIRECTIONS[ledger.direction]
@@ -429,7 +430,7 @@ def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: 
                                    "mfn_reason": mfn_reason, "additional_duty": additional, "duty_total": total,
                                    "total_rate": total_rate}, copy=False)
     result.summary = _summarize(result, products, days, mfn_duty, notes)
-    result.refunds = refunds.evaluate(result, products.engine.dataset, as_of)
+    result.refunds = refunds.evaluate(result, products.engine.dataset, as_of, interest_payer)
     result.summary.refunds = result.refunds.summary
     result.summary.notes += result.refunds.summary.notes
     return result

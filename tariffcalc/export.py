@@ -300,7 +300,9 @@ def product_dict(answer) -> dict:
                 "id": row.layer_id, "name": row.name, "authority": row.authority, "scope": row.scope,
                 "rate": number(row.rate), "status": row.status, "applies": bool(row.applies),
                 "charged": number(row.charged), "waivable": bool(row.waivable), "reason": row.reason,
-                "confidence": row.confidence,
+                "confidence": row.confidence, "conditional": bool(row.conditional),
+                "condition": row.condition or None, "content": row.content or None,
+                "content_share": number(row.content_share), "content_basis": row.content_basis or None,
             }
             for row in answer.layers.itertuples()
         ],
@@ -326,7 +328,7 @@ def product_json(frames) -> str:
             value = getattr(row, column)
             if column in numeric:
                 record[column] = number(value)
-            elif column in ("applies", "waivable"):
+            elif column in ("applies", "waivable", "conditional"):
                 record[column] = bool(value)
             elif column == "date":
                 record[column] = _day(value)

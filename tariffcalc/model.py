@@ -22,6 +22,8 @@ AUTHORITIES = (
 SCOPES = ("all", "group")
 STATUSES = ("in_effect", "threatened", "suspended", "struck_down")
 CONFIDENCES = ("confirmed", "unconfirmed")
+# Contents a step's rate may be charged on instead of the full customs value.
+CONTENTS = ("steel", "aluminum", "copper")
 
 # Statuses whose rate is charged on goods. Threatened steps join them only on request.
 COUNTED_STATUSES = ("in_effect",)
@@ -47,6 +49,15 @@ LAYER_FIELDS = {
     "coverage": Field("mapping", True),
     "steps": Field("list", True),
     "rules": Field("mapping", False),
+    "conditions": Field("list", False,
+                        doc="conditions (end use, certification, ...) that product sets and list rows name"),
+    "note": Field("str", False),
+}
+
+CONDITION_FIELDS = {
+    "id": Field("id", True, doc="named by `condition` keys and columns and by `--assume ID`; unique in the data set"),
+    "text": Field("str", True, doc="the condition in words, as the answer shows it"),
+    "source": Field("url", False),
     "note": Field("str", False),
 }
 
@@ -71,10 +82,14 @@ PRODUCT_SET_FIELDS = {
                          doc="exempt sets: the exemption is granted on application (importer-specific), not automatically"),
     "complete": Field("bool", False, default=True,
                       doc="products: false when the data holds only part of the published list"),
+    "condition": Field("id", False,
+                       doc="id of a condition: products apply, or the exemption holds, only when it is met"),
+    "confidence": Field("str", False, default="confirmed", choices=CONFIDENCES,
+                        doc="unconfirmed when the list itself is not the published one (the answer says so)"),
 }
 
 # Columns a list file may have; `code` is required.
-LIST_COLUMNS = ("code", "start", "end", "description", "note", "heading")
+LIST_COLUMNS = ("code", "start", "end", "description", "note", "heading", "condition")
 
 STEP_FIELDS = {
     "start": Field("date", True),
@@ -88,6 +103,8 @@ STEP_FIELDS = {
     "in_transit": Field("mapping", False),
     "note": Field("str", False),
     "confidence": Field("str", False, default="confirmed", choices=CONFIDENCES),
+    "content": Field("str", False, choices=CONTENTS,
+                     doc="the rate applies to the value of this content of the good, not its full value"),
 }
 
 IN_TRANSIT_FIELDS = {
@@ -103,6 +120,23 @@ RULE_FIELDS = {
 
 DATASET_FIELDS = {
     "verified_through": Field("mapping", False),
+    "content_estimates": Field("mapping", False,
+                               doc="per imposer, the file of estimated content shares by code (content/...)"),
+    "footnotes": Field("mapping", False,
+                       doc="per imposer, a line printed under that direction's layer table"),
+}
+
+# Keys of an entry of data/mfn/vintages.yaml.
+VINTAGE_FIELDS = {
+    "imposer": Field("str", True, choices=IMPOSERS),
+    "id": Field("str", True),
+    "file": Field("str", True),
+    "start": Field("date", True),
+    "source": Field("url", False),
+    "provenance": Field("str", False),
+    "note": Field("str", False),
+    "specific_duties": Field("bool", False, default=False,
+                             doc="the schedule's texts such as '30.5¢/kg + 8.5%' are parsed into specific duties"),
 }
 
 # -- refunds: data/refunds/<program>.yaml and data/refunds/interest/<table>.yaml ------------
@@ -197,6 +231,8 @@ SCHEMA = {
     "rules": RULE_FIELDS,
     "dataset": DATASET_FIELDS,
     "product_set": PRODUCT_SET_FIELDS,
+    "condition": CONDITION_FIELDS,
+    "vintage": VINTAGE_FIELDS,
     "refund": REFUND_FIELDS,
     "refund_window": WINDOW_FIELDS,
     "litigation": LITIGATION_FIELDS,
@@ -230,6 +266,7 @@ class Step:
     in_transit: InTransit | None = None
     note: str | None = None
     confidence: str = "confirmed"
+    content: str | None = None
     line: int | None = None
 
     def covers(self, day: date) -> bool:
@@ -250,7 +287,21 @@ class ProductSet:
     note: str | None = None
     conditional: bool = False
     complete: bool = True
+    condition: str | None = None
+    confidence: str = "confirmed"
     path: str = ""  # the layer file that declares it
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Something only the importer knows (an end use, a certification): a product set or list
+    row that names it applies only when it is met, and it is never assumed met."""
+
+    id: str
+    text: str
+    source: str | None = None
+    note: str | None = None
     line: int | None = None
 
 
@@ -286,6 +337,7 @@ class Layer:
     steps: tuple[Step, ...]
     rules: Rules = Rules()
     note: str | None = None
+    conditions: tuple[Condition, ...] = ()
     path: str = ""
     line: int | None = None
 
@@ -406,6 +458,12 @@ class Dataset:
     layers: tuple[Layer, ...]
     verified_through: dict[str, date] = field(default_factory=dict)
     dirs: tuple[str, ...] = ()
+    content_estimates: dict[str, str] = field(default_factory=dict)  # imposer -> absolute path
+    footnotes: dict[str, str] = field(default_factory=dict)  # imposer -> text
+
+    def conditions(self) -> dict[str, Condition]:
+        """Every condition the layers declare, by id."""
+        return {c.id: c for layer in self.layers for c in layer.conditions}
     refunds: tuple[RefundProgram, ...] = ()
     interest: dict = field(default_factory=dict)  # id -> InterestTable
 

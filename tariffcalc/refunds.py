@@ -169,8 +169,9 @@ def _micro_sum(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(groups, weights=micro, minlength=n) / MICRO
 
 
-def evaluate(result, dataset, as_of: date | None = None) -> Refunds:
-    """The refunds of every entry of a ``duties.DutyResult`` on ``as_of`` (default today)."""
+def evaluate(result, dataset, as_of: date | None = None, payer: str | None = None) -> Refunds:
+    """The refunds of every entry of a ``duties.DutyResult`` on ``as_of`` (default today);
+    ``payer`` (corporate | noncorporate) overrides the programs' ``interest_payer``."""
     as_of = as_of or date.today()
     day = np.datetime64(as_of, "D")
     entries, names = result.entries, result.ledger.names
@@ -208,13 +209,14 @@ def evaluate(result, dataset, as_of: date | None = None) -> Refunds:
         r, d = _routes(p, day, known[at], liquidation[at], deposit[at])
         route[at], deadline[at] = r, d
         if p.interest is not None:
-            accrual = _Accrual(dataset.interest[p.interest], p.interest_payer, deposit[at].min(), day)
+            rate_of = payer or p.interest_payer
+            accrual = _Accrual(dataset.interest[p.interest], rate_of, deposit[at].min(), day)
             owed = accrual.interest(duty[at], deposit[at])
             owed[r == TIME_BARRED] = 0
             interest[at] = owed
             table = dataset.interest[p.interest]
             method = "" if table.confidence == "confirmed" else "; how CBP computes it is unconfirmed"
-            notes.append(f"interest: IRS overpayment rates ({p.interest_payer}), compounded {table.compounding}, "
+            notes.append(f"interest: IRS overpayment rates ({rate_of}), compounded {table.compounding}, "
                          f"from the deposit of the duty (19 U.S.C. 1505(c)){method}")
             if accrual.through is not None:
                 through = (accrual.through - 1).astype(date)
@@ -224,7 +226,7 @@ def evaluate(result, dataset, as_of: date | None = None) -> Refunds:
             for rate in accrual.unconfirmed:
                 if np.datetime64(rate.start) < last and np.datetime64(rate.end) > first:
                     notes.append(f"interest uses an unconfirmed rate for {rate.start} to {rate.end - timedelta(days=1)} "
-                                 f"({getattr(rate, p.interest_payer):g}% {p.interest_payer})")
+                                 f"({getattr(rate, rate_of):g}% {rate_of})")
     with np.errstate(invalid="ignore"):
         days_left = np.where(np.isnat(deadline), np.nan, (deadline - day).astype(np.int64).astype(float))
 

@@ -81,9 +81,10 @@ def rate_view(answer: RateAnswer) -> Group:
             (pct(d.headline_rate), "bold cyan"),
             "  = sum of the all-goods layers in effect.\n",
             ("* Goods pay: a group's rate plus the all-goods layers its goods also pay under the "
-             "stacking rules, before product-level exemptions (Annex II, the 2025-04-11 electronics "
-             "list) and on top of the MFN rate.", "dim"),
+             "stacking rules, before product-level exemptions and on top of the MFN rate.", "dim"),
         )
+        if d.footnote:
+            headline.append("\n" + d.footnote, style="dim")
         parts = [table, headline]
         for note in d.notes:
             parts.append(Text(f"note: {note}", style="yellow"))
@@ -153,7 +154,8 @@ def product_view(answers) -> Group:
         for row in shown.itertuples():
             why = row.reason + (" (unconfirmed)" if row.confidence == "unconfirmed" else "")
             table.add_row(f"{row.name}\n[dim]{row.layer_id}[/dim]", row.authority, pct(row.rate),
-                          "yes" if row.applies else "no", pct(row.charged), why,
+                          "yes" if row.applies else "conditional" if row.conditional else "no",
+                          pct(row.charged), why,
                           style="" if row.applies else "dim")
         hidden = a.layers[a.layers["reason"] == "not covered"]
         mfn = "unknown" if a.mfn_rate is None else f"{pct(a.mfn_rate)} ({a.mfn.general}, {a.mfn.vintage.label})"

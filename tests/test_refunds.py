@@ -174,6 +174,23 @@ def test_interest_stops_where_the_rates_stop(products, tmp_path):
     assert any("accrued to 2026-06-30 only" in n for n in s.notes)
 
 
+def test_noncorporate_interest_is_the_other_column(products, tmp_path):
+    # Non-corporate overpayments: 7% in 2025 and Q1 2026 (the same CBP notices), one point above.
+    path = tmp_path / "l.csv"
+    path.write_text(HEADER + row("a", "unliquidated"), encoding="utf-8")
+    result = duties.compute_duties(ledger.read_ledger(path), products, as_of=date(2026, 3, 1),
+                                   interest_payer="noncorporate")
+    assert refund(result, "a")[4] == pytest.approx(3000 * ((1 + 0.07 / 365) ** 264 - 1), rel=1e-12)
+    assert any("(noncorporate)" in n for n in result.refunds.summary.notes)
+
+
+def test_unliquidated_a_year_after_entry_gets_a_deemed_liquidation_note(products, tmp_path):
+    young = price(products, tmp_path, [row("a", "unliquidated")], as_of=date(2026, 6, 2))
+    old = price(products, tmp_path, [row("a", "unliquidated")], as_of=date(2026, 6, 3))
+    assert not any("1504(a)" in n for n in young.refunds.summary.notes)  # 365 days after entry
+    assert any("deemed liquidated" in n for n in old.refunds.summary.notes)
+
+
 def test_interest_from_the_entry_date_without_an_entry_summary_date(products, tmp_path):
     result = price(products, tmp_path, [row("a", "unliquidated", summary="")], as_of=date(2026, 3, 1))
     days = (date(2026, 3, 1) - date(2025, 6, 2)).days
