@@ -5,9 +5,10 @@ Run by hand:  python benchmarks/ledger.py [--rows 1000000] [--repeat 5] [--keep]
 The ledger is generated under /tmp at run time (nothing large is committed): HTS-10 codes drawn
 from the real 2024 US imports from China (weighted by import value), entry dates uniform over
 2018-01-01..2026-12-31, 5% of entries from Hong Kong, an export date 5-60 days before entry on
-half of them, a quantity on a quarter. Each measurement runs in its own subprocess, so its peak
-memory (ru_maxrss) is its own; read_csv and duty runs alternate and medians are reported, as
-single runs on a shared machine vary by a quarter.
+half of them, a quantity on a quarter, an entry summary date on all and a liquidation date (or
+'unliquidated') on most, so that the refund routes and interest are priced too. Each measurement
+runs in its own subprocess, so its peak memory (ru_maxrss) is its own; read_csv and duty runs
+alternate and medians are reported, as single runs on a shared machine vary by a quarter.
 
 Targets (issue "Duties and refunds over an import ledger"): reading, checking and pricing the
 ledger in under 3x the time of `pandas.read_csv` of the same file; peak memory under 1 GB.
@@ -41,6 +42,7 @@ def make_ledger(path: Path, rows: int, seed: int = 1) -> None:
     exported = exported.where(rng.random(rows) < 0.5)
     exported = exported.where(exported >= pd.Timestamp("2018-01-01"))
     quantity = pd.Series(rng.integers(1, 5000, rows).astype(float)).where(rng.random(rows) < 0.25)
+    liquidated = rng.random(rows)
     frame = pd.DataFrame({
         "entry_id": [f"E{i:07d}" for i in range(rows)],
         "entry_date": days.strftime("%Y-%m-%d"),
@@ -49,6 +51,13 @@ def make_ledger(path: Path, rows: int, seed: int = 1) -> None:
         "customs_value": np.round(rng.lognormal(9, 1.5, rows), 2),
         "export_date": exported.strftime("%Y-%m-%d").fillna(""),
         "quantity": quantity.map(lambda q: "" if q != q else f"{q:g}"),
+        # Refund columns: the deposit with the entry summary 0-13 days after entry; liquidation
+        # 250-400 days after entry on 80%, 'unliquidated' on 15%, blank (unknown) on 5%.
+        "entry_summary_date": (days + pd.to_timedelta(rng.integers(0, 14, rows), unit="D")).strftime("%Y-%m-%d"),
+        "liquidation_date": np.select(
+            [liquidated < 0.8, liquidated < 0.95],
+            [(days + pd.to_timedelta(rng.integers(250, 401, rows), unit="D")).strftime("%Y-%m-%d"), "unliquidated"],
+            ""),
     })
     frame.to_csv(path, index=False)
 

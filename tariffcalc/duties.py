@@ -167,7 +167,7 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.nd
     index rows of those codes."""
     found = products.index.matches(codes)
     found = found[found["layer_id"].isin(layer_ids)]
-    row_kind = found.groupby(["layer_id", "role", "set_name", "start", "end", "match"], dropna=False,
+    row_kind = found.groupby(["layer_id", "role", "set_name", "start", "end", "match", "condition"], dropna=False,
                              sort=False).ngroup().to_numpy()
     code_at = pd.Index(codes).get_indexer(found["code"])
     order = np.lexsort((row_kind, code_at))
@@ -179,6 +179,14 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.nd
         signature[position] = rows.tobytes()
     for position in np.unique(pd.Index(codes).get_indexer(found.loc[found["match"] == "partial", "code"])):
         signature[position] = b"partial:" + codes[position].encode()
+    # Codes on a layer charged on a metal content are alike only if their estimated contents are.
+    content_layers = {layer.id for layer in products.engine.dataset.layers if any(s.content for s in layer.steps)}
+    on = found.loc[(found["role"] == "cover") & found["layer_id"].isin(content_layers), "code"].unique()
+    for estimates in products.index.content_estimates():
+        if len(on):
+            shares = estimates.shares(on).to_numpy()
+            for position, row in zip(pd.Index(codes).get_indexer(on), shares):
+                signature[position] += b"content:" + row.tobytes()
     kind_of: dict[bytes, int] = {}
     kinds = np.array([kind_of.setdefault(s, len(kind_of)) for s in signature], dtype=np.int64)
     first = np.zeros(len(kind_of), dtype=np.int64)

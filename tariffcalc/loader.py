@@ -546,6 +546,10 @@ def check_list_files(dataset: Dataset) -> int:
     declared = dataset.conditions()
     for name in sorted(files):
         read_list_file(name, declared)
+    from .content import ContentEstimates  # the content estimates are read lazily too
+
+    for path in dataset.content_estimates.values():
+        ContentEstimates(path)
     return len(files)
 
 

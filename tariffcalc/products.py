@@ -72,6 +72,9 @@ class ProductIndex:
         self.incomplete = {layer.id for layer in dataset.layers
                            if layer.coverage.products and not layer.coverage.products.complete}
 
+    def content_estimates(self) -> list[ContentEstimates]:
+        return list(self._estimates.values())
+
     def estimates(self, imposer: str) -> ContentEstimates | None:
         """The shipped content estimates of an imposer's goods, if the data has them."""
         return self._estimates.get(imposer)
