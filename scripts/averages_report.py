@@ -71,13 +71,14 @@ WHY = """
   keep 2024's mix inside chapters, which is where the shift happened, so they close little of the gap.
   The reciprocal, fentanyl and Section 232 layers, which cover all or named goods, agree closely once
   the 301 base is allowed for: the jumps between dates match PIIE's within about 1–3 points.
-- **Section 232 on derivatives** is charged on full value here; from June 2025 it applied to the
-  metal content only, with the rest paying the reciprocal tariff. This overstates averages from
-  2025-08-18 (steel and aluminum derivatives added) by up to a few points.
-- **Yale's tracker** (section above): the gap (-15 to +25 points on single days, +12 from
-  2026-07-24) is named choices, each measured: Yale's denominator and code lists (A), exclusion shares (B), metal content (C), the auto
-  rebate (D), heading 8471 (E), truck parts and the 2026 review rates (F), the forced-labor Section
-  301 that the fork lacks (G) and the dates of the IEEPA steps (H). `--convention yale` applies them.
+- **Section 232 on derivatives**: our data charges the metal content where the proclamations say
+  so (the content basis of the layer steps), with the rest paying the reciprocal tariff; Yale's
+  metal-content shares (C) differ from ours product by product.
+- **Yale's tracker** (section above): the gap (-15 to +14 points on single days, about +5 from 2026-07-24) is
+  named choices, each measured: Yale's denominator and code lists (A), exclusion shares (B), metal
+  content (C), the auto rebate (D), heading 8471 (E), truck parts and the 2026 review rates (F),
+  the forced-labor Section 301 that the fork lacks (G), the dates of the IEEPA steps (H) and the
+  conditions it treats as met (I). `--convention yale` applies them.
 - **Product exclusions** that are importer-specific (China's market-based process) count as charged;
   PIIE's figures are statutory too.
 """
