@@ -636,7 +636,8 @@ def refunds_dict(r) -> dict:
     days (deadline order), the programs met with their litigation status, the notes."""
     return {
         "as_of": r.as_of.isoformat(),
-        "by_route": {row.route: {"entries": int(row.entries), "duty": _money(row.duty), "interest": _money(row.interest)}
+        "by_route": {row.route: {"entries": int(row.entries), "duty": _money(row.duty), "interest": _money(row.interest),
+                                 "confidence": row.confidence}
                      for row in r.by_route.itertuples()},
         "total": {"entries": int(r.by_route["entries"].sum()), "duty": _money(r.duty), "interest": _money(r.interest)},
         "due_within_30_days": [{"entry_id": row.entry_id, "route": row.route, "deadline": _day(row.deadline),

@@ -31,7 +31,7 @@ MICRO = 1_000_000
 @dataclass
 class RefundSummary:
     as_of: date
-    by_route: pd.DataFrame  # route, entries, duty, interest (routes with entries, in ROUTES order)
+    by_route: pd.DataFrame  # route, entries, duty, interest, confidence (routes with entries, in ROUTES order)
     duty: float  # the refundable total: the sum of by_route
     interest: float
     due: pd.DataFrame  # entry_id, route, deadline, days_left, duty, interest (deadline within DUE_DAYS)
@@ -103,17 +103,19 @@ def _deadline(route, liquidation: np.ndarray, deposit: np.ndarray) -> np.ndarray
 
 
 def _routes(program: RefundProgram, as_of: np.datetime64, known: np.ndarray, liquidation: np.ndarray,
-            deposit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Route (index into ROUTES) and deadline of each entry: the first route of the program whose
-    conditions hold on ``as_of``; ``unknown`` where the first route that could hold needs the
-    liquidation status and the entry has none; time-barred where none holds."""
+            deposit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Route (index into ROUTES), deadline and rule (index into ``program.routes``, -1: none) of
+    each entry: the first route of the program whose conditions hold on ``as_of``; ``unknown``
+    where the first route that could hold needs the liquidation status and the entry has none;
+    time-barred where none holds."""
     n = len(known)
     route = np.full(n, TIME_BARRED, dtype=np.int64)
     deadline = np.full(n, NAT)
+    matched = np.full(n, -1, dtype=np.int64)
     open_ = np.ones(n, dtype=bool)
     liquidated = known & ~np.isnat(liquidation) & (liquidation <= as_of)
     since = (as_of - liquidation).astype(np.int64)  # meaningless where not liquidated
-    for rule in program.routes:
+    for number, rule in enumerate(program.routes):
         if rule.opens is not None and as_of < np.datetime64(rule.opens):
             continue
         if rule.needs_liquidation:
@@ -133,8 +135,9 @@ def _routes(program: RefundProgram, as_of: np.datetime64, known: np.ndarray, liq
             holds &= np.isnat(due) | (due >= as_of)
         route[holds] = ROUTES.index(rule.route)
         deadline[holds] = due[holds]
+        matched[holds] = number
         open_ &= ~holds
-    return route, deadline
+    return route, deadline, matched
 
 
 class _Accrual:
@@ -162,6 +165,10 @@ class _Accrual:
         start = np.clip((deposit - self.first).astype(np.int64), 0, self.stop)
         grown = self.cumulative[self.stop] - self.cumulative[start]
         return principal * (np.expm1(grown) if self.compound else grown)
+
+
+def _count(n: int) -> str:
+    return f"{n:,} entr{'y' if n == 1 else 'ies'}"
 
 
 def _micro_sum(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
@@ -201,13 +208,23 @@ def evaluate(result, dataset, as_of: date | None = None, payer: str | None = Non
     notes: list[str] = []
     through = None
     met = []
+    unconfirmed: set[str] = set()
     for number, p in enumerate(programs):
         at = np.flatnonzero(program == number)
         if not len(at):
             continue
         met.append((p, len(at), float(_micro_sum(duty[at], np.zeros(len(at), dtype=np.int64), 1)[0])))
-        r, d = _routes(p, day, known[at], liquidation[at], deposit[at])
+        r, d, rule = _routes(p, day, known[at], liquidation[at], deposit[at])
         route[at], deadline[at] = r, d
+        for number in np.unique(rule[rule >= 0]):
+            taken = p.routes[number]
+            if taken.confidence != "confirmed":
+                unconfirmed.add(taken.route)
+                notes.append(f"route '{taken.route}' is unconfirmed ({_count(int((rule == number).sum()))}): "
+                             f"see {Path(p.path).name}, route {number + 1}")
+        if p.confidence != "confirmed" or p.litigation.confidence != "confirmed":
+            unconfirmed.update(ROUTES[i] for i in np.unique(r))
+            notes.append(f"{p.name}: the record is unconfirmed in part: see {Path(p.path).name}")
         if p.interest is not None:
             rate_of = payer or p.interest_payer
             accrual = _Accrual(dataset.interest[p.interest], rate_of, deposit[at].min(), day)
@@ -235,6 +252,7 @@ def evaluate(result, dataset, as_of: date | None = None, payer: str | None = Non
     by_route = pd.DataFrame({"route": list(ROUTES), "entries": counts,
                              "duty": _micro_sum(duty[refundable], route[refundable], len(ROUTES)),
                              "interest": _micro_sum(interest[refundable], route[refundable], len(ROUTES))})
+    by_route["confidence"] = ["unconfirmed" if name in unconfirmed else "confirmed" for name in ROUTES]
     by_route = by_route[by_route["entries"] > 0].reset_index(drop=True)
     due_at = np.flatnonzero(refundable & (days_left >= 0) & (days_left <= DUE_DAYS))
     due_at = due_at[np.lexsort((due_at, deadline[due_at]))]

@@ -299,7 +299,8 @@ def refunds_view(r, cur: str) -> list:
     for column in ("Route", "Entries", f"Duty ({cur})", f"Interest ({cur})"):
         table.add_column(column, justify="left" if column == "Route" else "right")
     for row in r.by_route.itertuples():
-        table.add_row(row.route, f"{row.entries:,}", f"{row.duty:,.2f}", f"{row.interest:,.2f}")
+        label = row.route if row.confidence == "confirmed" else f"{row.route} (unconfirmed)"
+        table.add_row(label, f"{row.entries:,}", f"{row.duty:,.2f}", f"{row.interest:,.2f}")
     table.add_row(Text("Total", style="bold"), f"{int(r.by_route['entries'].sum()):,}",
                   Text(f"{r.duty:,.2f}", style="bold"), f"{r.interest:,.2f}")
     parts = [table]

@@ -133,6 +133,11 @@ def test_time_barred_two_years_after_the_deposit(products, tmp_path):
     after = price(products, tmp_path, rows, as_of=date(2027, 6, 11))
     route, deadline, days, duty, interest = refund(after, "old")
     assert (route, deadline, days, interest) == ("time-barred", None, None, 0) and duty == pytest.approx(3000)
+    # Both rules are marked unconfirmed in the data, and the output says so.
+    assert after.refunds.summary.by_route.set_index("route").loc["time-barred", "confidence"] == "unconfirmed"
+    assert "route 'time-barred' is unconfirmed (1 entry): see us-ieepa.yaml, route 6" in after.refunds.summary.notes
+    cape = price(products, tmp_path, [row("open", "unliquidated")])
+    assert cape.refunds.summary.by_route.set_index("route").loc["CAPE phase 1", "confidence"] == "confirmed"
 
 
 def test_section_122_duty_is_contingent_with_its_litigation_status(products, tmp_path):
@@ -343,8 +348,8 @@ def test_a_later_as_of_never_revives_a_time_barred_entry(ieepa, deposit, gap, fi
     liquidation = np.array([np.datetime64("NaT", "D") if gap is None else deposit + gap])
     known = np.array([True])
     one = np.array([deposit])
-    route_then, _ = refunds._routes(ieepa, first, known, liquidation, one)
-    route_after, deadline = refunds._routes(ieepa, first + later, known, liquidation, one)
+    route_then, _, _ = refunds._routes(ieepa, first, known, liquidation, one)
+    route_after, deadline, _ = refunds._routes(ieepa, first + later, known, liquidation, one)
     if route_then[0] == refunds.TIME_BARRED:
         assert route_after[0] == refunds.TIME_BARRED
     if not np.isnat(deadline[0]):  # a route with a deadline holds only until it
