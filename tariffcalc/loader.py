@@ -222,10 +222,13 @@ def read_yaml(path: Path, budget: Budget | None = None):
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "syntax error"
         raise DataError(path, line, f"malformed YAML: {problem}") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow: name its line
+        line = text[:exc.position].count("\n") + 1 if isinstance(exc.position, int) else 1
+        raise DataError(path, line, f"malformed YAML: {exc.reason} (character {exc.character!r})") from None
     except yaml.YAMLError as exc:
-        raise DataError(path, None, f"malformed YAML: {exc}") from None
+        raise DataError(path, 1, f"malformed YAML: {str(exc).splitlines()[0]}") from None
     except (TypeError, ValueError, RecursionError) as exc:  # e.g. a list used as a key
-        raise DataError(path, None, f"malformed YAML: {exc}") from None
+        raise DataError(path, 1, f"malformed YAML: {str(exc).splitlines()[0]}") from None
 
 
 class _Checker:
@@ -438,8 +441,9 @@ def parse_layer(path: Path, raw, root: Path | None = None) -> Layer:
 
 def _layer_files(directory: Path) -> list[Path]:
     """Layer files: YAML anywhere below the directory except dataset.yaml and the folders of
-    tables (mfn/, weights/, lists/, conventions/, refunds/, content/), which have their own formats."""
-    tables = {"mfn", "weights", "lists", "conventions", "refunds", "content"}
+    tables (mfn/, weights/, lists/, conventions/, refunds/, content/) and scenarios/, which have their
+    own formats."""
+    tables = {"mfn", "weights", "lists", "conventions", "refunds", "content", "scenarios"}
     return sorted(
         p for p in directory.rglob("*.y*ml")
         if p.suffix in (".yaml", ".yml") and p.name != "dataset.yaml"

@@ -20,6 +20,7 @@ STATUS_STYLE = {
     "threatened": "yellow",
     "suspended": "dim",
     "struck_down": "dim strike",
+    "scenario": "bold magenta",  # charged only in a what-if scenario
 }
 
 # How a person names who charges and whose goods, in a headline.
@@ -162,10 +163,11 @@ def rate_view(answer: RateAnswer, sources: bool = False) -> list:
 def diff_view(answer: DiffAnswer) -> list:
     """The change in each headline first, then the layers that changed."""
     out = []
+    sides = answer.labels or (answer.date_from, answer.date_to)
     for d in answer.directions:
         out.append(Line([(f"{who(d.direction)}: ", "bold"), pct(d.headline_from), " → ",
                          (pct(d.headline_to), "bold cyan"), "  (", (signed(d.headline_delta), _delta_style(d.headline_delta)),
-                         f") from {answer.date_from} to {answer.date_to}"], kind="headline"))
+                         f") from {sides[0]} to {sides[1]}"], kind="headline"))
     for d in answer.directions:
         rows, styles = [], []
         for row in d.changes.itertuples():
@@ -345,7 +347,8 @@ def product_diff_view(diffs) -> Group:
     for diff in diffs:
         before, after = diff.before, diff.after
         d = after.direction
-        table = Table(title=f"{d.imposer} on goods from {d.origin}: {dotted(diff.code)}, {before.date} → {after.date}",
+        sides = diff.labels or (before.date, after.date)
+        table = Table(title=f"{d.imposer} on goods from {d.origin}: {dotted(diff.code)}, {sides[0]} → {sides[1]}",
                       title_justify="left")
         for column, justify in (("Layer", "left"), ("Old", "right"), ("New", "right"), ("Δ", "right"),
                                 ("Why now", "left")):
@@ -441,3 +444,17 @@ class working:
         if self.status is not None:
             self.status.__exit__(*exc)
         return False
+
+
+def average_diff_view(frame, labels) -> Table:
+    """``averages.average_diff``: each direction's averages on the two sides and the change."""
+    table = Table(title=f"Trade-weighted average tariff: {labels[0]} → {labels[1]}", title_justify="left")
+    for column, justify in (("Direction", "left"), ("Average", "right"), ("Additional", "right"),
+                            ("Coverage", "right"), ("Weights", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for row in frame.itertuples():
+        table.add_row(f"{row.imposer} on {row.origin}",
+                      f"{row.average_from:.1f}% → {row.average_to:.1f}% ({signed(row.average_delta)})",
+                      f"{row.additional_from:.1f}% → {row.additional_to:.1f}%",
+                      f"{row.coverage_from:.0%} → {row.coverage_to:.0%}", row.weights)
+    return table
