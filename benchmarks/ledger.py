@@ -3,11 +3,12 @@
 Run by hand:  python benchmarks/ledger.py [--rows 1000000] [--repeat 5] [--keep]
 
 The ledger is generated under /tmp at run time (nothing large is committed): HTS-10 codes drawn
-from the real 2024 US imports from China (weighted by import value), entry dates uniform over
+from the 2024 US imports from China of data/weights (weighted by import value), entry dates uniform over
 2018-01-01..2026-12-31, 5% of entries from Hong Kong, an export date 5-60 days before entry on
-half of them, a quantity on a quarter. Each measurement runs in its own subprocess, so its peak
-memory (ru_maxrss) is its own; read_csv and duty runs alternate and medians are reported, as
-single runs on a shared machine vary by a quarter.
+half of them, a quantity on a quarter, an entry summary date on all and a liquidation date (or
+'unliquidated') on most, so that the refund routes and interest are priced too. Each measurement
+runs in its own subprocess, so its peak memory (ru_maxrss) is its own; read_csv and duty runs
+alternate and medians are reported, as single runs on a shared machine vary by a quarter.
 
 Targets (issue "Duties and refunds over an import ledger"): reading, checking and pricing the
 ledger in under 3x the time of `pandas.read_csv` of the same file; peak memory under 1 GB.
@@ -25,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-CODES = Path("/work/shared/data-raw/waugh-trade-war-redux-2025/data/2024-hs10-imports-china.csv")
+# The bundled 2024 weights: US imports from China by HTS-10 (Census; see data/weights/PROVENANCE.md).
+CODES = Path(__file__).resolve().parent.parent / "data" / "weights" / "us-imports-2024-hts10.csv"
 
 
 def make_ledger(path: Path, rows: int, seed: int = 1) -> None:
@@ -33,7 +35,7 @@ def make_ledger(path: Path, rows: int, seed: int = 1) -> None:
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    trade = pd.read_csv(CODES, dtype={"HS10": str}).groupby("HS10")["imports"].sum()
+    trade = pd.read_csv(CODES, dtype={"code": str}).groupby("code")["value_usd"].sum()
     trade = trade[trade > 0]
     codes = rng.choice(trade.index.to_numpy(), size=rows, p=(trade / trade.sum()).to_numpy())
     days = pd.Timestamp("2018-01-01") + pd.to_timedelta(rng.integers(0, 3287, rows), unit="D")
@@ -41,6 +43,7 @@ def make_ledger(path: Path, rows: int, seed: int = 1) -> None:
     exported = exported.where(rng.random(rows) < 0.5)
     exported = exported.where(exported >= pd.Timestamp("2018-01-01"))
     quantity = pd.Series(rng.integers(1, 5000, rows).astype(float)).where(rng.random(rows) < 0.25)
+    liquidated = rng.random(rows)
     frame = pd.DataFrame({
         "entry_id": [f"E{i:07d}" for i in range(rows)],
         "entry_date": days.strftime("%Y-%m-%d"),
@@ -49,6 +52,13 @@ def make_ledger(path: Path, rows: int, seed: int = 1) -> None:
         "customs_value": np.round(rng.lognormal(9, 1.5, rows), 2),
         "export_date": exported.strftime("%Y-%m-%d").fillna(""),
         "quantity": quantity.map(lambda q: "" if q != q else f"{q:g}"),
+        # Refund columns: the deposit with the entry summary 0-13 days after entry; liquidation
+        # 250-400 days after entry on 80%, 'unliquidated' on 15%, blank (unknown) on 5%.
+        "entry_summary_date": (days + pd.to_timedelta(rng.integers(0, 14, rows), unit="D")).strftime("%Y-%m-%d"),
+        "liquidation_date": np.select(
+            [liquidated < 0.8, liquidated < 0.95],
+            [(days + pd.to_timedelta(rng.integers(250, 401, rows), unit="D")).strftime("%Y-%m-%d"), "unliquidated"],
+            ""),
     })
     frame.to_csv(path, index=False)
 
@@ -74,11 +84,12 @@ def child(kind: str, path: str, out: str) -> None:
         for vintage in products.schedules.vintages:  # the MFN tables: read once per process
             products.schedules.duty_table(vintage)
         loaded = time.perf_counter()
-        entries = ledger.read_ledger(path)
+        # skip_bad: 2024 codes on 2018 dates are not all lines of the schedule then: rejected rows
+        entries = ledger.read_ledger(path, skip_bad=True)
         read = time.perf_counter()
         priced = duties.compute_duties(entries, products)
         done = time.perf_counter()
-        result = {"rows": priced.summary.entries, "lines": int(priced.key_rows[priced.key].sum()),
+        result = {"rows": priced.summary.entries, "rejected": priced.summary.rejected, "lines": int(priced.key_rows[priced.key].sum()),
                   "duty_total": round(priced.summary.duty_total, 2),
                   "ieepa_refundable": round(priced.summary.ieepa_refundable, 2),
                   "load_seconds": loaded - start, "read_seconds": read - loaded, "price_seconds": done - read}
@@ -141,6 +152,7 @@ def main():
           f"= {(duty['seconds'] + duty['load_seconds']) / base['seconds']:.2f}x read_csv")
     print(f"per-entry CSV written ({write['lines']:,} layer lines, {write['out_bytes'] / 1e6:.0f} MB): "
           f"{write['write_seconds']:7.2f} s   whole run peak {write['peak_mb']:6.0f} MB")
+    print(f"entries priced {duty['rows']:,}, rejected {duty['rejected']:,} (codes not lines of their date's schedule)")
     print(f"duty total {duty['duty_total']:,.2f} USD, IEEPA refundable {duty['ieepa_refundable']:,.2f} USD")
     if not args.keep:
         for file in folder.iterdir():

@@ -16,13 +16,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .conventions import (
+    Convention,
+    absent_mask,
+    combined_weights,
+    extra_change_dates,
+    value_parts,
+)
 from .errors import DataError, QueryError
 from .loader import read_index, tables_dir
 from .model import Direction
 
 AVERAGE_COLUMNS = [
     "date", "direction", "imposer", "origin", "average_rate", "additional_average", "coverage",
-    "mfn_unknown_share", "weights",
+    "mfn_unknown_share", "weights", "convention",
 ]
 
 
@@ -48,7 +55,7 @@ class WeightSets:
         self.sets = self._read()
 
     @classmethod
-    def for_dataset(cls, dataset) -> "WeightSets":
+    def for_dataset(cls, dataset) -> WeightSets:
         """The weights of the last data directory that has them (an overlay may bring its own)."""
         return cls(tables_dir(dataset, "weights", "weights.yaml").parent)
 
@@ -106,12 +113,41 @@ def _weights_frame(detail: str, scale_to: str | None, year: int) -> pd.DataFrame
 
 
 def average_rates(products, direction: Direction, days, weights: WeightSet, frame: pd.DataFrame,
-                  include_threatened: bool = False) -> pd.DataFrame:
-    """One row per date: trade-weighted average total rate, additional average, coverage."""
+                  include_threatened: bool = False, convention: Convention | None = None) -> pd.DataFrame:
+    """One row per date: trade-weighted average total rate, additional average, coverage.
+
+    Averages are constant between change dates (``ProductEngine.change_dates``), so each date is
+    answered from the change date at or before it: a daily series over years costs what the
+    change-point series costs. ``convention``: whose choices (``conventions.Convention``; default
+    ours, the statutory reading)."""
+    days = sorted({pd.Timestamp(day).date() for day in days})
+    if not days:
+        return pd.DataFrame(columns=AVERAGE_COLUMNS)
+    convention = convention or Convention.tariffcalc()
+    engines = {id(e): e for e, _share in value_parts(products, convention, frame["code"])}
+    changes = sorted({c for e in engines.values() for c in e.change_dates(direction, days[0], days[-1])}
+                     | set(extra_change_dates(convention, days[0], days[-1])))
+    governing = [changes[i] for i in np.searchsorted(changes, days, side="right") - 1]
+    at_changes = average_on(products, direction, sorted(set(governing)), weights, frame, include_threatened,
+                            convention)
+    out = at_changes.set_index("date").loc[governing].reset_index()
+    out["date"] = days
+    return out[AVERAGE_COLUMNS]
+
+
+def average_on(products, direction: Direction, days, weights: WeightSet, frame: pd.DataFrame,
+               include_threatened: bool = False, convention: Convention | None = None) -> pd.DataFrame:
+    """``average_rates`` evaluated on every date given (no forward fill): the reference the
+    filled series is tested against.
+
+    Under a convention that splits products' value (exclusion or metal-content shares), each part
+    is priced by the one evaluation over the data that part follows, weighted by its share."""
+    convention = convention or Convention.tariffcalc()
     if frame["weight"].sum() <= 0:
         raise QueryError(f"weights {weights.label!r} sum to zero")
-    table = products.table(frame["code"], days, direction, include_threatened)
-    table = table.merge(frame, on="code")
+    parts = combined_weights(value_parts(products, convention, frame["code"]), frame)
+    table = pd.concat([engine.table(part["code"], days, direction, include_threatened).merge(part, on="code")
+                       for engine, part in parts], ignore_index=True)
     table["known"] = table["mfn_rate"].notna()
     if not table["known"].any():
         raise QueryError(f"no code of the weights {weights.label!r} matches the schedules in the data")
@@ -119,17 +155,27 @@ def average_rates(products, direction: Direction, days, weights: WeightSet, fram
     known = table["known"].to_numpy()
     add = table["additional_rate"].to_numpy()
     total = np.where(known, table["total_rate"].to_numpy(), 0.0)
+    in_schedule = known
+    if convention.denominator == "schedule":  # not in the schedule in force: counted, at zero
+        add = np.where(known, add, 0.0)
+        known = np.ones_like(known)
+    elif convention.denominator == "listed":  # zero where named absent; MFN 0 where unknown
+        absent = absent_mask(convention, table["code"], table["date"])
+        add = np.where(absent, 0.0, add)
+        total = np.where(absent, 0.0, np.where(known, total, add))
+        known = np.ones_like(known)
     groups = pd.Index(table["date"])
     sums = pd.DataFrame({
-        "w": w, "w_known": w * known, "w_total": w * total, "w_add": w * add, "w_covered": w * (add > 0),
+        "w": w, "w_known": w * known, "w_scheduled": w * in_schedule, "w_total": w * total, "w_add": w * add, "w_covered": w * (add > 0),
     }).groupby(groups.to_numpy()).sum()
     out = pd.DataFrame({
         "date": sums.index,
         "average_rate": sums["w_total"] / sums["w_known"],
         "additional_average": sums["w_add"] / sums["w"],
         "coverage": sums["w_covered"] / sums["w"],
-        "mfn_unknown_share": 1 - sums["w_known"] / sums["w"],
+        "mfn_unknown_share": 1 - sums["w_scheduled"] / sums["w"],
     }).reset_index(drop=True)
     out["direction"], out["imposer"], out["origin"] = direction.key, direction.imposer, direction.origin
     out["weights"] = weights.label
+    out["convention"] = convention.name
     return out[AVERAGE_COLUMNS]

@@ -132,7 +132,8 @@ class ChartData:
     title: str
 
 
-def _values(engine, products, start, end, average, weights_year, include_threatened, weights_for) -> pd.DataFrame:
+def _values(engine, products, start, end, average, weights_year, include_threatened, weights_for,
+            convention=None) -> pd.DataFrame:
     from .averages import average_rates
     from .engine import directions_for
 
@@ -141,7 +142,7 @@ def _values(engine, products, start, end, average, weights_year, include_threate
         days = products.change_dates(d, start, end) if products is not None else engine.change_dates(d, start, end)
         if average:
             chosen, frame = weights_for(engine, d.key, weights_year)
-            values = average_rates(products, d, days, chosen, frame, include_threatened)
+            values = average_rates(products, d, days, chosen, frame, include_threatened, convention)
             parts.append(pd.DataFrame({"date": values["date"], "direction": d.key, "value": values["average_rate"]}))
         else:
             states = engine.states(days, d, include_threatened)
@@ -166,12 +167,15 @@ def _largest_moves(values: pd.DataFrame, count: int = 10) -> pd.DataFrame:
 
 
 def chart_data(engine, products, start: date, end: date, average: bool, weights_year, include_threatened: bool,
-               weights_for) -> ChartData:
-    values = _values(engine, products, start, end, average, weights_year, False, weights_for)
+               weights_for, convention=None) -> ChartData:
+    values = _values(engine, products, start, end, average, weights_year, False, weights_for, convention)
     threatened = None
     if include_threatened:
-        threatened = chart_series(_values(engine, products, start, end, average, weights_year, True, weights_for), end)
+        threatened = chart_series(_values(engine, products, start, end, average, weights_year, True, weights_for,
+                                          convention), end)
     measure = "Trade-weighted average tariff (MFN + additional)" if average else "Headline additional tariff"
+    if average and convention is not None and convention.name != "tariffcalc":
+        measure += f", {convention.name} convention"
     title = f"US–China tariffs, {start:%b %Y} – {end:%b %Y}: {measure[0].lower() + measure[1:]}"
     return ChartData(chart_series(values, end), _largest_moves(values), threatened, measure, title)
 

@@ -89,7 +89,18 @@ def origin_option(command):
     )(command)
 
 
+CONVENTION_HELP = ("Whose choices the average follows: tariffcalc (our statutory reading, default) or yale "
+                   "(the Yale Budget Lab tracker's denominator, exclusion and metal-content shares, auto "
+                   "rebate, layers and dates). See docs/averages.md.")
+
+
+def convention_option(command):
+    return click.option("--convention", default="tariffcalc", show_default=True, metavar="NAME",
+                        help=CONVENTION_HELP)(command)
+
+
 def average_options(command):
+    command = convention_option(command)
     command = click.option(
         "--weights", "weights_year", type=int, metavar="YEAR",
         help="Year of the trade weights (us: 2013-2020 by HS-2, 2024 by HTS-10; cn: 2017 by HS-8, "
@@ -98,6 +109,32 @@ def average_options(command):
     return click.option(
         "--average", is_flag=True, help="Add the trade-weighted average tariff (MFN + layers) and coverage.",
     )(command)
+
+
+def assume_options(command):
+    """--assume and --content: what the importer knows about the goods (conditions, contents)."""
+    command = click.option(
+        "--content", "content", metavar="METAL=SHARE,...",
+        help="With --hts: shares of the value that are steel, aluminum or copper (steel=0.2,aluminum=0.1), "
+             "for layers charged on a metal content. Default: the shipped estimate, labelled as such.",
+    )(command)
+    return click.option(
+        "--assume", "assumed", metavar="CONDITION", multiple=True,
+        help="With --hts: assert a condition of coverage or exemption (auto-part, civil-aircraft, ...; "
+             "repeatable). Conditional layers are not charged unless asserted.",
+    )(command)
+
+
+def _assumptions(engine, assumed, content):
+    """The Contents a user asserted; unknown condition ids are an error naming the known ones."""
+    from .content import Contents, parse_contents
+    from .errors import QueryError
+
+    known = engine.dataset.conditions()
+    for condition in assumed:
+        if condition not in known:
+            raise QueryError(f"--assume: unknown condition {condition!r} (known: {', '.join(sorted(known))})")
+    return Contents(parse_contents(content), frozenset(assumed))
 
 
 def threatened_option(command):
@@ -160,18 +197,25 @@ def _weights_for(engine, direction_key: str, year):
     return chosen, sets.frame(chosen)
 
 
-def _averages(engine, dirs, days, year, include_threatened, products=None):
+def _convention(engine, name):
+    from .conventions import Conventions
+
+    return Conventions.for_dataset(engine.dataset).get(name or "tariffcalc")
+
+
+def _averages(engine, dirs, days, year, include_threatened, products=None, convention=None):
     """Trade-weighted averages for each direction on the given dates (one DataFrame)."""
     import pandas as pd
 
     from .averages import average_rates
 
     products = products or _products(engine)
+    convention = _convention(engine, convention)
     frames = []
     for d in dirs:
         chosen, frame = _weights_for(engine, d.key, year)
         frames.append(average_rates(products, d, days if not callable(days) else days(d), chosen, frame,
-                                    include_threatened))
+                                    include_threatened, convention))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -224,12 +268,13 @@ def cli():
 @direction_option
 @origin_option
 @average_options
+@assume_options
 @format_option("table", "json", "csv")
 @threatened_option
 @data_options
 @handle_errors
-def rate(day, code, exported, direction, origin, average, weights_year, fmt, include_threatened, data_dir,
-         standalone, verbose):
+def rate(day, code, exported, direction, origin, average, weights_year, convention, assumed, content, fmt,
+         include_threatened, data_dir, standalone, verbose):
     """The tariff layers in effect on a date, and the headline rate; with --hts, for one product.
 
     The headline is the sum of the layers that cover all goods (what the press quotes);
@@ -251,6 +296,10 @@ def rate(day, code, exported, direction, origin, average, weights_year, fmt, inc
 
         tariffcalc rate --date 2019-05-20 --hts 4202.22.15 -d us --exported 2019-05-01
 
+        tariffcalc rate --date 2025-09-01 --hts 8471.30.01 -d us --assume auto-part
+
+        tariffcalc rate --date 2025-09-01 --hts 7323.93.00 -d us --content steel=0.6
+
         tariffcalc rate --date 2025-05-14 --direction us --origin HK --format json
 
         tariffcalc rate --date 2025-05-14 --average --weights 2024
@@ -264,9 +313,15 @@ def rate(day, code, exported, direction, origin, average, weights_year, fmt, inc
         from .errors import QueryError
 
         raise QueryError("--exported needs --hts")
+    if (assumed or content) and not code:
+        from .errors import QueryError
+
+        raise QueryError("--assume and --content need --hts")
+    assume = _assumptions(engine, assumed, content)
     if code:
-        answers = [products.rate(_code(code), day, d, include_threatened, exported) for d in dirs]
-    averages = _averages(engine, dirs, [day], weights_year, include_threatened, products) if average else None
+        answers = [products.rate(_code(code), day, d, include_threatened, exported, assume) for d in dirs]
+    averages = _averages(engine, dirs, [day], weights_year, include_threatened, products,
+                         convention) if average else None
     if fmt == "table":
         if code:
             from .render import product_view
@@ -370,8 +425,8 @@ def diff(date_from, date_to, code, direction, origin, fmt, include_threatened, d
 @threatened_option
 @data_options
 @handle_errors
-def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, origin, average, weights_year, fmt,
-            include_threatened, data_dir, standalone, verbose):
+def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, origin, average, weights_year,
+            convention, fmt, include_threatened, data_dir, standalone, verbose):
     """A timeline of every layer and the headline, as tidy CSV (or JSON).
 
     One row per date x direction x layer, plus a headline row (kind=headline) per date and
@@ -403,7 +458,7 @@ def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, 
                 return products.change_dates(d, date_from, date_to)
             return engine.timeline_dates(date_from, date_to, freq, d)
 
-        frame = _averages(engine, dirs, dates_of, weights_year, include_threatened, products)
+        frame = _averages(engine, dirs, dates_of, weights_year, include_threatened, products, convention)
         _emit(export.averages_csv(frame) if fmt == "csv" else export.averages_json(frame), output)
         return
     if codes or hts_file:
@@ -484,12 +539,13 @@ def hts(code, day, direction, origin, fmt, data_dir, standalone, verbose):
 @direction_option
 @click.option("--no-average", is_flag=True, help="Leave out the trade-weighted averages (faster).")
 @click.option("--weights", "weights_year", type=int, metavar="YEAR", help="Year of the trade weights (see rate --help).")
+@convention_option
 @format_option("table", "json", "csv")
 @threatened_option
 @data_options
 @handle_errors
-def timeline(date_from, date_to, direction, no_average, weights_year, fmt, include_threatened, data_dir, standalone,
-             verbose):
+def timeline(date_from, date_to, direction, no_average, weights_year, convention, fmt, include_threatened, data_dir,
+             standalone, verbose):
     """The story of the trade war: one line per change date with what changed (layer, old → new)
     and the headline and trade-weighted average of each direction after it.
 
@@ -504,7 +560,7 @@ def timeline(date_from, date_to, direction, no_average, weights_year, fmt, inclu
     products = None if no_average else _products(engine)
 
     def averages(d, days):
-        return _averages(engine, [d], days, weights_year, include_threatened, products)
+        return _averages(engine, [d], days, weights_year, include_threatened, products, convention)
 
     events = change_events(engine, date_from, date_to, direction, include_threatened,
                            None if no_average else averages, products)
@@ -524,12 +580,14 @@ def timeline(date_from, date_to, direction, no_average, weights_year, fmt, inclu
 @click.option("--average/--headline", "average", default=True, show_default=True,
               help="Plot the trade-weighted average (MFN + layers) or the headline of additional duties.")
 @click.option("--weights", "weights_year", type=int, metavar="YEAR", help="Year of the trade weights (see rate --help).")
+@convention_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write a chart file (.png or .svg); without it, draw in the terminal.")
 @threatened_option
 @data_options
 @handle_errors
-def chart(date_from, date_to, average, weights_year, output, include_threatened, data_dir, standalone, verbose):
+def chart(date_from, date_to, average, weights_year, convention, output, include_threatened, data_dir, standalone,
+          verbose):
     """A step chart of both directions over time, with events annotated.
 
     With --include-threatened a dashed line shows the path had threatened steps taken effect.
@@ -545,7 +603,8 @@ def chart(date_from, date_to, average, weights_year, output, include_threatened,
 
     engine = _engine(data_dir, standalone)
     data = chart_data(engine, _products(engine) if average else None, date_from, date_to, average,
-                      weights_year, include_threatened, _weights_for)
+                      weights_year, include_threatened, _weights_for,
+                      _convention(engine, convention) if average else None)
     if output:
         draw(data, output)
         click.echo(f"wrote {output}", err=True)
@@ -586,9 +645,12 @@ def layers(direction, authority, fmt, data_dir, standalone, verbose):
 @cli.command()
 @click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False))
 @click.option("--standalone", is_flag=True, help="Check DIRECTORY on its own, not as an overlay of the bundled data.")
+@click.option("--report", is_flag=True,
+              help="After the checks, print the data set's health: verified-through dates, steps by "
+                   "confidence, known gaps, each list file with its source, the HTS cross-check.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the traceback of errors.")
 @handle_errors
-def validate(directory, standalone, verbose):
+def validate(directory, standalone, report, verbose):
     """Check data files: YAML syntax, keys, types, dates, overlaps, ids, rules, list files, schedules.
 
     Without DIRECTORY, checks the bundled data. A DIRECTORY is checked as an overlay of the
@@ -598,6 +660,7 @@ def validate(directory, standalone, verbose):
     Example:
 
         tariffcalc validate my-layers/
+        tariffcalc validate --report
     """
     from .loader import check_list_files, load_dataset
     from .schedule import Schedules
@@ -610,6 +673,11 @@ def validate(directory, standalone, verbose):
         schedules.table(vintage)
     click.echo(f"ok: {len(dataset.layers)} layers, {steps} steps, {lists} list files, "
                f"{len(schedules.vintages)} schedules in {', '.join(dataset.dirs)}")
+    if report:
+        from .health import health, render
+
+        click.echo("")
+        click.echo(render(health(dataset)), nl=False)
 
 
 @cli.command()
@@ -621,27 +689,37 @@ def validate(directory, standalone, verbose):
               help="The ledger's names for the fields, e.g. entry_date=Date,hts=HTS (repeatable).")
 @click.option("--skip-bad", is_flag=True,
               help="Price the good rows and write the bad ones, with their reason, to OUT.rejects.csv (needs -o).")
+@click.option("--as-of", "as_of", type=DATE, default="today", show_default=True,
+              help="Date the refund routes, deadlines and interest are worked out for (the day a claim is filed).")
+@click.option("--noncorporate", is_flag=True,
+              help="Refund interest at the IRS overpayment rate for importers that are not corporations (1 point higher).")
 @direction_option
 @format_option("table", "json", "csv")
 @data_options
 @handle_errors
-def duty(ledger_path, output, wide, columns, skip_bad, direction, fmt, data_dir, standalone, verbose):
+def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, direction, fmt, data_dir, standalone,
+         verbose):
     """Duties and refunds over an import ledger: per entry and layer, by authority and month.
 
     LEDGER.csv has columns entry_id, entry_date (date of entry), hts (any code form), origin
     (CN, HK, MO for US duties; US for China's), customs_value (in the imposer's currency) and
     optionally export_date (for in-transit rules) and quantity (for specific MFN duties, in the
-    unit of the duty). The summary gives totals by authority and month, the refundable IEEPA
-    amount and the Section 122 duties with their litigation status. The per-entry CSV has an
-    MFN row, one row per layer bearing on the entry (with the reason, as in rate --hts) and a
-    total row per entry; it goes to -o FILE, or to stdout with --format csv.
+    unit of the duty), liquidation_date (a date, or 'unliquidated') and entry_summary_date (when
+    the duty was deposited) for refunds. The summary gives totals by authority and month and the
+    refunds on the --as-of date: for every entry with a refundable duty its route (CAPE phase 1,
+    protest, later phase, time-barred; unknown without a liquidation date; Section 122 duties
+    contingent on the appeal), deadline and interest, totals by route and the entries due
+    within 30 days. The per-entry CSV has an MFN row, one row per layer bearing on the entry
+    (with the reason, as in rate --hts) and a total row per entry carrying refund_route,
+    refund_duty, refund_deadline and refund_interest; it goes to -o FILE, or to stdout with
+    --format csv.
 
     A bad row stops the command before anything is written (LEDGER.csv:ROW: reason, exit
     status 2), unless --skip-bad. Files are written whole or not at all.
 
     Example:
 
-        tariffcalc duty examples/sample-ledger.csv
+        tariffcalc duty examples/sample-ledger.csv --as-of 2026-12-01
 
         tariffcalc duty ledger.csv -o duties.csv --format json --columns entry_date=Date,hts=HTS
 
@@ -653,7 +731,8 @@ def duty(ledger_path, output, wide, columns, skip_bad, direction, fmt, data_dir,
         raise CliError("--skip-bad needs -o OUT.csv (the rejected rows go to OUT.rejects.csv)")
     with render.progress_bar() as progress:
         entries = ledger.read_ledger(ledger_path, columns, direction, skip_bad, progress=progress)
-        result = duties.compute_duties(entries, _products(_engine(data_dir, standalone)))
+        result = duties.compute_duties(entries, _products(_engine(data_dir, standalone)), as_of=as_of,
+                                       interest_payer="noncorporate" if noncorporate else None)
         if output:
             export.write_duty_outputs(result, output, wide, skip_bad, progress)
     if fmt == "csv" and not output:

@@ -11,9 +11,8 @@ by (key, month) groups, in whole millionths.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import NamedTuple
 
 import numpy as np
@@ -23,13 +22,18 @@ from .engine import EARLIEST, LATEST, direction_with_origin
 from .ledger import Ledger, reject_rows
 from .model import AUTHORITIES, DIRECTIONS, Direction
 from .products import ProductEngine, transit_holds, transit_note
+from .refunds import ROUTES as ROUTE_NAMES
 from .schedule import code_keys, parse_specific
 
 CURRENCY = {"US": "USD", "CN": "CNY"}
 LAYER_FIELDS = ["layer_id", "name", "authority", "scope", "rate", "status", "applies", "charged", "waivable",
                 "reason", "confidence"]
+# Per entry, on its total line (tidy) or its row (wide): the refund route on the as-of date, the
+# refundable duty, the deadline of the route and the interest accrued (blank: nothing refundable).
+REFUND_COLUMNS = ["refund_route", "refund_duty", "refund_deadline", "refund_interest"]
 LINE_COLUMNS = ["entry_id", "entry_date", "export_date", "direction", "imposer", "origin", "code", "customs_value",
-                "quantity", "kind", "layer_id", "name", "authority", "rate", "applies", "charged", "duty", "reason"]
+                "quantity", "kind", "layer_id", "name", "authority", "rate", "applies", "charged", "duty", "reason",
+                *REFUND_COLUMNS]
 ENTRY_COLUMNS = ["entry_id", "entry_date", "export_date", "direction", "imposer", "origin", "code", "customs_value",
                  "quantity", "mfn_rate", "mfn_duty"]
 ENTRY_TAIL = ["additional_duty", "duty_total", "total_rate", "mfn_reason"]
@@ -48,6 +52,7 @@ class DutySummary:
     refund_window: tuple | None  # (first, last) entry date of IEEPA collection in the data
     by_month: pd.DataFrame  # month, entries, customs_value, duty_total, then one column per authority
     notes: list[str] = field(default_factory=list)
+    refunds: object = None  # refunds.RefundSummary: routes, deadlines, interest on the as-of date
 
 
 class Lines(NamedTuple):
@@ -81,6 +86,7 @@ class DutyResult:
     transit_layer: np.ndarray
     summary: DutySummary = None
     varying: np.ndarray = None  # keys whose lines get different duties (their entries are rejected)
+    refunds: object = None  # refunds.Refunds, per entry
 
     def __post_init__(self):
         rows = np.bincount(self.layers["key"].to_numpy(dtype=np.int64), minlength=len(self.key_days[0]))
@@ -163,7 +169,7 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.nd
     index rows of those codes."""
     found = products.index.matches(codes)
     found = found[found["layer_id"].isin(layer_ids)]
-    row_kind = found.groupby(["layer_id", "role", "set_name", "start", "end", "match"], dropna=False,
+    row_kind = found.groupby(["layer_id", "role", "set_name", "start", "end", "match", "condition"], dropna=False,
                              sort=False).ngroup().to_numpy()
     code_at = pd.Index(codes).get_indexer(found["code"])
     order = np.lexsort((row_kind, code_at))
@@ -177,6 +183,14 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.nd
         signature[position] = b"partial:" + codes[position].encode()
     for position in np.flatnonzero([len(c) < 10 for c in codes]):  # it stands for the lines under it
         signature[position] = b"lines:" + codes[position].encode()
+    # Codes on a layer charged on a metal content are alike only if their estimated contents are.
+    content_layers = {layer.id for layer in products.engine.dataset.layers if any(s.content for s in layer.steps)}
+    on = found.loc[(found["role"] == "cover") & found["layer_id"].isin(content_layers), "code"].unique()
+    for estimates in products.index.content_estimates():
+        if len(on):
+            shares = estimates.shares(on).to_numpy()
+            for position, row in zip(pd.Index(codes).get_indexer(on), shares):
+                signature[position] += b"content:" + row.tobytes()
     kind_of: dict[bytes, int] = {}
     kinds = np.array([kind_of.setdefault(s, len(kind_of)) for s in signature], dtype=np.int64)
     first = np.zeros(len(kind_of), dtype=np.int64)
@@ -317,7 +331,7 @@ def _mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at
             else:
                 out["rate"][position] = np.nan if mfn.rate is None else mfn.rate
                 out["basis"][position] = mfn.basis
-                specific = parse_specific(mfn.general) if imposer == "US" else None
+                specific = parse_specific(mfn.general) if vintage.specific_duties else None
                 if specific:
                     out["per_unit"][position], out["unit"][position], out["spec_adv"][position] = specific
                 out["label"][position] = f"MFN {mfn.general} ({label}{'; ' + note if note else ''})"
@@ -417,25 +431,32 @@ def _not_lines(ledger: Ledger, products: ProductEngine) -> tuple[np.ndarray, lis
     return bad, [reason_of[p] for p in pair[bad]]
 
 
-def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: bool = False) -> DutyResult:
-    """Price every entry of ``ledger``: MFN, each layer bearing on it (with the reason), the totals.
+def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: bool = False,
+                   as_of: date | None = None, interest_payer: str | None = None) -> DutyResult:
+    """Price every entry of ``ledger``: MFN, each layer bearing on it (with the reason), the totals,
+    and the refund of each entry (route, deadline, interest) on ``as_of`` (default today), with
+    interest at the ``interest_payer`` rates (default: each refund program's).
 
     An entry whose code stands for no line of the schedule in force on its date, or for lines
     that get different duties, cannot be priced: it is a bad row (``ledger.reject_rows``: an
     error, or with ``skip_bad`` a reject)."""
     ledger = reject_rows(ledger, *_not_lines(ledger, products))
-    result = _compute_duties(ledger, products, include_threatened)
+    result = _compute_duties(ledger, products, include_threatened, as_of, interest_payer)
     if len(result.varying):
         bad = np.flatnonzero(np.isin(result.key, result.varying))
         codes = result.entries["code"].to_numpy(dtype=object)[bad]
         days = result.entries["entry_date"].dt.date.to_numpy()[bad]
         reasons = [f"{c} stands for schedule lines that get different duties on {t}: give the full line code"
                    for c, t in zip(codes, days)]
-        result = _compute_duties(reject_rows(ledger, bad, reasons), products, include_threatened)
+        result = _compute_duties(reject_rows(ledger, bad, reasons), products, include_threatened, as_of,
+                                 interest_payer)
     return result
 
 
-def _compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: bool = False) -> DutyResult:
+def _compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: bool = False,
+                    as_of: date | None = None, interest_payer: str | None = None) -> DutyResult:
+    from . import refunds
+
     base = DIRECTIONS[ledger.direction]
     entries = ledger.entries
     codes = entries["code"].cat.categories.to_numpy(dtype=object)
@@ -466,29 +487,39 @@ def _compute_duties(ledger: Ledger, products: ProductEngine, include_threatened:
                                    "mfn_reason": mfn_reason, "additional_duty": additional, "duty_total": total,
                                    "total_rate": total_rate}, copy=False)
     result.summary = _summarize(result, products, days, mfn_duty, notes)
+    result.refunds = refunds.evaluate(result, products.engine.dataset, as_of, interest_payer)
+    result.summary.refunds = result.refunds.summary
+    result.summary.notes += result.refunds.summary.notes
     return result
 
 
 # -- summary ---------------------------------------------------------------------------------
 
+def _program_authorities(products: ProductEngine, program) -> set[str]:
+    dataset = products.engine.dataset
+    return {dataset.layer(layer_id).authority for layer_id in program.layers}
+
+
 def litigation_status(products: ProductEngine, authority: str, imposer: str) -> str | None:
-    """The 'Litigation: …' passage of the notes of the layers of an authority, if the data has one."""
-    for layer in products.engine.dataset.layers:
-        if layer.authority == authority and layer.imposer == imposer and layer.note:
-            found = re.search(r"Litigation:\s*(.*?)(?:\s+Sources?:|$)", layer.note, re.S)
-            if found:
-                return " ".join(found.group(1).split())
+    """The litigation status (``litigation: summary`` of the refund programs in data/refunds/)
+    of the program that refunds layers of an authority, if there is one."""
+    for program in products.engine.dataset.refunds:
+        if program.imposer == imposer and authority in _program_authorities(products, program):
+            return program.litigation.summary
     return None
 
 
+def _refund_programs(products: ProductEngine, imposer: str) -> list:
+    """The imposer's refund programs that are not contingent on litigation."""
+    return [p for p in products.engine.dataset.refunds if p.imposer == imposer and not p.contingent]
+
+
 def refund_window(products: ProductEngine, imposer: str) -> tuple[date, date] | None:
-    """First and last entry date on which IEEPA duties were collected, from the data."""
-    steps = products.engine.steps
-    steps = steps[(steps["imposer"] == imposer) & (steps["authority"] == "IEEPA") & (steps["status"] == "in_effect")]
-    if steps.empty:
+    """First and last entry date of the refundable duties (the windows of data/refunds/)."""
+    programs = _refund_programs(products, imposer)
+    if not programs:
         return None
-    last = LATEST if steps["end"].isna().any() else (steps["end"].max() - pd.Timedelta(days=1)).date()
-    return steps["start"].min().date(), last
+    return min(p.start for p in programs), max(p.end for p in programs) - timedelta(days=1)
 
 
 def _entries(count: int) -> str:
@@ -589,10 +620,12 @@ def _summarize(result: DutyResult, products: ProductEngine, days: Days, mfn_duty
     by_month_grid = grid.reshape(len(months), 2, n_cols).sum(axis=1) / MICRO
     refundable = 0.0
     status = {a: litigation_status(products, a, imposer) for a in present}
-    if window and "IEEPA" in present:
-        refundable = float(grid[1::2, names.index("IEEPA")].sum()) / MICRO
-        status["IEEPA"] = (f"refundable: IEEPA duties on entries {window[0]} to {window[1]} "
-                           f"({refundable:,.2f} {CURRENCY[imposer]} in this ledger)")
+    for program in _refund_programs(products, imposer):
+        for authority in sorted(_program_authorities(products, program) & set(present)):
+            amount = float(grid[1::2, names.index(authority)].sum()) / MICRO
+            refundable += amount
+            status[authority] = (f"refundable: {authority} duties on entries {window[0]} to {window[1]} "
+                                 f"({amount:,.2f} {CURRENCY[imposer]} in this ledger)")
     by_authority = pd.DataFrame({"authority": names, "entries": counts, "duty": grid.sum(axis=0) / MICRO,
                                  "status": [None] + [status.get(a) for a in present]})
     value_by_month = np.bincount(month_of, weights=value_micro, minlength=len(months))
@@ -662,7 +695,25 @@ def lines_frame(result: DutyResult, start: int, stop: int) -> pd.DataFrame:
         frame[column] = _column(chunk, column)[local]
     frame["direction"], frame["imposer"] = result.direction.key, result.direction.imposer
     frame["applies"] = frame["applies"].astype(bool)
+    total = frame["_kind"].to_numpy() == 2
+    refund = refund_columns(result, start, stop)
+    for name, values in refund.items():
+        column = np.full(len(frame), "" if values.dtype == object else np.nan, dtype=values.dtype)
+        column[total] = values[local[total]]
+        frame[name] = column
     return frame[LINE_COLUMNS].reset_index(drop=True)
+
+
+def refund_columns(result: DutyResult, start: int, stop: int) -> dict[str, np.ndarray]:
+    """``REFUND_COLUMNS`` of entries start..stop (route '' and NaN/NaT where nothing is refundable)."""
+    r = result.refunds
+    none = r.route[start:stop] >= len(ROUTE_NAMES)
+    return {
+        "refund_route": r.route_names(start, stop),
+        "refund_duty": np.where(none, np.nan, r.duty[start:stop]),
+        "refund_deadline": r.deadline[start:stop].astype("datetime64[ns]"),
+        "refund_interest": np.where(none, np.nan, r.interest[start:stop]),
+    }
 
 
 def wide_columns(result: DutyResult) -> list[str]:
@@ -694,4 +745,6 @@ def wide_frame(result: DutyResult, start: int, stop: int, layer_columns: list[st
         frame[name] = dense[:, i]
     for name in ENTRY_TAIL:
         frame[name] = chunk[name].to_numpy()
-    return frame[ENTRY_COLUMNS + layer_columns + ENTRY_TAIL]
+    for name, values in refund_columns(result, start, stop).items():
+        frame[name] = values
+    return frame[ENTRY_COLUMNS + layer_columns + ENTRY_TAIL + REFUND_COLUMNS]

@@ -5,6 +5,7 @@ written to a temporary file beside the target and renamed, so a failed run leave
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -52,12 +53,61 @@ def _day(value) -> str | None:
     return pd.Timestamp(value).date().isoformat()
 
 
+def _tokens(values, encode) -> np.ndarray:
+    """``encode`` applied to a column, each distinct value encoded once: exports repeat a few
+    values (dates, layer ids, rates) over many rows, so this is column-wise, not per row."""
+    values = pd.Series(values)
+    if values.dtype == np.float64:
+        keys = values.to_numpy().view(np.int64)  # by bit pattern: 0.0 and -0.0 are written apart
+    elif values.dtype != object or pd.api.types.infer_dtype(values, skipna=False) in _ONE_KIND:
+        keys = values
+    else:
+        keys = values.map(_kind_key)
+    codes, _ = pd.factorize(keys, use_na_sentinel=False)
+    if not len(codes):
+        return np.array([], dtype=object)
+    firsts = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
+    # tolist() gives the Python scalars that iterating the column gives (int, not numpy.int64).
+    return np.array([encode(v) for v in values.take(firsts).tolist()], dtype=object)[codes]
+
+
+# Object columns whose values are all of one kind (no None, no float) can be factorized as they are.
+_ONE_KIND = {"string", "boolean", "integer", "date", "datetime", "empty"}
+
+
+def _kind_key(value):
+    """A hashable key that keeps apart what Python finds equal but we write differently: True, 1
+    and 1.0; 0.0 and -0.0. Every NaN is one key."""
+    if isinstance(value, float):
+        return ("float", repr(value))
+    return (type(value).__name__, value)
+
+
 def frame_to_csv(frame: pd.DataFrame, columns: list[str]) -> str:
     """CSV text with exactly ``columns`` in order and every value formatted by ``_text``."""
-    out = frame.reindex(columns=columns).copy()
-    for column in columns:
-        out[column] = [_text(v) for v in out[column]]
-    return out.to_csv(index=False, lineterminator="\n")
+    out = frame.reindex(columns=columns)
+    header = ",".join(_csv_field(str(c)) for c in columns) + "\n"
+    if out.empty:
+        return header
+    fields = [_tokens(out[c], lambda v: _csv_field(_text(v))) for c in columns]
+    rows = fields[0]
+    for column in fields[1:]:
+        rows = rows + ("," + column)
+    return header + "\n".join(rows.tolist()) + "\n"
+
+
+def records_json(frame: pd.DataFrame, encoders: dict) -> str:
+    """A JSON list of one object per row, byte for byte what ``to_json`` writes of the records,
+    built column by column: ``encoders`` maps each key, in order, to a function from a cell to the
+    JSON value of that key."""
+    if frame.empty:
+        return "[]\n"
+    body = None
+    for key, encode in encoders.items():
+        prefix = "    " + json.dumps(key, ensure_ascii=False) + ": "
+        tokens = _tokens(frame[key], lambda v: json.dumps(encode(v), ensure_ascii=False, allow_nan=False))
+        body = prefix + tokens if body is None else body + (",\n" + prefix + tokens)
+    return "[\n" + ",\n".join(("  {\n" + body + "\n  }").tolist()) + "\n]\n"
 
 
 def tidy_csv(timeline: pd.DataFrame) -> str:
@@ -84,11 +134,8 @@ def wide_csv(timeline: pd.DataFrame) -> str:
 
 
 def timeline_json(timeline: pd.DataFrame) -> str:
-    records = [
-        {column: _json_value(column, row[column]) for column in TIDY_COLUMNS}
-        for _, row in timeline.reindex(columns=TIDY_COLUMNS).iterrows()
-    ]
-    return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+    return records_json(timeline.reindex(columns=TIDY_COLUMNS),
+                        {column: functools.partial(_json_value, column) for column in TIDY_COLUMNS})
 
 
 def _json_value(column, value):
@@ -270,7 +317,9 @@ def product_dict(answer) -> dict:
                 "charged": number(row.charged), "varies": bool(row.varies),
                 "charged_range": [number(row.low), number(row.high)] if row.varies else None,
                 "lines_applying": int(row.lines_applying), "waivable": bool(row.waivable), "reason": row.reason,
-                "confidence": row.confidence,
+                "confidence": row.confidence, "conditional": bool(row.conditional),
+                "condition": row.condition or None, "content": row.content or None,
+                "content_share": number(row.content_share), "content_basis": row.content_basis or None,
             }
             for row in answer.layers.itertuples()
         ],
@@ -302,7 +351,7 @@ def product_json(frames) -> str:
             value = getattr(row, column)
             if column in numeric:
                 record[column] = number(value)
-            elif column in ("applies", "waivable", "varies"):
+            elif column in ("applies", "waivable", "varies", "conditional"):
                 record[column] = bool(value)
             elif column == "date":
                 record[column] = _day(value)
@@ -351,7 +400,7 @@ def product_diff_csv(diffs) -> str:
 
 
 AVERAGE_EXPORT_COLUMNS = ["date", "direction", "imposer", "origin", "average_rate", "additional_average",
-                          "coverage", "mfn_unknown_share", "weights"]
+                          "coverage", "mfn_unknown_share", "weights", "convention"]
 
 
 def average_dict(row) -> dict:
@@ -362,6 +411,7 @@ def average_dict(row) -> dict:
         "coverage": number(row["coverage"]),
         "mfn_unknown_share": number(row["mfn_unknown_share"]),
         "weights": row["weights"],
+        "convention": row["convention"],
     }
 
 
@@ -379,12 +429,11 @@ def averages_csv(frame: pd.DataFrame) -> str:
 
 
 def averages_json(frame: pd.DataFrame) -> str:
-    frame = _rounded(frame)
-    return to_json([
-        {"date": _day(row["date"]), "direction": row["direction"], "imposer": row["imposer"],
-         "origin": row["origin"], **average_dict(row)}
-        for _, row in frame.iterrows()
-    ])
+    same = lambda value: value  # noqa: E731
+    return records_json(_rounded(frame), {
+        "date": _day, "direction": same, "imposer": same, "origin": same, "average_rate": number,
+        "additional_average": number, "coverage": number, "mfn_unknown_share": number, "weights": same,
+    })
 
 
 EVENT_EXPORT_COLUMNS = ["date", "direction", "imposer", "origin", "changes", "headline", "average_rate"]
@@ -397,12 +446,12 @@ def events_csv(frame: pd.DataFrame) -> str:
 
 
 def events_json(frame: pd.DataFrame) -> str:
-    return to_json([
-        {"date": _day(row["date"]), "direction": row["direction"], "imposer": row["imposer"],
-         "origin": row["origin"], "changes": row["changes"], "headline": number(row["headline"]),
-         "average_rate": None if row["average_rate"] is None else number(round(float(row["average_rate"]), 3))}
-        for _, row in frame.iterrows()
-    ])
+    same = lambda value: value  # noqa: E731
+    return records_json(frame, {
+        "date": _day, "direction": same, "imposer": same, "origin": same, "changes": same,
+        "headline": number,
+        "average_rate": lambda value: None if value is None else number(round(float(value), 3)),
+    })
 
 
 # -- duties over a ledger (tariffcalc duty) ------------------------------------------------
@@ -475,10 +524,10 @@ class _WideDutyCsv:
     written straight from the result's arrays, as ``_TidyDutyCsv`` does for the tidy one."""
 
     def __init__(self, result, layer_columns: list[str]):
-        from .duties import ENTRY_COLUMNS, ENTRY_TAIL
+        from .duties import ENTRY_COLUMNS, ENTRY_TAIL, REFUND_COLUMNS
 
         self.result, self.layer_columns = result, layer_columns
-        self.header = ",".join(_csv_fields([*ENTRY_COLUMNS, *layer_columns, *ENTRY_TAIL])) + "\n"
+        self.header = ",".join(_csv_fields([*ENTRY_COLUMNS, *layer_columns, *ENTRY_TAIL, *REFUND_COLUMNS])) + "\n"
         self.lead = f"{result.direction.key},{result.direction.imposer}"
 
     def text(self, start: int, stop: int) -> str:
@@ -491,11 +540,12 @@ class _WideDutyCsv:
         charged = np.flatnonzero(dense)
         cells[charged] = _money_fields(dense[charged])
         duties = [",".join(row) for row in cells.reshape(n, k).tolist()] if k else [""] * n
-        rows = [f"{p},{r},{m},{d}{',' if k else ''}{a},{t},{tr},{why}" for p, r, m, d, a, t, tr, why in zip(
-            _entry_prefixes(chunk, self.lead), _short_fields(chunk["mfn_rate"].to_numpy()),
-            _money_fields(chunk["mfn_duty"].to_numpy()), duties, _money_fields(chunk["additional_duty"].to_numpy()),
-            _money_fields(chunk["duty_total"].to_numpy()), _short_fields(chunk["total_rate"].to_numpy()),
-            _categorical_fields(chunk["mfn_reason"]))]
+        rows = [f"{p},{r},{m},{d}{',' if k else ''}{a},{t},{tr},{why},{refund}" for p, r, m, d, a, t, tr, why, refund
+                in zip(_entry_prefixes(chunk, self.lead), _short_fields(chunk["mfn_rate"].to_numpy()),
+                       _money_fields(chunk["mfn_duty"].to_numpy()), duties,
+                       _money_fields(chunk["additional_duty"].to_numpy()), _money_fields(chunk["duty_total"].to_numpy()),
+                       _short_fields(chunk["total_rate"].to_numpy()), _categorical_fields(chunk["mfn_reason"]),
+                       _refund_fields(result, start, stop))]
         body = "\n".join(rows) + "\n" if rows else ""
         return (self.header if start == 0 else "") + body
 
@@ -527,17 +577,18 @@ class _TidyDutyCsv:
         prefix = _entry_prefixes(chunk, self.lead)
         mfn_rate = _short_fields(chunk["mfn_rate"].to_numpy())
         mfn_applies = np.where(chunk["mfn_duty"].notna().to_numpy(), "true", "false")
-        mfn = [f"{p},mfn,mfn,MFN,MFN,{r},{a},{r},{d},{why}" for p, r, a, d, why in zip(
+        mfn = [f"{p},mfn,mfn,MFN,MFN,{r},{a},{r},{d},{why},,,," for p, r, a, d, why in zip(
             prefix, mfn_rate, mfn_applies, _money_fields(chunk["mfn_duty"].to_numpy()), _categorical_fields(chunk["mfn_reason"]))]
-        total = [f"{p},{self.total_part},{r},{d}," for p, r, d in zip(
-            prefix, _short_fields(chunk["total_rate"].to_numpy()), _money_fields(chunk["duty_total"].to_numpy()))]
+        total = [f"{p},{self.total_part},{r},{d},,{refund}" for p, r, d, refund in zip(
+            prefix, _short_fields(chunk["total_rate"].to_numpy()), _money_fields(chunk["duty_total"].to_numpy()),
+            _refund_fields(result, start, stop))]
 
         lines = result.line_arrays(start, stop)
         reason = self.layer_reason[lines.layer]
         if lines.transit.any():
             reason = reason.copy()
             reason[lines.transit] = _csv_fields(_line_reasons(result, lines)[lines.transit])
-        layer = [f"{p},{part},{c},{d},{why}" for p, part, c, d, why in zip(
+        layer = [f"{p},{part},{c},{d},{why},,,," for p, part, c, d, why in zip(
             prefix[lines.entry - start], self.layer_part[lines.layer], _short_fields(lines.charged),
             _money_fields(lines.duty), reason)]
 
@@ -551,6 +602,16 @@ class _TidyDutyCsv:
         out[np.repeat(block + 1, counts) + within] = layer
         body = "\n".join(out) + "\n" if len(out) else ""
         return (self.header if start == 0 else "") + body
+
+
+def _refund_fields(result, start: int, stop: int) -> list[str]:
+    """``duties.REFUND_COLUMNS`` of entries start..stop as CSV text: route,duty,deadline,interest."""
+    from .duties import refund_columns
+
+    refund = refund_columns(result, start, stop)
+    return [f"{r},{d},{day},{i}" for r, d, day, i in zip(
+        _categorical_fields(refund["refund_route"]), _money_fields(refund["refund_duty"]),
+        _date_fields(refund["refund_deadline"]), _money_fields(refund["refund_interest"]))]
 
 
 def rejects_path(output) -> str:
@@ -572,7 +633,8 @@ def _money(value) -> float:
 
 
 def duty_summary_dict(result) -> dict:
-    """The JSON summary: entries, rejected, customs_value, duty_total, by_authority, ieepa_refundable, by_month."""
+    """The JSON summary: entries, rejected, customs_value, duty_total, by_authority, ieepa_refundable,
+    by_month, refunds."""
     s = result.summary
     authorities = list(s.by_authority["authority"])
     return {
@@ -588,4 +650,26 @@ def duty_summary_dict(result) -> dict:
                       "customs_value": _money(row["customs_value"]), "duty_total": _money(row["duty_total"]),
                       "by_authority": {a: _money(row[a]) for a in authorities}}
                      for row in s.by_month.to_dict("records")],
+        "refunds": refunds_dict(s.refunds),
+    }
+
+
+def refunds_dict(r) -> dict:
+    """The refunds on the as-of date: by route, the total (their sum), the entries due within 30
+    days (deadline order), the programs met with their litigation status, the notes."""
+    return {
+        "as_of": r.as_of.isoformat(),
+        "by_route": {row.route: {"entries": int(row.entries), "duty": _money(row.duty), "interest": _money(row.interest),
+                                 "confidence": row.confidence}
+                     for row in r.by_route.itertuples()},
+        "total": {"entries": int(r.by_route["entries"].sum()), "duty": _money(r.duty), "interest": _money(r.interest)},
+        "due_within_30_days": [{"entry_id": row.entry_id, "route": row.route, "deadline": _day(row.deadline),
+                                "days_left": int(row.days_left), "duty": _money(row.duty),
+                                "interest": _money(row.interest)} for row in r.due.itertuples()],
+        "interest_through": _day(r.interest_through) if r.interest_through else None,
+        "programs": [{"id": p.id, "name": p.name, "entries": entries, "duty": _money(duty),
+                      "mechanism": " ".join(p.mechanism.split()), "litigation": p.litigation.status,
+                      "status": " ".join(p.litigation.summary.split()), "confidence": p.confidence}
+                     for p, entries, duty in r.programs],
+        "notes": list(r.notes),
     }

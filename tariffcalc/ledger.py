@@ -19,12 +19,14 @@ from .codes import code_problem
 from .engine import EARLIEST, LATEST
 from .errors import TariffcalcError
 
-FIELDS = ("entry_id", "entry_date", "hts", "origin", "customs_value", "export_date", "quantity")
+FIELDS = ("entry_id", "entry_date", "hts", "origin", "customs_value", "export_date", "quantity",
+          "liquidation_date", "entry_summary_date")
 REQUIRED = FIELDS[:5]
 NUMBERS = ("customs_value", "quantity")
 # Read as categorical: the parser hashes the few distinct values in C. Not hts: pandas turns
 # categories that all look like numbers into numbers, and 05119910 would lose its leading zero.
-REPEATING = ("entry_date", "export_date", "origin")
+REPEATING = ("entry_date", "export_date", "origin", "liquidation_date", "entry_summary_date")
+UNLIQUIDATED = "unliquidated"  # written in liquidation_date for an entry not liquidated yet
 DIRECTION_OF_ORIGIN = {"CN": "us", "HK": "us", "MO": "us", "US": "cn"}
 CHUNK_ROWS = 250_000
 _CLEAN = re.compile(r"[\s.\-]")
@@ -59,7 +61,8 @@ class Ledger:
 
     ``entries``: row (line in the file), entry_id, entry_date, export_date (datetime64, NaT if
     blank), origin and code (categorical: codes are digits only), customs_value, quantity (NaN if
-    blank)."""
+    blank), liquidation_date (NaT if blank or 'unliquidated'), unliquidated (the cell said so),
+    entry_summary_date (NaT if blank). ``names`` holds only the columns the file has."""
 
     path: str
     direction: str  # us | cn
@@ -125,6 +128,9 @@ MESSAGES = {
     8: "{export_date} {export_date_text!r} is not a date (YYYY-MM-DD)",
     9: "{export_date} {export_date_text} is after {entry_date} {entry_date_text}",
     10: "{quantity} {quantity_text!r} is not a number of 0 or more",
+    11: "{liquidation_date} {liquidation_date_text!r} is not a date (YYYY-MM-DD) or 'unliquidated'",
+    12: "{liquidation_date} {liquidation_date_text} is before {entry_date} {entry_date_text}",
+    13: "{entry_summary_date} {entry_summary_date_text!r} is not a date (YYYY-MM-DD)",
 }
 
 
@@ -166,9 +172,18 @@ class _Checker:
                                                               else (self.direction,)) for text in origin_text])
         value, _ = _number(self.column(raw, "customs_value"))
         quantity, quantity_blank = _number(self.column(raw, "quantity"))
+        liquidation_at, liquidation_text = _distinct(self.column(raw, "liquidation_date"))
+        liquidation_dates = _dates(liquidation_text)
+        open_text = np.array([t.lower() == UNLIQUIDATED for t in liquidation_text])
+        bad_liquidation = (liquidation_text != "") & np.isnat(liquidation_dates) & ~open_text
+        liquidation_date = liquidation_dates[liquidation_at]
+        summary_at, summary_text = _distinct(self.column(raw, "entry_summary_date"))
+        summary_dates = _dates(summary_text)
+        bad_summary = (summary_text != "") & np.isnat(summary_dates)
         typed = {"row": raw["_row"].to_numpy(), "entry_id": ids, "entry_date": entry_date,
                  "export_date": export_date, "origin": origin, "code": code,
-                 "customs_value": value, "quantity": quantity}
+                 "customs_value": value, "quantity": quantity, "liquidation_date": liquidation_date,
+                 "unliquidated": open_text[liquidation_at], "entry_summary_date": summary_dates[summary_at]}
 
         # The checks, in the order their messages are tried; those on a column of few distinct
         # values are made once per value (``[at]`` picks each row's).
@@ -184,13 +199,18 @@ class _Checker:
                 lambda at: ((export_text != "") & np.isnat(export_dates))[export_at[at]],
                 lambda at: export_date[at] > entry_date[at],
                 lambda at: ~quantity_blank[at] & (~np.isfinite(quantity[at]) | (quantity[at] < 0)),
+                lambda at: bad_liquidation[liquidation_at[at]],
+                lambda at: liquidation_date[at] < entry_date[at],
+                lambda at: bad_summary[summary_at[at]],
             ]
             suspect = ((~np.isfinite(value) | (value < 0)) | (export_date > entry_date) | no_id
-                       | (~quantity_blank & (~np.isfinite(quantity) | (quantity < 0))))
+                       | (~quantity_blank & (~np.isfinite(quantity) | (quantity < 0)))
+                       | (liquidation_date < entry_date))
             for distinct, at in ((np.isnat(entry_dates) | (entry_dates < np.datetime64(EARLIEST))
                                   | (entry_dates > np.datetime64(LATEST)), entry_at),
                                  (pd.notna(problems), hts_at), (~wanted, origin_at),
-                                 ((export_text != "") & np.isnat(export_dates), export_at)):
+                                 ((export_text != "") & np.isnat(export_dates), export_at),
+                                 (bad_liquidation, liquidation_at), (bad_summary, summary_at)):
                 if distinct.any():
                     suspect |= distinct[at]
             bad = np.flatnonzero(suspect)
@@ -303,7 +323,8 @@ class _Columns:
     """The typed columns of the good rows, filled chunk by chunk into arrays sized for the whole
     file from the first chunk (and grown if that was short): no copy of every chunk at the end."""
 
-    NAMES = ("row", "entry_id", "entry_date", "export_date", "origin", "code", "customs_value", "quantity")
+    NAMES = ("row", "entry_id", "entry_date", "export_date", "origin", "code", "customs_value", "quantity",
+             "liquidation_date", "unliquidated", "entry_summary_date")
 
     def __init__(self):
         self.filled, self.columns = 0, None
@@ -361,6 +382,9 @@ def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = Fa
         "code": check.codes.categorical(merged["code"].astype(np.int32)),
         "customs_value": merged["customs_value"].astype(float, copy=False),
         "quantity": merged["quantity"].astype(float, copy=False),
+        "liquidation_date": merged["liquidation_date"].astype("datetime64[ns]", copy=False),
+        "unliquidated": merged["unliquidated"].astype(bool, copy=False),
+        "entry_summary_date": merged["entry_summary_date"].astype("datetime64[ns]", copy=False),
     }, copy=False)  # the arrays are new: no copy, no consolidation into 2-D blocks
     if not pd.Index(entries["entry_id"]).is_unique:
         repeated = entries["entry_id"].duplicated(keep="first")

@@ -15,17 +15,32 @@ import yaml
 from .codes import code_problem, normalize_code
 from .errors import DataError
 from .model import (
+    CONDITION_FIELDS,
     COVERAGE_FIELDS,
     LIST_COLUMNS,
     PRODUCT_SET_FIELDS,
     DATASET_FIELDS,
+    DEADLINE_FIELDS,
     IMPOSERS,
+    INTEREST_FIELDS,
+    INTEREST_RATE_FIELDS,
+    LITIGATION_FIELDS,
+    REFUND_FIELDS,
+    ROUTE_FIELDS,
+    WINDOW_FIELDS,
+    Deadline,
+    InterestRate,
+    InterestTable,
+    Litigation,
+    RefundProgram,
+    RefundRoute,
     IN_TRANSIT_FIELDS,
     LAYER_FIELDS,
     MAX_RATE,
     ORIGINS,
     RULE_FIELDS,
     STEP_FIELDS,
+    Condition,
     Coverage,
     Dataset,
     InTransit,
@@ -246,8 +261,21 @@ def _step(path: Path, index: int, raw, line) -> Step:
         in_transit=transit,
         note=v["note"],
         confidence=v["confidence"],
+        content=v["content"],
         line=where,
     )
+
+
+def _conditions(path: Path, raw, line) -> tuple[Condition, ...]:
+    conditions, seen = [], {}
+    for i, item in enumerate(raw or (), 1):
+        item_line = raw.item_lines[i - 1]
+        v = _Checker(path, f"conditions {i}").fields(item, CONDITION_FIELDS, item_line)
+        if v["id"] in seen:
+            raise DataError(path, item_line, f"conditions {i}: id '{v['id']}' repeats conditions {seen[v['id']]}")
+        seen[v["id"]] = i
+        conditions.append(Condition(v["id"], v["text"], v["source"], v["note"], line=item_line))
+    return tuple(conditions)
 
 
 def _product_set(path: Path, root: Path, raw, line, what: str, named: bool) -> ProductSet:
@@ -269,7 +297,7 @@ def _product_set(path: Path, root: Path, raw, line, what: str, named: bool) -> P
     return ProductSet(
         name=v["name"], codes=v["codes"], lists=tuple(lists), start=v["start"], end=v["end"],
         source=v["source"], note=v["note"], conditional=v["conditional"], complete=v["complete"],
-        path=str(path), line=where,
+        condition=v["condition"], confidence=v["confidence"], path=str(path), line=where,
     )
 
 
@@ -297,6 +325,7 @@ def parse_layer(path: Path, raw, root: Path | None = None) -> Layer:
     if v["rules"] is not None:
         r = _Checker(path, "rules").fields(v["rules"], RULE_FIELDS, raw.key_lines["rules"])
         rules = Rules(**r, line=raw.key_lines["rules"])
+    conditions = _conditions(path, v["conditions"], raw.key_lines.get("conditions"))
     step_list = v["steps"]
     steps = [_step(path, i, s, step_list.item_lines[i - 1]) for i, s in enumerate(step_list, 1)]
     ordered = sorted(enumerate(steps, 1), key=lambda pair: pair[1].start)
@@ -313,6 +342,7 @@ def parse_layer(path: Path, raw, root: Path | None = None) -> Layer:
         steps=tuple(step for _, step in ordered),
         rules=rules,
         note=v["note"],
+        conditions=conditions,
         path=str(path),
         line=raw.key_lines["id"],
     )
@@ -320,8 +350,8 @@ def parse_layer(path: Path, raw, root: Path | None = None) -> Layer:
 
 def _layer_files(directory: Path) -> list[Path]:
     """Layer files: YAML anywhere below the directory except dataset.yaml and the folders of
-    tables (mfn/, weights/, lists/), which have their own formats."""
-    tables = {"mfn", "weights", "lists"}
+    tables (mfn/, weights/, lists/, conventions/, refunds/, content/), which have their own formats."""
+    tables = {"mfn", "weights", "lists", "conventions", "refunds", "content"}
     return sorted(
         p for p in directory.rglob("*.y*ml")
         if p.suffix in (".yaml", ".yml") and p.name != "dataset.yaml"
@@ -330,6 +360,7 @@ def _layer_files(directory: Path) -> list[Path]:
 
 
 def _read_dataset_meta(directory: Path) -> dict:
+    """dataset.yaml: {key: {imposer: value}} for verified_through, content_estimates, footnotes."""
     path = directory / "dataset.yaml"
     if not path.is_file():
         return {}
@@ -337,13 +368,25 @@ def _read_dataset_meta(directory: Path) -> dict:
     if not isinstance(raw, dict):
         raise DataError(path, 1, "top level must be a mapping")
     v = _Checker(path, "").fields(raw, DATASET_FIELDS, 1)
-    verified = {}
-    for imposer, day in (v["verified_through"] or {}).items():
-        line = v["verified_through"].key_lines.get(imposer)
-        if imposer not in IMPOSERS:
-            raise DataError(path, line, f"verified_through: unknown imposer {imposer!r}")
-        verified[imposer] = _Checker(path, "verified_through").date(imposer, day, line)
-    return verified
+    meta = {"verified_through": {}, "content_estimates": {}, "footnotes": {}}
+    for key in meta:
+        for imposer, value in (v[key] or {}).items():
+            line = v[key].key_lines.get(imposer)
+            check = _Checker(path, key)
+            if imposer not in IMPOSERS:
+                check.fail(line, f"unknown imposer {imposer!r}")
+            if key == "verified_through":
+                meta[key][imposer] = check.date(imposer, value, line)
+                continue
+            if not isinstance(value, str) or not value.strip():
+                check.fail(line, f"'{imposer}' must be a non-empty text, not {value!r}")
+            if key == "content_estimates":
+                target = (directory / value).resolve()
+                if not target.is_file():
+                    check.fail(line, f"file '{value}' not found under {directory}")
+                value = str(target)
+            meta[key][imposer] = value.strip()
+    return meta
 
 
 def load_directory(directory) -> tuple[list[Layer], dict]:
@@ -359,6 +402,24 @@ def load_directory(directory) -> tuple[list[Layer], dict]:
         seen[layer.id] = path
         layers.append(layer)
     return layers, _read_dataset_meta(directory)
+
+
+def _check_conditions(layers: list[Layer]) -> None:
+    """Condition ids are unique in the data set, and every product set names a declared one."""
+    declared: dict[str, Layer] = {}
+    for layer in layers:
+        for condition in layer.conditions:
+            other = declared.get(condition.id)
+            if other is not None and other.id != layer.id:
+                raise DataError(layer.path, condition.line,
+                                f"condition '{condition.id}' is also declared in {other.path}")
+            declared[condition.id] = layer
+    for layer in layers:
+        sets = ([layer.coverage.products] if layer.coverage.products else []) + list(layer.coverage.exempt)
+        for product_set in sets:
+            if product_set.condition and product_set.condition not in declared:
+                raise DataError(layer.path, product_set.line,
+                                f"condition '{product_set.condition}' is not declared (conditions: of any layer)")
 
 
 def _check_rules(layers: list[Layer]) -> None:
@@ -386,22 +447,27 @@ def load_dataset(overlay=None, *, bundled: bool = True) -> Dataset:
     if overlay is not None:
         dirs.append(Path(overlay))
     by_id: dict[str, Layer] = {}
-    verified: dict = {}
+    meta: dict = {"verified_through": {}, "content_estimates": {}, "footnotes": {}}
     for directory in dirs:
-        layers, meta = load_directory(directory)
+        layers, found = load_directory(directory)
         for layer in layers:
             by_id[layer.id] = layer
-        verified.update(meta)
+        for key, values in found.items():
+            meta[key].update(values)
     layers = list(by_id.values())
     _check_rules(layers)
-    return Dataset(layers=tuple(layers), verified_through=verified, dirs=tuple(str(d) for d in dirs))
+    _check_conditions(layers)
+    programs, interest = load_refunds(dirs, layers)
+    return Dataset(layers=tuple(layers), dirs=tuple(str(d) for d in dirs), refunds=programs, interest=interest,
+                   **meta)
 
 
-def read_list_file(path) -> list[tuple[str, date | None, date | None, int]]:
-    """Rows ``(code, start, end, line)`` of a list file, every check done; DataError otherwise.
+def read_list_file(path, conditions=None) -> list[tuple[str, date | None, date | None, int, str | None]]:
+    """Rows ``(code, start, end, line, condition)`` of a list file, every check done; DataError otherwise.
 
     The file starts with ``#`` comment lines (a ``# source:`` line is required), then a CSV header
-    with a ``code`` column and optional ``start``/``end`` dates (half-open).
+    with a ``code`` column and optional ``start``/``end`` dates (half-open) and ``condition`` (the id
+    of a condition the row's goods must meet; with ``conditions``, the ids declared, it is checked).
     """
     import csv
 
@@ -427,7 +493,7 @@ def read_list_file(path) -> list[tuple[str, date | None, date | None, int]]:
     unknown = [c for c in header if c not in LIST_COLUMNS]
     if unknown:
         raise DataError(path, header_line, f"unknown column '{unknown[0]}' (allowed: {', '.join(LIST_COLUMNS)})")
-    where = {name: header.index(name) for name in ("code", "start", "end") if name in header}
+    where = {name: header.index(name) for name in ("code", "start", "end", "condition") if name in header}
     rows, seen = [], {}
     for offset, record in enumerate(reader, 1):
         line = header_line + offset
@@ -450,7 +516,10 @@ def read_list_file(path) -> list[tuple[str, date | None, date | None, int]]:
             ):
                 raise DataError(path, line, f"code {code} repeats line {other_line} with overlapping dates")
         seen.setdefault(code, []).append((start, end, line))
-        rows.append((code, start, end, line))
+        condition = record[where["condition"]].strip() or None if "condition" in where else None
+        if condition is not None and conditions is not None and condition not in conditions:
+            raise DataError(path, line, f"condition '{condition}' is not declared (conditions: of any layer)")
+        rows.append((code, start, end, line, condition))
     return rows
 
 
@@ -474,8 +543,13 @@ def check_list_files(dataset: Dataset) -> int:
         for product_set in ([layer.coverage.products] if layer.coverage.products else []) + list(layer.coverage.exempt)
         for name in product_set.lists
     }
+    declared = dataset.conditions()
     for name in sorted(files):
-        read_list_file(name)
+        read_list_file(name, declared)
+    from .content import ContentEstimates  # the content estimates are read lazily too
+
+    for path in dataset.content_estimates.values():
+        ContentEstimates(path)
     return len(files)
 
 
@@ -502,3 +576,113 @@ def read_index(path: Path, what: str, required: set) -> list[tuple[dict, int]]:
             raise DataError(path, line, f"a {what} needs {', '.join(sorted(required))}")
         items.append((item, line))
     return items
+
+
+# -- refund programs and interest tables (data/refunds/) --------------------------------------
+
+def _whole(check: _Checker, value, line, key: str) -> int | None:
+    if value is None:
+        return None
+    if value < 0 or value != int(value):
+        check.fail(line, f"'{key}' must be a whole number of 0 or more, not {value:g}")
+    return int(value)
+
+
+def _route(path: Path, index: int, raw, line) -> RefundRoute:
+    check = _Checker(path, f"route {index}")
+    v = check.fields(raw, ROUTE_FIELDS, line)
+    where = getattr(raw, "line", line)
+    days = _whole(check, v["max_days_since_liquidation"], raw.key_lines.get("max_days_since_liquidation"),
+                  "max_days_since_liquidation") if isinstance(raw, dict) else None
+    if days is not None and v["liquidated"] is False:
+        check.fail(where, "max_days_since_liquidation needs a liquidated entry, but liquidated is false")
+    deadline = None
+    if v["deadline"] is not None:
+        d_check = _Checker(path, f"route {index}: deadline")
+        d = d_check.fields(v["deadline"], DEADLINE_FIELDS, raw.key_lines["deadline"])
+        d_line = getattr(v["deadline"], "line", where)
+        if (d["days"] is None) == (d["years"] is None):
+            d_check.fail(d_line, "needs one of 'days' or 'years'")
+        deadline = Deadline(d["after"], _whole(d_check, d["days"], d_line, "days") or 0,
+                            _whole(d_check, d["years"], d_line, "years") or 0)
+    return RefundRoute(route=v["route"], instrument=v["instrument"], source=v["source"], liquidated=v["liquidated"],
+                       max_days_since_liquidation=days, opens=v["from"], deadline=deadline,
+                       confidence=v["confidence"], note=v["note"], line=where)
+
+
+def parse_refund(path: Path, raw) -> RefundProgram:
+    """Check one refund program file (data/refunds/<id>.yaml) and build it."""
+    check = _Checker(path, "")
+    if not isinstance(raw, dict):
+        check.fail(1, "top level must be a mapping with id, name, imposer, layers, ... (see docs/data-format.md)")
+    v = check.fields(raw, REFUND_FIELDS, 1)
+    w = _Checker(path, "window").fields(v["window"], WINDOW_FIELDS, raw.key_lines["window"])
+    if w["end"] <= w["start"]:
+        check.fail(raw.key_lines["window"], f"window: end {w['end']} is not after start {w['start']}")
+    lit = _Checker(path, "litigation").fields(v["litigation"], LITIGATION_FIELDS, raw.key_lines["litigation"])
+    routes = tuple(_route(path, i, r, v["routes"].item_lines[i - 1]) for i, r in enumerate(v["routes"], 1))
+    return RefundProgram(
+        id=v["id"], name=v["name"], imposer=v["imposer"], layers=v["layers"], start=w["start"], end=w["end"],
+        mechanism=v["mechanism"], litigation=Litigation(**lit), routes=routes, instrument=v["instrument"],
+        source=v["source"], interest=v["interest"], interest_payer=v["interest_payer"],
+        confidence=v["confidence"], note=v["note"], path=str(path), line=raw.key_lines["id"],
+    )
+
+
+def parse_interest(path: Path, raw) -> InterestTable:
+    """Check one interest table (data/refunds/interest/<id>.yaml): dated rates that do not overlap."""
+    check = _Checker(path, "")
+    if not isinstance(raw, dict):
+        check.fail(1, "top level must be a mapping with id, name, rule, compounding, rates, ...")
+    v = check.fields(raw, INTEREST_FIELDS, 1)
+    rates = []
+    for i, item in enumerate(v["rates"], 1):
+        line = v["rates"].item_lines[i - 1]
+        r_check = _Checker(path, f"rate {i}")
+        r = r_check.fields(item, INTEREST_RATE_FIELDS, line)
+        if r["end"] <= r["start"]:
+            r_check.fail(line, f"end {r['end']} is not after start {r['start']}")
+        for key in ("corporate", "noncorporate"):
+            if not 0 <= r[key] <= 100:
+                r_check.fail(item.key_lines[key], f"{key} {r[key]:g} is outside 0..100 (percent a year)")
+        if rates and r["start"] < rates[-1][0].end:
+            r_check.fail(line, f"starts {r['start']}, before the rate above ends ({rates[-1][0].end}); "
+                               "list the rates in order, without overlaps")
+        rates.append((InterestRate(**r), line))
+    return InterestTable(id=v["id"], name=v["name"], rule=v["rule"], compounding=v["compounding"],
+                         rates=tuple(rate for rate, _ in rates), instrument=v["instrument"], source=v["source"],
+                         confidence=v["confidence"], note=v["note"], path=str(path))
+
+
+def load_refunds(dirs, layers) -> tuple[tuple[RefundProgram, ...], dict]:
+    """Refund programs (refunds/*.yaml) and interest tables (refunds/interest/*.yaml) of the data
+    directories, a later directory's file replacing an earlier one with the same id; every
+    reference checked: layers known and of the program's imposer, interest table known, the
+    windows of one imposer's programs disjoint (an entry's refund has one route)."""
+    programs: dict[str, RefundProgram] = {}
+    tables: dict[str, InterestTable] = {}
+    for directory in dirs:
+        folder = Path(directory) / "refunds"
+        if not folder.is_dir():
+            continue
+        for path in sorted((folder / "interest").glob("*.yaml")) if (folder / "interest").is_dir() else ():
+            table = parse_interest(path, read_yaml(path))
+            tables[table.id] = table
+        for path in sorted(folder.glob("*.yaml")):
+            program = parse_refund(path, read_yaml(path))
+            programs[program.id] = program
+    by_id = {layer.id: layer for layer in layers}
+    for program in programs.values():
+        for layer_id in program.layers:
+            if layer_id not in by_id:
+                raise DataError(program.path, program.line, f"layers names unknown layer '{layer_id}'")
+            if by_id[layer_id].imposer != program.imposer:
+                raise DataError(program.path, program.line,
+                                f"layer '{layer_id}' is imposed by {by_id[layer_id].imposer}, not {program.imposer}")
+        if program.interest is not None and program.interest not in tables:
+            raise DataError(program.path, program.line, f"interest names unknown table '{program.interest}'")
+    ordered = sorted(programs.values(), key=lambda p: (p.imposer, p.start))
+    for before, after in zip(ordered, ordered[1:]):
+        if before.imposer == after.imposer and after.start < before.end:
+            raise DataError(after.path, after.line, f"window overlaps refund program '{before.id}' ({before.path})")
+    return tuple(ordered), tables

@@ -22,6 +22,8 @@ AUTHORITIES = (
 SCOPES = ("all", "group")
 STATUSES = ("in_effect", "threatened", "suspended", "struck_down")
 CONFIDENCES = ("confirmed", "unconfirmed")
+# Contents a step's rate may be charged on instead of the full customs value.
+CONTENTS = ("steel", "aluminum", "copper")
 
 # Statuses whose rate is charged on goods. Threatened steps join them only on request.
 COUNTED_STATUSES = ("in_effect",)
@@ -47,6 +49,15 @@ LAYER_FIELDS = {
     "coverage": Field("mapping", True),
     "steps": Field("list", True),
     "rules": Field("mapping", False),
+    "conditions": Field("list", False,
+                        doc="conditions (end use, certification, ...) that product sets and list rows name"),
+    "note": Field("str", False),
+}
+
+CONDITION_FIELDS = {
+    "id": Field("id", True, doc="named by `condition` keys and columns and by `--assume ID`; unique in the data set"),
+    "text": Field("str", True, doc="the condition in words, as the answer shows it"),
+    "source": Field("url", False),
     "note": Field("str", False),
 }
 
@@ -71,10 +82,14 @@ PRODUCT_SET_FIELDS = {
                          doc="exempt sets: the exemption is granted on application (importer-specific), not automatically"),
     "complete": Field("bool", False, default=True,
                       doc="products: false when the data holds only part of the published list"),
+    "condition": Field("id", False,
+                       doc="id of a condition: products apply, or the exemption holds, only when it is met"),
+    "confidence": Field("str", False, default="confirmed", choices=CONFIDENCES,
+                        doc="unconfirmed when the list itself is not the published one (the answer says so)"),
 }
 
 # Columns a list file may have; `code` is required.
-LIST_COLUMNS = ("code", "start", "end", "description", "note", "heading")
+LIST_COLUMNS = ("code", "start", "end", "description", "note", "heading", "condition")
 
 STEP_FIELDS = {
     "start": Field("date", True),
@@ -88,6 +103,8 @@ STEP_FIELDS = {
     "in_transit": Field("mapping", False),
     "note": Field("str", False),
     "confidence": Field("str", False, default="confirmed", choices=CONFIDENCES),
+    "content": Field("str", False, choices=CONTENTS,
+                     doc="the rate applies to the value of this content of the good, not its full value"),
 }
 
 IN_TRANSIT_FIELDS = {
@@ -103,6 +120,107 @@ RULE_FIELDS = {
 
 DATASET_FIELDS = {
     "verified_through": Field("mapping", False),
+    "content_estimates": Field("mapping", False,
+                               doc="per imposer, the file of estimated content shares by code (content/...)"),
+    "footnotes": Field("mapping", False,
+                       doc="per imposer, a line printed under that direction's layer table"),
+}
+
+# Keys of an entry of data/mfn/vintages.yaml.
+VINTAGE_FIELDS = {
+    "imposer": Field("str", True, choices=IMPOSERS),
+    "id": Field("str", True),
+    "file": Field("str", True),
+    "start": Field("date", True),
+    "source": Field("url", False),
+    "provenance": Field("str", False),
+    "note": Field("str", False),
+    "specific_duties": Field("bool", False, default=False,
+                             doc="the schedule's texts such as '30.5¢/kg + 8.5%' are parsed into specific duties"),
+}
+
+# -- refunds: data/refunds/<program>.yaml and data/refunds/interest/<table>.yaml ------------
+
+# Routes a refund program may name, in the order the summary lists them. ``unknown`` is not
+# written in the data: it is the answer when a route's condition needs a ledger column the
+# entry lacks.
+REFUND_ROUTES = ("CAPE phase 1", "protest", "later phase", "contingent", "time-barred")
+UNKNOWN_ROUTE = "unknown"
+LITIGATION_STATUSES = ("struck_down", "held_unlawful_stayed", "pending", "upheld")
+DEADLINE_FROM = ("liquidation", "deposit")
+INTEREST_PAYERS = ("corporate", "noncorporate")
+COMPOUNDING = ("daily", "simple")
+
+REFUND_FIELDS = {
+    "id": Field("id", True, doc="unique id of the refund program"),
+    "name": Field("str", True),
+    "imposer": Field("str", True, choices=IMPOSERS),
+    "layers": Field("ids", True, doc="the layers whose duty the program refunds"),
+    "window": Field("mapping", True, doc="entries entered in [start, end)"),
+    "mechanism": Field("str", True),
+    "litigation": Field("mapping", True),
+    "interest": Field("id", False, doc="id of the interest table (data/refunds/interest/)"),
+    "interest_payer": Field("str", False, default="corporate", choices=INTEREST_PAYERS),
+    "routes": Field("list", True),
+    "instrument": Field("str", True),
+    "source": Field("url", True),
+    "confidence": Field("str", False, default="confirmed", choices=CONFIDENCES),
+    "note": Field("str", False),
+}
+
+WINDOW_FIELDS = {
+    "start": Field("date", True),
+    "end": Field("date", True),
+}
+
+LITIGATION_FIELDS = {
+    "status": Field("str", True, choices=LITIGATION_STATUSES),
+    "summary": Field("str", True, doc="one line shown beside the authority's duty"),
+    "decided": Field("date", False),
+    "instrument": Field("str", True),
+    "source": Field("url", True),
+    "confidence": Field("str", False, default="confirmed", choices=CONFIDENCES),
+}
+
+ROUTE_FIELDS = {
+    "route": Field("str", True, choices=REFUND_ROUTES),
+    "liquidated": Field("bool", False, doc="true: only liquidated entries; false: only unliquidated ones"),
+    "max_days_since_liquidation": Field("number", False, doc="liquidated at most this many days before the as-of date"),
+    "from": Field("date", False, doc="the route is open to claims filed on or after this date"),
+    "deadline": Field("mapping", False),
+    "instrument": Field("str", True),
+    "source": Field("url", True),
+    "confidence": Field("str", False, default="confirmed", choices=CONFIDENCES),
+    "note": Field("str", False),
+}
+
+DEADLINE_FIELDS = {
+    "after": Field("str", True, choices=DEADLINE_FROM),
+    "days": Field("number", False),
+    "years": Field("number", False),
+}
+
+INTEREST_FIELDS = {
+    "id": Field("id", True),
+    "name": Field("str", True),
+    "rule": Field("str", True, doc="what accrues, from when to when"),
+    "compounding": Field("str", True, choices=COMPOUNDING),
+    "rates": Field("list", True),
+    "instrument": Field("str", True),
+    "source": Field("url", True),
+    "confidence": Field("str", False, default="confirmed", choices=CONFIDENCES),
+    "note": Field("str", False),
+}
+
+INTEREST_RATE_FIELDS = {
+    "start": Field("date", True),
+    "end": Field("date", True),
+    "corporate": Field("number", True),
+    "noncorporate": Field("number", True),
+    "instrument": Field("str", True),
+    "source": Field("url", True),
+    "confidence": Field("str", False, default="confirmed", choices=CONFIDENCES),
+    "note": Field("str", False),
 }
 
 SCHEMA = {
@@ -113,6 +231,15 @@ SCHEMA = {
     "rules": RULE_FIELDS,
     "dataset": DATASET_FIELDS,
     "product_set": PRODUCT_SET_FIELDS,
+    "condition": CONDITION_FIELDS,
+    "vintage": VINTAGE_FIELDS,
+    "refund": REFUND_FIELDS,
+    "refund_window": WINDOW_FIELDS,
+    "litigation": LITIGATION_FIELDS,
+    "route": ROUTE_FIELDS,
+    "deadline": DEADLINE_FIELDS,
+    "interest": INTEREST_FIELDS,
+    "interest_rate": INTEREST_RATE_FIELDS,
 }
 
 # Rates are percentage points; anything above this is a typo, not a tariff.
@@ -139,6 +266,7 @@ class Step:
     in_transit: InTransit | None = None
     note: str | None = None
     confidence: str = "confirmed"
+    content: str | None = None
     line: int | None = None
 
     def covers(self, day: date) -> bool:
@@ -159,7 +287,21 @@ class ProductSet:
     note: str | None = None
     conditional: bool = False
     complete: bool = True
+    condition: str | None = None
+    confidence: str = "confirmed"
     path: str = ""  # the layer file that declares it
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Something only the importer knows (an end use, a certification): a product set or list
+    row that names it applies only when it is met, and it is never assumed met."""
+
+    id: str
+    text: str
+    source: str | None = None
+    note: str | None = None
     line: int | None = None
 
 
@@ -195,6 +337,7 @@ class Layer:
     steps: tuple[Step, ...]
     rules: Rules = Rules()
     note: str | None = None
+    conditions: tuple[Condition, ...] = ()
     path: str = ""
     line: int | None = None
 
@@ -218,11 +361,111 @@ DIRECTIONS = {
 }
 
 
+@dataclass(frozen=True)
+class Litigation:
+    status: str
+    summary: str
+    instrument: str
+    source: str
+    decided: date | None = None
+    confidence: str = "confirmed"
+
+
+@dataclass(frozen=True)
+class Deadline:
+    after: str  # liquidation | deposit
+    days: int = 0
+    years: int = 0
+
+
+@dataclass(frozen=True)
+class RefundRoute:
+    """One route of a program: it applies to an entry when every condition it has holds on the
+    as-of date (the date of filing). Routes are tried in order; the first that holds is the answer."""
+
+    route: str
+    instrument: str
+    source: str
+    liquidated: bool | None = None
+    max_days_since_liquidation: int | None = None
+    opens: date | None = None  # the key `from`
+    deadline: Deadline | None = None
+    confidence: str = "confirmed"
+    note: str | None = None
+    line: int | None = None
+
+    @property
+    def needs_liquidation(self) -> bool:
+        """Whether deciding or dating this route needs the entry's liquidation status."""
+        return (self.liquidated is not None or self.max_days_since_liquidation is not None
+                or (self.deadline is not None and self.deadline.after == "liquidation"))
+
+
+@dataclass(frozen=True)
+class RefundProgram:
+    id: str
+    name: str
+    imposer: str
+    layers: tuple[str, ...]
+    start: date
+    end: date  # exclusive
+    mechanism: str
+    litigation: Litigation
+    routes: tuple[RefundRoute, ...]
+    instrument: str
+    source: str
+    interest: str | None = None
+    interest_payer: str = "corporate"
+    confidence: str = "confirmed"
+    note: str | None = None
+    path: str = ""
+    line: int | None = None
+
+    @property
+    def contingent(self) -> bool:
+        """Every route is ``contingent``: the refund waits on litigation."""
+        return all(r.route == "contingent" for r in self.routes)
+
+
+@dataclass(frozen=True)
+class InterestRate:
+    start: date
+    end: date  # exclusive
+    corporate: float
+    noncorporate: float
+    instrument: str
+    source: str
+    confidence: str = "confirmed"
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class InterestTable:
+    id: str
+    name: str
+    rule: str
+    compounding: str
+    rates: tuple[InterestRate, ...]  # sorted, not overlapping; a gap is a period with no known rate
+    instrument: str
+    source: str
+    confidence: str = "confirmed"
+    note: str | None = None
+    path: str = ""
+
+
 @dataclass
 class Dataset:
     layers: tuple[Layer, ...]
     verified_through: dict[str, date] = field(default_factory=dict)
     dirs: tuple[str, ...] = ()
+    content_estimates: dict[str, str] = field(default_factory=dict)  # imposer -> absolute path
+    footnotes: dict[str, str] = field(default_factory=dict)  # imposer -> text
+
+    def conditions(self) -> dict[str, Condition]:
+        """Every condition the layers declare, by id."""
+        return {c.id: c for layer in self.layers for c in layer.conditions}
+    refunds: tuple[RefundProgram, ...] = ()
+    interest: dict = field(default_factory=dict)  # id -> InterestTable
 
     def layer(self, layer_id: str) -> Layer:
         for layer in self.layers:

@@ -13,15 +13,18 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from .content import Contents, ContentEstimates, apply_content
 from .engine import Engine
 from .errors import QueryError
 from .loader import read_list_file
-from .model import Dataset, Direction, ProductSet
+from .model import CONTENTS, Dataset, Direction, ProductSet
 
 RESULT_COLUMNS = [
     "code", "date", "layer_id", "name", "authority", "scope", "rate", "status", "applies",
-    "charged", "waivable", "reason", "confidence",
+    "charged", "waivable", "reason", "confidence", "conditional", "condition", "content", "content_share",
+    "content_basis",
 ]
+NO_ASSUMPTIONS = Contents()
 
 
 def _later(a, b):
@@ -38,6 +41,7 @@ class ProductIndex:
     def __init__(self, dataset: Dataset):
         rows = []
         files: dict[str, list] = {}
+        declared = dataset.conditions()
         for layer in dataset.layers:
             sets: list[tuple[str, ProductSet]] = []
             if layer.coverage.products:
@@ -46,22 +50,35 @@ class ProductIndex:
             for role, product_set in sets:
                 name = product_set.name or layer.name
                 for code in product_set.codes:
-                    rows.append((layer.id, role, name, code, product_set.start, product_set.end))
+                    rows.append((layer.id, role, name, code, product_set.start, product_set.end,
+                                 product_set.condition))
                 for path in product_set.lists:
                     if path not in files:
-                        files[path] = read_list_file(path)
-                    for code, start, end, _line in files[path]:
+                        files[path] = read_list_file(path, declared)
+                    for code, start, end, _line, condition in files[path]:
                         rows.append((layer.id, role, name, code, _later(product_set.start, start),
-                                     _earlier(product_set.end, end)))
-        table = pd.DataFrame(rows, columns=["layer_id", "role", "set_name", "prefix", "start", "end"])
+                                     _earlier(product_set.end, end), condition or product_set.condition))
+        table = pd.DataFrame(rows, columns=["layer_id", "role", "set_name", "prefix", "start", "end", "condition"])
         table["start"] = pd.to_datetime(table["start"])
         table["end"] = pd.to_datetime(table["end"])
         table = table[table["end"].isna() | table["start"].isna() | (table["start"] < table["end"])]
         table["length"] = table["prefix"].str.len()
         self.table = table.reset_index(drop=True)
+        self.conditions = declared
+        self.unconfirmed_sets = {s.name or layer.name for layer in dataset.layers
+                                 for s in ([layer.coverage.products] if layer.coverage.products else [])
+                                 + list(layer.coverage.exempt) if s.confidence == "unconfirmed"}
+        self._estimates = {imposer: ContentEstimates(path) for imposer, path in dataset.content_estimates.items()}
         self.with_products = {layer.id for layer in dataset.layers if layer.coverage.products}
         self.incomplete = {layer.id for layer in dataset.layers
                            if layer.coverage.products and not layer.coverage.products.complete}
+
+    def content_estimates(self) -> list[ContentEstimates]:
+        return list(self._estimates.values())
+
+    def estimates(self, imposer: str) -> ContentEstimates | None:
+        """The shipped content estimates of an imposer's goods, if the data has them."""
+        return self._estimates.get(imposer)
 
     def edges(self, layer_ids) -> pd.DataFrame:
         """Dates on which a product set row of these layers starts or ends: (date, set_name, kind)."""
@@ -89,7 +106,7 @@ class ProductIndex:
                 keyed = group.assign(key=group["prefix"].str[:n])
                 hit = asked[asked["n"] == n].merge(keyed, left_on="code", right_on="key")
                 parts.append(hit.drop(columns="key").assign(match="partial"))
-        columns = ["code", "layer_id", "role", "set_name", "start", "end", "match"]
+        columns = ["code", "layer_id", "role", "set_name", "start", "end", "match", "condition"]
         if not parts:
             return pd.DataFrame(columns=columns)
         return pd.concat(parts, ignore_index=True)[columns]
@@ -110,26 +127,37 @@ def _first_by(frame: pd.DataFrame, keys: list[str], value: str, name: str) -> pd
 
 
 def evaluate(engine: Engine, index: ProductIndex, codes, days, direction: Direction,
-             include_threatened: bool = False, explain: bool = False) -> pd.DataFrame:
+             include_threatened: bool = False, explain: bool = False,
+             assume: Contents = NO_ASSUMPTIONS) -> pd.DataFrame:
     """One row per (code, date, layer) that bears on the code: whether it applies and why.
 
     With ``explain`` the group layers in effect that do not cover the code are listed too
     (reason ``not covered``), as a single-product view wants; bulk use leaves them out.
+    ``assume``: the conditions the user asserts met and the contents declared.
     """
     codes = pd.Series(list(codes), dtype=str).unique()
     days_frame = pd.DataFrame({"date": pd.to_datetime(pd.Index(days)).unique().sort_values()})
     pairs = pd.DataFrame({"code": codes}).merge(days_frame, how="cross")
-    frame = evaluate_pairs(engine, index, pairs, direction, include_threatened)
+    frame = evaluate_pairs(engine, index, pairs, direction, include_threatened, assume=assume)
     if explain:
         states = engine.states(days_frame["date"], direction, include_threatened)
         frame = pd.concat([frame, _uncovered(frame, states, index, codes)], ignore_index=True)
         frame = frame.sort_values(["code", "date", "scope", "authority", "layer_id"])
     frame["date"] = frame["date"].dt.date
+    for column in ("condition", "content", "content_basis"):
+        frame[column] = frame[column].fillna("")
+    frame["conditional"] = frame["conditional"].fillna(False).astype(bool)
     return frame[RESULT_COLUMNS].reset_index(drop=True)
 
 
+def unmet(found: pd.DataFrame, assume: Contents) -> pd.Series:
+    """Index rows under a condition the user has not asserted: a condition is never assumed met."""
+    return found["condition"].notna() & ~found["condition"].isin(assume.conditions)
+
+
 def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, direction,
-                   include_threatened: bool = False, matches: pd.DataFrame | None = None) -> pd.DataFrame:
+                   include_threatened: bool = False, matches: pd.DataFrame | None = None,
+                   assume: Contents = NO_ASSUMPTIONS) -> pd.DataFrame:
     """``evaluate`` for the given (code, date) pairs only, dates as datetime64 (bulk use).
 
     ``direction`` is a Direction, or a dict of them keyed by the values of a ``group`` column of
@@ -145,18 +173,26 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
     states = pd.concat([engine.states(dates, direction[group], include_threatened).assign(group=group)
                         for group, dates in by_group], ignore_index=True)
     found = _dated(index.matches(pairs["code"].unique()) if matches is None else matches, pairs)
+    found["unmet"] = unmet(found, assume)
 
     keep = ["group", "date", "layer_id", "step", "name", "authority", "scope", "rate", "status", "counted",
-            "excluded_by", "confidence"]
+            "excluded_by", "confidence", "content"]
     all_goods = pairs.merge(states[states["scope"] == "all"][keep], on=["group", "date"])
     all_goods["match"], all_goods["set_name"] = "all", ""
     covers = found[found["role"] == "cover"]
     groups = covers.merge(states[states["scope"] == "group"][keep], on=["group", "date", "layer_id"])
-    # A code matched fully and partly by one layer (two rows of a list) is fully covered.
+    # A code matched fully and partly by one layer (two rows of a list) is fully covered, and
+    # one covered with and without a condition is covered without it.
     keys = ["pair", "layer_id"]
-    groups = groups.sort_values("match").drop_duplicates(keys)
+    groups = groups.sort_values(["match", "unmet"]).drop_duplicates(keys)
     frame = pd.concat([all_goods, groups.drop(columns="role")], ignore_index=True)
+    frame["unmet"] = frame["unmet"].fillna(False).astype(bool)
 
+    exempt_if = found[(found["role"] == "exempt") & (found["match"] == "full") & found["unmet"]]
+    exempt_if = exempt_if.sort_values("set_name").drop_duplicates(keys)[keys + ["set_name", "condition"]]
+    frame = frame.merge(exempt_if.rename(columns={"set_name": "exempt_if_by", "condition": "exempt_if"}),
+                        on=keys, how="left")
+    found = found[~found["unmet"]]
     exempt = found[(found["role"] == "exempt") & (found["match"] == "full")]
     frame = frame.merge(_first_by(exempt, keys, "set_name", "exempt_by"), on=keys, how="left")
     partly = found[(found["role"] == "exempt") & (found["match"] == "partial")]
@@ -165,7 +201,9 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
     frame = frame.merge(_first_by(waivers, keys, "set_name", "waivable_by"), on=keys, how="left")
 
     # The stacking rules: one table, one function (stacking.RuleTable.stack), over the liable rows.
-    liable = frame["counted"] & frame["match"].isin(["all", "full"]) & frame["exempt_by"].isna()
+    # A layer covering the code only under a condition the user has not asserted is not liable.
+    liable = (frame["counted"] & frame["match"].isin(["all", "full"]) & frame["exempt_by"].isna()
+              & ~frame["unmet"])
     rules = engine.rules
     rows = np.flatnonzero(liable.to_numpy())
     stacked = rules.stack(frame["pair"].to_numpy()[rows], rules.position(frame["layer_id"].to_numpy()[rows]))
@@ -175,17 +213,53 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
 
     frame["applies"] = liable & frame["removed_by"].isna()
     frame["charged"] = frame["rate"].where(frame["applies"], 0.0)
-    frame["reason"] = _reasons(frame)
+    frame["reason"] = _reasons(frame, {cid: c.text for cid, c in index.conditions.items()})
     caveat = frame["applies"] & frame["partly_exempt_by"].notna()
     frame.loc[caveat, "reason"] += (" (some lines under this code are exempt: "
                                     + frame.loc[caveat, "partly_exempt_by"] + "; ask for a longer code)")
     frame["waivable"] = frame["applies"] & frame["waivable_by"].notna()
     frame.loc[frame["waivable"], "reason"] += " (may be waived: " + frame.loc[frame["waivable"], "waivable_by"] + ")"
+    frame["conditional"] = frame["unmet"] & ~frame["applies"]
+    frame = _condition_notes(frame, index)
+    frame = _charge_content(frame, index, direction, assume)
     frame = frame.sort_values(["group", "code", "date", "scope", "authority", "layer_id"])
     return frame.drop(columns="pair").reset_index(drop=True)
 
 
-def _reasons(frame: pd.DataFrame) -> np.ndarray:
+def _condition_notes(frame: pd.DataFrame, index: ProductIndex) -> pd.DataFrame:
+    """Say what each condition decided: a layer covering the code only under an unmet condition
+    is 'conditional' (rate if met), one applying under an asserted condition says so, and an
+    exemption open under an unmet condition is named."""
+    texts = {cid: c.text for cid, c in index.conditions.items()}
+    frame["condition"] = frame["condition"].where(frame["condition"].notna(), frame["exempt_if"]).fillna("")
+    met = frame["applies"] & frame["condition"].ne("") & frame["exempt_if"].isna()
+    if met.any():
+        frame.loc[met, "reason"] += " (condition asserted: " + frame.loc[met, "condition"].map(texts) + ")"
+    exempt_if = frame["applies"] & frame["exempt_if"].notna()
+    if exempt_if.any():
+        frame.loc[exempt_if, "reason"] += (" (exempt if " + frame.loc[exempt_if, "exempt_if"].map(texts) + ": "
+                                           + frame.loc[exempt_if, "exempt_if_by"] + "; assert it with --assume "
+                                           + frame.loc[exempt_if, "exempt_if"] + ")")
+    shaky = frame["exempt_by"].isin(index.unconfirmed_sets) | (
+        frame["applies"] & frame["set_name"].isin(index.unconfirmed_sets))
+    if shaky.any():
+        frame.loc[shaky, "reason"] += " (unconfirmed list: see its note in the layer file)"
+        frame.loc[shaky, "confidence"] = "unconfirmed"
+    return frame
+
+
+def _charge_content(frame: pd.DataFrame, index: ProductIndex, direction, assume: Contents) -> pd.DataFrame:
+    """Rows of content-basis steps are charged on the content's share of the value."""
+    if not (frame["content"].fillna("") != "").any():
+        return frame.assign(content_share=np.nan, content_basis="")
+    groups = direction if isinstance(direction, dict) else {0: direction}
+    parts = []
+    for group, rows in frame.groupby("group", sort=False):
+        parts.append(apply_content(rows, index.estimates(groups[group].imposer), assume.shares))
+    return pd.concat(parts) if parts else frame.assign(content_share=np.nan, content_basis="")
+
+
+def _reasons(frame: pd.DataFrame, conditions: dict | None = None) -> np.ndarray:
     """Why each row applies or not: the first rule that holds, each text built only for its rows."""
     rules = [
         (~frame["counted"] & (frame["excluded_by"] != ""), lambda f: f["excluded_by"]),
@@ -193,6 +267,9 @@ def _reasons(frame: pd.DataFrame) -> np.ndarray:
         (frame["match"] == "partial", lambda f: "partly covered: only some lines under this code are on "
                                                 + f["set_name"] + "; ask for a longer code"),
         (frame["exempt_by"].notna(), lambda f: "exempt: " + f["exempt_by"]),
+        (frame["unmet"], lambda f: "conditional: applies only if " + f["condition"].map(conditions or {})
+         .fillna(f["condition"]) + " (" + f["rate"].map("{:g}%".format) + " if so; assert it with --assume "
+         + f["condition"] + ")"),
         (frame["removed_by"].notna(), lambda f: f["removed_by"]),
         (frame["match"] == "all", lambda f: pd.Series("applies: all goods", index=f.index)),
         (pd.Series(True, index=frame.index), lambda f: "applies: on " + f["set_name"]),
@@ -225,7 +302,7 @@ def _uncovered(frame: pd.DataFrame, states: pd.DataFrame, index: ProductIndex, c
 
 
 def additional_totals(engine: Engine, index: ProductIndex, codes, days, direction: Direction,
-                      include_threatened: bool = False) -> pd.DataFrame:
+                      include_threatened: bool = False, assume: Contents = NO_ASSUMPTIONS) -> pd.DataFrame:
     """Additional rate per (code, date) for many codes at once: the answer of ``evaluate``, fast.
 
     Sparse and integer-keyed: a (code, date) item is one int64, a (code, date, layer) row another.
@@ -254,7 +331,8 @@ def additional_totals(engine: Engine, index: ProductIndex, codes, days, directio
     base = (rate * headline).sum(axis=1)
 
     found = index.matches(codes)
-    found = found[(found["match"] == "full") & found["layer_id"].isin(set(states["layer_id"]))]
+    found = found[(found["match"] == "full") & found["layer_id"].isin(set(states["layer_id"]))
+                  & ~unmet(found, assume)]
     starts = found["start"].to_numpy("datetime64[ns]")
     ends = found["end"].to_numpy("datetime64[ns]")
     stamps = day_index.to_numpy("datetime64[ns]")
@@ -288,7 +366,11 @@ def additional_totals(engine: Engine, index: ProductIndex, codes, days, directio
     stacked = rules.stack(rows // n_layers, rows % n_layers)
     applied = rows[~stacked.removed]
     a_item = applied // n_layers
-    paid = np.bincount(a_item, weights=rate[a_item % n_days, applied % n_layers], minlength=n_codes * n_days)
+    weights = rate[a_item % n_days, applied % n_layers]
+    # Content-basis steps are charged on the content's share of the value.
+    weights *= content_factors(states, day_index, rules.layer_ids, codes, index.estimates(direction.imposer),
+                               assume.shares, a_item // n_days, a_item % n_days, applied % n_layers)
+    paid = np.bincount(a_item, weights=weights, minlength=n_codes * n_days)
     total = np.tile(base, n_codes)
     total[touched] = paid[touched]
     return pd.DataFrame({
@@ -296,6 +378,47 @@ def additional_totals(engine: Engine, index: ProductIndex, codes, days, directio
         "date": np.tile(day_index.date, n_codes),
         "additional_rate": total,
     })
+
+
+def content_factors(states: pd.DataFrame, day_index, layer_ids, codes, estimates, declared: dict,
+                    code_at: np.ndarray, day_at: np.ndarray, layer_at: np.ndarray) -> np.ndarray:
+    """Per applied (code, day, layer) row, the share of the value its rate is charged on: 1, or for
+    a content-basis step the content's declared or estimated share (1 where neither is known)."""
+    factors = np.ones(len(code_at))
+    with_content = states[states["content"].fillna("") != ""]
+    if with_content.empty or not len(code_at):
+        return factors
+    contents = list(CONTENTS)
+    content_at = np.full((len(day_index), max(len(layer_ids), 1)), -1)
+    content_at[day_index.get_indexer(with_content["date"]), layer_ids.get_indexer(with_content["layer_id"])] = [
+        contents.index(c) for c in with_content["content"]]
+    which = content_at[day_at, layer_at]
+    rows = np.flatnonzero(which >= 0)
+    if not len(rows):
+        return factors
+    wanted = pd.Index(codes)[np.unique(code_at[rows])]
+    shares = estimates.shares(wanted) if estimates is not None else pd.DataFrame(np.nan, index=wanted, columns=contents)
+    for content, value in declared.items():
+        shares[content] = value
+    table = shares.reindex(pd.Index(codes)).fillna(1.0).to_numpy()
+    factors[rows] = table[code_at[rows], which[rows]]
+    return factors
+
+
+def condition_notes(layers: pd.DataFrame) -> list[str]:
+    """What a reader must know about conditions and content shares in an answer."""
+    notes = []
+    if layers["conditional"].any():
+        ids = ", ".join(sorted(set(layers.loc[layers["conditional"], "condition"])))
+        notes.append(f"conditional layers are not in the totals: assert a condition with --assume ({ids})")
+    basis = set(layers.loc[layers["applies"], "content_basis"]) if "content_basis" in layers else set()
+    if "estimate" in basis:
+        notes.append("content shares marked 'an estimate' are industry averages, not this shipment's: "
+                     "declare the contents with --content steel=…,aluminum=…")
+    if "unknown" in basis:
+        notes.append("a content-basis layer has no content estimate for this code and is charged on the full "
+                     "value (an upper bound): declare the contents with --content")
+    return notes
 
 
 def transit_note(loaded_before, entered_before, rate: float) -> str:
@@ -329,17 +452,27 @@ def leaf_lines(codes) -> list[str]:
 
 
 ANSWER_COLUMNS = ["group", "code", "date", "layer_id", "step", "name", "authority", "scope", "rate", "status",
-                  "applies", "charged", "waivable", "reason", "confidence", "varies", "low", "high", "lines",
-                  "lines_applying", "bears"]
+                  "applies", "charged", "waivable", "reason", "confidence", "conditional", "condition", "content",
+                  "content_share", "content_basis", "varies", "low", "high", "lines", "lines_applying", "bears"]
 TOTAL_COLUMNS = ["group", "code", "date", "lines", "mfn_rate", "additional_rate", "total_rate",
                  "additional_if_waived", "varies", "additional_low", "additional_high", "total_low", "total_high"]
 
 
+def _filled(frame: pd.DataFrame) -> pd.DataFrame:
+    """The condition and content columns without blanks (as ``evaluate`` gives them)."""
+    for column in ("condition", "content", "content_basis"):
+        frame[column] = frame[column].fillna("") if column in frame else ""
+    frame["conditional"] = frame["conditional"].fillna(False).astype(bool) if "conditional" in frame else False
+    if "content_share" not in frame:
+        frame["content_share"] = np.nan
+    return frame
+
+
 def _explained(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, directions: dict,
-               include_threatened: bool) -> pd.DataFrame:
+               include_threatened: bool, assume: Contents = NO_ASSUMPTIONS) -> pd.DataFrame:
     """``evaluate_pairs`` of (group, code, date) pairs plus the group layers in effect that do
     not cover the code (reason 'not covered', or 'unknown' when the data lacks the list)."""
-    frame = evaluate_pairs(engine, index, pairs, directions, include_threatened).assign(bears=True)
+    frame = evaluate_pairs(engine, index, pairs, directions, include_threatened, assume=assume).assign(bears=True)
     groups = []
     for group, rows in pairs.groupby("group", sort=False):
         states = engine.states(rows["date"].unique(), directions[group], include_threatened)
@@ -361,6 +494,7 @@ def _explained(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, directi
         "unknown: the data has no product list for this layer",
     )
     frame = pd.concat([frame, missing[[c for c in frame.columns if c in missing.columns]]], ignore_index=True)
+    frame = _filled(frame)
     return frame.sort_values(["group", "code", "date", "scope", "authority", "layer_id"]).reset_index(drop=True)
 
 
@@ -382,7 +516,11 @@ def _fold(resolved: pd.DataFrame, line_rows: pd.DataFrame) -> pd.DataFrame:
                       confidence=("confidence", "first"), reason=("reason", "first"),
                       reasons=("reason", "nunique"), present=("reason", "size"),
                       lines_applying=("applies", "sum"), low=("charged", "min"), high=("charged", "max"),
-                      waivable=("waivable", "any"), bears=("bears", "any")).reset_index()
+                      waivable=("waivable", "any"), bears=("bears", "any"),
+                      conditional=("conditional", "any"), condition=("condition", "first"),
+                      content=("content", "first"), content_basis=("content_basis", "first"),
+                      share_low=("content_share", "min"), share_high=("content_share", "max")).reset_index()
+    out["content_share"] = out["share_low"].where(out["share_low"] == out["share_high"])
     out = out.merge(n_lines, on=keys)
     short = out["present"] < out["lines"]  # lines the layer has no row for: not charged
     out.loc[short, "low"] = np.minimum(out.loc[short, "low"], 0.0)
@@ -489,11 +627,12 @@ class ProductAnswer:
 class ProductEngine:
     """Product questions over one data set: the layer engine, the product index, the schedules."""
 
-    def __init__(self, engine: Engine, schedules):
+    def __init__(self, engine: Engine, schedules, assume: Contents = NO_ASSUMPTIONS):
         self.engine = engine
         self.schedules = schedules
         self.index = ProductIndex(engine.dataset)
         self.transit = transit_table(engine)
+        self.assume = assume  # what rate() and table() assume unless told otherwise (a convention's)
 
     def change_dates(self, direction: Direction, start: date, end: date) -> list[date]:
         """Layer change dates plus the dates product lists change (rows added or removed), and
@@ -539,14 +678,16 @@ class ProductEngine:
         return pd.concat([lines, own], ignore_index=True)
 
     def answer_pairs(self, pairs: pd.DataFrame, directions: dict, include_threatened: bool = False,
-                     exported=None, explain: bool = True) -> Answers:
+                     exported=None, explain: bool = True, assume: Contents | None = None) -> Answers:
         """The evaluation path: (group, code, date) pairs -> ``Answers``.
 
         Each code stands for the lines of the schedule in force on its date (``Schedules.resolve``);
         every line is evaluated (``evaluate_pairs``: coverage, exemptions, the stacking rules), the
         in-transit rule applied when ``exported`` (one date, or a column of ``pairs``) is given,
         and the lines folded into the code's answer (``_fold``). Without ``explain`` the group
-        layers that cover none of the lines are left out (bulk use: the ledger)."""
+        layers that cover none of the lines are left out (bulk use: the ledger). ``assume``: the
+        conditions asserted and contents declared (default: the engine's)."""
+        assume = self.assume if assume is None else assume
         pairs = pairs[["group", "code", "date"]].drop_duplicates().reset_index(drop=True)
         if exported is not None and "exported" not in pairs:
             pairs["exported"] = pd.Timestamp(exported)
@@ -566,9 +707,10 @@ class ProductEngine:
         missing = pd.DataFrame(missing, columns=["group", "code", "date", "reason"])
         line_pairs = resolved[["group", "line", "date"]].drop_duplicates().rename(columns={"line": "code"})
         if explain:
-            rows = _explained(self.engine, self.index, line_pairs, directions, include_threatened)
+            rows = _explained(self.engine, self.index, line_pairs, directions, include_threatened, assume)
         else:
-            rows = evaluate_pairs(self.engine, self.index, line_pairs, directions, include_threatened).assign(bears=True)
+            rows = _filled(evaluate_pairs(self.engine, self.index, line_pairs, directions, include_threatened,
+                                          assume=assume).assign(bears=True))
         if "exported" in pairs and len(rows):
             rows = self._in_transit(rows, resolved)
         layers = _fold(resolved, rows)
@@ -576,12 +718,12 @@ class ProductEngine:
         return Answers(layers, totals, lines, rows, missing)
 
     def answers(self, codes, days, direction: Direction, include_threatened: bool = False,
-                exported: date | None = None) -> Answers:
+                exported: date | None = None, assume: Contents | None = None) -> Answers:
         """``answer_pairs`` for every code on every date, in one direction."""
         codes = pd.Series(list(codes), dtype=object).unique()
         days = pd.to_datetime(pd.Index(days)).unique().sort_values()
         pairs = pd.DataFrame({"code": codes}).merge(pd.DataFrame({"date": days}), how="cross").assign(group=0)
-        return self.answer_pairs(pairs, {0: direction}, include_threatened, exported)
+        return self.answer_pairs(pairs, {0: direction}, include_threatened, exported, assume=assume)
 
     def _in_transit(self, rows: pd.DataFrame, resolved: pd.DataFrame) -> pd.DataFrame:
         exported = resolved[["group", "line", "date"]].drop_duplicates()
@@ -642,14 +784,14 @@ class ProductEngine:
         return out
 
     def rate(self, code: str, day: date, direction: Direction, include_threatened: bool = False,
-             exported: date | None = None) -> ProductAnswer:
+             exported: date | None = None, assume: Contents | None = None) -> ProductAnswer:
         """The answer for one code; with ``exported`` (date the goods were loaded), the steps'
-        in-transit rules apply. A code that stands for no line of the schedule in force is a
-        QueryError naming the nearest lines."""
+        in-transit rules apply; ``assume``: conditions asserted, contents declared. A code that
+        stands for no line of the schedule in force is a QueryError naming the nearest lines."""
         if exported is not None and exported > day:
             raise QueryError(f"--exported {exported} is after the date of entry {day}")
-        return self.view(self.answers([code], [day], direction, include_threatened, exported), code, day, direction,
-                         exported)
+        answers = self.answers([code], [day], direction, include_threatened, exported, assume)
+        return self.view(answers, code, day, direction, exported)
 
     def view(self, answers: Answers, code: str, day: date, direction: Direction, exported=None,
              group=0) -> ProductAnswer:
@@ -688,14 +830,17 @@ class ProductEngine:
                                 "see the rows marked 'unknown'")
         if (layers["confidence"] == "unconfirmed").any():
             answer.notes.append("some layers bearing on this code are unconfirmed in the record")
+        answer.notes += condition_notes(layers)
         return answer
 
-    def table(self, codes, days, direction: Direction, include_threatened: bool = False) -> pd.DataFrame:
+    def table(self, codes, days, direction: Direction, include_threatened: bool = False,
+              assume: Contents | None = None) -> pd.DataFrame:
         """Bulk: one row per (code, date) with MFN, additional and total rates (vectorized).
 
         Reads the same rule table and stacking function as ``answers`` (property-tested equal on
         the lines of the schedules); a code shorter than a list's rows counts only full matches."""
-        out = additional_totals(self.engine, self.index, codes, days, direction, include_threatened)
+        assume = self.assume if assume is None else assume
+        out = additional_totals(self.engine, self.index, codes, days, direction, include_threatened, assume)
         out["mfn_rate"] = self.schedules.mfn_column(direction.imposer, out["code"], out["date"])
         out["total_rate"] = out["mfn_rate"] + out["additional_rate"]
         return out
@@ -736,7 +881,8 @@ def product_diff(products: "ProductEngine", code: str, date_from: date, date_to:
 
 PRODUCT_EXPORT_COLUMNS = [
     "date", "direction", "imposer", "origin", "code", "kind", "layer_id", "name", "authority", "rate",
-    "applies", "charged", "waivable", "reason", "mfn_rate", "additional_rate", "total_rate", "varies", "line",
+    "applies", "charged", "waivable", "reason", "mfn_rate", "additional_rate", "total_rate",
+    "conditional", "condition", "content_share", "content_basis", "varies", "line",
 ]
 
 
@@ -766,9 +912,10 @@ def answers_frame(answers: Answers, direction: Direction, group=0) -> pd.DataFra
 
 
 def product_timeline(products: "ProductEngine", codes, days, direction: Direction,
-                     include_threatened: bool = False, exported: date | None = None) -> pd.DataFrame:
+                     include_threatened: bool = False, assume: Contents | None = None,
+                     exported: date | None = None) -> pd.DataFrame:
     """Tidy: per code x date, the layers that bear on it and one ``total`` row (MFN + additional)."""
-    return answers_frame(products.answers(codes, days, direction, include_threatened, exported), direction)
+    return answers_frame(products.answers(codes, days, direction, include_threatened, exported, assume), direction)
 
 
 def product_lookup(products: "ProductEngine", code: str, day: date, direction: Direction) -> dict:

@@ -81,9 +81,10 @@ def rate_view(answer: RateAnswer) -> Group:
             (pct(d.headline_rate), "bold cyan"),
             "  = sum of the all-goods layers in effect.\n",
             ("* Goods pay: a group's rate plus the all-goods layers its goods also pay under the "
-             "stacking rules, before product-level exemptions (Annex II, the 2025-04-11 electronics "
-             "list) and on top of the MFN rate.", "dim"),
+             "stacking rules, before product-level exemptions and on top of the MFN rate.", "dim"),
         )
+        if d.footnote:
+            headline.append("\n" + d.footnote, style="dim")
         parts = [table, headline]
         for note in d.notes:
             parts.append(Text(f"note: {note}", style="yellow"))
@@ -155,7 +156,8 @@ def product_view(answers) -> Group:
             applies = "varies" if row.varies else "yes" if row.applies else "no"
             charged = f"{pct(row.low)}-{pct(row.high)}" if row.varies else pct(row.charged)
             table.add_row(f"{row.name}\n[dim]{row.layer_id}[/dim]", row.authority, pct(row.rate),
-                          applies, charged, why, style="" if row.applies or row.varies else "dim")
+                          "conditional" if row.conditional and not row.applies else applies, charged, why,
+                          style="" if row.applies or row.varies else "dim")
         hidden = a.layers[a.layers["reason"] == "not covered"]
         if a.mfn_rate is not None and a.mfn is not None:
             mfn = f"{pct(a.mfn_rate)} ({a.mfn.general}, {a.mfn.vintage.label})"
@@ -266,6 +268,9 @@ def averages_view(frame) -> Table:
                             ("Additional", "right"), ("Coverage", "right"), ("MFN unknown", "right"),
                             ("Weights", "left")):
         table.add_column(column, justify=justify, overflow="fold")
+    conventions = sorted(set(frame["convention"])) if "convention" in frame else []
+    if conventions:
+        table.caption = "Convention: " + ", ".join(conventions) + " (see --convention)"
     for row in frame.itertuples():
         table.add_row(str(row.date), f"{row.imposer} on {row.origin}", f"{row.average_rate:.1f}%",
                       f"{row.additional_average:.1f}%", f"{row.coverage:.0%}", f"{row.mfn_unknown_share:.1%}",
@@ -304,6 +309,8 @@ def duty_summary_view(result):
     if s.refund_window:
         parts.append(Text.assemble(("IEEPA refundable: ", "bold"), (f"{s.ieepa_refundable:,.2f} {cur}", "bold cyan"),
                                    f"  (IEEPA duties on entries {s.refund_window[0]} to {s.refund_window[1]})"))
+    if s.refunds is not None and len(s.refunds.by_route):
+        parts += refunds_view(s.refunds, cur)
     months = Table(title="By month", title_justify="left")
     authorities = [a for a in s.by_authority["authority"]]
     for column in ("Month", "Entries", f"Value ({cur})", f"Duty ({cur})", *authorities):
@@ -314,6 +321,30 @@ def duty_summary_view(result):
     parts.append(months)
     parts += [Text(f"note: {note}", style="yellow") for note in s.notes]
     return Group(*parts)
+
+
+def refunds_view(r, cur: str) -> list:
+    """``refunds.RefundSummary`` -> the routes table (with the total) and the entries whose
+    deadline falls within 30 days (the litigation status is in the authorities' Status column)."""
+    table = Table(title=f"Refunds on {r.as_of}", title_justify="left")
+    for column in ("Route", "Entries", f"Duty ({cur})", f"Interest ({cur})"):
+        table.add_column(column, justify="left" if column == "Route" else "right")
+    for row in r.by_route.itertuples():
+        label = row.route if row.confidence == "confirmed" else f"{row.route} (unconfirmed)"
+        table.add_row(label, f"{row.entries:,}", f"{row.duty:,.2f}", f"{row.interest:,.2f}")
+    table.add_row(Text("Total", style="bold"), f"{int(r.by_route['entries'].sum()):,}",
+                  Text(f"{r.duty:,.2f}", style="bold"), f"{r.interest:,.2f}")
+    parts = [table]
+    if len(r.due):
+        due = Table(title=f"Due within 30 days of {r.as_of}", title_justify="left")
+        for column in ("Entry", "Route", "Deadline", "Days left", f"Duty ({cur})"):
+            due.add_column(column, justify="right" if column in ("Days left", f"Duty ({cur})") else "left")
+        for row in r.due.itertuples():
+            due.add_row(str(row.entry_id), row.route, _day(row.deadline), f"{row.days_left:,}", f"{row.duty:,.2f}")
+        parts.append(due)
+    else:
+        parts.append(Text(f"No refund deadline falls within 30 days of {r.as_of}."))
+    return parts
 
 
 class Progress:

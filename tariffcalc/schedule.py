@@ -17,8 +17,7 @@ import pandas as pd
 
 from .errors import DataError
 from .loader import read_index, tables_dir
-
-VINTAGE_KEYS = {"imposer", "id", "file", "start", "source", "provenance", "note"}
+from .model import VINTAGE_FIELDS
 
 
 @dataclass(frozen=True)
@@ -29,6 +28,7 @@ class Vintage:
     start: date
     source: str
     note: str = ""
+    specific_duties: bool = False  # the schedule's '¢/kg' texts are parsed into specific duties
 
     @property
     def label(self) -> str:
@@ -70,17 +70,21 @@ class Schedules:
     def _read_vintages(self) -> list[Vintage]:
         path = self.root / "vintages.yaml"
         vintages = []
-        for item, line in read_index(path, "vintage", {"imposer", "id", "file", "start"}):
-            unknown = set(item) - VINTAGE_KEYS
+        required = {key for key, spec in VINTAGE_FIELDS.items() if spec.required}
+        for item, line in read_index(path, "vintage", required):
+            unknown = set(item) - set(VINTAGE_FIELDS)
             if unknown:
                 raise DataError(path, line, f"unknown key '{sorted(unknown)[0]}'")
+            specific = item.get("specific_duties", False)
+            if not isinstance(specific, bool):
+                raise DataError(path, line, f"specific_duties must be true or false, not {specific!r}")
             if not (self.root / item["file"]).is_file():
                 raise DataError(path, line, f"file '{item['file']}' not found")
             start = item["start"]
             if not isinstance(start, date):
                 raise DataError(path, line, f"start {start!r} is not a date")
             vintages.append(Vintage(item["imposer"], str(item["id"]), item["file"], start,
-                                    str(item.get("source", "")), str(item.get("note", "")).strip()))
+                                    str(item.get("source", "")), str(item.get("note", "")).strip(), specific))
         return sorted(vintages, key=lambda v: (v.imposer, v.start))
 
     def vintage_on(self, imposer: str, day: date) -> Vintage | None:
@@ -99,7 +103,7 @@ class Schedules:
         """The table with what pricing needs per line: ``rate`` (ad valorem, else the equivalent)
         and the specific part of simple US specific/compound duties (``per_unit``, ``unit``,
         ``spec_adv``), indexed by ``code_keys`` of the codes."""
-        return _duty_table(str(self.root / vintage.file), vintage.imposer)
+        return _duty_table(str(self.root / vintage.file), vintage.specific_duties)
 
     def mfn(self, imposer: str, code: str, day: date) -> tuple[MfnRate | None, Vintage | None, str]:
         """The MFN rate of ``code`` on ``day``, the vintage used, and a note ('' if exact)."""
@@ -308,10 +312,10 @@ def _leaves(path: str) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def _duty_table(path: str, imposer: str) -> pd.DataFrame:
+def _duty_table(path: str, specific_duties: bool) -> pd.DataFrame:
     table = _read_table(path)
     general = table["general"].to_numpy(dtype=object)
-    distinct = {text: parse_specific(text) if imposer == "US" else None for text in set(general)}
+    distinct = {text: parse_specific(text) if specific_duties else None for text in set(general)}
     specific = [distinct[text] or (np.nan, "", np.nan) for text in general]
     return pd.DataFrame({
         "rate": table["ad_valorem"].where(table["ad_valorem"].notna(), table["ave"]).to_numpy(dtype=float),

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tariffcalc.averages import WeightSet, WeightSets, average_rates
+from tariffcalc.averages import WeightSet, WeightSets, average_on, average_rates
 from tariffcalc.cli import cli
 from tariffcalc.engine import Engine, direction_with_origin
 from tariffcalc.errors import QueryError
@@ -82,6 +82,25 @@ def test_averages_are_constant_between_change_dates(products, weights, day, key)
     frame = weights.frame(chosen)
     both = average_rates(products, direction, sorted({day, last}), chosen, frame)
     assert both["average_rate"].nunique() == 1 and both["coverage"].nunique() == 1
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=st.dates(min_value=date(2018, 1, 1), max_value=date(2026, 10, 1)),
+       length=st.integers(min_value=1, max_value=400), key=st.sampled_from(["us", "cn"]))
+def test_daily_averages_are_the_change_point_series_forward_filled(products, weights, start, length, key):
+    direction = direction_with_origin(key)
+    end = start + timedelta(days=length)
+    chosen = weights.choose(key)
+    frame = weights.frame(chosen)
+    daily = average_rates(products, direction, pd.date_range(start, end).date, chosen, frame).set_index("date")
+    changes = products.change_dates(direction, start, end)
+    at_changes = average_on(products, direction, changes, chosen, frame).set_index("date")
+    filled = at_changes.reindex(daily.index, method="ffill")
+    pd.testing.assert_frame_equal(daily, filled)
+    # and the filled value of a day between change dates is what evaluating that day gives
+    middle = daily.index[len(daily) // 2]
+    direct = average_on(products, direction, [middle], chosen, frame).set_index("date")
+    pd.testing.assert_frame_equal(daily.loc[[middle]], direct)
 
 
 def test_averages_doc_is_current():

@@ -14,7 +14,7 @@ def test_duty_json_summary(runner, no_user_data):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert list(data) == ["entries", "rejected", "customs_value", "duty_total", "by_authority",
-                          "ieepa_refundable", "by_month"]
+                          "ieepa_refundable", "by_month", "refunds"]
     assert data["entries"] == 7 and data["rejected"] == 0
     assert data["ieepa_refundable"] == 3000.0
     assert data["by_authority"]["Section 122"]["duty"] == 200.0
@@ -30,16 +30,19 @@ def test_duty_table_shows_refund_and_section_122(runner, no_user_data):
 
 
 def test_duty_csv_has_mfn_layer_and_total_rows(runner, no_user_data):
-    result = runner.invoke(cli, ["duty", GOLDEN_US, "--format", "csv"])
+    result = runner.invoke(cli, ["duty", GOLDEN_US, "--format", "csv", "--as-of", "2026-12-01"])
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0] == ("entry_id,entry_date,export_date,direction,imposer,origin,code,customs_value,quantity,"
-                        "kind,layer_id,name,authority,rate,applies,charged,duty,reason")
+                        "kind,layer_id,name,authority,rate,applies,charged,duty,reason,"
+                        "refund_route,refund_duty,refund_deadline,refund_interest")
     phone = [line for line in lines if line.startswith("phone-2025-04,")]
-    assert phone[0].endswith(",mfn,mfn,MFN,MFN,0,true,0,0.00,MFN Free (US schedule us-hts-2025r10 (from 2025-04-09))")
-    assert ",us-ieepa-fentanyl," in phone[1] and phone[1].endswith(",20,true,20,2000.00,applies: all goods")
+    assert phone[0].endswith(",mfn,mfn,MFN,MFN,0,true,0,0.00,MFN Free (US schedule us-hts-2025r10 (from 2025-04-09)),,,,")
+    assert ",us-ieepa-fentanyl," in phone[1] and phone[1].endswith(",20,true,20,2000.00,applies: all goods,,,,")
+    # The refund is on the total row: the golden ledger has no liquidation_date, so the route is unknown;
+    # the interest is worked out in test_refunds.py (2,000 at 6% then 5% to 2026-06-30, compounded daily).
     assert phone[-1] == ("phone-2025-04,2025-04-15,,us,US,CN,8517130000,10000.00,,total,,Total (MFN + additional),"
-                         ",,true,20,2000.00,")
+                         ",,true,20,2000.00,,unknown,2000.00,,145.36")
 
 
 def test_duty_wide_to_a_file(runner, no_user_data, tmp_path):

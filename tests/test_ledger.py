@@ -121,7 +121,7 @@ def test_refund_totals(us, cn):
     assert cn.summary.ieepa_refundable == 0
     data = export.duty_summary_dict(us)
     assert list(data) == ["entries", "rejected", "customs_value", "duty_total", "by_authority",
-                          "ieepa_refundable", "by_month"]
+                          "ieepa_refundable", "by_month", "refunds"]
     assert data["duty_total"] == pytest.approx(sum(v["duty"] for v in data["by_authority"].values()))
     assert data["duty_total"] == pytest.approx(sum(m["duty_total"] for m in data["by_month"]))
 
@@ -264,7 +264,7 @@ def pandas_csv(frame: pd.DataFrame) -> str:
     out = frame.copy()
     for name in out.columns:
         values = out[name]
-        if name in ("entry_date", "export_date"):
+        if name in ("entry_date", "export_date", "refund_deadline"):
             out[name] = values.dt.strftime("%Y-%m-%d").fillna("")
         elif values.dtype == bool:
             out[name] = values.map({True: "true", False: "false"})

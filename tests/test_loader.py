@@ -20,7 +20,7 @@ def test_good_fixture_loads_every_layer_with_sorted_steps():
         "t-fentanyl", "t-reciprocal", "t-steel", "t-threat", "t-suspended", "t-surcharge",
         "t-counter", "t-soy", "t-list3", "t-evs",
     }
-    assert meta == {"US": d("2025-12-31"), "CN": d("2025-12-31")}
+    assert meta["verified_through"] == {"US": d("2025-12-31"), "CN": d("2025-12-31")}
     fentanyl = next(layer for layer in layers if layer.id == "t-fentanyl")
     assert [s.rate for s in fentanyl.steps] == [10, 20, 10]
     assert fentanyl.steps[2].confidence == "unconfirmed"

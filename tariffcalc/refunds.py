@@ -1,0 +1,281 @@
+"""Refunds a broker can act on: for each entry with a refundable duty, the route, its deadline,
+the days left and the interest accrued, on an as-of date (the day a claim would be filed).
+
+Everything here is read from the refund programs of the data (``data/refunds/*.yaml``): which
+layers a program refunds and for which entry window, its routes in order (the first whose
+conditions hold on the as-of date is the answer), each route's deadline, the litigation status,
+and the interest table (``data/refunds/interest/``). Nothing tests a layer id or an authority.
+Every step is an array operation over the ledger's entries, so a million-row ledger costs a few
+passes over a few arrays.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .model import REFUND_ROUTES, UNKNOWN_ROUTE, InterestTable, RefundProgram
+
+ROUTES = (*REFUND_ROUTES, UNKNOWN_ROUTE)
+TIME_BARRED = ROUTES.index("time-barred")
+UNKNOWN = ROUTES.index(UNKNOWN_ROUTE)
+DUE_DAYS = 30  # the summary lists entries whose deadline falls within this many days
+DEEMED_LIQUIDATION_DAYS = 365  # 19 U.S.C. 1504(a): liquidated by law one year after entry, unless extended
+NAT = np.datetime64("NaT", "D")
+MICRO = 1_000_000
+
+
+@dataclass
+class RefundSummary:
+    as_of: date
+    by_route: pd.DataFrame  # route, entries, duty, interest, confidence (routes with entries, in ROUTES order)
+    duty: float  # the refundable total: the sum of by_route
+    interest: float
+    due: pd.DataFrame  # entry_id, route, deadline, days_left, duty, interest (deadline within DUE_DAYS)
+    programs: list = field(default_factory=list)  # (program, entries, duty) of the programs met
+    interest_through: date | None = None  # the last day interest accrued, where the rates run out before as_of
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Refunds:
+    """Per entry (aligned with ``DutyResult.entries``): the refund program (-1: none), the
+    refundable duty, the route (index into ``ROUTES``; ``len(ROUTES)``: nothing refundable), the
+    deadline (NaT: none), the days left and the interest accrued to the as-of date."""
+
+    as_of: date
+    program: np.ndarray
+    duty: np.ndarray
+    route: np.ndarray
+    deadline: np.ndarray  # datetime64[D]
+    days_left: np.ndarray  # float, NaN without a deadline
+    interest: np.ndarray
+    summary: RefundSummary
+
+    def route_names(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """The route of entries start..stop as text ('' where nothing is refundable)."""
+        names = np.array([*ROUTES, ""], dtype=object)
+        return names[self.route[start:stop]]
+
+
+def _days(values) -> np.ndarray:
+    return np.asarray(values, dtype="datetime64[ns]").astype("datetime64[D]")
+
+
+def program_duty(result, program: RefundProgram) -> np.ndarray:
+    """The duty of ``program``'s layers on each entry entered in its window (0 elsewhere): each
+    key's rate over those layers, the in-transit rate where it held, times the entry's value."""
+    layers = result.layers
+    n = len(result.entries)
+    if not len(layers) or not n:
+        return np.zeros(n)
+    mine = layers["layer_id"].isin(program.layers).to_numpy()
+    key = layers["key"].to_numpy(dtype=np.int64)
+    rate = np.bincount(key[mine], weights=result.charged[mine], minlength=len(result.key_rows))[result.key]
+    if len(result.transit_entry):
+        moved = mine[result.transit_layer]
+        np.add.at(rate, result.transit_entry[moved],
+                  result.transit_rate[result.transit_layer[moved]] - result.charged[result.transit_layer[moved]])
+    entered = _days(result.entries["entry_date"])
+    inside = (entered >= np.datetime64(program.start)) & (entered < np.datetime64(program.end))
+    return np.where(inside, result.value * rate / 100, 0.0)
+
+
+def _add_years(days: np.ndarray, years: int) -> np.ndarray:
+    """The same day of the month ``years`` later (29 February falls back to the 28th)."""
+    month = days.astype("datetime64[M]")
+    day_of_month = days - month.astype("datetime64[D]")
+    later = (month + 12 * years).astype("datetime64[D]")
+    last = (month + 12 * years + 1).astype("datetime64[D]") - 1
+    return np.minimum(later + day_of_month, last)
+
+
+def _deadline(route, liquidation: np.ndarray, deposit: np.ndarray) -> np.ndarray:
+    base = liquidation if route.deadline.after == "liquidation" else deposit
+    if route.deadline.years:
+        out = _add_years(base, route.deadline.years)
+        out[np.isnat(base)] = NAT
+        return out
+    return base + np.timedelta64(route.deadline.days, "D")
+
+
+def _routes(program: RefundProgram, as_of: np.datetime64, known: np.ndarray, liquidation: np.ndarray,
+            deposit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Route (index into ROUTES), deadline and rule (index into ``program.routes``, -1: none) of
+    each entry: the first route of the program whose conditions hold on ``as_of``; ``unknown``
+    where the first route that could hold needs the liquidation status and the entry has none;
+    time-barred where none holds."""
+    n = len(known)
+    route = np.full(n, TIME_BARRED, dtype=np.int64)
+    deadline = np.full(n, NAT)
+    matched = np.full(n, -1, dtype=np.int64)
+    open_ = np.ones(n, dtype=bool)
+    liquidated = known & ~np.isnat(liquidation) & (liquidation <= as_of)
+    since = (as_of - liquidation).astype(np.int64)  # meaningless where not liquidated
+    for number, rule in enumerate(program.routes):
+        if rule.opens is not None and as_of < np.datetime64(rule.opens):
+            continue
+        if rule.needs_liquidation:
+            lacking = open_ & ~known
+            route[lacking] = UNKNOWN
+            open_ &= known
+        holds = open_.copy()
+        if rule.liquidated is True:
+            holds &= liquidated
+        elif rule.liquidated is False:
+            holds &= ~liquidated
+        if rule.max_days_since_liquidation is not None:
+            holds &= liquidated & (since <= rule.max_days_since_liquidation)
+        due = np.full(n, NAT)
+        if rule.deadline is not None:
+            due = _deadline(rule, np.where(liquidated, liquidation, NAT), deposit)
+            holds &= np.isnat(due) | (due >= as_of)
+        route[holds] = ROUTES.index(rule.route)
+        deadline[holds] = due[holds]
+        matched[holds] = number
+        open_ &= ~holds
+    return route, deadline, matched
+
+
+class _Accrual:
+    """Interest factors of one table and payer, day by day from ``first`` to ``as_of``: the
+    cumulative (log) growth, so an entry's interest is one subtraction."""
+
+    def __init__(self, table: InterestTable, payer: str, first: np.datetime64, as_of: np.datetime64):
+        self.first = first
+        span = np.arange(first, max(as_of, first))
+        rate = np.full(len(span), np.nan)
+        for r in table.rates:
+            rate[(span >= np.datetime64(r.start)) & (span < np.datetime64(r.end))] = getattr(r, payer)
+        gap = np.flatnonzero(np.isnan(rate))
+        self.stop = int(gap[0]) if len(gap) else len(span)  # accrual ends before the first day without a rate
+        self.through = span[self.stop] if self.stop < len(span) else None
+        years = span.astype("datetime64[Y]").astype(np.int64) + 1970
+        year_days = np.where((years % 4 == 0) & ((years % 100 != 0) | (years % 400 == 0)), 366, 365)
+        daily = np.nan_to_num(rate[:self.stop]) / 100 / year_days[:self.stop]
+        growth = np.log1p(daily) if table.compounding == "daily" else daily
+        self.cumulative = np.concatenate(([0.0], np.cumsum(growth)))
+        self.compound = table.compounding == "daily"
+        self.unconfirmed = [r for r in table.rates if r.confidence != "confirmed"]
+
+    def interest(self, principal: np.ndarray, deposit: np.ndarray) -> np.ndarray:
+        start = np.clip((deposit - self.first).astype(np.int64), 0, self.stop)
+        grown = self.cumulative[self.stop] - self.cumulative[start]
+        return principal * (np.expm1(grown) if self.compound else grown)
+
+
+def _count(n: int) -> str:
+    return f"{n:,} entr{'y' if n == 1 else 'ies'}"
+
+
+def _micro_sum(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+    micro = np.rint(np.nan_to_num(values) * MICRO)
+    return np.bincount(groups, weights=micro, minlength=n) / MICRO
+
+
+def evaluate(result, dataset, as_of: date | None = None, payer: str | None = None) -> Refunds:
+    """The refunds of every entry of a ``duties.DutyResult`` on ``as_of`` (default today);
+    ``payer`` (corporate | noncorporate) overrides the programs' ``interest_payer``."""
+    as_of = as_of or date.today()
+    day = np.datetime64(as_of, "D")
+    entries, names = result.entries, result.ledger.names
+    n = len(entries)
+    imposer = result.direction.imposer
+    programs = [p for p in dataset.refunds if p.imposer == imposer]
+
+    program = np.full(n, -1, dtype=np.int64)
+    duty = np.zeros(n)
+    for number, p in enumerate(programs):
+        amount = program_duty(result, p)
+        take = amount > 0
+        program[take], duty[take] = number, amount[take]
+
+    has_liquidation = "liquidation_date" in names
+    has_summary = "entry_summary_date" in names
+    liquidation = _days(entries["liquidation_date"]) if has_liquidation else np.full(n, NAT)
+    unliquidated = entries["unliquidated"].to_numpy(dtype=bool) if has_liquidation else np.zeros(n, dtype=bool)
+    known = ~np.isnat(liquidation) | unliquidated
+    entered = _days(entries["entry_date"])
+    summary_date = _days(entries["entry_summary_date"]) if has_summary else np.full(n, NAT)
+    deposit = np.where(np.isnat(summary_date), entered, summary_date)
+
+    route = np.full(n, len(ROUTES), dtype=np.int64)  # len(ROUTES): no refund
+    deadline = np.full(n, NAT)
+    interest = np.zeros(n)
+    notes: list[str] = []
+    through = None
+    met = []
+    unconfirmed: set[str] = set()
+    for number, p in enumerate(programs):
+        at = np.flatnonzero(program == number)
+        if not len(at):
+            continue
+        met.append((p, len(at), float(_micro_sum(duty[at], np.zeros(len(at), dtype=np.int64), 1)[0])))
+        r, d, rule = _routes(p, day, known[at], liquidation[at], deposit[at])
+        route[at], deadline[at] = r, d
+        for number in np.unique(rule[rule >= 0]):
+            taken = p.routes[number]
+            if taken.confidence != "confirmed":
+                unconfirmed.add(taken.route)
+                notes.append(f"route '{taken.route}' is unconfirmed ({_count(int((rule == number).sum()))}): "
+                             f"see {Path(p.path).name}, route {number + 1}")
+        if p.confidence != "confirmed" or p.litigation.confidence != "confirmed":
+            unconfirmed.update(ROUTES[i] for i in np.unique(r))
+            notes.append(f"{p.name}: the record is unconfirmed in part: see {Path(p.path).name}")
+        if p.interest is not None:
+            rate_of = payer or p.interest_payer
+            accrual = _Accrual(dataset.interest[p.interest], rate_of, deposit[at].min(), day)
+            owed = accrual.interest(duty[at], deposit[at])
+            owed[r == TIME_BARRED] = 0
+            interest[at] = owed
+            table = dataset.interest[p.interest]
+            method = "" if table.confidence == "confirmed" else "; how CBP computes it is unconfirmed"
+            notes.append(f"interest: IRS overpayment rates ({rate_of}), compounded {table.compounding}, "
+                         f"from the deposit of the duty (19 U.S.C. 1505(c)){method}")
+            if accrual.through is not None:
+                through = (accrual.through - 1).astype(date)
+                notes.append(f"interest accrued to {through} only, not to {as_of}: no sourced rate after "
+                             f"{through} ({Path(table.path).name})")
+            first, last = deposit[at].min(), min(day, accrual.through or day)
+            for rate in accrual.unconfirmed:
+                if np.datetime64(rate.start) < last and np.datetime64(rate.end) > first:
+                    notes.append(f"interest uses an unconfirmed rate for {rate.start} to {rate.end - timedelta(days=1)} "
+                                 f"({getattr(rate, rate_of):g}% {rate_of})")
+    with np.errstate(invalid="ignore"):
+        days_left = np.where(np.isnat(deadline), np.nan, (deadline - day).astype(np.int64).astype(float))
+
+    refundable = route < len(ROUTES)
+    counts = np.bincount(route[refundable], minlength=len(ROUTES))
+    by_route = pd.DataFrame({"route": list(ROUTES), "entries": counts,
+                             "duty": _micro_sum(duty[refundable], route[refundable], len(ROUTES)),
+                             "interest": _micro_sum(interest[refundable], route[refundable], len(ROUTES))})
+    by_route["confidence"] = ["unconfirmed" if name in unconfirmed else "confirmed" for name in ROUTES]
+    by_route = by_route[by_route["entries"] > 0].reset_index(drop=True)
+    due_at = np.flatnonzero(refundable & (days_left >= 0) & (days_left <= DUE_DAYS))
+    due_at = due_at[np.lexsort((due_at, deadline[due_at]))]
+    due = pd.DataFrame({"entry_id": entries["entry_id"].to_numpy(dtype=object)[due_at],
+                        "route": np.array(ROUTES, dtype=object)[route[due_at]],
+                        "deadline": deadline[due_at], "days_left": days_left[due_at].astype(np.int64),
+                        "duty": duty[due_at], "interest": interest[due_at]})
+
+    unknown = int((route == UNKNOWN).sum())
+    if unknown:
+        lacking = "no liquidation_date column" if not has_liquidation else "no liquidation date"
+        notes.insert(0, f"{unknown:,} entr{'y' if unknown == 1 else 'ies'} with a refundable duty but {lacking}: "
+                        "route unknown (write the date of liquidation, or 'unliquidated')")
+    if refundable.any() and (not has_summary or np.isnat(summary_date[refundable]).any()):
+        notes.append("interest counted from the entry date where there is no entry_summary_date (the duty is "
+                     "deposited with the entry summary, due within 10 working days after entry, 19 CFR 142.12): "
+                     "a slight overstatement")
+    stale = refundable & unliquidated & ((day - entered).astype(np.int64) > DEEMED_LIQUIDATION_DAYS)
+    if stale.any():
+        notes.append(f"{int(stale.sum()):,} entr{'y' if stale.sum() == 1 else 'ies'} marked unliquidated more than "
+                     "a year after entry: an entry is deemed liquidated one year after entry unless CBP extended "
+                     "liquidation (19 U.S.C. 1504(a)); check ACE")
+    notes = list(dict.fromkeys(notes))  # programs sharing a table say it once
+    summary = RefundSummary(as_of, by_route, float(by_route["duty"].sum()), float(by_route["interest"].sum()), due,
+                            met, through, notes)
+    return Refunds(as_of, program, duty, route, deadline, days_left, interest, summary)
