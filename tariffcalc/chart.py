@@ -14,6 +14,7 @@ from rich.text import Text
 COLOURS = {"us": "#c0392b", "cn": "#1f5fa8"}
 LABELS = {"us": "US tariffs on goods from China", "cn": "China's tariffs on US goods"}
 BLOCKS = "▁▂▃▄▅▆▇█"
+CHART_SUFFIXES = (".png", ".svg")  # the formats save_chart draws, named by the file's extension
 
 
 def chart_series(values: pd.DataFrame, end: date) -> pd.DataFrame:
@@ -72,23 +73,14 @@ def save_chart(series: pd.DataFrame, events: pd.DataFrame, path, measure_label: 
              "of each day; additional duties on top of MFN where the measure is the headline.",
              fontsize=7, color="#666666")
     fig.tight_layout(rect=(0, list_top + 0.02, 1, 1))
-    import os
-    import tempfile
     from pathlib import Path
 
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    try:  # no half-written chart: draw to a temporary file, then rename
-        fig.savefig(tmp, dpi=dpi, format=target.suffix.lstrip(".").lower())
-        from .export import public_mode
+    from .output import write_files
 
-        os.chmod(tmp, public_mode())
-        os.replace(tmp, target)
+    try:  # no half-written chart: drawn to a temporary file, then renamed
+        write_files([(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip(".").lower()))])
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def column_maxima(group: pd.DataFrame, edges: list[date]) -> list[float]:
@@ -181,11 +173,7 @@ def chart_data(engine, products, start: date, end: date, average: bool, weights_
 
 
 def draw(data: ChartData, path) -> None:
-    from pathlib import Path
+    from .output import check_target
 
-    from .errors import QueryError
-
-    suffix = Path(path).suffix.lower()
-    if suffix not in (".png", ".svg"):
-        raise QueryError(f"chart file {path}: use a .png or .svg name")
+    check_target(path, CHART_SUFFIXES)
     save_chart(data.series, data.events, path, data.measure_label, data.title, data.threatened)

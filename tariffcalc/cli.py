@@ -231,11 +231,19 @@ def _console(stderr: bool = False):
     return Console(stderr=stderr, soft_wrap=False)
 
 
+def _check_output(output, suffixes, *inputs, option="-o", hint="") -> None:
+    """Every -o FILE is checked before anything is computed (folder, extension, not an input)."""
+    if output:
+        from .output import check_target
+
+        check_target(output, suffixes, inputs, option, hint)
+
+
 def _emit(text: str, output=None) -> None:
     if output:
-        from .export import write_atomic
+        from .output import write_text
 
-        write_atomic(text, output)
+        write_text(output, text)
     else:
         click.echo(text, nl=False)
 
@@ -448,6 +456,7 @@ def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, 
     """
     from . import export
 
+    _check_output(output, (f".{fmt}",), hts_file, hint=" (or choose it with --format csv|json)")
     engine = _engine(data_dir, standalone)
     dirs = _directions(direction, origin)
     if average:
@@ -599,8 +608,9 @@ def chart(date_from, date_to, average, weights_year, convention, output, include
 
         tariffcalc chart --headline --from 2025-01-01 --to 2025-12-31
     """
-    from .chart import chart_data, draw
+    from .chart import CHART_SUFFIXES, chart_data, draw
 
+    _check_output(output, CHART_SUFFIXES)
     engine = _engine(data_dir, standalone)
     data = chart_data(engine, _products(engine) if average else None, date_from, date_to, average,
                       weights_year, include_threatened, _weights_for,
@@ -643,7 +653,7 @@ def layers(direction, authority, fmt, data_dir, standalone, verbose):
 
 
 @cli.command()
-@click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False))
+@click.argument("directory", required=False, envvar="TARIFFCALC_DATA", type=click.Path(exists=True, file_okay=False))
 @click.option("--standalone", is_flag=True, help="Check DIRECTORY on its own, not as an overlay of the bundled data.")
 @click.option("--report", is_flag=True,
               help="After the checks, print the data set's health: verified-through dates, steps by "
@@ -653,7 +663,8 @@ def layers(direction, authority, fmt, data_dir, standalone, verbose):
 def validate(directory, standalone, report, verbose):
     """Check data files: YAML syntax, keys, types, dates, overlaps, ids, rules, list files, schedules.
 
-    Without DIRECTORY, checks the bundled data. A DIRECTORY is checked as an overlay of the
+    Without DIRECTORY, checks $TARIFFCALC_DATA if set (as every command reads it), else the
+    bundled data. A DIRECTORY is checked as an overlay of the
     bundled data (its rules may name bundled layers) unless --standalone. The first problem is
     reported as FILE:LINE: reason, with exit status 2.
 
@@ -729,6 +740,9 @@ def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, dire
 
     if skip_bad and not output:
         raise CliError("--skip-bad needs -o OUT.csv (the rejected rows go to OUT.rejects.csv)")
+    _check_output(output, (".csv",), ledger_path)
+    if skip_bad:
+        _check_output(export.rejects_path(output), (".csv",), ledger_path, option="--skip-bad: rejects file")
     with render.progress_bar() as progress:
         entries = ledger.read_ledger(ledger_path, columns, direction, skip_bad, progress=progress)
         result = duties.compute_duties(entries, _products(_engine(data_dir, standalone)), as_of=as_of,

@@ -18,7 +18,7 @@ class DataError(TariffcalcError):
         self.line = line
         self.reason = reason
         where = f"{self.path}:{line}" if line else self.path
-        super().__init__(f"{where}: {reason}")
+        super().__init__(f"{where}: {reason}" if path is not None else reason)
 
 
 class QueryError(TariffcalcError):

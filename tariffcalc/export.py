@@ -1,21 +1,19 @@
 """DataFrames and answers -> CSV / JSON with a fixed column order and number format.
 
 Rates are written as plain numbers in percentage points (``25``, ``7.5``, ``145``). Files are
-written to a temporary file beside the target and renamed, so a failed run leaves nothing half-written.
+written by ``output.write_files`` (whole or not at all). JSON never holds NaN or Infinity.
 """
 from __future__ import annotations
 
 import functools
 import json
 import math
-import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .engine import DiffAnswer, RateAnswer
+from .errors import TariffcalcError
 
 TIDY_COLUMNS = [
     "date", "direction", "imposer", "origin", "kind", "layer_id", "name", "authority", "scope",
@@ -96,6 +94,21 @@ def frame_to_csv(frame: pd.DataFrame, columns: list[str]) -> str:
     return header + "\n".join(rows.tolist()) + "\n"
 
 
+class NonFiniteJSON(TariffcalcError, ValueError):
+    """NaN or Infinity met on the way into JSON: refused (one line, exit 2), never written."""
+
+    def __init__(self, exc):
+        super().__init__(f"cannot write JSON: {exc} (NaN or Infinity in the answer)")
+
+
+def _strict_json(value) -> str:
+    """One JSON value, never NaN or Infinity (``to_json``'s rule, for ``records_json``)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:
+        raise NonFiniteJSON(exc) from None
+
+
 def records_json(frame: pd.DataFrame, encoders: dict) -> str:
     """A JSON list of one object per row, byte for byte what ``to_json`` writes of the records,
     built column by column: ``encoders`` maps each key, in order, to a function from a cell to the
@@ -105,7 +118,7 @@ def records_json(frame: pd.DataFrame, encoders: dict) -> str:
     body = None
     for key, encode in encoders.items():
         prefix = "    " + json.dumps(key, ensure_ascii=False) + ": "
-        tokens = _tokens(frame[key], lambda v: json.dumps(encode(v), ensure_ascii=False, allow_nan=False))
+        tokens = _tokens(frame[key], lambda v: _strict_json(encode(v)))
         body = prefix + tokens if body is None else body + (",\n" + prefix + tokens)
     return "[\n" + ",\n".join(("  {\n" + body + "\n  }").tolist()) + "\n]\n"
 
@@ -254,32 +267,11 @@ def diff_dict(answer: DiffAnswer) -> dict:
 
 
 def to_json(data) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-
-
-def public_mode() -> int:
-    """0o666 less the process umask: the mode an ordinary open() would have given."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def write_atomic(text, path) -> None:
-    """Write ``text`` (a string, or an iterable of strings made piece by piece) to ``path`` via a
-    temporary file in the same folder and a rename: the file is whole or absent."""
-    path = Path(path)
-    chunks = [text] if isinstance(text, str) else text
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    """The one JSON writer: strict JSON, so NaN or Infinity is an error, never ``NaN`` in the file."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-        os.chmod(tmp, public_mode())  # mkstemp makes files private; outputs are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    except ValueError as exc:  # a value no JSON reader accepts: refuse rather than write it
+        raise NonFiniteJSON(exc) from None
 
 
 def product_dict(answer) -> dict:
@@ -623,9 +615,12 @@ def rejects_path(output) -> str:
 def write_duty_outputs(result, output, wide: bool = False, skip_bad: bool = False, progress=None) -> None:
     """The per-entry CSV to ``output`` and, with ``skip_bad``, the rejected rows beside it; each
     written whole or not at all."""
+    from .output import write_files
+
+    files = [(output, duty_csv_chunks(result, wide, progress=progress))]
     if skip_bad:
-        write_atomic(result.ledger.rejects.to_csv(index=False, lineterminator="\n"), rejects_path(output))
-    write_atomic(duty_csv_chunks(result, wide, progress=progress), output)
+        files.append((rejects_path(output), result.ledger.rejects.to_csv(index=False, lineterminator="\n")))
+    write_files(files)
 
 
 def _money(value) -> float:

@@ -1,7 +1,10 @@
 """YAML files -> typed model. Every check runs here, before anything is computed.
 
 Messages name the file and line: ``data/us/x.yaml:14: step 2: end 2025-01-01 is not after start``.
-Only safe YAML is read (``SafeLoader`` or its C twin); mappings and lists remember their line.
+A file is named as the path through the data directory as it was given (never resolved), so YAML
+and list-file messages read alike. Only safe YAML is read (``SafeLoader`` or its C twin); mappings
+and lists remember their line. The limits below keep a hostile or mistaken file (a YAML alias bomb,
+a 50 MB note, millions of codes) from hanging the tool: each is a ``file:line`` error.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .codes import code_problem, normalize_code
+from .codes import VALID_LENGTHS, code_problem, normalize_code
 from .errors import DataError
 from .model import (
     CONDITION_FIELDS,
@@ -57,6 +60,15 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 
 ENV_DATA_DIR = "TARIFFCALC_DATA"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+# Limits, documented in docs/data-format.md ("Limits"). The bundled data is far below each: its
+# largest YAML file is 10 kB, all of it with its list files 2 MB, its longest list 6,200 codes.
+MAX_YAML_BYTES = 1 << 20          # one YAML file (layer, dataset.yaml, an index)
+MAX_LIST_BYTES = 16 << 20         # one list file
+MAX_TOTAL_BYTES = 64 << 20        # every YAML and list file one load reads, together
+MAX_ALIASES = 100                 # alias uses (*name, <<: *name) in one YAML file
+MAX_ALIAS_NODES = 10_000          # values the aliases of one YAML file may stand for, expanded
+MAX_LIST_CODES = 100_000          # rows of one list file, or codes of one `codes:` list
 
 
 class _Map(dict):
@@ -123,13 +135,85 @@ def bundled_data_dir() -> Path:
     raise DataError(here / "data", None, "bundled data not found (broken installation?)")
 
 
-def read_yaml(path: Path):
-    """Parse one file with the safe line-aware loader; syntax errors become DataError."""
+class Budget:
+    """The bytes one load has read so far, against ``MAX_TOTAL_BYTES``."""
+
+    def __init__(self, limit: int = MAX_TOTAL_BYTES):
+        self.limit, self.used = limit, 0
+
+    def take(self, path, data: bytes = b"", size: int | None = None) -> None:
+        size = len(data) if size is None else size
+        if self.used + size > self.limit:
+            line = data[:self.limit - self.used].count(b"\n") + 1
+            raise DataError(path, line, f"the data files read so far pass {_size(self.limit)} "
+                                        "together (MAX_TOTAL_BYTES, see docs/data-format.md)")
+        self.used += size
+
+
+def _size(count: int) -> str:
+    return f"{count / (1 << 20):g} MiB" if count >= 1 << 20 else f"{count:,} bytes"
+
+
+def read_limited(path, limit: int, name: str, budget: Budget | None = None) -> bytes:
+    """The bytes of a data file; ``DataError`` at the line where it passes ``limit`` bytes
+    (only ``limit`` + 1 bytes are ever read)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(path, None, f"cannot read file: {exc}") from None
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise DataError(path, None, f"cannot read file: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        line = data[:limit].count(b"\n") + 1
+        raise DataError(path, line, f"the file passes {_size(limit)} here ({name}, see docs/data-format.md)")
+    if budget is not None:
+        budget.take(path, data)
+    return data
+
+
+def _check_aliases(path: Path, text: str) -> None:
+    """Count alias uses and the values they stand for, from the parser's events, before anything
+    is built: a "billion laughs" file of nine nested aliases fails at the alias that passes
+    ``MAX_ALIAS_NODES`` instead of expanding to a billion values."""
+    sizes: dict[str, int] = {}
+    open_: list[list] = []  # [anchor, values so far] of each open list or mapping
+    uses = stands_for = 0
+    for event in yaml.parse(text, Loader=_BaseLoader):
+        if isinstance(event, yaml.AliasEvent):
+            uses += 1
+            size = sizes.get(event.anchor, 1)
+            stands_for += size
+            if uses > MAX_ALIASES or stands_for > MAX_ALIAS_NODES:
+                raise DataError(path, event.start_mark.line + 1,
+                                f"too many aliases (at most {MAX_ALIASES} uses standing for "
+                                f"{MAX_ALIAS_NODES:,} values in all: MAX_ALIASES, MAX_ALIAS_NODES)")
+        elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            open_.append([event.anchor, 1])
+            continue
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            anchor, size = open_.pop()
+            if anchor:
+                sizes[anchor] = size
+        elif isinstance(event, yaml.ScalarEvent):
+            size = 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        else:
+            continue
+        if open_:
+            open_[-1][1] += size
+
+
+def read_yaml(path: Path, budget: Budget | None = None):
+    """Parse one file with the safe line-aware loader, within the limits; errors become DataError."""
+    data = read_limited(path, MAX_YAML_BYTES, "MAX_YAML_BYTES", budget)
     try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise DataError(path, line, f"not UTF-8 text: {exc.reason}") from None
+    try:
+        if "*" in text:  # an alias needs a '*': files without one skip the count
+            _check_aliases(path, text)
         return yaml.load(text, Loader=_LineLoader)
     except _DuplicateKey as exc:
         raise DataError(path, exc.line, f"duplicate key '{exc.key}'") from None
@@ -206,6 +290,9 @@ class _Checker:
             items = [raw] if isinstance(raw, str) else raw
             if not isinstance(items, list) or not all(isinstance(i, (str, int)) for i in items):
                 self.fail(line, f"'{key}' must be a list of texts")
+            if len(items) > MAX_LIST_CODES:
+                self.fail(line, f"'{key}' has {len(items):,} items, more than {MAX_LIST_CODES:,} "
+                                "(MAX_LIST_CODES, see docs/data-format.md)")
             if kind == "codes":
                 for item in items:
                     problem = code_problem(str(item))
@@ -290,7 +377,7 @@ def _product_set(path: Path, root: Path, raw, line, what: str, named: bool) -> P
         check.fail(where, f"end {v['end']} is not after start {v['start']}")
     lists = []
     for rel in v["lists"]:
-        target = (root / rel).resolve()
+        target = Path(os.path.normpath(root / rel))  # named as given, like the YAML file itself
         if not target.is_file():
             check.fail(raw.key_lines.get("lists", where), f"list file '{rel}' not found under {root}")
         lists.append(str(target))
@@ -359,12 +446,12 @@ def _layer_files(directory: Path) -> list[Path]:
     )
 
 
-def _read_dataset_meta(directory: Path) -> dict:
+def _read_dataset_meta(directory: Path, budget: Budget | None = None) -> dict:
     """dataset.yaml: {key: {imposer: value}} for verified_through, content_estimates, footnotes."""
     path = directory / "dataset.yaml"
     if not path.is_file():
         return {}
-    raw = read_yaml(path)
+    raw = read_yaml(path, budget)
     if not isinstance(raw, dict):
         raise DataError(path, 1, "top level must be a mapping")
     v = _Checker(path, "").fields(raw, DATASET_FIELDS, 1)
@@ -381,7 +468,7 @@ def _read_dataset_meta(directory: Path) -> dict:
             if not isinstance(value, str) or not value.strip():
                 check.fail(line, f"'{imposer}' must be a non-empty text, not {value!r}")
             if key == "content_estimates":
-                target = (directory / value).resolve()
+                target = Path(os.path.normpath(directory / value))  # named as given (see module doc)
                 if not target.is_file():
                     check.fail(line, f"file '{value}' not found under {directory}")
                 value = str(target)
@@ -389,19 +476,34 @@ def _read_dataset_meta(directory: Path) -> dict:
     return meta
 
 
-def load_directory(directory) -> tuple[list[Layer], dict]:
-    """Load and check every layer file of one directory; ids must be unique within it."""
+def _has_tables(directory: Path) -> bool:
+    """Whether an overlay brings YAML of its own other than layers (an MFN or weights index,
+    refund programs): it may then have no layer files."""
+    return any(p.suffix in (".yaml", ".yml") for p in directory.rglob("*.y*ml"))
+
+
+def load_directory(directory, budget: Budget | None = None, *, tables_suffice: bool = False
+                   ) -> tuple[list[Layer], dict]:
+    """Load and check every layer file of one directory; ids must be unique within it.
+
+    A directory without layer files is an error (a mistyped --data-dir must not answer "0%"),
+    unless ``tables_suffice`` and it brings tables of its own (an overlay of MFN schedules)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(directory, None, "data directory not found")
+    budget = budget if budget is not None else Budget()
+    files = _layer_files(directory)
+    if not files and not (tables_suffice and _has_tables(directory)):
+        raise DataError(None, None, f"no layer files in {directory} (a layer is a .yaml file, e.g. "
+                                    f"{directory / 'us' / 'my-layer.yaml'}; see docs/data-format.md)")
     layers, seen = [], {}
-    for path in _layer_files(directory):
-        layer = parse_layer(path, read_yaml(path), directory)
+    for path in files:
+        layer = parse_layer(path, read_yaml(path, budget), directory)
         if layer.id in seen:
             raise DataError(path, layer.line, f"duplicate id '{layer.id}' (also in {seen[layer.id]})")
         seen[layer.id] = path
         layers.append(layer)
-    return layers, _read_dataset_meta(directory)
+    return layers, _read_dataset_meta(directory, budget)
 
 
 def _check_conditions(layers: list[Layer]) -> None:
@@ -440,7 +542,9 @@ def user_data_dir(explicit=None) -> Path | None:
 
 
 def load_dataset(overlay=None, *, bundled: bool = True) -> Dataset:
-    """Bundled layers, then an overlay directory whose layers add to or replace them by id."""
+    """Bundled layers, then an overlay directory whose layers add to or replace them by id.
+
+    Every file is checked each time, list files included, within the limits above."""
     dirs = []
     if bundled:
         dirs.append(bundled_data_dir())
@@ -448,8 +552,9 @@ def load_dataset(overlay=None, *, bundled: bool = True) -> Dataset:
         dirs.append(Path(overlay))
     by_id: dict[str, Layer] = {}
     meta: dict = {"verified_through": {}, "content_estimates": {}, "footnotes": {}}
+    budget = Budget()
     for directory in dirs:
-        layers, found = load_directory(directory)
+        layers, found = load_directory(directory, budget, tables_suffice=bundled)
         for layer in layers:
             by_id[layer.id] = layer
         for key, values in found.items():
@@ -458,24 +563,52 @@ def load_dataset(overlay=None, *, bundled: bool = True) -> Dataset:
     _check_rules(layers)
     _check_conditions(layers)
     programs, interest = load_refunds(dirs, layers)
-    return Dataset(layers=tuple(layers), dirs=tuple(str(d) for d in dirs), refunds=programs, interest=interest,
-                   **meta)
+    dataset = Dataset(layers=tuple(layers), dirs=tuple(str(d) for d in dirs), refunds=programs,
+                      interest=interest, **meta)
+    check_list_files(dataset, budget)
+    return dataset
 
 
-def read_list_file(path, conditions=None) -> list[tuple[str, date | None, date | None, int, str | None]]:
+def read_list_file(path, conditions=None, budget: Budget | None = None
+                   ) -> list[tuple[str, date | None, date | None, int, str | None]]:
     """Rows ``(code, start, end, line, condition)`` of a list file, every check done; DataError otherwise.
 
     The file starts with ``#`` comment lines (a ``# source:`` line is required), then a CSV header
     with a ``code`` column and optional ``start``/``end`` dates (half-open) and ``condition`` (the id
     of a condition the row's goods must meet; with ``conditions``, the ids declared, it is checked).
     """
-    import csv
-
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(path, None, f"cannot read list file: {exc}") from None
+        stat = path.stat()
+    except OSError as exc:
+        raise DataError(path, None, f"cannot read list file: {exc.strerror or exc}") from None
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _LISTS_READ:
+        _LISTS_READ.clear() if len(_LISTS_READ) > 1000 else None
+        _LISTS_READ[key] = _read_list_file(path, budget)
+    elif budget is not None:
+        budget.take(path, size=stat.st_size)
+    rows = _LISTS_READ[key]
+    if conditions is not None:
+        for _code, _start, _end, line, condition in rows:
+            if condition is not None and condition not in conditions:
+                raise DataError(path, line, f"condition '{condition}' is not declared (conditions: of any layer)")
+    return rows
+
+
+# Checked list files of this process by (path, mtime, size): the loader checks each list file it
+# loads, and pricing then reads the same rows without parsing the file again.
+_LISTS_READ: dict[tuple, list] = {}
+
+
+def _read_list_file(path: Path, budget: Budget | None):
+    import csv
+
+    data = read_limited(path, MAX_LIST_BYTES, "MAX_LIST_BYTES", budget)
+    try:
+        lines = data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DataError(path, data[:exc.start].count(b"\n") + 1, f"not UTF-8 text: {exc.reason}") from None
     number = 0
     has_source = False
     while number < len(lines) and (lines[number].startswith("#") or not lines[number].strip()):
@@ -494,22 +627,32 @@ def read_list_file(path, conditions=None) -> list[tuple[str, date | None, date |
     if unknown:
         raise DataError(path, header_line, f"unknown column '{unknown[0]}' (allowed: {', '.join(LIST_COLUMNS)})")
     where = {name: header.index(name) for name in ("code", "start", "end", "condition") if name in header}
-    rows, seen = [], {}
-    for offset, record in enumerate(reader, 1):
-        line = header_line + offset
-        if not record or not any(cell.strip() for cell in record):
+    code_at, dated = where["code"], "start" in where or "end" in where
+    rows, seen, consumed = [], {}, reader.line_num
+    for record in reader:
+        line = number + consumed + 1  # the physical line, also after a quoted line break
+        consumed = reader.line_num
+        code_text = record[code_at].strip() if len(record) > code_at else ""
+        if not code_text and not any(cell.strip() for cell in record):
             continue
         if len(record) != len(header):
             raise DataError(path, line, f"{len(record)} fields, header has {len(header)}")
-        code_text = record[where["code"]].strip()
-        problem = code_problem(code_text)
-        if problem:
-            raise DataError(path, line, problem)
-        code = normalize_code(code_text)
-        start = _list_date(path, line, "start", record, where)
-        end = _list_date(path, line, "end", record, where)
-        if start and end and end <= start:
-            raise DataError(path, line, f"end {end} is not after start {start}")
+        if len(rows) == MAX_LIST_CODES:
+            raise DataError(path, line, f"more than {MAX_LIST_CODES:,} codes in one list file "
+                                        "(MAX_LIST_CODES, see docs/data-format.md)")
+        if code_text.isdigit() and len(code_text) in VALID_LENGTHS:
+            code = code_text  # the usual row: plain digits, nothing to normalise
+        else:
+            problem = code_problem(code_text)
+            if problem:
+                raise DataError(path, line, problem)
+            code = normalize_code(code_text)
+        start = end = None
+        if dated:
+            start = _list_date(path, line, "start", record, where)
+            end = _list_date(path, line, "end", record, where)
+            if start and end and end <= start:
+                raise DataError(path, line, f"end {end} is not after start {start}")
         for other_start, other_end, other_line in seen.get(code, ()):
             if (end is None or other_start is None or other_start < end) and (
                 other_end is None or start is None or start < other_end
@@ -517,16 +660,12 @@ def read_list_file(path, conditions=None) -> list[tuple[str, date | None, date |
                 raise DataError(path, line, f"code {code} repeats line {other_line} with overlapping dates")
         seen.setdefault(code, []).append((start, end, line))
         condition = record[where["condition"]].strip() or None if "condition" in where else None
-        if condition is not None and conditions is not None and condition not in conditions:
-            raise DataError(path, line, f"condition '{condition}' is not declared (conditions: of any layer)")
         rows.append((code, start, end, line, condition))
     return rows
 
 
 def _list_date(path, line, name, record, where):
-    if name not in where:
-        return None
-    text = record[where[name]].strip()
+    text = record[where[name]].strip() if name in where else ""
     if not text:
         return None
     try:
@@ -535,8 +674,8 @@ def _list_date(path, line, name, record, where):
         raise DataError(path, line, f"{name} {text!r} is not a date YYYY-MM-DD") from None
 
 
-def check_list_files(dataset: Dataset) -> int:
-    """Read every list file the layers name (validate does this; queries read them lazily)."""
+def check_list_files(dataset: Dataset, budget: Budget | None = None) -> int:
+    """Read and check every list file the layers name (``load_dataset`` does, every time)."""
     files = {
         name
         for layer in dataset.layers
@@ -545,7 +684,7 @@ def check_list_files(dataset: Dataset) -> int:
     }
     declared = dataset.conditions()
     for name in sorted(files):
-        read_list_file(name, declared)
+        read_list_file(name, declared, budget)
     from .content import ContentEstimates  # the content estimates are read lazily too
 
     for path in dataset.content_estimates.values():

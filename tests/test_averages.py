@@ -151,7 +151,7 @@ def test_chart_writes_a_png_of_the_expected_size(runner, tmp_path, no_user_data)
 
 def test_chart_refuses_other_formats(runner, tmp_path, no_user_data):
     result = runner.invoke(cli, ["chart", "--headline", "--from", "2025-01-01", "-o", str(tmp_path / "c.jpg")])
-    assert result.exit_code == 2 and "use a .png or .svg name" in result.stderr
+    assert result.exit_code == 2 and "must end in .png or .svg" in result.stderr
 
 
 def test_terminal_chart_fits_80_columns(runner, no_user_data):
