@@ -154,14 +154,17 @@ def content_shares(frame: pd.DataFrame, estimates: ContentEstimates | None, decl
         return share, basis
     contents = frame["content"].to_numpy()[rows]
     codes = frame["code"].to_numpy()[rows]
-    known = estimates.shares(codes) if estimates is not None else None
-    for i, (content, code) in enumerate(zip(contents, codes)):
-        if content in declared:
-            share[rows[i]], basis[rows[i]] = declared[content], "declared"
-        elif known is not None and not np.isnan(known.at[code, content]):
-            share[rows[i]], basis[rows[i]] = float(known.at[code, content]), "estimate"
-        else:
-            basis[rows[i]] = "unknown"
+    if estimates is not None:
+        known = estimates.shares(pd.unique(codes))
+        column = pd.Index(known.columns).get_indexer(contents)
+        values = known.to_numpy()[known.index.get_indexer(codes), column]
+    else:
+        values = np.full(len(rows), np.nan)
+    declared_share = np.array([declared.get(c, np.nan) for c in contents], dtype=float)
+    is_declared = ~np.isnan(declared_share)
+    is_estimate = ~is_declared & ~np.isnan(values)
+    share[rows] = np.where(is_declared, declared_share, np.where(is_estimate, values, 1.0))
+    basis[rows] = np.where(is_declared, "declared", np.where(is_estimate, "estimate", "unknown"))
     return share, basis
 
 

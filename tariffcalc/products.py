@@ -249,14 +249,19 @@ def _condition_notes(frame: pd.DataFrame, index: ProductIndex) -> pd.DataFrame:
 
 
 def _charge_content(frame: pd.DataFrame, index: ProductIndex, direction, assume: Contents) -> pd.DataFrame:
-    """Rows of content-basis steps are charged on the content's share of the value."""
-    if not (frame["content"].fillna("") != "").any():
-        return frame.assign(content_share=np.nan, content_basis="")
+    """Rows of content-basis steps are charged on the content's share of the value (only those rows
+    are touched: a bulk frame is mostly rows without a content)."""
+    frame["content"] = frame["content"].fillna("")
+    frame["content_share"], frame["content_basis"] = np.nan, ""
+    has = frame["content"].ne("").to_numpy()
+    if not has.any():
+        return frame
     groups = direction if isinstance(direction, dict) else {0: direction}
-    parts = []
-    for group, rows in frame.groupby("group", sort=False):
-        parts.append(apply_content(rows, index.estimates(groups[group].imposer), assume.shares))
-    return pd.concat(parts) if parts else frame.assign(content_share=np.nan, content_basis="")
+    done = pd.concat([apply_content(rows, index.estimates(groups[group].imposer), assume.shares)
+                      for group, rows in frame[has].groupby("group", sort=False)])
+    columns = ["charged", "reason", "content_share", "content_basis"]
+    frame.loc[done.index, columns] = done[columns]
+    return frame
 
 
 def _reasons(frame: pd.DataFrame, conditions: dict | None = None) -> np.ndarray:
@@ -627,10 +632,13 @@ class ProductAnswer:
 class ProductEngine:
     """Product questions over one data set: the layer engine, the product index, the schedules."""
 
-    def __init__(self, engine: Engine, schedules, assume: Contents = NO_ASSUMPTIONS):
+    def __init__(self, engine: Engine, schedules, assume: Contents = NO_ASSUMPTIONS,
+                 index: ProductIndex | None = None):
+        """``index``: the product index of ``engine.dataset``, if the caller has it (a variant of
+        the data whose product sets it edited), instead of reading every list file again."""
         self.engine = engine
         self.schedules = schedules
-        self.index = ProductIndex(engine.dataset)
+        self.index = index if index is not None else ProductIndex(engine.dataset)
         self.transit = transit_table(engine)
         self.assume = assume  # what rate() and table() assume unless told otherwise (a convention's)
 
