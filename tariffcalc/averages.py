@@ -179,3 +179,23 @@ def average_on(products, direction: Direction, days, weights: WeightSet, frame: 
     out["weights"] = weights.label
     out["convention"] = convention.name
     return out[AVERAGE_COLUMNS]
+
+
+AVERAGE_DIFF_COLUMNS = ["date_from", "date_to", "direction", "imposer", "origin", "average_from", "average_to",
+                        "average_delta", "additional_from", "additional_to", "coverage_from", "coverage_to",
+                        "weights"]
+
+
+def average_diff(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Two ``average_rates`` answers (one date each, same directions) side by side, with the change."""
+    keys = ["direction", "imposer", "origin", "weights"]
+    both = before.merge(after, on=keys, suffixes=("_from", "_to"))
+    out = pd.DataFrame({
+        "date_from": both["date_from"], "date_to": both["date_to"],
+        **{k: both[k] for k in keys},
+        "average_from": both["average_rate_from"], "average_to": both["average_rate_to"],
+        "average_delta": both["average_rate_to"] - both["average_rate_from"],
+        "additional_from": both["additional_average_from"], "additional_to": both["additional_average_to"],
+        "coverage_from": both["coverage_from"], "coverage_to": both["coverage_to"],
+    })
+    return out[AVERAGE_DIFF_COLUMNS]

@@ -28,7 +28,8 @@ def chart_series(values: pd.DataFrame, end: date) -> pd.DataFrame:
 
 
 def save_chart(series: pd.DataFrame, events: pd.DataFrame, path, measure_label: str, title: str,
-               threatened: pd.DataFrame | None = None, width_px: int = 1600, height_px: int = 900) -> None:
+               threatened: pd.DataFrame | None = None, width_px: int = 1600, height_px: int = 900,
+               dashed_label: str = "if threats had taken effect") -> None:
     """Draw the step chart to ``path`` (format from its suffix: .png or .svg)."""
     import matplotlib
 
@@ -44,7 +45,7 @@ def save_chart(series: pd.DataFrame, events: pd.DataFrame, path, measure_label: 
     if threatened is not None and not threatened.empty:
         for key, group in threatened.groupby("direction", sort=False):
             ax.step(pd.to_datetime(group["date"]), group["value"], where="post", color=COLOURS.get(key),
-                    linewidth=1.4, linestyle="--", alpha=0.8, label=f"{LABELS.get(key, key)}, if threats had taken effect")
+                    linewidth=1.4, linestyle="--", alpha=0.8, label=f"{LABELS.get(key, key)}, {dashed_label}")
     top = max(series["value"].max(), threatened["value"].max() if threatened is not None and not threatened.empty else 0)
     # Events: a numbered marker on the line, and the numbered list under the chart (no overlaps).
     for number, row in enumerate(events.itertuples(), 1):
@@ -122,6 +123,7 @@ class ChartData:
     threatened: pd.DataFrame | None
     measure_label: str
     title: str
+    dashed_label: str = "if threats had taken effect"  # what the dashed lines (``threatened``) show
 
 
 def _values(engine, products, start, end, average, weights_year, include_threatened, weights_for,
@@ -176,4 +178,5 @@ def draw(data: ChartData, path) -> None:
     from .output import check_target
 
     check_target(path, CHART_SUFFIXES)
-    save_chart(data.series, data.events, path, data.measure_label, data.title, data.threatened)
+    save_chart(data.series, data.events, path, data.measure_label, data.title, data.threatened,
+               dashed_label=data.dashed_label)

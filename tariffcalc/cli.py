@@ -161,6 +161,25 @@ def handle_errors(command):
     return wrapper
 
 
+def scenario_option(command):
+    """--scenario, shared by the commands that evaluate: the one place is ``_engine``."""
+    def remember(ctx, param, value):
+        ctx.meta["scenario"] = value
+        return value
+
+    return click.option(
+        "--scenario", metavar="NAME|FILE", expose_value=False, callback=remember,
+        help="Answer under a what-if scenario (see `tariffcalc scenarios`) instead of the record; "
+             "outputs name it and mark what differs.",
+    )(command)
+
+
+def _applied():
+    """The scenario applied by ``_engine`` in this command, if any."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get("applied") if ctx else None
+
+
 def _engine(data_dir, standalone=False):
     from .engine import Engine
     from .errors import QueryError
@@ -168,7 +187,14 @@ def _engine(data_dir, standalone=False):
 
     if standalone and not data_dir:
         raise QueryError("--standalone needs --data-dir (or $TARIFFCALC_DATA)")
-    return Engine(load_dataset(data_dir, bundled=not standalone))
+    engine = Engine(load_dataset(data_dir, bundled=not standalone))
+    ctx = click.get_current_context(silent=True)
+    if ctx and ctx.meta.get("scenario"):
+        from .scenarios import find_scenario, scenario_engine
+
+        engine = scenario_engine(engine, find_scenario(ctx.meta["scenario"], data_dir))
+        ctx.meta["applied"] = engine.applied
+    return engine
 
 
 def _directions(direction, origin):
@@ -228,7 +254,13 @@ def _code(text):
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, soft_wrap=False)
+    console = Console(stderr=stderr, soft_wrap=False)
+    applied, ctx = _applied(), click.get_current_context(silent=True)
+    if applied and not stderr and not ctx.meta.get("banner_shown"):  # name the scenario above any table
+        ctx.meta["banner_shown"] = True
+        for line in applied.banner():
+            console.print(line, style="bold magenta", highlight=False, markup=False)
+    return console
 
 
 def _check_output(output, suffixes, *inputs, option="-o", hint="") -> None:
@@ -240,6 +272,11 @@ def _check_output(output, suffixes, *inputs, option="-o", hint="") -> None:
 
 
 def _emit(text: str, output=None) -> None:
+    applied = _applied()
+    if applied:
+        from .scenarios import label_output
+
+        text = label_output(text, click.get_current_context().params.get("fmt"), applied)
     if output:
         from .output import write_text
 
@@ -279,6 +316,7 @@ def cli():
 @assume_options
 @format_option("table", "json", "csv")
 @threatened_option
+@scenario_option
 @data_options
 @handle_errors
 def rate(day, code, exported, direction, origin, average, weights_year, convention, assumed, content, fmt,
@@ -368,34 +406,69 @@ def rate(day, code, exported, direction, origin, average, weights_year, conventi
 
 @cli.command()
 @click.argument("date_from", metavar="D1", type=DATE)
-@click.argument("date_to", metavar="D2", type=DATE)
+@click.argument("date_to", metavar="D2", type=DATE, required=False)
 @click.option("--hts", "code", metavar="CODE", help="Compare the two dates for one product.")
 @direction_option
 @origin_option
+@click.option("--average", is_flag=True, help="Compare the trade-weighted averages (MFN + layers) instead.")
+@click.option("--weights", "weights_year", type=int, metavar="YEAR", help="Year of the trade weights (see rate --help).")
+@convention_option
 @format_option("table", "json", "csv")
 @threatened_option
+@scenario_option
 @data_options
 @handle_errors
-def diff(date_from, date_to, code, direction, origin, fmt, include_threatened, data_dir, standalone, verbose):
+def diff(date_from, date_to, code, direction, origin, average, weights_year, convention, fmt, include_threatened,
+         data_dir, standalone, verbose):
     """What changed between two dates: layers added, removed and changed, and the headline.
 
     Changes are in percentage points charged (a suspended or threatened step charges 0).
+    With --scenario and one date D1: the scenario against the record on that date (Old = the
+    record, New = the scenario), layer by layer; with two dates, both sides are the scenario's.
 
     Example:
 
         tariffcalc diff 2025-04-01 2025-05-14
 
         tariffcalc diff 2025-04-09 2025-04-12 --hts 8517.13.00 -d us
+
+        tariffcalc diff --scenario truce-lapses 2026-11-15
     """
     from . import export
 
+    if code and average:
+        raise CliError("--hts and --average are separate questions: use one")
+    if date_to is None and not click.get_current_context().meta.get("scenario"):
+        raise click.UsageError("Missing argument 'D2' (or give --scenario to compare it with the record on D1)")
     engine = _engine(data_dir, standalone)
     dirs = _directions(direction, origin)
+    before, labels = engine, None
+    if date_to is None:
+        before, date_to = engine.record, date_from
+        labels = (f"record {date_from}", f"scenario {_applied().scenario.name} {date_from}")
+    if average:
+        from .averages import AVERAGE_DIFF_COLUMNS, average_diff
+
+        old = _averages(before, dirs, [date_from], weights_year, include_threatened, convention=convention)
+        new = _averages(engine, dirs, [date_to], weights_year, include_threatened, convention=convention)
+        frame = average_diff(old, new)
+        if fmt == "table":
+            from .render import average_diff_view
+
+            _console().print(average_diff_view(frame, labels or (date_from, date_to)))
+        elif fmt == "json":
+            _emit(export.to_json([{k: export.number(v) if isinstance(v, float) else str(v) for k, v in row.items()}
+                                  for row in frame.to_dict("records")]))
+        else:
+            _emit(export.frame_to_csv(frame, AVERAGE_DIFF_COLUMNS))
+        return
     if code:
         from .products import product_diff
 
         products = _products(engine)
-        diffs = [product_diff(products, _code(code), date_from, date_to, d, include_threatened) for d in dirs]
+        old_products = products if before is engine else _products(before)
+        diffs = [product_diff(old_products, _code(code), date_from, date_to, d, include_threatened, products, labels)
+                 for d in dirs]
         if fmt == "table":
             from .render import product_diff_view
 
@@ -405,7 +478,8 @@ def diff(date_from, date_to, code, direction, origin, fmt, include_threatened, d
         else:
             _emit(export.product_diff_csv(diffs))
         return
-    answer = engine.diff(date_from, date_to, dirs[0] if len(dirs) == 1 else direction, include_threatened)
+    answer = before.diff(date_from, date_to, dirs[0] if len(dirs) == 1 else direction, include_threatened, engine,
+                         labels)
     if fmt == "table":
         from .render import diff_view
 
@@ -431,6 +505,7 @@ def diff(date_from, date_to, code, direction, origin, fmt, include_threatened, d
 @average_options
 @format_option("csv", "json")
 @threatened_option
+@scenario_option
 @data_options
 @handle_errors
 def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, origin, average, weights_year,
@@ -551,6 +626,7 @@ def hts(code, day, direction, origin, fmt, data_dir, standalone, verbose):
 @convention_option
 @format_option("table", "json", "csv")
 @threatened_option
+@scenario_option
 @data_options
 @handle_errors
 def timeline(date_from, date_to, direction, no_average, weights_year, convention, fmt, include_threatened, data_dir,
@@ -593,6 +669,7 @@ def timeline(date_from, date_to, direction, no_average, weights_year, convention
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write a chart file (.png or .svg); without it, draw in the terminal.")
 @threatened_option
+@scenario_option
 @data_options
 @handle_errors
 def chart(date_from, date_to, average, weights_year, convention, output, include_threatened, data_dir, standalone,
@@ -612,9 +689,17 @@ def chart(date_from, date_to, average, weights_year, convention, output, include
 
     _check_output(output, CHART_SUFFIXES)
     engine = _engine(data_dir, standalone)
-    data = chart_data(engine, _products(engine) if average else None, date_from, date_to, average,
-                      weights_year, include_threatened, _weights_for,
-                      _convention(engine, convention) if average else None)
+    applied = _applied()
+    record = engine.record if applied else engine
+    data = chart_data(record, _products(record) if average else None, date_from, date_to, average,
+                      weights_year, include_threatened and not applied, _weights_for,
+                      _convention(record, convention) if average else None)
+    if applied:  # the record solid, the scenario dashed beside it
+        from .scenarios import dashed_scenario
+
+        dashed_scenario(data, chart_data(engine, _products(engine) if average else None, date_from, date_to,
+                                         average, weights_year, include_threatened, _weights_for,
+                                         _convention(engine, convention) if average else None), applied)
     if output:
         draw(data, output)
         click.echo(f"wrote {output}", err=True)
@@ -623,6 +708,10 @@ def chart(date_from, date_to, average, weights_year, convention, output, include
 
         _console().print(terminal_chart(data.series, date_from, date_to, data.measure_label,
                                         width=min(_console().width, 120)))
+        if applied:
+            _console().print(terminal_chart(data.threatened, date_from, date_to,
+                                            f"{data.measure_label}, {data.dashed_label}",
+                                            width=min(_console().width, 120)))
 
 
 @cli.command()
@@ -682,6 +771,9 @@ def validate(directory, standalone, report, verbose):
     schedules = Schedules.for_dataset(dataset)
     for vintage in schedules.vintages:
         schedules.table(vintage)
+    from .scenarios import check_scenarios
+
+    check_scenarios(dataset, directory)  # every scenario of the data applies to it (file:line otherwise)
     click.echo(f"ok: {len(dataset.layers)} layers, {steps} steps, {lists} list files, "
                f"{len(schedules.vintages)} schedules in {', '.join(dataset.dirs)}")
     if report:
@@ -706,6 +798,7 @@ def validate(directory, standalone, report, verbose):
               help="Refund interest at the IRS overpayment rate for importers that are not corporations (1 point higher).")
 @direction_option
 @format_option("table", "json", "csv")
+@scenario_option
 @data_options
 @handle_errors
 def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, direction, fmt, data_dir, standalone,
@@ -747,10 +840,18 @@ def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, dire
         entries = ledger.read_ledger(ledger_path, columns, direction, skip_bad, progress=progress)
         result = duties.compute_duties(entries, _products(_engine(data_dir, standalone)), as_of=as_of,
                                        interest_payer="noncorporate" if noncorporate else None)
+        label = None
+        if _applied():  # name the scenario on every per-entry row
+            from functools import partial
+
+            from .scenarios import label_csv_chunks
+
+            label = partial(label_csv_chunks, applied=_applied())
         if output:
-            export.write_duty_outputs(result, output, wide, skip_bad, progress)
+            export.write_duty_outputs(result, output, wide, skip_bad, progress, label=label)
     if fmt == "csv" and not output:
-        for text in export.duty_csv_chunks(result, wide):
+        chunks = export.duty_csv_chunks(result, wide)
+        for text in label(chunks) if label else chunks:
             click.echo(text, nl=False)
     elif fmt == "json":
         _emit(export.to_json(export.duty_summary_dict(result)))
@@ -759,6 +860,33 @@ def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, dire
     if fmt != "table":
         for note in result.summary.notes:
             click.echo(f"note: {note}", err=True)
+
+
+@cli.command(name="scenarios")
+@format_option("table", "json")
+@data_options
+@handle_errors
+def scenarios_(fmt, data_dir, standalone, verbose):
+    """List the what-if scenarios --scenario takes: the bundled ones and those in the
+    scenarios/ folder of --data-dir, with what each supposes and what it rests on.
+
+    A scenario is a YAML file of edits to the record (see docs/data-format.md); --scenario
+    also takes the path of one.
+
+    Example:
+
+        tariffcalc scenarios
+
+        tariffcalc rate --date 2026-11-15 --scenario truce-lapses
+    """
+    from . import export
+    from .scenarios import list_scenarios, scenario_dicts, scenarios_view
+
+    found = list_scenarios(data_dir)
+    if fmt == "json":
+        _emit(export.to_json(scenario_dicts(found)))
+    else:
+        _console().print(scenarios_view(found))
 
 
 def main():  # pragma: no cover - console-script shim

@@ -107,6 +107,7 @@ class DiffAnswer:
     date_from: date
     date_to: date
     directions: list[DirectionDiff]
+    labels: tuple[str, str] | None = None  # names of the two sides when they are not two dates
 
 
 def _steps_frame(dataset: Dataset) -> pd.DataFrame:
@@ -317,22 +318,25 @@ class Engine:
         return frame.drop(columns="_order").reset_index(drop=True)
 
     def diff(self, date_from: date, date_to: date, direction: str = "both",
-             include_threatened: bool = False) -> DiffAnswer:
-        """Layers added, removed and changed between two dates, and the change in headline."""
+             include_threatened: bool = False, against: "Engine | None" = None,
+             labels: tuple[str, str] | None = None) -> DiffAnswer:
+        """Layers added, removed and changed between two dates, and the change in headline.
+
+        With ``against``, the ``date_to`` side is answered by that engine (a scenario's, to compare
+        it with the record on one date)."""
         check_date(date_from), check_date(date_to)
         results = []
+        other = against or self
         for d in directions_for(direction):
-            states = self.states([date_from, date_to], d, include_threatened)
-            heads = self.headlines(states, [date_from, date_to])
-            before = states[states["date"] == pd.Timestamp(date_from)].set_index("layer_id")
-            after = states[states["date"] == pd.Timestamp(date_to)].set_index("layer_id")
+            old_states = self.states([date_from], d, include_threatened)
+            new_states = other.states([date_to], d, include_threatened)
             results.append(DirectionDiff(
                 direction=d,
-                headline_from=float(heads.loc[pd.Timestamp(date_from)]),
-                headline_to=float(heads.loc[pd.Timestamp(date_to)]),
-                changes=_compare(before, after),
+                headline_from=float(self.headlines(old_states, [date_from]).iloc[0]),
+                headline_to=float(other.headlines(new_states, [date_to]).iloc[0]),
+                changes=_compare(old_states.set_index("layer_id"), new_states.set_index("layer_id")),
             ))
-        return DiffAnswer(date_from, date_to, results)
+        return DiffAnswer(date_from, date_to, results, labels)
 
 
 def _compare(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:

@@ -612,12 +612,14 @@ def rejects_path(output) -> str:
     return (text[:-4] if text.lower().endswith(".csv") else text) + ".rejects.csv"
 
 
-def write_duty_outputs(result, output, wide: bool = False, skip_bad: bool = False, progress=None) -> None:
+def write_duty_outputs(result, output, wide: bool = False, skip_bad: bool = False, progress=None,
+                       label=None) -> None:
     """The per-entry CSV to ``output`` and, with ``skip_bad``, the rejected rows beside it; each
-    written whole or not at all."""
+    written whole or not at all. ``label`` maps the CSV pieces (a scenario names itself in them)."""
     from .output import write_files
 
-    files = [(output, duty_csv_chunks(result, wide, progress=progress))]
+    chunks = duty_csv_chunks(result, wide, progress=progress)
+    files = [(output, label(chunks) if label else chunks)]
     if skip_bad:
         files.append((rejects_path(output), result.ledger.rejects.to_csv(index=False, lineterminator="\n")))
     write_files(files)

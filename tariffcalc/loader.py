@@ -440,8 +440,9 @@ def parse_layer(path: Path, raw, root: Path | None = None) -> Layer:
 
 def _layer_files(directory: Path) -> list[Path]:
     """Layer files: YAML anywhere below the directory except dataset.yaml and the folders of
-    tables (mfn/, weights/, lists/, conventions/, refunds/, content/), which have their own formats."""
-    tables = {"mfn", "weights", "lists", "conventions", "refunds", "content"}
+    tables (mfn/, weights/, lists/, conventions/, refunds/, content/) and scenarios/, which have their
+    own formats."""
+    tables = {"mfn", "weights", "lists", "conventions", "refunds", "content", "scenarios"}
     return sorted(
         p for p in directory.rglob("*.y*ml")
         if p.suffix in (".yaml", ".yml") and p.name != "dataset.yaml"

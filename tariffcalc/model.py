@@ -25,8 +25,13 @@ CONFIDENCES = ("confirmed", "unconfirmed")
 # Contents a step's rate may be charged on instead of the full customs value.
 CONTENTS = ("steel", "aluminum", "copper")
 
+# Statuses a what-if scenario gives the steps it edits (never written in data files): charged
+# only in the scenario, and a layer's steps it ends (kept, with their rate, but not charged).
+SCENARIO_STATUS = "scenario"
+SCENARIO_ENDED = "scenario_ended"
+
 # Statuses whose rate is charged on goods. Threatened steps join them only on request.
-COUNTED_STATUSES = ("in_effect",)
+COUNTED_STATUSES = ("in_effect", SCENARIO_STATUS)
 
 
 @dataclass(frozen=True)

@@ -860,14 +860,16 @@ class ProductDiff:
     before: ProductAnswer
     after: ProductAnswer
     changes: pd.DataFrame  # layer_id, name, old_rate, new_rate, delta, old_reason, new_reason
+    labels: tuple[str, str] | None = None  # names of the two sides when they are not two dates
 
 
 def product_diff(products: "ProductEngine", code: str, date_from: date, date_to: date, direction: Direction,
-                 include_threatened: bool = False) -> ProductDiff:
-    """What changed for one code between two dates, layer by layer (rates charged)."""
-    both = products.answers([code], [date_from, date_to], direction, include_threatened)
-    before = products.view(both, code, date_from, direction)
-    after = products.view(both, code, date_to, direction)
+                 include_threatened: bool = False, against: "ProductEngine | None" = None,
+                 labels: tuple[str, str] | None = None) -> ProductDiff:
+    """What changed for one code between two dates, layer by layer (rates charged); with
+    ``against``, the ``date_to`` side is answered by that engine (a scenario against the record)."""
+    before = products.rate(code, date_from, direction, include_threatened)
+    after = (against or products).rate(code, date_to, direction, include_threatened)
     old = before.layers.set_index("layer_id")
     new = after.layers.set_index("layer_id")
     rows = []
@@ -884,7 +886,7 @@ def product_diff(products: "ProductEngine", code: str, date_from: date, date_to:
         rows.append({"layer_id": layer_id, "name": name, "old_rate": old_rate, "new_rate": new_rate,
                      "delta": new_rate - old_rate, "old_reason": old_reason, "new_reason": new_reason})
     columns = ["layer_id", "name", "old_rate", "new_rate", "delta", "old_reason", "new_reason"]
-    return ProductDiff(code, before, after, pd.DataFrame(rows, columns=columns))
+    return ProductDiff(code, before, after, pd.DataFrame(rows, columns=columns), labels)
 
 
 PRODUCT_EXPORT_COLUMNS = [

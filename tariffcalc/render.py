@@ -15,6 +15,7 @@ STATUS_STYLE = {
     "threatened": "yellow",
     "suspended": "dim",
     "struck_down": "dim strike",
+    "scenario": "bold magenta",  # charged only in a what-if scenario
 }
 
 
@@ -106,7 +107,8 @@ def rate_view(answer: RateAnswer) -> Group:
 def diff_view(answer: DiffAnswer) -> Group:
     blocks = []
     for d in answer.directions:
-        table = Table(title=f"{d.direction.label}: {answer.date_from} → {answer.date_to}",
+        sides = answer.labels or (answer.date_from, answer.date_to)
+        table = Table(title=f"{d.direction.label}: {sides[0]} → {sides[1]}",
                       title_justify="left")
         for column, justify in (("Layer", "left"), ("Authority", "left"), ("Scope", "left"),
                                 ("Change", "left"), ("Old", "right"), ("New", "right"), ("Δ", "right")):
@@ -214,7 +216,8 @@ def product_diff_view(diffs) -> Group:
     for diff in diffs:
         before, after = diff.before, diff.after
         d = after.direction
-        table = Table(title=f"{d.imposer} on goods from {d.origin}: {dotted(diff.code)}, {before.date} → {after.date}",
+        sides = diff.labels or (before.date, after.date)
+        table = Table(title=f"{d.imposer} on goods from {d.origin}: {dotted(diff.code)}, {sides[0]} → {sides[1]}",
                       title_justify="left")
         for column, justify in (("Layer", "left"), ("Old", "right"), ("New", "right"), ("Δ", "right"),
                                 ("Why now", "left")):
@@ -380,3 +383,17 @@ def progress_bar(enabled: bool | None = None) -> Progress:
     import sys
 
     return Progress(sys.stderr.isatty() if enabled is None else enabled)
+
+
+def average_diff_view(frame, labels) -> Table:
+    """``averages.average_diff``: each direction's averages on the two sides and the change."""
+    table = Table(title=f"Trade-weighted average tariff: {labels[0]} → {labels[1]}", title_justify="left")
+    for column, justify in (("Direction", "left"), ("Average", "right"), ("Additional", "right"),
+                            ("Coverage", "right"), ("Weights", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for row in frame.itertuples():
+        table.add_row(f"{row.imposer} on {row.origin}",
+                      f"{row.average_from:.1f}% → {row.average_to:.1f}% ({signed(row.average_delta)})",
+                      f"{row.additional_from:.1f}% → {row.additional_to:.1f}%",
+                      f"{row.coverage_from:.0%} → {row.coverage_to:.0%}", row.weights)
+    return table
