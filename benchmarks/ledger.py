@@ -3,7 +3,7 @@
 Run by hand:  python benchmarks/ledger.py [--rows 1000000] [--repeat 5] [--keep]
 
 The ledger is generated under /tmp at run time (nothing large is committed): HTS-10 codes drawn
-from the real 2024 US imports from China (weighted by import value), entry dates uniform over
+from the 2024 US imports from China of data/weights (weighted by import value), entry dates uniform over
 2018-01-01..2026-12-31, 5% of entries from Hong Kong, an export date 5-60 days before entry on
 half of them, a quantity on a quarter, an entry summary date on all and a liquidation date (or
 'unliquidated') on most, so that the refund routes and interest are priced too. Each measurement
@@ -26,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-CODES = Path("/work/shared/data-raw/waugh-trade-war-redux-2025/data/2024-hs10-imports-china.csv")
+# The bundled 2024 weights: US imports from China by HTS-10 (Census; see data/weights/PROVENANCE.md).
+CODES = Path(__file__).resolve().parent.parent / "data" / "weights" / "us-imports-2024-hts10.csv"
 
 
 def make_ledger(path: Path, rows: int, seed: int = 1) -> None:
@@ -34,7 +35,7 @@ def make_ledger(path: Path, rows: int, seed: int = 1) -> None:
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    trade = pd.read_csv(CODES, dtype={"HS10": str}).groupby("HS10")["imports"].sum()
+    trade = pd.read_csv(CODES, dtype={"code": str}).groupby("code")["value_usd"].sum()
     trade = trade[trade > 0]
     codes = rng.choice(trade.index.to_numpy(), size=rows, p=(trade / trade.sum()).to_numpy())
     days = pd.Timestamp("2018-01-01") + pd.to_timedelta(rng.integers(0, 3287, rows), unit="D")
@@ -83,11 +84,12 @@ def child(kind: str, path: str, out: str) -> None:
         for vintage in products.schedules.vintages:  # the MFN tables: read once per process
             products.schedules.duty_table(vintage)
         loaded = time.perf_counter()
-        entries = ledger.read_ledger(path)
+        # skip_bad: 2024 codes on 2018 dates are not all lines of the schedule then: rejected rows
+        entries = ledger.read_ledger(path, skip_bad=True)
         read = time.perf_counter()
         priced = duties.compute_duties(entries, products)
         done = time.perf_counter()
-        result = {"rows": priced.summary.entries, "lines": int(priced.key_rows[priced.key].sum()),
+        result = {"rows": priced.summary.entries, "rejected": priced.summary.rejected, "lines": int(priced.key_rows[priced.key].sum()),
                   "duty_total": round(priced.summary.duty_total, 2),
                   "ieepa_refundable": round(priced.summary.ieepa_refundable, 2),
                   "load_seconds": loaded - start, "read_seconds": read - loaded, "price_seconds": done - read}
@@ -150,6 +152,7 @@ def main():
           f"= {(duty['seconds'] + duty['load_seconds']) / base['seconds']:.2f}x read_csv")
     print(f"per-entry CSV written ({write['lines']:,} layer lines, {write['out_bytes'] / 1e6:.0f} MB): "
           f"{write['write_seconds']:7.2f} s   whole run peak {write['peak_mb']:6.0f} MB")
+    print(f"entries priced {duty['rows']:,}, rejected {duty['rejected']:,} (codes not lines of their date's schedule)")
     print(f"duty total {duty['duty_total']:,.2f} USD, IEEPA refundable {duty['ieepa_refundable']:,.2f} USD")
     if not args.keep:
         for file in folder.iterdir():

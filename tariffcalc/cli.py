@@ -471,10 +471,9 @@ def rate(when, day, code, exported, sources, direction, origin, average, weights
     elif average:
         _emit(export.averages_csv(averages))
     elif code:
-        from .products import product_timeline
+        from .products import answers_frame
 
-        frames = [product_timeline(products, [_code(code)], [day], d, include_threatened, assume) for d in dirs]
-        _emit(export.product_csv(frames))
+        _emit(export.product_csv([answers_frame(a.source, a.direction) for a in answers]))
     else:
         _emit(export.tidy_csv(engine.timeline(day, day, "D", dirs[0] if len(dirs) == 1 else direction,
                                               include_threatened)))

@@ -3,8 +3,9 @@
 ``compute_duties`` prices every entry of a ``ledger.Ledger`` with the product engine, vectorized:
 rates are constant between change dates, so each entry date maps to its period (the last change
 date on or before it), and codes the data treats alike (the same list rows, exemptions and dates)
-share a kind. ``evaluate_pairs`` answers each (origin, kind, period) key present once — the
-reasons are its own words, as in ``rate --hts`` — and an entry's lines are its key's layer rows,
+share a kind (a code shorter than a line is a kind of its own). ``ProductEngine.answer_pairs``, the
+one evaluation path of ``rate --hts``, answers each (origin, kind, period) key present once — the
+reasons are its own words — and an entry's lines are its key's layer rows,
 made only when written. MFN is looked up once per (code, schedule vintage); the summary is summed
 by (key, month) groups, in whole millionths.
 """
@@ -18,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from .engine import EARLIEST, LATEST, direction_with_origin
-from .ledger import Ledger
+from .ledger import Ledger, reject_rows
 from .model import AUTHORITIES, DIRECTIONS, Direction
-from .products import ProductEngine, evaluate_pairs, transit_note
+from .products import ProductEngine, transit_holds, transit_note
 from .refunds import ROUTES as ROUTE_NAMES
 from .schedule import code_keys, parse_specific
 
@@ -84,6 +85,7 @@ class DutyResult:
     transit_entry: np.ndarray  # sorted
     transit_layer: np.ndarray
     summary: DutySummary = None
+    varying: np.ndarray = None  # keys whose lines get different duties (their entries are rejected)
     refunds: object = None  # refunds.Refunds, per entry
 
     def __post_init__(self):
@@ -179,6 +181,8 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.nd
         signature[position] = rows.tobytes()
     for position in np.unique(pd.Index(codes).get_indexer(found.loc[found["match"] == "partial", "code"])):
         signature[position] = b"partial:" + codes[position].encode()
+    for position in np.flatnonzero([len(c) < 10 for c in codes]):  # it stands for the lines under it
+        signature[position] = b"lines:" + codes[position].encode()
     # Codes on a layer charged on a metal content are alike only if their estimated contents are.
     content_layers = {layer.id for layer in products.engine.dataset.layers if any(s.content for s in layer.steps)}
     on = found.loc[(found["role"] == "cover") & found["layer_id"].isin(content_layers), "code"].unique()
@@ -195,14 +199,6 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.nd
     return kinds, reps, found[found["code"].isin(reps)]
 
 
-def _transit_table(products: ProductEngine) -> pd.DataFrame:
-    rows = [(layer.id, number, pd.Timestamp(step.in_transit.loaded_before), pd.Timestamp(step.in_transit.entered_before),
-             step.in_transit.rate)
-            for layer in products.engine.dataset.layers for number, step in enumerate(layer.steps, 1)
-            if step.in_transit is not None]
-    return pd.DataFrame(rows, columns=["layer_id", "step", "transit_loaded", "transit_entered", "transit_rate"])
-
-
 def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, code_at: np.ndarray,
                   days: Days, include_threatened: bool):
     """The layer rows bearing on the entries, each with its ``key``, and the key of each entry.
@@ -215,7 +211,7 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     directions = {origin: direction_with_origin(ledger.direction, origin) for origin in origins}
     layer_ids = set().union(*(products.engine.direction_steps(d)["layer_id"] for d in directions.values()))
     present = np.flatnonzero(np.bincount(code_at, minlength=len(codes)))
-    kind, reps, found = _kinds(products, codes[present], layer_ids)  # alike for every origin
+    kind, reps, _found = _kinds(products, codes[present], layer_ids)  # alike for every origin
     kind_of_code = np.zeros(len(codes), dtype=np.int64)
     kind_of_code[present] = kind
     n_kinds = len(reps)
@@ -238,26 +234,30 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     if not len(code_at):
         empty = np.zeros(0, dtype="datetime64[D]")
         return pd.DataFrame(columns=[*LAYER_FIELDS, "transit_loaded", "transit_entered", "transit_rate", "key"]), key, \
-            (empty, empty)
-    frame = evaluate_pairs(products.engine, products.index, pd.concat(pairs, ignore_index=True), directions,
-                           include_threatened, matches=found)
-    frame["key"] = np.int64(0)
-    for origin, rows in frame.groupby("group", sort=False).groups.items():
-        start, changes = blocks[origin]
-        picked = frame.loc[rows]
-        frame.loc[rows, "key"] = (start + pd.Index(reps).get_indexer(picked["code"]).astype(np.int64) * len(changes)
-                                  + np.searchsorted(changes, picked["date"].to_numpy("datetime64[D]")))
-    partly = frame["key"].isin(frame.loc[frame["reason"].str.startswith("partly covered"), "key"])
-    if partly.any():  # a short code: decided from the schedule lines under it
-        resolved = [products._resolve_partial(code, day.date(), directions[origin], include_threatened, group)
-                    for (origin, code, day), group in frame[partly].groupby(["group", "code", "date"])]
-        frame = pd.concat([frame[~partly], *resolved])
-    frame = frame.merge(_transit_table(products), on=["layer_id", "step"], how="left")
+            (empty, empty), np.zeros(0, dtype=np.int64)
+    # The one evaluation path (ProductEngine.answer_pairs): each code's schedule lines, folded.
+    answers = products.answer_pairs(pd.concat(pairs, ignore_index=True), directions, include_threatened,
+                                    explain=False)
+
+    def key_of(frame):
+        keys = np.zeros(len(frame), dtype=np.int64)
+        for origin, rows in frame.groupby("group", sort=False).indices.items():
+            start, changes = blocks[origin]
+            picked = frame.iloc[rows]
+            keys[rows] = (start + pd.Index(reps).get_indexer(picked["code"]).astype(np.int64) * len(changes)
+                          + np.searchsorted(changes, picked["date"].to_numpy("datetime64[D]")))
+        return keys
+
+    frame = answers.layers[answers.layers["bears"].astype(bool)].reset_index(drop=True)
+    frame["key"] = key_of(frame)
+    varying = np.union1d(frame.loc[frame["varies"].astype(bool), "key"].to_numpy(dtype=np.int64),
+                         key_of(answers.totals)[answers.totals["varies"].to_numpy(dtype=bool)])
+    frame = frame.merge(products.transit, on=["layer_id", "step"], how="left")
     spans = [(np.tile(changes, n_kinds), np.tile(np.append(changes[1:], np.datetime64(LATEST, "D") + 1), n_kinds))
              for _start, changes in blocks.values()]
     first_day = np.concatenate([s[0] for s in spans]) if spans else np.zeros(0, dtype="datetime64[D]")
     end_day = np.concatenate([s[1] for s in spans]) if spans else np.zeros(0, dtype="datetime64[D]")
-    return frame, key, (first_day, end_day)
+    return frame, key, (first_day, end_day), varying
 
 
 def _transit_pairs(result: DutyResult) -> tuple[np.ndarray, np.ndarray]:
@@ -273,9 +273,10 @@ def _transit_pairs(result: DutyResult) -> tuple[np.ndarray, np.ndarray]:
     entry, layer = result.expand(candidates)
     keep = ruled[layer]
     entry, layer = entry[keep], layer[keep]
-    held = ((exported[entry] < layers["transit_loaded"].to_numpy("datetime64[ns]")[layer])
-            & (entries["entry_date"].to_numpy("datetime64[ns]")[entry]
-               < layers["transit_entered"].to_numpy("datetime64[ns]")[layer]))
+    held = transit_holds(np.ones(len(entry), dtype=bool), exported[entry],
+                         entries["entry_date"].to_numpy("datetime64[ns]")[entry],
+                         layers["transit_loaded"].to_numpy("datetime64[ns]")[layer],
+                         layers["transit_entered"].to_numpy("datetime64[ns]")[layer])
     return entry[held], layer[held]
 
 
@@ -402,11 +403,58 @@ def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.n
 
 # -- pricing ---------------------------------------------------------------------------------
 
+def _not_lines(ledger: Ledger, products: ProductEngine) -> tuple[np.ndarray, list[str]]:
+    """Entries whose code stands for no line of the schedule in force on their date, and why."""
+    imposer = DIRECTIONS[ledger.direction].imposer
+    schedules = products.schedules
+    starts = np.array([v.start for v in schedules.vintages if v.imposer == imposer], dtype="datetime64[D]")
+    entries = ledger.entries
+    if not len(entries) or not len(starts):
+        return np.zeros(0, dtype=np.int64), []
+    days = Days(entries["entry_date"].to_numpy("datetime64[D]"))
+    vintage_at = days.lookup(np.maximum(days.periods(starts), 0))
+    codes = entries["code"].cat.categories.to_numpy(dtype=object)
+    code_at = entries["code"].cat.codes.to_numpy().astype(np.int64)
+    pair = code_at * len(starts) + vintage_at
+    used, first = np.unique(pair, return_index=True)
+    asked = pd.DataFrame({"code": codes[used // len(starts)], "date": starts[used % len(starts)].astype("datetime64[ns]")})
+    origins = list(entries["origin"].cat.categories)
+    found = pd.concat([products.resolve(direction_with_origin(ledger.direction, origin), asked["code"], asked["date"])
+                       for origin in origins])[["code", "date"]].drop_duplicates()
+    lost = asked.merge(found.assign(_found=True), on=["code", "date"], how="left")["_found"].isna().to_numpy()
+    if not lost.any():
+        return np.zeros(0, dtype=np.int64), []
+    day_of = entries["entry_date"].dt.date.to_numpy()
+    reason_of = {p: schedules.not_a_line(imposer, codes[p // len(starts)], day_of[f])
+                 for p, f in zip(used[lost], first[lost])}
+    bad = np.flatnonzero(np.isin(pair, used[lost]))
+    return bad, [reason_of[p] for p in pair[bad]]
+
+
 def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: bool = False,
                    as_of: date | None = None, interest_payer: str | None = None) -> DutyResult:
     """Price every entry of ``ledger``: MFN, each layer bearing on it (with the reason), the totals,
     and the refund of each entry (route, deadline, interest) on ``as_of`` (default today), with
-    interest at the ``interest_payer`` rates (default: each refund program's)."""
+    interest at the ``interest_payer`` rates (default: each refund program's).
+
+    An entry whose code stands for no line of the schedule in force on its date, or for lines
+    that get different duties, cannot be priced: it is a bad row (``ledger.reject_rows``: an
+    error, or with ``skip_bad`` a reject)."""
+    ledger = reject_rows(ledger, *_not_lines(ledger, products))
+    result = _compute_duties(ledger, products, include_threatened, as_of, interest_payer)
+    if len(result.varying):
+        bad = np.flatnonzero(np.isin(result.key, result.varying))
+        codes = result.entries["code"].to_numpy(dtype=object)[bad]
+        days = result.entries["entry_date"].dt.date.to_numpy()[bad]
+        reasons = [f"{c} stands for schedule lines that get different duties on {t}: give the full line code"
+                   for c, t in zip(codes, days)]
+        result = _compute_duties(reject_rows(ledger, bad, reasons), products, include_threatened, as_of,
+                                 interest_payer)
+    return result
+
+
+def _compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: bool = False,
+                    as_of: date | None = None, interest_payer: str | None = None) -> DutyResult:
     from . import refunds
 
     base = DIRECTIONS[ledger.direction]
@@ -414,11 +462,12 @@ def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: 
     codes = entries["code"].cat.categories.to_numpy(dtype=object)
     code_at = entries["code"].cat.codes.to_numpy().astype(np.int64)
     days = Days(entries["entry_date"].to_numpy("datetime64[D]"))
-    frame, key, key_days = _price_layers(products, ledger, codes, code_at, days, include_threatened)
+    frame, key, key_days, varying = _price_layers(products, ledger, codes, code_at, days, include_threatened)
     columns = LAYER_FIELDS + ["transit_loaded", "transit_entered", "transit_rate", "key"]
     layers = frame[columns].sort_values("key", kind="stable").reset_index(drop=True)
     empty = np.zeros(0, dtype=np.int64)
     result = DutyResult(ledger, base, entries, layers, key, key_days, empty, empty)
+    result.varying = varying
     result.transit_entry, result.transit_layer = _transit_pairs(result)
 
     # The additional rate of an entry is the sum over its key's rows, but where a transit rate holds.

@@ -305,8 +305,19 @@ def to_json(data) -> str:
 
 
 def product_dict(answer) -> dict:
-    """The ``product`` object of ``rate --hts --format json``."""
+    """The ``product`` object of ``rate --hts --format json``: the evaluated ``ProductAnswer``.
+
+    Totals are null where the lines under the code differ (``varies``); the ranges and the
+    ``lines`` list (each line's own totals and the layers charged on it) say how."""
     mfn = answer.mfn
+
+    def span(name):
+        pair = answer.range(name)
+        return None if pair is None else [pair[0], pair[1]]
+
+    charged = answer.line_layers if answer.line_layers is not None else pd.DataFrame(columns=["code"])
+    by_line = {code: {row.layer_id: number(row.charged) for row in rows.itertuples() if row.applies}
+               for code, rows in charged.groupby("code")}
     return {
         "code": answer.code,
         "description": answer.description or None,
@@ -314,19 +325,31 @@ def product_dict(answer) -> dict:
         "mfn_text": None if mfn is None else mfn.general,
         "mfn_basis": None if mfn is None else mfn.basis,
         "schedule": None if mfn is None else mfn.vintage.label,
+        "exported": None if answer.exported is None else answer.exported.isoformat(),
         "additional_rate": number(answer.additional_rate),
         "total_rate": number(answer.total_rate),
         "additional_rate_if_waived": number(answer.additional_if_waived),
+        "varies": answer.varies,
+        "additional_range": span("additional"),
+        "total_range": span("total"),
         "layers": [
             {
                 "id": row.layer_id, "name": row.name, "authority": row.authority, "scope": row.scope,
                 "rate": number(row.rate), "status": row.status, "applies": bool(row.applies),
-                "charged": number(row.charged), "waivable": bool(row.waivable), "reason": row.reason,
+                "charged": number(row.charged), "varies": bool(row.varies),
+                "charged_range": [number(row.low), number(row.high)] if row.varies else None,
+                "lines_applying": int(row.lines_applying), "waivable": bool(row.waivable), "reason": row.reason,
                 "confidence": row.confidence, "conditional": bool(row.conditional),
                 "condition": row.condition or None, "content": row.content or None,
                 "content_share": number(row.content_share), "content_basis": row.content_basis or None,
             }
             for row in answer.layers.itertuples()
+        ],
+        "lines": [
+            {"code": row.line, "description": row.description or None, "mfn_rate": number(row.mfn_rate),
+             "additional_rate": number(row.additional_rate), "total_rate": number(row.total_rate),
+             "charged": by_line.get(row.line, {})}
+            for row in answer.lines.itertuples()
         ],
         "notes": answer.notes,
     }
@@ -350,7 +373,7 @@ def product_json(frames) -> str:
             value = getattr(row, column)
             if column in numeric:
                 record[column] = number(value)
-            elif column in ("applies", "waivable", "conditional"):
+            elif column in ("applies", "waivable", "varies", "conditional"):
                 record[column] = bool(value)
             elif column == "date":
                 record[column] = _day(value)

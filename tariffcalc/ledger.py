@@ -75,6 +75,7 @@ class Ledger:
     entries: pd.DataFrame
     rejects: pd.DataFrame  # row, reason, then the ledger's own columns as read
     names: dict  # field -> the ledger's column name
+    skip_bad: bool = False  # rows found bad when pricing (a code not in the schedule) go to rejects too
 
 
 class _Registry:
@@ -501,4 +502,32 @@ def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = Fa
             raise LedgerError(path, None, "the ledger mixes goods from the US (China's duties, CNY) with goods "
                                           "from CN/HK/MO (US duties, USD): run with --direction us, then --direction cn")
         direction = found[0] if found else "us"
-    return Ledger(str(path), direction, entries, rejects.reset_index(drop=True), names)
+    return Ledger(str(path), direction, entries, rejects.reset_index(drop=True), names, skip_bad)
+
+
+def reject_rows(ledger: Ledger, positions, reasons) -> Ledger:
+    """``ledger`` less the entries at ``positions``, found bad after reading (say, a code that is
+    not a line of the schedule in force): without ``skip_bad`` the first of them (by row) raises
+    ``LedgerError``; with it they join the rejects, their cells as written in the file."""
+    positions = np.asarray(positions, dtype=np.int64)
+    if not len(positions):
+        return ledger
+    rows = ledger.entries["row"].to_numpy()[positions]
+    order = np.argsort(rows, kind="stable")
+    rows, reasons = rows[order], np.asarray(reasons, dtype=object)[order]
+    hts = ledger.names.get("hts", "hts")
+    reasons = np.array([f"{hts} {r}" for r in reasons], dtype=object)
+    if not ledger.skip_bad:
+        raise LedgerError(ledger.path, int(rows[0]), reasons[0])
+    wanted = {int(r) for r in rows}
+    header = _header(ledger.path)
+    cells = pd.read_csv(ledger.path, dtype=str, keep_default_na=False, header=0, names=header,
+                        skiprows=lambda i: i > 0 and (i + 1) not in wanted)
+    bad = pd.DataFrame({"row": rows, "reason": reasons}).join(cells.reset_index(drop=True))
+    keep = np.ones(len(ledger.entries), dtype=bool)
+    keep[positions] = False
+    entries = ledger.entries[keep].reset_index(drop=True)
+    for column in ("origin", "code"):
+        entries[column] = entries[column].cat.remove_unused_categories()
+    rejects = pd.concat([ledger.rejects, bad], ignore_index=True).sort_values("row", kind="stable")
+    return Ledger(ledger.path, ledger.direction, entries, rejects.reset_index(drop=True), ledger.names, ledger.skip_bad)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .content import Contents, ContentEstimates, apply_content
 from .engine import Engine
+from .errors import QueryError
 from .loader import read_list_file
 from .model import CONTENTS, Dataset, Direction, ProductSet
 
@@ -430,41 +431,198 @@ def transit_note(loaded_before, entered_before, rate: float) -> str:
     return f" (in transit: loaded before {loaded_before:%Y-%m-%d}, entered before {entered_before:%Y-%m-%d}: {rate:g}%)"
 
 
+def transit_table(engine: Engine) -> pd.DataFrame:
+    """The in-transit rule of every step that has one: (layer_id, step, transit_loaded, transit_entered, transit_rate)."""
+    rows = [(layer.id, number, pd.Timestamp(step.in_transit.loaded_before),
+             pd.Timestamp(step.in_transit.entered_before), step.in_transit.rate)
+            for layer in engine.dataset.layers for number, step in enumerate(layer.steps, 1)
+            if step.in_transit is not None]
+    return pd.DataFrame(rows, columns=["layer_id", "step", "transit_loaded", "transit_entered", "transit_rate"])
+
+
+def transit_holds(applies, exported, entered, loaded_before, entered_before) -> np.ndarray:
+    """Where a step's in-transit rate is charged instead of its rate: the layer applies, the goods
+    were loaded (exported) before the step's cut-off and entered before its deadline. The one test
+    of the rule, for ``rate --exported`` and for every ledger entry."""
+    exported = np.asarray(exported, dtype="datetime64[ns]")
+    return (np.asarray(applies, dtype=bool) & ~np.isnat(exported)
+            & (exported < np.asarray(loaded_before, dtype="datetime64[ns]"))
+            & (np.asarray(entered, dtype="datetime64[ns]") < np.asarray(entered_before, dtype="datetime64[ns]")))
+
+
 def leaf_lines(codes) -> list[str]:
     """The most detailed lines: 10-digit lines, and 8-digit lines with none under them."""
     codes = sorted(set(codes))
     return [c for c in codes if not any(other != c and other.startswith(c) for other in codes)]
 
 
+ANSWER_COLUMNS = ["group", "code", "date", "layer_id", "step", "name", "authority", "scope", "rate", "status",
+                  "applies", "charged", "waivable", "reason", "confidence", "conditional", "condition", "content",
+                  "content_share", "content_basis", "varies", "low", "high", "lines", "lines_applying", "bears"]
+TOTAL_COLUMNS = ["group", "code", "date", "lines", "mfn_rate", "additional_rate", "total_rate",
+                 "additional_if_waived", "varies", "additional_low", "additional_high", "total_low", "total_high"]
+
+
+def _filled(frame: pd.DataFrame) -> pd.DataFrame:
+    """The condition and content columns without blanks (as ``evaluate`` gives them)."""
+    for column in ("condition", "content", "content_basis"):
+        frame[column] = frame[column].fillna("") if column in frame else ""
+    frame["conditional"] = frame["conditional"].fillna(False).astype(bool) if "conditional" in frame else False
+    if "content_share" not in frame:
+        frame["content_share"] = np.nan
+    return frame
+
+
+def _explained(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, directions: dict,
+               include_threatened: bool, assume: Contents = NO_ASSUMPTIONS) -> pd.DataFrame:
+    """``evaluate_pairs`` of (group, code, date) pairs plus the group layers in effect that do
+    not cover the code (reason 'not covered', or 'unknown' when the data lacks the list)."""
+    frame = evaluate_pairs(engine, index, pairs, directions, include_threatened, assume=assume).assign(bears=True)
+    groups = []
+    for group, rows in pairs.groupby("group", sort=False):
+        states = engine.states(rows["date"].unique(), directions[group], include_threatened)
+        states = states[states["scope"] == "group"]
+        every = rows[["group", "code", "date"]].merge(states, on="date")
+        groups.append(every)
+    if not groups:
+        return frame
+    every = pd.concat(groups, ignore_index=True)
+    seen = frame[["group", "code", "date", "layer_id"]].assign(_seen=True)
+    missing = every.merge(seen, on=["group", "code", "date", "layer_id"], how="left")
+    missing = missing[missing["_seen"].isna()].drop(columns="_seen").copy()
+    missing["applies"], missing["charged"], missing["waivable"], missing["bears"] = False, 0.0, False, False
+    has_list = missing["layer_id"].isin(index.with_products)
+    partial_list = missing["layer_id"].isin(index.incomplete)
+    missing["reason"] = np.select(
+        [partial_list, has_list],
+        ["unknown: not on the part of this layer's list that the data holds (list incomplete)", "not covered"],
+        "unknown: the data has no product list for this layer",
+    )
+    frame = pd.concat([frame, missing[[c for c in frame.columns if c in missing.columns]]], ignore_index=True)
+    frame = _filled(frame)
+    return frame.sort_values(["group", "code", "date", "scope", "authority", "layer_id"]).reset_index(drop=True)
+
+
+def _fold(resolved: pd.DataFrame, line_rows: pd.DataFrame) -> pd.DataFrame:
+    """Per (group, code, date, layer): the answer of every line the code stands for, or 'varies'.
+
+    If every line gets the same answer (applies alike, the same rate charged), that is the code's
+    answer; if not, it varies: ``charged`` is NaN, ``low``/``high`` the range over the lines."""
+    keys = ["group", "code", "date"]
+    n_lines = resolved.groupby(keys).size().rename("lines").reset_index()
+    rows = resolved.merge(line_rows.rename(columns={"code": "line"}), on=["group", "line", "date"])
+    if rows.empty:
+        return pd.DataFrame(columns=ANSWER_COLUMNS)
+    # the reason shown for a layer that covers only some lines: one of the lines it bears on
+    rows = rows.sort_values("reason", key=lambda r: r == "not covered", kind="stable")
+    grouped = rows.groupby(keys + ["layer_id"], sort=False)
+    out = grouped.agg(step=("step", "first"), name=("name", "first"), authority=("authority", "first"),
+                      scope=("scope", "first"), rate=("rate", "first"), status=("status", "first"),
+                      confidence=("confidence", "first"), reason=("reason", "first"),
+                      reasons=("reason", "nunique"), present=("reason", "size"),
+                      lines_applying=("applies", "sum"), low=("charged", "min"), high=("charged", "max"),
+                      waivable=("waivable", "any"), bears=("bears", "any"),
+                      conditional=("conditional", "any"), condition=("condition", "first"),
+                      content=("content", "first"), content_basis=("content_basis", "first"),
+                      share_low=("content_share", "min"), share_high=("content_share", "max")).reset_index()
+    out["content_share"] = out["share_low"].where(out["share_low"] == out["share_high"])
+    out = out.merge(n_lines, on=keys)
+    short = out["present"] < out["lines"]  # lines the layer has no row for: not charged
+    out.loc[short, "low"] = np.minimum(out.loc[short, "low"], 0.0)
+    out.loc[short, "high"] = np.maximum(out.loc[short, "high"], 0.0)
+    applying = out["lines_applying"].to_numpy()
+    every = applying == out["lines"].to_numpy()
+    same = out["low"].to_numpy() == out["high"].to_numpy()
+    uniform = (every & same) | ((applying == 0) & (out["high"].to_numpy() == 0))
+    out["varies"] = ~uniform
+    out["applies"] = every & uniform
+    out["charged"] = np.where(uniform, out["high"].to_numpy(), np.nan)
+    out["waivable"] = out["waivable"] & out["applies"]
+    many = out["lines"] > 1
+    alike = many & uniform & (out["reasons"] == 1) & (out["present"] == out["lines"])
+    hidden = alike & (out["reason"] == "not covered")
+    tail = " (all " + out["lines"].astype(str) + " lines under this code)"
+    out.loc[alike & ~hidden, "reason"] = out["reason"] + tail
+    mixed = many & uniform & ~alike
+    out.loc[mixed & out["applies"], "reason"] = "applies to all " + out["lines"].astype(str) + \
+        " lines under this code (e.g. " + out["reason"] + ")"
+    out.loc[mixed & ~out["applies"], "reason"] = "not charged on any of the " + out["lines"].astype(str) + \
+        " lines under this code (e.g. " + out["reason"] + ")"
+    out.loc[out["varies"], "reason"] = (
+        "varies: applies to " + out["lines_applying"].astype(int).astype(str) + " of the " + out["lines"].astype(str)
+        + " lines under this code (" + out["low"].map("{:g}".format) + "-" + out["high"].map("{:g}".format)
+        + "%); see the lines, or ask for a longer code")
+    out["lines_applying"] = out["lines_applying"].astype(int)
+    return out[ANSWER_COLUMNS]
+
+
+@dataclass
+class Answers:
+    """The one evaluated answer for (code, date) pairs of one or more groups (origins): every
+    format (table, JSON, CSV, export, duty lines) renders these frames and recomputes nothing.
+
+    ``layers``: per (group, code, date, layer), ANSWER_COLUMNS (``varies`` where the lines under
+    the code differ; ``charged`` is then NaN; ``bears`` false for the group layers in effect that
+    cover none of the lines, shown only to explain). ``totals``: per (group, code, date), TOTAL_COLUMNS
+    (scalars NaN when they vary; the range beside them). ``lines``: per line the code stands for,
+    its own totals (the breakdown). ``line_layers``: the lines' layer rows. ``missing``: pairs
+    that stand for no line of the schedule in force, with the reason."""
+
+    layers: pd.DataFrame
+    totals: pd.DataFrame
+    lines: pd.DataFrame
+    line_layers: pd.DataFrame
+    missing: pd.DataFrame
+
+
 @dataclass
 class ProductAnswer:
-    """One code in one direction on one date: MFN, every layer that bears on it, the total."""
+    """One code in one direction on one date: MFN, every layer that bears on it, the totals, and
+    the lines of the schedule it stands for. A view of one (code, date) of ``Answers``."""
 
     code: str
     date: date
     direction: Direction
-    layers: pd.DataFrame  # RESULT_COLUMNS
-    mfn: object = None  # schedule.MfnRate or None
+    layers: pd.DataFrame  # ANSWER_COLUMNS
+    totals: dict  # TOTAL_COLUMNS
+    lines: pd.DataFrame  # line, description, mfn_rate, additional_rate, total_rate
+    line_layers: pd.DataFrame = None
+    mfn: object = None  # schedule.MfnRate or None: the schedule text shown
     schedule_note: str = ""
     notes: list[str] = field(default_factory=list)
+    exported: date | None = None
+    source: Answers | None = None  # the evaluated answer this is a view of (CSV renders it)
+
+    @staticmethod
+    def _number(value) -> float | None:
+        return None if value is None or value != value else float(value)
 
     @property
-    def additional_rate(self) -> float:
-        return float(self.layers["charged"].sum())
+    def varies(self) -> bool:
+        return bool(self.totals["varies"])
 
     @property
-    def additional_if_waived(self) -> float:
+    def additional_rate(self) -> float | None:
+        return self._number(self.totals["additional_rate"])
+
+    @property
+    def additional_if_waived(self) -> float | None:
         """The additional rate if every waiver open to the code (e.g. exclusions granted on
         application) were granted."""
-        return float(self.layers.loc[~self.layers["waivable"].astype(bool), "charged"].sum())
+        return self._number(self.totals["additional_if_waived"])
 
     @property
     def mfn_rate(self) -> float | None:
-        return None if self.mfn is None else self.mfn.rate
+        return self._number(self.totals["mfn_rate"])
 
     @property
     def total_rate(self) -> float | None:
-        return None if self.mfn_rate is None else self.mfn_rate + self.additional_rate
+        return self._number(self.totals["total_rate"])
+
+    def range(self, name: str) -> tuple[float, float] | None:
+        """(low, high) of ``additional`` or ``total`` over the lines, or None if unknown."""
+        low, high = self.totals[f"{name}_low"], self.totals[f"{name}_high"]
+        return None if low != low or high != high else (float(low), float(high))
 
     @property
     def description(self) -> str:
@@ -481,6 +639,7 @@ class ProductEngine:
         self.engine = engine
         self.schedules = schedules
         self.index = index if index is not None else ProductIndex(engine.dataset)
+        self.transit = transit_table(engine)
         self.assume = assume  # what rate() and table() assume unless told otherwise (a convention's)
 
     def change_dates(self, direction: Direction, start: date, end: date) -> list[date]:
@@ -504,24 +663,176 @@ class ProductEngine:
             parts.append(f"{name}: {count} code{'' if count == 1 else 's'} {kind}")
         return "; ".join(parts)
 
+    def resolve(self, direction: Direction, codes, days) -> pd.DataFrame:
+        """(code, date, line): the lines each code stands for on its date (``Schedules.resolve``),
+        and, for a code that is no line of the data's schedule but that a product list in force of
+        the direction names in full (China's 2025 lists name 2025 lines; the data's last CN schedule
+        is of 2019), the code itself: the instrument proves it a line of its date."""
+        lines = self.schedules.resolve(direction.imposer, codes, days)
+        asked = pd.DataFrame({"code": pd.Series(list(codes), dtype=object),
+                              "date": pd.to_datetime(pd.Series(list(days)))}).drop_duplicates()
+        lost = asked.merge(lines[["code", "date"]].drop_duplicates().assign(_found=True), on=["code", "date"],
+                           how="left")
+        lost = lost[lost["_found"].isna()].drop(columns="_found")
+        if lost.empty:
+            return lines
+        table = self.index.table
+        ids = self.engine.rules.layers_of(direction.imposer, direction.origin)
+        named = table[table["layer_id"].isin(ids) & table["prefix"].isin(set(lost["code"]))]
+        named = lost.merge(named[["prefix", "start", "end"]], left_on="code", right_on="prefix")
+        inside = (named["start"].isna() | (named["start"] <= named["date"])) & (
+            named["end"].isna() | (named["date"] < named["end"]))
+        own = named.loc[inside, ["code", "date"]].drop_duplicates().assign(line=lambda f: f["code"])
+        return pd.concat([lines, own], ignore_index=True)
+
+    def answer_pairs(self, pairs: pd.DataFrame, directions: dict, include_threatened: bool = False,
+                     exported=None, explain: bool = True, assume: Contents | None = None) -> Answers:
+        """The evaluation path: (group, code, date) pairs -> ``Answers``.
+
+        Each code stands for the lines of the schedule in force on its date (``Schedules.resolve``);
+        every line is evaluated (``evaluate_pairs``: coverage, exemptions, the stacking rules), the
+        in-transit rule applied when ``exported`` (one date, or a column of ``pairs``) is given,
+        and the lines folded into the code's answer (``_fold``). Without ``explain`` the group
+        layers that cover none of the lines are left out (bulk use: the ledger). ``assume``: the
+        conditions asserted and contents declared (default: the engine's)."""
+        assume = self.assume if assume is None else assume
+        pairs = pairs[["group", "code", "date"]].drop_duplicates().reset_index(drop=True)
+        if exported is not None and "exported" not in pairs:
+            pairs["exported"] = pd.Timestamp(exported)
+        resolved, missing = [], []
+        for group, rows in pairs.groupby("group", sort=False):
+            imposer = directions[group].imposer
+            lines = self.resolve(directions[group], rows["code"], rows["date"])
+            lines = rows.merge(lines, on=["code", "date"])
+            resolved.append(lines.assign(group=group))
+            lost = rows.merge(lines[["code", "date"]].drop_duplicates(), on=["code", "date"], how="left",
+                              indicator=True)
+            lost = lost[lost["_merge"] == "left_only"]
+            missing += [(group, c, t, self.schedules.not_a_line(imposer, c, t.date()))
+                        for c, t in zip(lost["code"], lost["date"])]
+        resolved = pd.concat(resolved, ignore_index=True) if resolved else pd.DataFrame(
+            columns=["group", "code", "date", "line"])
+        missing = pd.DataFrame(missing, columns=["group", "code", "date", "reason"])
+        line_pairs = resolved[["group", "line", "date"]].drop_duplicates().rename(columns={"line": "code"})
+        if explain:
+            rows = _explained(self.engine, self.index, line_pairs, directions, include_threatened, assume)
+        else:
+            rows = _filled(evaluate_pairs(self.engine, self.index, line_pairs, directions, include_threatened,
+                                          assume=assume).assign(bears=True))
+        if "exported" in pairs and len(rows):
+            rows = self._in_transit(rows, resolved)
+        layers = _fold(resolved, rows)
+        totals, lines = self._totals(resolved, rows, directions)
+        return Answers(layers, totals, lines, rows, missing)
+
+    def answers(self, codes, days, direction: Direction, include_threatened: bool = False,
+                exported: date | None = None, assume: Contents | None = None) -> Answers:
+        """``answer_pairs`` for every code on every date, in one direction."""
+        codes = pd.Series(list(codes), dtype=object).unique()
+        days = pd.to_datetime(pd.Index(days)).unique().sort_values()
+        pairs = pd.DataFrame({"code": codes}).merge(pd.DataFrame({"date": days}), how="cross").assign(group=0)
+        return self.answer_pairs(pairs, {0: direction}, include_threatened, exported, assume=assume)
+
+    def _in_transit(self, rows: pd.DataFrame, resolved: pd.DataFrame) -> pd.DataFrame:
+        exported = resolved[["group", "line", "date"]].drop_duplicates()
+        rows = rows.merge(self.transit, on=["layer_id", "step"], how="left")
+        export_of = pd.DataFrame({"group": [], "code": [], "date": [], "exported": []})
+        if "exported" in resolved:
+            export_of = resolved[["group", "line", "date", "exported"]].drop_duplicates(["group", "line", "date"]) \
+                .rename(columns={"line": "code"})
+        del exported
+        rows = rows.merge(export_of, on=["group", "code", "date"], how="left")
+        held = transit_holds(rows["applies"], rows["exported"], rows["date"], rows["transit_loaded"],
+                             rows["transit_entered"])
+        rows.loc[held, "charged"] = rows.loc[held, "transit_rate"]
+        rows.loc[held, "reason"] = [r + transit_note(a, b, rate) for r, a, b, rate in zip(
+            rows.loc[held, "reason"], rows.loc[held, "transit_loaded"], rows.loc[held, "transit_entered"],
+            rows.loc[held, "transit_rate"])]
+        return rows.drop(columns=["transit_loaded", "transit_entered", "transit_rate", "exported"])
+
+    def _totals(self, resolved: pd.DataFrame, rows: pd.DataFrame, directions: dict):
+        """Per line its MFN, additional and total; per (group, code, date) the same if every line
+        agrees, else NaN with the range."""
+        keys = ["group", "code", "date"]
+        charged = rows.assign(unwaived=rows["charged"].where(~rows["waivable"].astype(bool), 0.0))
+        per_line = charged.groupby(["group", "code", "date"])[["charged", "unwaived"]].sum()
+        lines = resolved.merge(per_line.rename(columns={"charged": "additional_rate", "unwaived": "if_waived"}),
+                               left_on=["group", "line", "date"], right_index=True, how="left")
+        lines[["additional_rate", "if_waived"]] = lines[["additional_rate", "if_waived"]].fillna(0.0)
+        lines["mfn_rate"] = np.nan
+        lines["description"] = ""
+        for group, part in lines.groupby("group", sort=False):
+            imposer = directions[group].imposer
+            lines.loc[part.index, "mfn_rate"] = self.schedules.mfn_column(imposer, part["line"], part["date"].dt.date)
+            lines.loc[part.index, "description"] = self._descriptions(imposer, part)
+        lines["total_rate"] = lines["mfn_rate"] + lines["additional_rate"]
+        grouped = lines.groupby(keys, sort=False)
+        totals = grouped.agg(lines=("line", "size"), additional_low=("additional_rate", "min"),
+                             additional_high=("additional_rate", "max"), mfn_low=("mfn_rate", "min"),
+                             mfn_high=("mfn_rate", "max"), mfn_known=("mfn_rate", "count"),
+                             total_low=("total_rate", "min"), total_high=("total_rate", "max"),
+                             waived_low=("if_waived", "min"), waived_high=("if_waived", "max")).reset_index()
+        known = totals["mfn_known"] == totals["lines"]
+        totals["additional_rate"] = totals["additional_low"].where(totals["additional_low"] == totals["additional_high"])
+        totals["additional_if_waived"] = totals["waived_low"].where(totals["waived_low"] == totals["waived_high"])
+        totals["mfn_rate"] = totals["mfn_low"].where(known & (totals["mfn_low"] == totals["mfn_high"]))
+        totals["total_rate"] = totals["total_low"].where(known & (totals["total_low"] == totals["total_high"]))
+        totals.loc[~known, ["total_low", "total_high"]] = np.nan
+        totals["varies"] = (totals["additional_low"] != totals["additional_high"]) | (
+            known & (totals["total_low"] != totals["total_high"]))
+        lines = lines[keys + ["line", "description", "mfn_rate", "additional_rate", "total_rate"]]
+        return totals[TOTAL_COLUMNS], lines.reset_index(drop=True)
+
+    def _descriptions(self, imposer: str, part: pd.DataFrame) -> np.ndarray:
+        out = np.full(len(part), "", dtype=object)
+        for vintage, rows in self.schedules._by_vintage(imposer, part[["line", "date"]].rename(columns={"line": "code"})):
+            table = self.schedules.table(vintage)
+            found = table["description"].reindex(rows["code"].to_numpy())
+            out[part.index.get_indexer(rows.index)] = found.fillna("").to_numpy(dtype=object)
+        return out
+
     def rate(self, code: str, day: date, direction: Direction, include_threatened: bool = False,
              exported: date | None = None, assume: Contents | None = None) -> ProductAnswer:
-        """The stack for one code; with ``exported`` (date the goods were loaded), the steps'
-        in-transit rules apply: goods loaded before a step's cut-off and entered before its
-        deadline keep the step's transit rate. ``assume``: conditions asserted, contents declared."""
-        assume = self.assume if assume is None else assume
-        layers = evaluate(self.engine, self.index, [code], [day], direction, include_threatened, explain=True,
-                          assume=assume)
-        if layers["reason"].str.startswith("partly covered").any():
-            layers = self._resolve_partial(code, day, direction, include_threatened, layers, assume)
-        if exported is not None:
-            layers = self._in_transit(layers, day, exported)
+        """The answer for one code; with ``exported`` (date the goods were loaded), the steps'
+        in-transit rules apply; ``assume``: conditions asserted, contents declared. A code that
+        stands for no line of the schedule in force is a QueryError naming the nearest lines."""
+        if exported is not None and exported > day:
+            raise QueryError(f"--exported {exported} is after the date of entry {day}")
+        answers = self.answers([code], [day], direction, include_threatened, exported, assume)
+        return self.view(answers, code, day, direction, exported)
+
+    def view(self, answers: Answers, code: str, day: date, direction: Direction, exported=None,
+             group=0) -> ProductAnswer:
+        """The ``ProductAnswer`` of one (code, date) of ``answers``."""
+        stamp = pd.Timestamp(day)
+        missing = answers.missing[(answers.missing["code"] == code) & (answers.missing["date"] == stamp)
+                                  & (answers.missing["group"] == group)]
+        if len(missing):
+            raise QueryError(missing["reason"].iloc[0])
+
+        def pick(frame):
+            mine = frame[(frame["group"] == group) & (frame["code"] == code) & (frame["date"] == stamp)]
+            return mine.reset_index(drop=True)
+
+        layers = pick(answers.layers)
+        layers = layers.sort_values(["scope", "authority", "layer_id"]).reset_index(drop=True)
+        totals = pick(answers.totals).iloc[0].to_dict()
+        lines = pick(answers.lines)
+        line_layers = answers.line_layers[(answers.line_layers["group"] == group)
+                                          & answers.line_layers["code"].isin(set(lines["line"]))
+                                          & (answers.line_layers["date"] == stamp)]
+        layers["date"] = pd.to_datetime(layers["date"]).dt.date
         mfn, _vintage, schedule_note = self.schedules.mfn(direction.imposer, code, day)
-        answer = ProductAnswer(code, day, direction, layers, mfn, schedule_note)
+        answer = ProductAnswer(code, day, direction, layers, totals, lines, line_layers, mfn, schedule_note,
+                               exported=exported, source=answers)
         if mfn is not None and mfn.note:
             answer.notes.append(mfn.note)
         if schedule_note:
             answer.notes.append(schedule_note)
+        if answer.varies:
+            spread = answer.range("additional")
+            answer.notes.append(f"the {len(lines)} lines under {code} get different duties (additional "
+                                f"{spread[0]:g}-{spread[1]:g}%): no single total; see the lines")
         if (layers["reason"].str.startswith("unknown")).any():
             answer.notes.append("some product-group layers in effect have no product list in the data: "
                                 "see the rows marked 'unknown'")
@@ -530,50 +841,12 @@ class ProductEngine:
         answer.notes += condition_notes(layers)
         return answer
 
-    def _in_transit(self, layers: pd.DataFrame, day: date, exported: date) -> pd.DataFrame:
-        layers = layers.copy()
-        for i in layers.index[layers["applies"]]:
-            layer = self.engine.dataset.layer(layers.at[i, "layer_id"])
-            step = next((s for s in layer.steps if s.covers(day)), None)
-            rule = step.in_transit if step is not None else None
-            if rule and exported < rule.loaded_before and day < rule.entered_before:
-                layers.at[i, "charged"] = rule.rate
-                layers.at[i, "reason"] += transit_note(rule.loaded_before, rule.entered_before, rule.rate)
-        return layers
-
-    def _resolve_partial(self, code, day, direction, include_threatened, layers, assume=NO_ASSUMPTIONS):
-        """A code shorter than a list's rows: decide from the schedule's lines under it.
-
-        If a layer applies alike to every line of the schedule under the code, it applies to the
-        code; if to none, it does not; otherwise the answer stays 'partly', with the count.
-        """
-        lines = leaf_lines(self.schedules.lines_under(direction.imposer, code, day).index)
-        if not lines:
-            return layers
-        detail = evaluate(self.engine, self.index, lines, [day], direction, include_threatened, assume=assume)
-        layers = layers.copy()
-        for i in layers.index[layers["reason"].str.startswith("partly covered")]:
-            layer_id = layers.at[i, "layer_id"]
-            rows = detail[detail["layer_id"] == layer_id]
-            if rows.empty:  # the list's longer codes are not lines of this schedule: renumbered
-                layers.at[i, "reason"] = ("partly covered: the list names longer codes under this code that "
-                                          "are not lines of the schedule in the data; ask for the full code")
-                continue
-            applying = rows[rows["applies"]]
-            charged = set(applying["charged"])
-            if len(rows) == len(lines) and len(applying) == len(lines) and len(charged) == 1:
-                layers.loc[i, ["applies", "charged"]] = [True, charged.pop()]
-                layers.at[i, "reason"] = rows["reason"].iloc[0] + f" (all {len(lines)} lines under this code)"
-            elif len(rows) == len(lines) and applying.empty:
-                layers.at[i, "reason"] = rows["reason"].iloc[0] + f" (all {len(lines)} lines under this code)"
-            else:
-                layers.at[i, "reason"] = (f"partly: applies to {len(applying)} of the {len(lines)} lines under "
-                                          f"this code; ask for a longer code")
-        return layers
-
     def table(self, codes, days, direction: Direction, include_threatened: bool = False,
               assume: Contents | None = None) -> pd.DataFrame:
-        """Bulk: one row per (code, date) with MFN, additional and total rates (vectorized)."""
+        """Bulk: one row per (code, date) with MFN, additional and total rates (vectorized).
+
+        Reads the same rule table and stacking function as ``answers`` (property-tested equal on
+        the lines of the schedules); a code shorter than a list's rows counts only full matches."""
         assume = self.assume if assume is None else assume
         out = additional_totals(self.engine, self.index, codes, days, direction, include_threatened, assume)
         out["mfn_rate"] = self.schedules.mfn_column(direction.imposer, out["code"], out["date"])
@@ -607,7 +880,7 @@ def product_diff(products: "ProductEngine", code: str, date_from: date, date_to:
         new_rate = 0.0 if n is None else float(n["charged"])
         old_reason = "" if o is None else o["reason"]
         new_reason = "" if n is None else n["reason"]
-        if old_rate == new_rate and old_reason == new_reason:
+        if (old_rate == new_rate or (old_rate != old_rate and new_rate != new_rate)) and old_reason == new_reason:
             continue
         name = (n if n is not None else o)["name"]
         rows.append({"layer_id": layer_id, "name": name, "old_rate": old_rate, "new_rate": new_rate,
@@ -619,27 +892,47 @@ def product_diff(products: "ProductEngine", code: str, date_from: date, date_to:
 PRODUCT_EXPORT_COLUMNS = [
     "date", "direction", "imposer", "origin", "code", "kind", "layer_id", "name", "authority", "rate",
     "applies", "charged", "waivable", "reason", "mfn_rate", "additional_rate", "total_rate",
-    "conditional", "condition", "content_share", "content_basis",
+    "conditional", "condition", "content_share", "content_basis", "varies", "line",
 ]
 
 
-def product_timeline(products: "ProductEngine", codes, days, direction: Direction,
-                     include_threatened: bool = False, assume: Contents = NO_ASSUMPTIONS) -> pd.DataFrame:
-    """Tidy: per code x date, the layers that bear on it and one ``total`` row (MFN + additional)."""
-    rows = evaluate(products.engine, products.index, codes, days, direction, include_threatened, assume=assume)
-    totals = products.table(codes, days, direction, include_threatened, assume)
-    totals = totals.assign(kind="total", layer_id="", name="Total (MFN + additional)", authority="",
-                           rate=np.nan, applies=True, charged=totals["additional_rate"], waivable=False, reason="")
-    layers = rows.assign(kind="layer")
-    frame = pd.concat([totals, layers], ignore_index=True)
+def answers_frame(answers: Answers, direction: Direction, group=0) -> pd.DataFrame:
+    """Tidy rows of ``Answers`` (the CSV/JSON of ``rate --hts`` and ``export --hts``): per code x
+    date one ``total`` row (MFN + additional), one row per layer bearing on it, and, where the
+    lines under the code differ, one ``line`` row per line with its own totals."""
+    if len(answers.missing[answers.missing["group"] == group]):
+        raise QueryError(answers.missing.loc[answers.missing["group"] == group, "reason"].iloc[0])
+    totals = answers.totals[answers.totals["group"] == group]
+    layers = answers.layers[(answers.layers["group"] == group) & answers.layers["bears"].astype(bool)]
+    total_rows = totals.assign(kind="total", layer_id="", name="Total (MFN + additional)", authority="", rate=np.nan,
+                               applies=True, charged=totals["additional_rate"], waivable=False, line="",
+                               reason=np.where(totals["varies"], "varies over the lines under this code: see the "
+                                                                 "line rows", ""))
+    varies = totals.loc[totals["varies"], ["code", "date"]]
+    lines = answers.lines[answers.lines["group"] == group].merge(varies, on=["code", "date"])
+    line_rows = lines.assign(kind="line", layer_id="", name=lines["description"], authority="", rate=np.nan,
+                             applies=True, charged=lines["additional_rate"], waivable=False, reason="",
+                             varies=False)
+    frame = pd.concat([total_rows, layers.assign(kind="layer", line=""), line_rows], ignore_index=True)
     frame["direction"], frame["imposer"], frame["origin"] = direction.key, direction.imposer, direction.origin
-    frame["_order"] = (frame["kind"] == "layer").astype(int)
-    frame = frame.sort_values(["code", "date", "_order", "layer_id"], kind="stable").drop(columns="_order")
+    frame["_order"] = frame["kind"].map({"total": 0, "layer": 1, "line": 2})
+    frame = frame.sort_values(["code", "date", "_order", "layer_id", "line"], kind="stable").drop(columns="_order")
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date
     return frame.reindex(columns=PRODUCT_EXPORT_COLUMNS).reset_index(drop=True)
 
 
+def product_timeline(products: "ProductEngine", codes, days, direction: Direction,
+                     include_threatened: bool = False, assume: Contents | None = None,
+                     exported: date | None = None) -> pd.DataFrame:
+    """Tidy: per code x date, the layers that bear on it and one ``total`` row (MFN + additional)."""
+    return answers_frame(products.answers(codes, days, direction, include_threatened, exported, assume), direction)
+
+
 def product_lookup(products: "ProductEngine", code: str, day: date, direction: Direction) -> dict:
-    """What the data knows about a code: description, MFN, lines under it, every list it is on."""
+    """What the data knows about a code: description, MFN, lines under it, every list it is on.
+    A code that stands for no line of the schedule in force is a QueryError naming the nearest."""
+    if products.resolve(direction, [code], [day]).empty:
+        raise QueryError(products.schedules.not_a_line(direction.imposer, code, day))
     mfn, vintage, note = products.schedules.mfn(direction.imposer, code, day)
     lines = products.schedules.lines_under(direction.imposer, code, day)
     found = products.index.matches([code])

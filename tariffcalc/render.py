@@ -316,30 +316,60 @@ def product_view(answers) -> Group:
         shown = a.layers[a.layers["reason"] != "not covered"]
         for row in shown.itertuples():
             why = row.reason + (" (unconfirmed)" if row.confidence == "unconfirmed" else "")
+            applies = "varies" if row.varies else "yes" if row.applies else "no"
+            charged = f"{pct(row.low)}-{pct(row.high)}" if row.varies else pct(row.charged)
             table.add_row(f"{row.name}\n[dim]{row.layer_id}[/dim]", row.authority, pct(row.rate),
-                          "yes" if row.applies else "conditional" if row.conditional else "no",
-                          pct(row.charged), why,
-                          style="" if row.applies else "dim")
+                          "conditional" if row.conditional and not row.applies else applies, charged, why,
+                          style="" if row.applies or row.varies else "dim")
         hidden = a.layers[a.layers["reason"] == "not covered"]
-        mfn = "unknown" if a.mfn_rate is None else f"{pct(a.mfn_rate)} ({a.mfn.general}, {a.mfn.vintage.label})"
-        total = "unknown (MFN unknown)" if a.total_rate is None else pct(a.total_rate)
+        if a.mfn_rate is not None and a.mfn is not None:
+            mfn = f"{pct(a.mfn_rate)} ({a.mfn.general}, {a.mfn.vintage.label})"
+        else:
+            mfn = "varies over the lines" if a.range("total") or a.varies else "unknown"
+        additional = pct(a.additional_rate) if a.additional_rate is not None else _spread(a.range("additional"))
+        if a.total_rate is not None:
+            total = pct(a.total_rate)
+        elif a.range("total"):
+            total = _spread(a.range("total"))
+        else:
+            total = "unknown (MFN unknown)"
         parts = [
             table,
             Text(f"{len(hidden)} other product-group layers in effect do not cover this code.", style="dim")
             if len(hidden) else Text(""),
             Text.assemble(("MFN: ", "bold"), mfn),
-            Text.assemble(("Additional: ", "bold"), pct(a.additional_rate)),
+            Text.assemble(("Additional: ", "bold"), additional),
             Text.assemble(("Total: ", "bold"), (total, "bold cyan")),
         ]
-        if a.additional_if_waived != a.additional_rate:
+        waived = a.additional_if_waived
+        if waived is not None and waived != a.additional_rate:
             parts.append(Text(f"If the waivers marked 'may be waived' are granted: additional "
-                              f"{pct(a.additional_if_waived)}"
-                              + ("" if a.mfn_rate is None else f", total {pct(a.mfn_rate + a.additional_if_waived)}"),
+                              f"{pct(waived)}"
+                              + ("" if a.mfn_rate is None else f", total {pct(a.mfn_rate + waived)}"),
                               style="yellow"))
+        if a.varies or a.total_rate is None and a.range("total"):
+            parts.append(_lines_table(a))
         parts += [Text(f"note: {note}", style="yellow") for note in a.notes]
         parts.append(Text(""))
         blocks.append(Group(*parts))
     return Group(*blocks)
+
+
+def _spread(pair) -> str:
+    return "unknown" if pair is None else f"varies, {pct(pair[0])} to {pct(pair[1])} (see the lines)"
+
+
+def _lines_table(a, limit: int = 20) -> Table:
+    """The per-line breakdown of a code whose lines differ: each line's own totals."""
+    table = Table(title=f"{len(a.lines)} lines under {dotted(a.code)}"
+                  + (f" (first {limit})" if len(a.lines) > limit else ""), title_justify="left")
+    for column, justify in (("Line", "left"), ("Description", "left"), ("MFN", "right"),
+                            ("Additional", "right"), ("Total", "right")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for row in a.lines.head(limit).itertuples():
+        table.add_row(dotted(row.line), short(str(row.description), 60), pct(row.mfn_rate),
+                      pct(row.additional_rate), pct(row.total_rate))
+    return table
 
 
 def product_diff_view(diffs) -> Group:
@@ -359,7 +389,8 @@ def product_diff_view(diffs) -> Group:
         if diff.changes.empty:
             table.add_row("(no change)", "", "", "", "")
         if before.total_rate is None or after.total_rate is None:
-            total = Text(f"Additional: {pct(before.additional_rate)} → {pct(after.additional_rate)} (MFN unknown)")
+            total = Text(f"Additional: {pct(before.additional_rate) or 'varies'} → "
+                         f"{pct(after.additional_rate) or 'varies'} (no single total: MFN unknown or varies)")
         else:
             delta = after.total_rate - before.total_rate
             total = Text.assemble(("Total: ", "bold"), pct(before.total_rate), " → ", (pct(after.total_rate), "bold"),

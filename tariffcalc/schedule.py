@@ -168,6 +168,80 @@ class Schedules:
         cols = unique_codes.get_indexer(codes)
         return pd.Series(lookup[rows, cols], index=codes.index)
 
+    def leaves(self, vintage: Vintage) -> np.ndarray:
+        """The most detailed lines of a vintage, sorted: 10-digit lines, and shorter lines with none
+        under them (the lines goods are entered under)."""
+        return _leaves(str(self.root / vintage.file))
+
+    def resolve(self, imposer: str, codes, days) -> pd.DataFrame:
+        """The schedule lines each (code, date) pair stands for on its date: (code, date, line).
+
+        A code of any length stands for the most detailed lines under it in the vintage in force;
+        a line with none under it for itself; a 10-digit code that is not a line but whose 8-digit
+        line is (a schedule without statistical suffixes, or a suffix renumbered: the duty is the
+        8-digit line's) for itself too. A pair
+        with no row stands for no line of the schedule in force (see ``nearest``)."""
+        pairs = pd.DataFrame({"code": pd.Series(list(codes), dtype=object), "date": pd.to_datetime(pd.Series(list(days)))})
+        pairs = pairs.drop_duplicates().reset_index(drop=True)
+        parts = []
+        for vintage, rows in self._by_vintage(imposer, pairs):
+            leaves = self.leaves(vintage)
+            distinct = pd.Index(rows["code"].unique())
+            text = distinct.to_numpy(dtype=str)
+            lo = np.searchsorted(leaves, text, side="left")
+            hi = np.searchsorted(leaves, np.char.add(text, "~"), side="left")  # '~' sorts after digits
+            parent = np.array([c[:8] if len(c) == 10 else "" for c in text], dtype=object)
+            every = _codes(str(self.root / vintage.file))
+            at = np.searchsorted(every, parent.astype(str)).clip(max=max(len(every) - 1, 0))
+            own = (hi == lo) & (parent != "") & (every[at] == parent.astype(str)) if len(every) else hi < lo
+            counts = np.where(own, 1, hi - lo)
+            starts = np.where(own, -1, lo)
+            code_of = np.repeat(np.arange(len(text)), counts)
+            offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+            position = np.repeat(starts, counts) + offset
+            line = np.where(np.repeat(own, counts), text[code_of], leaves[position.clip(0, max(len(leaves) - 1, 0))]
+                            if len(leaves) else text[code_of])
+            lines = pd.DataFrame({"code": distinct[code_of], "line": line.astype(object)})
+            parts.append(rows.merge(lines, on="code"))
+        if not parts:
+            return pd.DataFrame(columns=["code", "date", "line"])
+        return pd.concat(parts, ignore_index=True)[["code", "date", "line"]]
+
+    def _by_vintage(self, imposer: str, pairs: pd.DataFrame):
+        days = pd.Index(pairs["date"].unique())
+        vintage_of = {day: self.vintage_on(imposer, day.date()) for day in days}
+        chosen = pairs["date"].map(vintage_of)
+        for vintage in dict.fromkeys(v for v in vintage_of.values() if v is not None):
+            yield vintage, pairs[chosen == vintage]
+
+    def nearest(self, imposer: str, code: str, day: date, count: int = 3) -> list[str]:
+        """Lines of the schedule in force that are closest to ``code``: those sharing its longest
+        prefix, the nearest in number first (for the error of a code that is not a line)."""
+        vintage = self.vintage_on(imposer, day)
+        if vintage is None:
+            return []
+        leaves = self.leaves(vintage)
+        for length in range(len(code) - 1, 0, -1):
+            head = code[:length]
+            lo, hi = np.searchsorted(leaves, [head, head + "~"])
+            if hi > lo:
+                near = leaves[lo:hi]
+                width = len(code)
+                distance = [abs(int(c[:width].ljust(width, "0")) - int(code)) for c in near]
+                return [str(near[i]) for i in np.argsort(distance, kind="stable")[:count]]
+        return []
+
+    def not_a_line(self, imposer: str, code: str, day: date) -> str:
+        """The one-line reason a code stands for no line of the schedule in force."""
+        from .codes import dotted
+
+        vintage = self.vintage_on(imposer, day)
+        if vintage is None:
+            return f"{dotted(code)}: no {imposer} schedule in the data"
+        near = ", ".join(dotted(c) for c in self.nearest(imposer, code, day))
+        return (f"{dotted(code)} is not a line of {vintage.label} on {day}"
+                + (f"; nearest lines: {near}" if near else ""))
+
     def lines_under(self, imposer: str, code: str, day: date) -> pd.DataFrame:
         vintage = self.vintage_on(imposer, day)
         if vintage is None:
@@ -220,6 +294,21 @@ def code_keys(codes) -> np.ndarray:
     else (a blank, a schedule line with a letter) gets a distinct negative key that no code has."""
     return np.array([int(c) * 16 + len(c) if c.isdigit() else -2 - i for i, c in enumerate(map(str, codes))],
                     dtype=np.int64)
+
+
+@lru_cache(maxsize=32)
+def _codes(path: str) -> np.ndarray:
+    return np.sort(_read_table(path).index.to_numpy(dtype=str))
+
+
+@lru_cache(maxsize=32)
+def _leaves(path: str) -> np.ndarray:
+    codes = _codes(path)
+    if not len(codes):
+        return codes
+    # a code is a leaf unless the next code in sorted order starts with it
+    following = np.append(codes[1:], "")
+    return codes[~np.char.startswith(following, codes)]
 
 
 @lru_cache(maxsize=16)

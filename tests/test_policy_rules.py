@@ -73,7 +73,7 @@ def test_advanced_chips_pay_only_if_they_meet_the_thresholds(products):
 
 
 def test_bulk_totals_follow_the_conditions_of_the_single_answers(products):
-    codes = [LAPTOP, "8507600010", "8507600020", "8501100000", "8408202000", MEDICAMENTS]
+    codes = [LAPTOP, "8507600010", "8507600020", "8501102000", "8408202000", MEDICAMENTS]  # lines of 2025-26
     days = [d("2025-09-01"), d("2026-02-01")]
     for assume in (Contents(), Contents(conditions=frozenset({"auto-part", "mhdv-part", "qualifying-chip"}))):
         table = products.table(codes, days, US, assume=assume).set_index(["code", "date"])["additional_rate"]
@@ -175,7 +175,8 @@ def test_forced_labor_301_exempts_civil_aircraft_only_for_that_use(products):
     layer = row(products.rate(pump, d("2026-08-01"), US), "us-s301-forced-labor")
     assert layer["applies"] and layer["charged"] == 12.5 and "exempt if the good is for use in civil aircraft" in layer["reason"]
     asserted = products.rate(pump, d("2026-08-01"), US, assume=Contents(conditions=frozenset({"civil-aircraft"})))
-    assert row(asserted, "us-s301-forced-labor")["reason"] == "exempt: civil aircraft (general note 6)"
+    # 8413.60.00 stands for its 6 statistical lines, all exempt alike
+    assert row(asserted, "us-s301-forced-labor")["reason"].startswith("exempt: civil aircraft (general note 6)")
 
 
 def test_forced_labor_301_is_charged_on_polysilicon_232_goods(products):

@@ -89,8 +89,15 @@ def test_short_code_is_resolved_from_the_schedule_lines_under_it(products):
     assert reasons(whole)["t-soy"] == "applies: on Test soybeans list (all 2 lines under this code)"
     assert whole.additional_rate == 150
     part = products.rate("1201", d("2025-04-12"), CN)  # seed soybeans 1201.10 are not
-    assert reasons(part)["t-soy"] == "partly: applies to 2 of the 3 lines under this code; ask for a longer code"
-    assert part.additional_rate == 125
+    assert reasons(part)["t-soy"] == ("varies: applies to 2 of the 3 lines under this code (0-25%); see the lines, "
+                                      "or ask for a longer code")
+    row = part.layers.set_index("layer_id").loc["t-soy"]
+    assert bool(row["varies"]) and pd.isna(row["charged"]) and (row["low"], row["high"]) == (0, 25)
+    # no single total: the scalars are unknown, the range and the lines say why
+    assert part.varies and part.additional_rate is None and part.total_rate is None
+    assert part.range("additional") == (125, 150)
+    assert dict(zip(part.lines["line"], part.lines["additional_rate"])) == {
+        line: (125 if line.startswith("12011") else 150) for line in part.lines["line"]}
     assert products.rate("12019019", d("2025-04-12"), CN).additional_rate == 150
 
 
@@ -107,8 +114,9 @@ def test_origin_must_fit_the_direction():
 
 def test_mfn_comes_from_the_schedule_in_force(products):
     assert products.rate("85171300", d("2025-04-12"), US).mfn.vintage.id == "test-2025"
-    old = products.rate("85171300", d("2019-01-01"), US)
-    assert old.mfn is None and "not in US schedule test-2018" in old.notes[0]
+    # 8517.13 is not a line of the 2018 schedule: an error naming the nearest lines, not a total
+    with pytest.raises(QueryError, match=r"8517.13.00 is not a line of US schedule test-2018 .*nearest lines: "):
+        products.rate("85171300", d("2019-01-01"), US)
 
 
 def test_specific_duty_uses_the_ad_valorem_equivalent_with_a_note(products):
@@ -121,10 +129,15 @@ def test_bulk_table_matches_single_code_answers(products):
     codes = ["8517130000", "7318152000", "87038000", "4202219000", "9403200050"]
     days = [d("2018-10-01"), d("2019-07-01"), d("2025-04-12"), d("2026-01-15")]
     table = products.table(codes, days, US).set_index(["code", "date"])
+    checked = 0
     for code in codes:
         for day in days:
+            if products.schedules.resolve("US", [code], [day]).empty:
+                continue  # not a line of that date's schedule: rate() refuses it
             single = products.rate(code, day, US)
             assert table.loc[(code, day), "additional_rate"] == single.additional_rate
+            checked += 1
+    assert checked >= 12
 
 
 def test_uncovered_group_layers_are_explained(products):
