@@ -16,7 +16,8 @@ class DataError(TariffcalcError):
     def __init__(self, path, line: int | None, reason: str):
         self.path = str(path)
         self.line = line
-        self.reason = reason
+        # One line, always: a key or value quoted from a file may hold a line break.
+        self.reason = reason = reason.replace("\r", "\\r").replace("\n", "\\n")
         where = f"{self.path}:{line}" if line else self.path
         super().__init__(f"{where}: {reason}" if path is not None else reason)
 

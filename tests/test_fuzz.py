@@ -140,3 +140,14 @@ def yaml_fuzz(examples):
 
 test_fuzzed_layer_files_load_or_are_named = yaml_fuzz(60)
 test_many_fuzzed_layer_files = pytest.mark.slow(yaml_fuzz(2000))
+
+
+def test_a_key_with_a_line_break_is_named_on_one_line(runner, tmp_path):
+    """Found by the fuzz test above: an unknown key quoted with its line break made two lines."""
+    (tmp_path / "us").mkdir()
+    path = tmp_path / "us" / "fuzz.yaml"
+    path.write_text(LAYER + '"bad\\nkey": 1\n', encoding="utf-8")
+    result = runner.invoke(cli, ["validate", str(tmp_path), "--standalone"])
+    assert result.exit_code == 2
+    check_one_line_error(result, path)
+    assert "unknown key 'bad\\nkey'" in result.output
