@@ -141,7 +141,8 @@ def evaluate(engine: Engine, index: ProductIndex, codes, days, direction: Direct
     frame = evaluate_pairs(engine, index, pairs, direction, include_threatened, assume=assume)
     if explain:
         states = engine.states(days_frame["date"], direction, include_threatened)
-        frame = pd.concat([frame, _uncovered(frame, states, index, codes)], ignore_index=True)
+        every = pd.DataFrame({"code": codes}).merge(states[states["scope"] == "group"], how="cross")
+        frame = pd.concat([frame, _uncovered(every, frame, index, ["code", "date", "layer_id"])], ignore_index=True)
         frame = frame.sort_values(["code", "date", "scope", "authority", "layer_id"])
     frame["date"] = frame["date"].dt.date
     for column in ("condition", "content", "content_basis"):
@@ -289,12 +290,12 @@ def _reasons(frame: pd.DataFrame, conditions: dict | None = None) -> np.ndarray:
     return reason
 
 
-def _uncovered(frame: pd.DataFrame, states: pd.DataFrame, index: ProductIndex, codes) -> pd.DataFrame:
-    groups = states[states["scope"] == "group"]
-    every = pd.DataFrame({"code": codes}).merge(groups, how="cross")
-    seen = frame[["code", "date", "layer_id"]].assign(_seen=True)
-    missing = every.merge(seen, on=["code", "date", "layer_id"], how="left")
-    missing = missing[missing["_seen"].isna()].copy()
+def _uncovered(every: pd.DataFrame, frame: pd.DataFrame, index: ProductIndex, keys: list[str]) -> pd.DataFrame:
+    """The rows of ``every`` (group layers in effect, per key) that ``frame`` has no row for, each
+    saying why: not covered, or unknown when the data's list is missing or incomplete."""
+    seen = frame[keys].assign(_seen=True)
+    missing = every.merge(seen, on=keys, how="left")
+    missing = missing[missing["_seen"].isna()].drop(columns="_seen").copy()
     missing["applies"], missing["charged"], missing["waivable"] = False, 0.0, False
     has_list = missing["layer_id"].isin(index.with_products)
     partial_list = missing["layer_id"].isin(index.incomplete)
@@ -487,17 +488,7 @@ def _explained(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, directi
     if not groups:
         return frame
     every = pd.concat(groups, ignore_index=True)
-    seen = frame[["group", "code", "date", "layer_id"]].assign(_seen=True)
-    missing = every.merge(seen, on=["group", "code", "date", "layer_id"], how="left")
-    missing = missing[missing["_seen"].isna()].drop(columns="_seen").copy()
-    missing["applies"], missing["charged"], missing["waivable"], missing["bears"] = False, 0.0, False, False
-    has_list = missing["layer_id"].isin(index.with_products)
-    partial_list = missing["layer_id"].isin(index.incomplete)
-    missing["reason"] = np.select(
-        [partial_list, has_list],
-        ["unknown: not on the part of this layer's list that the data holds (list incomplete)", "not covered"],
-        "unknown: the data has no product list for this layer",
-    )
+    missing = _uncovered(every, frame, index, ["group", "code", "date", "layer_id"]).assign(bears=False)
     frame = pd.concat([frame, missing[[c for c in frame.columns if c in missing.columns]]], ignore_index=True)
     frame = _filled(frame)
     return frame.sort_values(["group", "code", "date", "scope", "authority", "layer_id"]).reset_index(drop=True)
