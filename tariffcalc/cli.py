@@ -1009,6 +1009,13 @@ def cache_(clear):
     The first run over some data files checks them all and keeps the result in the user cache
     folder; later runs over the same files (bundled data and --data-dir, compared by content)
     start from it. Set TARIFFCALC_CACHE_DIR to move it, TARIFFCALC_NO_CACHE=1 to turn it off.
+    Deleting the folder is always safe. See docs/cache.md.
+
+    Example:
+
+        tariffcalc cache
+
+        tariffcalc cache --clear
     """
     from . import cache
 
