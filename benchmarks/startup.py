@@ -68,10 +68,10 @@ def run_once(cmd, state, warm_dir: str) -> float:
 
 def imports_pandas(args) -> bool:
     code = (
-        "import sys; sys.argv=['tariffcalc', *%r]\n"
+        f"import sys; sys.argv=['tariffcalc', *{args!r}]\n"
         "from tariffcalc.cli import cli\n"
         "try:\n    cli()\nexcept SystemExit:\n    pass\n"
-        "print('PANDAS' if 'pandas' in sys.modules else 'NOPANDAS', file=sys.stderr)" % (args,)
+        "print('PANDAS' if 'pandas' in sys.modules else 'NOPANDAS', file=sys.stderr)"
     )
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
