@@ -420,6 +420,7 @@ def _compression():
 
 def frame_bytes(frame) -> tuple[bytes, dict]:
     """A DataFrame as an Arrow IPC file, and what reading it back needs (its object columns)."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
@@ -429,7 +430,7 @@ def frame_bytes(frame) -> tuple[bytes, dict]:
     sink = pa.BufferOutputStream()
     with ipc.new_file(sink, table.schema, options=ipc.IpcWriteOptions(compression=_compression())) as writer:
         writer.write_table(table)
-    objects = [str(c) for c, dtype in frame.dtypes.items() if dtype == object]
+    objects = [str(c) for c, dtype in frame.dtypes.items() if dtype == np.dtype(object)]
     return sink.getvalue().to_pybytes(), {"columns": [str(c) for c in frame.columns], "objects": objects}
 
 

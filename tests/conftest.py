@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tariffcalc.engine import Engine
+from tariffcalc.loader import load_dataset
+
 # The warm cache (tariffcalc/cache.py) of this run is a fresh folder: the suite never reads or
 # writes the user's, and every test (subprocesses too) goes through the cache as a user's run does.
 _CACHE = tempfile.mkdtemp(prefix="tariffcalc-test-cache-")
 os.environ["TARIFFCALC_CACHE_DIR"] = _CACHE
 os.environ.pop("TARIFFCALC_NO_CACHE", None)
 atexit.register(shutil.rmtree, _CACHE, True)
-
-from tariffcalc.engine import Engine
-from tariffcalc.loader import load_dataset
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).parent / "golden"

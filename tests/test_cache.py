@@ -261,7 +261,7 @@ def test_a_data_set_derived_from_a_loaded_one_is_not_served_its_tables(fresh_cac
     from tariffcalc.products import ProductIndex
 
     dataset = load_dataset()
-    fewer = dataclasses.replace(dataset, layers=tuple(l for l in dataset.layers if not l.coverage.products))
+    fewer = dataclasses.replace(dataset, layers=tuple(layer for layer in dataset.layers if not layer.coverage.products))
     assert cache.key_of(dataset) is not None and cache.key_of(fewer) is None
     assert len(ProductIndex(fewer).table) < len(ProductIndex(dataset).table)
 
