@@ -338,17 +338,17 @@ def yale_section(products, weights) -> list[str]:
     lines = [
         "## Yale Budget Lab tracker (US on China, daily)",
         "",
-        f"Series: `tests/golden/yale_china_daily.csv`, the daily China rate of {yale.label} "
+        (f"Series: `tests/golden/yale_china_daily.csv`, the daily China rate of {yale.label} "
         f"({len(table)} days, {table['date'].iloc[0]} to {table['date'].iloc[-1]}; provenance beside it). Ours: "
         "`export --freq D --average -d us` (2024 HTS-10 weights, as Yale's). The columns A-I are the gap each "
         "named choice explains (ours minus ours with that choice added, the choices added in order A to I); "
         "`yale conv.` is ours with every choice (`--convention yale`); `unexplained` = yale conv. minus Yale. "
-        "The gap equals A + ... + I + unexplained. Percentage points.",
+         "The gap equals A + ... + I + unexplained. Percentage points."),
         "",
-        f"**Agreement with `--convention yale`: {within:.1%} of days within 1 pp, every day within "
+        (f"**Agreement with `--convention yale`: {within:.1%} of days within 1 pp, every day within "
         f"{table['unexplained'].abs().max():.2f} pp** (largest on {worst['date']}: ours {worst['ours_yale']:.2f}, "
         f"Yale {worst['yale_total']:.2f}). Without the convention (ours): "
-        f"{(table['gap'].abs() <= 1.0).mean():.1%} within 1 pp, largest gap {table['gap'].abs().max():.1f} pp.",
+         f"{(table['gap'].abs() <= 1.0).mean():.1%} within 1 pp, largest gap {table['gap'].abs().max():.1f} pp."),
         "",
         "| period | days | Yale | ours | gap | " + " | ".join(letters) + " | yale conv. | unexplained |",
         "|---|---|---|---|---|" + "---|" * len(letters) + "---|---|",

@@ -178,7 +178,8 @@ def average_on(products, direction: Direction, days, weights: WeightSet, frame: 
         known = np.ones_like(known)
     groups = pd.Index(table["date"])
     sums = pd.DataFrame({
-        "w": w, "w_known": w * known, "w_scheduled": w * in_schedule, "w_total": w * total, "w_add": w * add, "w_covered": w * (add > 0),
+        "w": w, "w_known": w * known, "w_scheduled": w * in_schedule, "w_total": w * total, "w_add": w * add,
+        "w_covered": w * (add > 0),
     }).groupby(groups.to_numpy()).sum()
     out = pd.DataFrame({
         "date": sums.index,

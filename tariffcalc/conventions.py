@@ -385,7 +385,7 @@ def _other_part(dataset: Dataset, convention: Convention, key: str) -> Dataset:
                 steps = tuple(s for s in (_from(s, metal.until) for s in layer.steps) if s is not None)
                 layer = dataclasses.replace(layer, steps=steps)
             layers.append(layer)
-    return dataclasses.replace(dataset, layers=tuple(l for l in layers if l.steps))
+    return dataclasses.replace(dataset, layers=tuple(kept for kept in layers if kept.steps))
 
 
 def _from(step, until):
