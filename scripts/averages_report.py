@@ -293,7 +293,8 @@ def piie_section(products, weights) -> list[str]:
                      f"{'–' if pd.isna(r.share_stated) else f'{r.share_stated:.0%}'} | {r.predicted_2024:+.1f} | "
                      f"{r.predicted_2017:+.1f} | {'–' if pd.isna(r.predicted_stated) else f'{r.predicted_stated:+.1f}'} "
                      f"| {implied} |")
-    lines += ["", steps_why(products, weights), "", "The choices of `--convention piie` (data/conventions/conventions.yaml), each with its source:", ""]
+    lines += ["", steps_why(products, weights), "",
+              "The choices of `--convention piie` (data/conventions/conventions.yaml), each with its source:", ""]
     lines += [f"- **W. Weights** {key}: `{w.set}` {w.year} ({weights.get(w.set, w.year).label}): {w.source}."
               for key in ("us", "cn") for w in [piie.weights_for(key)] if w is not None]
     lines += [f"- **B. Exclusion share** {e.share:.0%} of the lines on '{e.set}': {e.source}." for e in piie.exclusion_shares]
