@@ -135,7 +135,7 @@ def _values(engine, products, start, end, average, weights_year, include_threate
     for d in directions_for("both"):
         days = products.change_dates(d, start, end) if products is not None else engine.change_dates(d, start, end)
         if average:
-            chosen, frame = weights_for(engine, d.key, weights_year)
+            chosen, frame = weights_for(engine, d.key, weights_year, convention)
             values = average_rates(products, d, days, chosen, frame, include_threatened, convention)
             parts.append(pd.DataFrame({"date": values["date"], "direction": d.key, "value": values["average_rate"]}))
         else:
