@@ -7,6 +7,10 @@ the time of `python -c "import pandas"`; cold (an empty cache folder: every file
 cached) at most 1.6x; `--help` at most 0.2x, without importing pandas. `no cache` is
 TARIFFCALC_NO_CACHE=1 (every file read and checked on each run, as before the cache).
 
+Python bytecode is cached (in a temporary PYTHONPYCACHEPREFIX folder, even where
+PYTHONDONTWRITEBYTECODE is set), as it is for an installed package and for pandas itself:
+otherwise each run would compile tariffcalc's source again. --no-bytecode measures that case.
+
 The commands run in rounds (each command once per round, in turn), so a machine whose load
 changes during the run slows every command alike; figures are medians over the rounds, reported
 as ratios to the pandas floor of the same run.
@@ -48,8 +52,11 @@ TARGETS = {
 }
 
 
-def run_once(cmd, state, warm_dir: str) -> float:
+def run_once(cmd, state, warm_dir: str, pycache: str | None) -> float:
     env = dict(os.environ, COLUMNS="120", PYTHONPATH=str(ROOT))
+    if pycache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = pycache
     env.pop("TARIFFCALC_DATA", None)
     cold_dir = None
     if state is None:
@@ -81,20 +88,26 @@ def imports_pandas(args) -> bool:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="rounds (default 7, about 45 s)")
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="do not cache tariffcalc's bytecode (compile its source on every run)")
     args = parser.parse_args()
     warm_dir = tempfile.mkdtemp(prefix="tariffcalc-bench-warm-")
+    pycache = None if args.no_bytecode else tempfile.mkdtemp(prefix="tariffcalc-bench-pyc-")
     try:
-        for cmd, state in CASES.values():  # the OS file cache, and the warm folder, filled once
-            run_once(cmd, state, warm_dir)
+        for cmd, state in CASES.values():  # the OS file cache, bytecode and the warm folder, filled once
+            run_once(cmd, state, warm_dir, pycache)
         times: dict[str, list[float]] = {name: [] for name in CASES}
         for _ in range(args.repeat):
             for name, (cmd, state) in CASES.items():
-                times[name].append(run_once(cmd, state, warm_dir))
+                times[name].append(run_once(cmd, state, warm_dir, pycache))
     finally:
         shutil.rmtree(warm_dir, ignore_errors=True)
+        if pycache:
+            shutil.rmtree(pycache, ignore_errors=True)
     results = {name: statistics.median(values) for name, values in times.items()}
     floor = results[FLOOR]
-    print(f"median of {args.repeat} rounds, Python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    bytecode = "source compiled on every run" if args.no_bytecode else "bytecode cached"
+    print(f"median of {args.repeat} rounds, Python {sys.version.split()[0]}, {os.cpu_count()} cores, {bytecode}")
     print(f"{'command':40} {'seconds':>8} {'x floor':>8} {'target':>8}")
     for name, seconds in results.items():
         target = f"<= {TARGETS[name]:g}" if name in TARGETS else ""
