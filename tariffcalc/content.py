@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .cache import file_table
-from .codes import code_problem, normalize_code
+from .codes import VALID_LENGTHS, code_problem, normalize_code
 from .errors import DataError, QueryError
 from .model import CONTENTS
 
@@ -126,10 +126,12 @@ def _read_estimates(path: str) -> pd.DataFrame:
             continue
         if len(record) != len(header):
             raise DataError(path, line, f"{len(record)} fields, header has {len(header)}")
-        problem = code_problem(record[0].strip())
-        if problem:
-            raise DataError(path, line, problem)
-        code = normalize_code(record[0].strip())
+        code = record[0].strip()
+        if not (code.isdigit() and len(code) in VALID_LENGTHS):  # the usual row needs no normalising
+            problem = code_problem(code)
+            if problem:
+                raise DataError(path, line, problem)
+            code = normalize_code(code)
         if code in seen:
             raise DataError(path, line, f"code {code} repeats line {seen[code]}")
         seen[code] = line

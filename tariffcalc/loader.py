@@ -660,7 +660,7 @@ def _read_list_file(path: Path, budget: Budget | None):
         raise DataError(path, header_line, f"unknown column '{unknown[0]}' (allowed: {', '.join(LIST_COLUMNS)})")
     where = {name: header.index(name) for name in ("code", "start", "end", "condition") if name in header}
     code_at, dated = where["code"], "start" in where or "end" in where
-    rows, seen, consumed = [], {}, reader.line_num
+    rows, seen, consumed, days = [], {}, reader.line_num, {}
     for record in reader:
         line = number + consumed + 1  # the physical line, also after a quoted line break
         consumed = reader.line_num
@@ -681,8 +681,8 @@ def _read_list_file(path: Path, budget: Budget | None):
             code = normalize_code(code_text)
         start = end = None
         if dated:
-            start = _list_date(path, line, "start", record, where)
-            end = _list_date(path, line, "end", record, where)
+            start = _list_date(path, line, "start", record, where, days)
+            end = _list_date(path, line, "end", record, where, days)
             if start and end and end <= start:
                 raise DataError(path, line, f"end {end} is not after start {start}")
         for other_start, other_end, other_line in seen.get(code, ()):
@@ -696,14 +696,17 @@ def _read_list_file(path: Path, budget: Budget | None):
     return rows
 
 
-def _list_date(path, line, name, record, where):
+def _list_date(path, line, name, record, where, days: dict):
     text = record[where[name]].strip() if name in where else ""
     if not text:
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise DataError(path, line, f"{name} {text!r} is not a date YYYY-MM-DD") from None
+    day = days.get(text)  # a list repeats a few dates over thousands of rows: parse each once
+    if day is None:
+        try:
+            day = days[text] = date.fromisoformat(text)
+        except ValueError:
+            raise DataError(path, line, f"{name} {text!r} is not a date YYYY-MM-DD") from None
+    return day
 
 
 def check_list_files(dataset: Dataset, budget: Budget | None = None) -> int:
