@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -52,7 +53,13 @@ TARGETS = {
 }
 
 
-def run_once(cmd, state, warm_dir: str, pycache: str | None) -> float:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(cmd, state, warm_dir: str, pycache: str | None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one run."""
     env = dict(os.environ, COLUMNS="120", PYTHONPATH=str(ROOT))
     if pycache:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -65,12 +72,12 @@ def run_once(cmd, state, warm_dir: str, pycache: str | None) -> float:
         env.pop("TARIFFCALC_NO_CACHE", None)
         cold_dir = tempfile.mkdtemp(prefix="tariffcalc-bench-") if state == "cold" else None
         env["TARIFFCALC_CACHE_DIR"] = cold_dir or warm_dir
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env, cwd=ROOT)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, _cpu() - cpu
     if cold_dir:
         shutil.rmtree(cold_dir, ignore_errors=True)
-    return elapsed
+    return elapsed, cpu
 
 
 def imports_pandas(args) -> bool:
@@ -96,7 +103,7 @@ def main():
     try:
         for cmd, state in CASES.values():  # the OS file cache, bytecode and the warm folder, filled once
             run_once(cmd, state, warm_dir, pycache)
-        times: dict[str, list[float]] = {name: [] for name in CASES}
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in CASES}
         for _ in range(args.repeat):
             for name, (cmd, state) in CASES.items():
                 times[name].append(run_once(cmd, state, warm_dir, pycache))
@@ -104,14 +111,16 @@ def main():
         shutil.rmtree(warm_dir, ignore_errors=True)
         if pycache:
             shutil.rmtree(pycache, ignore_errors=True)
-    results = {name: statistics.median(values) for name, values in times.items()}
-    floor = results[FLOOR]
+    wall = {name: statistics.median(w for w, _ in values) for name, values in times.items()}
+    cpu = {name: statistics.median(c for _, c in values) for name, values in times.items()}
     bytecode = "source compiled on every run" if args.no_bytecode else "bytecode cached"
     print(f"median of {args.repeat} rounds, Python {sys.version.split()[0]}, {os.cpu_count()} cores, {bytecode}")
-    print(f"{'command':40} {'seconds':>8} {'x floor':>8} {'target':>8}")
-    for name, seconds in results.items():
+    print("wall: elapsed time; cpu: user + system time of the process (steadier on a busy machine)")
+    print(f"{'command':40} {'wall s':>7} {'x floor':>7} {'cpu s':>7} {'x floor':>7} {'target':>8}")
+    for name in CASES:
         target = f"<= {TARGETS[name]:g}" if name in TARGETS else ""
-        print(f"{name:40} {seconds:8.3f} {seconds / floor:8.2f} {target:>8}")
+        print(f"{name:40} {wall[name]:7.3f} {wall[name] / wall[FLOOR]:7.2f} "
+              f"{cpu[name]:7.3f} {cpu[name] / cpu[FLOOR]:7.2f} {target:>8}")
     for flag in ("--help", "--version"):
         print(f"tariffcalc {flag} imports pandas: {imports_pandas([flag])}")
 

@@ -660,6 +660,15 @@ def _read_list_file(path: Path, budget: Budget | None):
         raise DataError(path, header_line, f"unknown column '{unknown[0]}' (allowed: {', '.join(LIST_COLUMNS)})")
     where = {name: header.index(name) for name in ("code", "start", "end", "condition") if name in header}
     code_at, dated = where["code"], "start" in where or "end" in where
+    records = list(reader)
+    if reader.line_num == len(records) + 1:  # one line per record: no quoted line break
+        rows = _plain_rows(records, len(header), header_line, where)
+        if rows is not None:
+            return rows
+    # The careful loop: it finds and names the first problem (or reads a file with line breaks
+    # in quoted fields).
+    reader = csv.reader(lines[number:])
+    next(reader)
     rows, seen, consumed, days = [], {}, reader.line_num, {}
     for record in reader:
         line = number + consumed + 1  # the physical line, also after a quoted line break
@@ -694,6 +703,53 @@ def _read_list_file(path: Path, budget: Budget | None):
         condition = record[where["condition"]].strip() or None if "condition" in where else None
         rows.append((code, start, end, line, condition))
     return rows
+
+
+_PLAIN_CODES = re.compile(r"(?:(?:\d\d){1,5}\n)*")  # codes of 2, 4, 6, 8 or 10 digits, one a line
+
+
+def _plain_rows(records: list, width: int, header_line: int, where: dict):
+    """The rows of a list file without any problem, checked column-wise (50,000 rows are read on
+    a cold start); None as soon as anything is unusual: the careful loop then names it."""
+    numbered = [(header_line + 1 + i, record) for i, record in enumerate(records) if record]  # [] = blank line
+    if len(numbered) > MAX_LIST_CODES or any(len(record) != width for _, record in numbered):
+        return None
+    code_at = where["code"]
+    codes = [record[code_at].strip() for _, record in numbered]
+    if not _PLAIN_CODES.fullmatch("".join(code + "\n" for code in codes)):
+        return None
+    none = [None] * len(codes)
+    starts = ends = none
+    if "start" in where or "end" in where:
+        days: dict = {"": None}
+        try:
+            for name in ("start", "end"):
+                if name in where:
+                    for record in numbered:
+                        text = record[1][where[name]].strip()
+                        if text not in days:
+                            days[text] = date.fromisoformat(text)
+        except ValueError:
+            return None
+        if "start" in where:
+            starts = [days[record[where["start"]].strip()] for _, record in numbered]
+        if "end" in where:
+            ends = [days[record[where["end"]].strip()] for _, record in numbered]
+        if any(s is not None and e is not None and e <= s for s, e in zip(starts, ends)):
+            return None
+    if len(set(codes)) != len(codes):  # a code twice: only with dates that do not overlap
+        spans: dict = {}
+        for code, start, end in zip(codes, starts, ends):
+            for other_start, other_end in spans.get(code, ()):
+                if (end is None or other_start is None or other_start < end) and (
+                        other_end is None or start is None or start < other_end):
+                    return None
+            spans.setdefault(code, []).append((start, end))
+    conditions = none
+    if "condition" in where:
+        conditions = [record[where["condition"]].strip() or None for _, record in numbered]
+    lines = [line for line, _ in numbered]
+    return list(zip(codes, starts, ends, lines, conditions))
 
 
 def _list_date(path, line, name, record, where, days: dict):
