@@ -16,7 +16,7 @@ from tariffcalc.averages import WeightSets, average_rates
 from tariffcalc.cli import cli
 from tariffcalc.conventions import Convention, Conventions
 from tariffcalc.engine import Engine, direction_with_origin
-from tariffcalc.errors import DataError
+from tariffcalc.errors import DataError, QueryError
 from tariffcalc.loader import load_dataset
 from tariffcalc.products import ProductEngine
 from tariffcalc.schedule import Schedules
@@ -185,3 +185,15 @@ def test_first_term_steps_follow_the_lists_stated_share_of_trade(report, product
         assert abs(step.predicted_stated - step.piie_change) < abs(step.ours_2017 - step.piie_change), step
     list3 = listed[listed["lists"].str.contains("List 3") & ~listed["lists"].str.contains("List 1")].iloc[0]
     assert list3.share_2024 < list3.share_2017 < list3.share_stated  # 2024 trade holds less of List 3
+
+
+def test_every_bundled_convention_names_weights_that_ship(weights):
+    conventions = Conventions.bundled()
+    for name in conventions.names():
+        for w in conventions.get(name).weights:
+            assert weights.get(w.set, w.year).direction == w.direction, (name, w)
+
+
+def test_an_unknown_weight_set_is_a_query_error(weights):
+    with pytest.raises(QueryError, match="no weight set 'nope' for 2017"):
+        weights.get("nope", 2017)
