@@ -1,0 +1,573 @@
+"""Rebuild the product-list files under data/lists from the public files they were made from.
+
+    python scripts/build_lists.py [RAW_DIR]            # how each rebuild compares with the committed file
+    python scripts/build_lists.py [RAW_DIR] --write    # rewrite the rows of the rebuilt files
+
+RAW_DIR is the project's copy of the public files (one folder per source, each with its
+PROVENANCE.md), ../shared/data-raw beside the repository by default.
+
+One table, RECIPES, says for every list file how its rows are made: a function of the raw files
+(and, for a few successor rows, of other list files), or None with the reason the file cannot be
+rebuilt (a list transcribed by hand from an annex that exists only as a PDF or a web page). A
+file's comment header (its `# source:`/`# provenance:` lines) is its documentation, written by
+hand: a rebuild keeps the committed header and rewrites the rows under it, so the comparison is
+of the rows, byte for byte. tests/test_builders.py runs every recipe and checks the hand-curated
+files for what can be checked (codes are lines of the schedule, counts match the annex).
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import re
+import sys
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+from xml.etree import ElementTree
+
+REPO = Path(__file__).resolve().parent.parent
+LISTS = REPO / "data" / "lists"
+DEFAULT_RAW = Path(os.environ.get("TARIFFCALC_SHARED") or REPO.parent / "shared") / "data-raw"
+
+Rows = list[dict[str, str]]
+
+
+# ---------------------------------------------------------------------------------------------
+# reading and writing list files
+
+
+def split(text: str) -> tuple[str, str]:
+    """(comment header, CSV body) of a list file's text."""
+    lines = text.splitlines(keepends=True)
+    n = 0
+    while n < len(lines) and lines[n].startswith("#"):
+        n += 1
+    return "".join(lines[:n]), "".join(lines[n:])
+
+
+def committed_rows(name: str) -> Rows:
+    _, body = split((LISTS / name).read_text(encoding="utf-8"))
+    return list(csv.DictReader(io.StringIO(body)))
+
+
+def render(columns: list[str], rows: Rows) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def row(code: str, description: str = "", start: str = "", end: str = "", **extra: str) -> dict[str, str]:
+    return {"code": code, "start": start, "end": end, "description": description, **extra}
+
+
+def read_csv(path: Path, encoding: str = "utf-8") -> Rows:
+    with open(path, encoding=encoding, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def read_column(path: Path) -> list[str]:
+    """The first column of a one-column file (header line dropped for a CSV)."""
+    lines = [line.strip().strip('"') for line in path.read_text(encoding="utf-8").splitlines()]
+    lines = [line for line in lines if line]
+    return lines[1:] if path.suffix == ".csv" else lines
+
+
+# ---------------------------------------------------------------------------------------------
+# the USITC schedule: descriptions as the list files print them
+
+
+JSON_EDITIONS = ["hts_2026_rev_10.json.gz", "hts_2026_basic.json.gz", "hts_2025_rev_32.json.gz",
+                 "hts_2025_rev_10.json.gz", "hts_2025_basic.json.gz"]  # newest first
+CSV_EDITIONS = ["hts_2018_revision_8_1_csv.csv.gz", "hts_2019_revision_7_csv.csv.gz",
+                "hts_2020_rev_1_data_csv.csv.gz", "hts_2022_revision_3_csv.csv.gz",
+                "hts_2023_revision_10_csv.csv.gz"]  # oldest first: the code as first published
+
+
+def _chains(items) -> dict[str, list[str]]:
+    """{code: descriptions from the heading down to the line} of one edition's indented rows."""
+    out: dict[str, list[str]] = {}
+    stack: list[tuple[int, str]] = []
+    for indent, code, description in items:
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        stack.append((indent, description))
+        if code.isdigit():
+            out.setdefault(code, [d for _, d in stack])
+    return out
+
+
+@lru_cache(maxsize=None)
+def _edition(raw: Path, name: str) -> dict[str, list[str]]:
+    data = gzip.decompress((raw / "usitc-hts" / name).read_bytes())
+    if name.endswith(".json.gz"):
+        items = ((int(x.get("indent") or 0), (x.get("htsno") or "").replace(".", "").strip(),
+                  (x.get("description") or "").strip()) for x in json.loads(data))
+    else:
+        reader = csv.reader(io.StringIO(data.decode("utf-8-sig")))
+        next(reader)
+        items = ((int(r[1] or 0), r[0].replace(".", "").strip(), r[2].strip()) for r in reader if len(r) > 2)
+    return _chains(items)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3].rstrip() + "..."
+
+
+def _chain_text(chain: list[str]) -> str:
+    """'Heading text (60 chars)...: level > level > line', at most 150 characters."""
+    parts = [re.sub(r"\s+", " ", part).strip().rstrip(":") for part in chain]
+    head, rest = _shorten(parts[0], 60), " > ".join(parts[1:])
+    return _shorten(f"{head}: {rest}" if rest else head, 150)
+
+
+@lru_cache(maxsize=None)
+def _first_under(raw: Path, name: str) -> dict[str, str]:
+    """{prefix: the first code of the edition that starts with it}."""
+    out: dict[str, str] = {}
+    for code in sorted(_edition(raw, name)):
+        for n in range(2, len(code)):
+            out.setdefault(code[:n], code)
+    return out
+
+
+def _find(raw: Path, name: str, code: str) -> list[str] | None:
+    edition = _edition(raw, name)
+    if code in edition:
+        return edition[code]
+    under = _first_under(raw, name).get(code)
+    return edition[under] if under else None
+
+
+def hts_description(raw: Path, code: str) -> str:
+    """The line's text in the newest 2025-26 edition that has it, else in the oldest 2018-23
+    edition that has it, marked '[pre-2025 nomenclature]'."""
+    for name in JSON_EDITIONS:
+        chain = _find(raw, name, code)
+        if chain:
+            return _chain_text(chain)
+    for name in CSV_EDITIONS:
+        chain = _find(raw, name, code)
+        if chain:
+            return _chain_text(chain) + " [pre-2025 nomenclature]"
+    raise KeyError(f"{code}: in no HTS edition of {raw / 'usitc-hts'}")
+
+
+@lru_cache(maxsize=None)
+def hts_footnotes(raw: Path) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """Every product line of the five 2025-26 JSON editions, and the lines footnoted to each 9903
+    heading in any of them."""
+    lines: set[str] = set()
+    footnoted: dict[str, set[str]] = defaultdict(set)
+    for name in JSON_EDITIONS:
+        for item in json.loads(gzip.decompress((raw / "usitc-hts" / name).read_bytes())):
+            code = (item.get("htsno") or "").replace(".", "").strip()
+            if not code.isdigit():
+                continue
+            lines.add(code)
+            for note in item.get("footnotes") or []:
+                for heading in re.findall(r"99\d\d\.\d\d\.\d\d", note.get("value") or ""):
+                    footnoted[heading].add(code)
+    return frozenset(lines), {h: frozenset(c) for h, c in footnoted.items()}
+
+
+@lru_cache(maxsize=None)
+def _footnote_prefixes(raw: Path, heading: str) -> frozenset[str]:
+    marked = hts_footnotes(raw)[1].get(heading, frozenset())
+    return frozenset(code[:n] for code in marked for n in range(1, len(code) + 1))
+
+
+def footnoted_at_or_under(raw: Path, code: str, heading: str) -> bool:
+    """A line at or under `code` (or one `code` is under) is footnoted to `heading`."""
+    marked = hts_footnotes(raw)[1].get(heading, frozenset())
+    return code in _footnote_prefixes(raw, heading) or any(code[:n] in marked for n in range(1, len(code)))
+
+
+# ---------------------------------------------------------------------------------------------
+# China's lists
+
+
+PIIE = "piie-bown-jung-zhang-2019"
+
+
+@lru_cache(maxsize=None)
+def _piie(raw: Path):
+    rows = list(csv.reader(open(raw / PIIE / "china_tariff_rates_hs10.csv", encoding="utf-8", newline="")))
+    header, rows = rows[0], rows[1:]
+    names = {r["hs08"]: r["ProductDescription"] for r in read_csv(raw / PIIE / "china_imports_from_us_2017_hs8.csv")}
+    return header, rows, names
+
+
+def _piie_column(header: list[str], words: str) -> int:
+    (index,) = [i for i, h in enumerate(header) if words in h]
+    return index
+
+
+def piie_lines(raw: Path, test: Callable[[Callable[[str], float]], bool]) -> list[str]:
+    """HS-8 codes with an HS-10 line for which test(change-in-column) holds; every sub-line of
+    each code must agree (the files say so)."""
+    header, rows, _ = _piie(raw)
+    by8: dict[str, list[bool]] = defaultdict(list)
+    for r in rows:
+        def change(words: str, r=r) -> float:
+            return float(r[_piie_column(header, words)] or 0)
+        by8[r[0][:8]].append(test(change))
+    mixed = [c for c, v in by8.items() if any(v) and not all(v)]
+    if mixed:
+        raise ValueError(f"HS-8 lines whose HS-10 sub-lines disagree: {mixed[:5]}")
+    return sorted(c for c, v in by8.items() if all(v))
+
+
+def piie_name(raw: Path, code: str) -> str:
+    """PIIE's English HS-8 name (sheet 'Imports Value'); for a line missing there, the text of its
+    first HS-10 line. Excel's escaped control character (_x001A_, a lost '≤'/'≥') shows as [?]."""
+    header, rows, names = _piie(raw)
+    text = names.get(code)
+    if text is None:
+        text = next(r[1] for r in rows if r[0].startswith(code)).replace("\n", " ")
+    return text.replace("_x001A_", "[?]")
+
+
+CN_2018_LISTS = {  # file: (test on PIIE's columns, auto-suspension label)
+    "cn/301-retaliation-34bn.csv": (lambda c: c("$34 billion") == 25, "34bn list, 25%"),
+    "cn/301-retaliation-16bn.csv": (lambda c: c("$16 billion") == 25, "16bn list, 25%"),
+    "cn/301-retaliation-60bn-annex1.csv": (lambda c: c("September 24, 2018") == 10 and c("June 1, 2019") == 15, "60bn annex 1"),
+    "cn/301-retaliation-60bn-annex2.csv": (lambda c: c("September 24, 2018") == 10 and c("June 1, 2019") == 10, "60bn annex 2"),
+    "cn/301-retaliation-60bn-annex3.csv": (lambda c: c("September 24, 2018") == 5 and c("June 1, 2019") == 5, "60bn annex 3"),
+    "cn/301-retaliation-60bn-annex4.csv": (lambda c: c("September 24, 2018") == 5 and c("June 1, 2019") == 0, "60bn annex 4, 5%"),
+}
+CN_2025_LISTS = ["cn/2025-farm-10.csv", "cn/2025-farm-15.csv", "cn/2025-energy-15.csv"]
+
+
+def cn_successors(raw: Path, listed: list[str]) -> Rows:
+    """2025 codes (from the 2025 list files) that are not PIIE 2019 lines and share their first
+    7 digits with exactly one PIIE line, which is on this list."""
+    with gzip.open(REPO / "data" / "mfn" / "cn" / "piie-2019-01-01.csv.gz", "rt", encoding="utf-8") as fh:
+        piie = {r["code"][:8] for r in csv.DictReader(fh)}
+    on_list = set(listed)
+    new = sorted({r["code"] for name in CN_2025_LISTS for r in committed_rows(name)} - piie)
+    out = []
+    for code in new:
+        parents = [p for p in piie if p[:7] == code[:7]]
+        if len(parents) == 1 and parents[0] in on_list:
+            out.append(row(code, f"successor of {parents[0]} in the 2025 nomenclature "
+                                 "(derived: shared 7-digit prefix, only PIIE line under it)"))
+    return out
+
+
+def cn_2018_list(name: str, successors: bool = False):
+    def build(raw: Path) -> Rows:
+        codes = piie_lines(raw, CN_2018_LISTS[name][0])
+        rows = [row(c, piie_name(raw, c)) for c in codes]
+        return rows + (cn_successors(raw, codes) if successors else [])
+    return build
+
+
+def cn_auto_suspended(raw: Path) -> Rows:
+    suspended = set(piie_lines(raw, lambda c: c("Suspension of retaliation") < 0))
+    label = {}
+    for name, (test, text) in CN_2018_LISTS.items():
+        for code in suspended & set(piie_lines(raw, test)):
+            label[code] = text
+    return [row(c, f"[{label[c]} suspended] {piie_name(raw, c)}") for c in sorted(suspended)]
+
+
+def _number(value: float) -> str:
+    return f"{round(value, 3):g}"
+
+
+def cn_75bn_hs6(points: float):
+    """HS-6 codes whose total tariff (Waugh's HS-6 maximum) rose by exactly `points` on 2019-09-01."""
+    def build(raw: Path) -> Rows:
+        level: dict[tuple[str, str], float] = {}
+        for r in read_csv(raw / "waugh-tradewar-tracker-2020" / "china_tariffs_on_us_hs6_2018_2019.csv"):
+            if r["tariff"]:
+                level[r["hs6"], r["time_of_tariff"]] = float(r["tariff"])
+        codes = sorted({code for code, _ in level})
+        out = []
+        for code in codes:
+            before, after = level.get((code, "2019-06-01")), level.get((code, "2019-09-01"))
+            if before is not None and after is not None and round(after - before, 6) == points:
+                out.append(row(code, f"HS-6 max total tariff {_number(before)}% on 2019-06-01 -> "
+                                     f"{_number(after)}% on 2019-09-01"))
+        return out
+    return build
+
+
+def cn_2025_energy(raw: Path) -> Rows:
+    rows = read_csv(raw / "cn-tariff-commission-2025-no1" / "cn_2025_no1_lines.csv")
+    return [row(r["hs8"], r["description_en"]) for r in rows if r["annex"] == "1"]
+
+
+def xlsx_rows(path: Path) -> list[list[str]]:
+    """The first sheet of an .xlsx as rows of strings (the standard library is enough for a
+    small workbook: shared strings plus one sheet)."""
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    with zipfile.ZipFile(path) as book:
+        strings = []
+        if "xl/sharedStrings.xml" in book.namelist():
+            for si in ElementTree.fromstring(book.read("xl/sharedStrings.xml")).findall("m:si", ns):
+                strings.append("".join(t.text or "" for t in si.iter(f"{{{ns['m']}}}t")))
+        sheet = ElementTree.fromstring(book.read("xl/worksheets/sheet1.xml"))
+    out = []
+    for r in sheet.iter(f"{{{ns['m']}}}row"):
+        cells = []
+        for c in r.findall("m:c", ns):
+            v = c.find("m:v", ns)
+            text = "" if v is None else v.text or ""
+            if c.get("t") == "s":
+                text = strings[int(text)]
+            elif c.get("t") == "inlineStr":
+                text = "".join(t.text or "" for t in c.iter(f"{{{ns['m']}}}t"))
+            cells.append(text)
+        out.append(cells)
+    return out
+
+
+def cn_s232_retaliation(rate: str):
+    def build(raw: Path) -> Rows:
+        sheet = xlsx_rows(raw / "mitsuoxv-ustr-301-lists-2018-2019" / "mofcom_2018-04-01_list_128_items_P020180401856022545193.xlsx")
+        (at,) = [i for i, r in enumerate(sheet) if r and r[0] == "序号"]
+        header = sheet[at]
+        code_col = next(i for i, h in enumerate(header) if "税则号" in h)
+        name_col = next(i for i, h in enumerate(header) if "商品名称" in h)
+        rate_col = next(i for i, h in enumerate(header) if "税率" in h)
+        return sorted((row(r[code_col].strip(), r[name_col].strip()) for r in sheet[at + 1:]
+                       if len(r) > rate_col and r[rate_col].strip() == rate), key=lambda r: r["code"])
+    return build
+
+
+# ---------------------------------------------------------------------------------------------
+# the US Section 301 lists
+
+
+USTR_PUBLISHED = "mitsuoxv-ustr-301-lists-2018-2019/ustr_301_lists_hts8_as_published.csv"
+YALE = "yale-tariff-rate-tracker"
+YALE_FORK = "yale-tariff-rate-tracker/fork-arifshehab"
+S301_LISTS = {  # file: (USTR list as published, Yale lists, heading)
+    "us/s301-list1.csv": ("list1_34b", {"1"}, "9903.88.01"),
+    "us/s301-list2.csv": ("list2_16b", {"2"}, "9903.88.02"),
+    "us/s301-list3.csv": ("list3_200b", {"3", "3_addl"}, "9903.88.03"),
+    "us/s301-list4a.csv": ("list4A_300b_a", {"4A"}, "9903.88.15"),
+    "us/s301-list4b.csv": ("list4B_300b_c", set(), "9903.88.16"),  # Yale's 4B is not used (the file's note says why)
+}
+# List 3: a Yale-only code is kept only where the schedule footnotes a line at or under it to the
+# list's headings; two published codes the schedule puts on another list only are left out (the
+# file's '# note' line names them).
+S301_FOOTNOTE_CHECKED = {"us/s301-list3.csv": ("9903.88.03", "9903.88.04")}
+S301_LEFT_OUT = {"us/s301-list3.csv": {"84729050", "90314940"}}
+S301_BOTH_CURRENT = ("also on {other} (the 2025-26 HTS footnotes the line to 9903.88.04 and 9903.88.15, each "
+                     "for the goods its definitional note describes; which rate applies depends on the product)")
+S301_BOTH_PUBLISHED = ("also on {other} (listed on both as published; the 2025-26 HTS footnotes the line to no "
+                       "list heading; not resolved)")
+
+
+@lru_cache(maxsize=None)
+def s301_codes(raw: Path) -> dict[str, dict[str, str]]:
+    """{file: {code: source category}} for lists 1-4B: the union of USTR's lists as published
+    (minus chapters 98/99) and Yale's parse of the 2025-26 schedule (minus 9802)."""
+    published = read_csv(raw / USTR_PUBLISHED)
+    yale = read_csv(raw / YALE / "resources" / "s301_product_lists.csv")
+    lines = hts_footnotes(raw)[0]
+    current = {code[:8] for code in lines if len(code) >= 8}
+    out = {}
+    for name, (ustr, yale_lists, _) in S301_LISTS.items():
+        a = {r["hts8"] for r in published if r["list"] == ustr and r["hts8"][:2] not in ("98", "99")}
+        b = {r["hts8"] for r in yale if r["list"] in yale_lists and not r["hts8"].startswith("9802")}
+        if name in S301_FOOTNOTE_CHECKED:
+            b = {c for c in b if c in a or any(footnoted_at_or_under(raw, c, h) for h in S301_FOOTNOTE_CHECKED[name])}
+        rows = {}
+        for code in sorted((a | b) - S301_LEFT_OUT.get(name, set())):
+            if code in a and code in b and code in current:
+                rows[code] = "as published 2018-19 and in current (2025-26) nomenclature"
+            elif code in b and code in current:
+                rows[code] = "current (2025-26) nomenclature only"
+            elif code in current:
+                rows[code] = "as published 2018-19 only"
+            else:
+                rows[code] = "as published 2018-19 only (code since renumbered or dropped)"
+        out[name] = rows
+    return out
+
+
+def s301_list(name: str):
+    def build(raw: Path) -> Rows:
+        lists = s301_codes(raw)
+        heading = S301_LISTS[name][2]
+        out = []
+        for code, note in lists[name].items():
+            for other, codes in lists.items():
+                if other != name and code in codes:
+                    label = "List " + other.split("list")[1].removesuffix(".csv").upper()
+                    text = S301_BOTH_CURRENT if note.startswith("current") else S301_BOTH_PUBLISHED
+                    note += "; " + text.format(other=label)
+            line_heading = heading
+            if name in S301_FOOTNOTE_CHECKED and footnoted_at_or_under(raw, code, "9903.88.04") \
+                    and not footnoted_at_or_under(raw, code, "9903.88.03"):
+                line_heading = "9903.88.04"
+            out.append(row(code, hts_description(raw, code), heading=line_heading, note=note))
+        return out
+    return build
+
+
+def yale_s301(raw: Path, fork: bool = False) -> Rows:
+    return read_csv(raw / (YALE_FORK if fork else YALE) / "resources" / "s301_product_lists.csv")
+
+
+def s301_review(ch99: str = "", where: Callable[[str], bool] = lambda code: True, annex: tuple[str, ...] = (),
+                heading: str = "", notes: dict[str, str] | None = None, fork: bool = False,
+                successors_of: str = "", successor_note: str = "", replace: dict[str, str] | None = None):
+    """A 2024 four-year-review group (or another note-31 group): Yale's rows with `ch99` whose
+    code passes `where`, plus the statistical numbers the annex names (`annex`), plus the 2026
+    lines that split an annex number (`successors_of`: 10-digit lines of HTS 2026 rev 10 under
+    its 8 digits that HTS 2025 rev 32 does not have). Descriptions from the schedule."""
+    def build(raw: Path) -> Rows:
+        codes = {r["hts8"] for r in yale_s301(raw, fork) if ch99 and r["ch99_code"] == ch99 and where(r["hts8"])}
+        codes = {(replace or {}).get(c, c) for c in codes} | set(annex)
+        extra = {}
+        if successors_of:
+            new = set(_edition(raw, "hts_2026_rev_10.json.gz")) - set(_edition(raw, "hts_2025_rev_32.json.gz"))
+            extra = {c: successor_note for c in new if len(c) == 10 and c.startswith(successors_of[:8])}
+        return [row(c, hts_description(raw, c), heading=heading or ch99,
+                    note={**(notes or {}), **extra}.get(c, "")) for c in sorted(codes | set(extra))]
+    return build
+
+
+def _chapter(*prefixes: str) -> Callable[[str], bool]:
+    return lambda code: code.startswith(prefixes)
+
+
+S301_REVIEW = {
+    "battery-parts": s301_review("9903.91.01", _chapter("85079040")),
+    "critical-minerals": s301_review("9903.91.01", _chapter("26", "28", "79", "80", "81", "720260", "720293")),
+    "disposable-textile-facemasks": s301_review(annex=("6307909870",), heading="9903.91.07"),
+    "ev-batteries": s301_review(annex=("8507600010",), heading="9903.91.01"),
+    "evs": s301_review("9903.91.03", _chapter("8702", "8703")),
+    "medical-gloves": s301_review("9903.91.08", _chapter("40151210"), heading="9903.91.05 / 9903.91.08"),
+    "natural-graphite": s301_review("9903.91.06", _chapter("2504")),
+    "non-ev-batteries": s301_review(
+        annex=("8507600020",), heading="9903.91.06", successors_of="8507600020",
+        notes={"8507600020": "statistical number named in the 2024 annex (2024-25 nomenclature)"},
+        successor_note="successor of 8507.60.0020 in the 2026 HTS"),
+    "permanent-magnets": s301_review("9903.91.06", _chapter("85051100")),
+    "polysilicon-wafers": s301_review("9903.91.05", lambda code: not code.startswith(("8541", "8542"))),
+    "respirators-facemasks": s301_review(annex=("6307909842", "6307909844", "6307909850", "6307909875"),
+                                         heading="9903.91.01 / 9903.91.07"),
+    "semiconductors": s301_review("9903.91.05", _chapter("8541", "8542")),
+    "solar-cells": s301_review("9903.91.02"),
+    "steel-aluminum": s301_review("9903.91.01", lambda code: code.startswith(("72", "73", "76")) and not code.startswith("7202")),
+    "sts-cranes": s301_review("9903.92.10", notes={"84261900": (
+        "ex 8426.19.00: only ship-to-shore gantry cranes (9903.92.10); other cranes of this subheading are not covered (9903.92.80)")}),
+    "syringes-needles": s301_review("9903.91.03", _chapter("9018")),
+    "tungsten": s301_review("9903.91.11"),
+}
+S301_MARITIME = {
+    "us/s301-maritime-cranes-chassis.csv": lambda raw: (
+        s301_review("9903.91.14", fork=True, notes={"84261900": "ex 8426.19.00: only ship-to-shore gantry cranes"})(raw)
+        + s301_review("9903.91.12", fork=True, replace={"87163900": "8716390090"}, notes={
+            "8716390090": "intermodal chassis within statistical number 8716.39.0090",
+            "87169030": "ex 8716.90.30: only subassemblies and parts of intermodal chassis",
+            "87169050": "ex 8716.90.50: only subassemblies and parts of intermodal chassis"})(raw)),
+}
+
+
+def s301_exclusions(ch99: str, start: str, end: str, note: str):
+    """Section 301 exclusion lines of one heading (the fork's parse of every 2025-26 revision),
+    the heading's window, and the lists each line's 8 digits are on."""
+    def build(raw: Path) -> Rows:
+        lines = sorted({r["hts10"] for r in read_csv(raw / YALE_FORK / "resources" / "s301_exclusion_lines.csv")
+                        if r["ch99_code"] == ch99})
+        lists = s301_codes(raw)
+        out = []
+        for code in lines:
+            on = "/".join(name.split("-")[1].removesuffix(".csv") for name, codes in lists.items() if code[:8] in codes)
+            out.append(row(code, hts_description(raw, code), start, end, heading=ch99, note=f"{note}; on {on}"))
+        return out
+    return build
+
+
+# ---------------------------------------------------------------------------------------------
+# recipes
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one list file's rows are made: `build(raw)` returns them, or `build` is None and
+    `curated` says why the file cannot be rebuilt (and what the test checks instead)."""
+    build: Callable[[Path], Rows] | None
+    columns: tuple[str, ...] = ("code", "start", "end", "description")
+    curated: str = ""
+    needs: tuple[str, ...] = field(default=())  # other list files the rows are derived from
+
+
+RECIPES: dict[str, Recipe] = {
+    "cn/301-retaliation-34bn.csv": Recipe(cn_2018_list("cn/301-retaliation-34bn.csv", successors=True), needs=tuple(CN_2025_LISTS)),
+    "cn/301-retaliation-16bn.csv": Recipe(cn_2018_list("cn/301-retaliation-16bn.csv")),
+    "cn/301-retaliation-60bn-annex1.csv": Recipe(cn_2018_list("cn/301-retaliation-60bn-annex1.csv", successors=True), needs=tuple(CN_2025_LISTS)),
+    "cn/301-retaliation-60bn-annex2.csv": Recipe(cn_2018_list("cn/301-retaliation-60bn-annex2.csv")),
+    "cn/301-retaliation-60bn-annex3.csv": Recipe(cn_2018_list("cn/301-retaliation-60bn-annex3.csv")),
+    "cn/301-retaliation-60bn-annex4.csv": Recipe(cn_2018_list("cn/301-retaliation-60bn-annex4.csv")),
+    "cn/auto-retaliation-suspended.csv": Recipe(cn_auto_suspended),
+    "cn/301-retaliation-75bn-annex1-10pct-hs6.csv": Recipe(cn_75bn_hs6(10)),
+    "cn/301-retaliation-75bn-annex1-5pct-hs6.csv": Recipe(cn_75bn_hs6(5)),
+    "cn/2025-energy-15.csv": Recipe(cn_2025_energy),
+    "cn/s232-retaliation-15.csv": Recipe(cn_s232_retaliation("15")),
+    "cn/s232-retaliation-25.csv": Recipe(cn_s232_retaliation("25")),
+}
+S301_COLUMNS = ("code", "start", "end", "heading", "description", "note")
+RECIPES.update({name: Recipe(s301_list(name), S301_COLUMNS) for name in S301_LISTS})
+RECIPES.update({f"us/s301-review-{group}.csv": Recipe(build, S301_COLUMNS) for group, build in S301_REVIEW.items()})
+RECIPES.update({name: Recipe(build, S301_COLUMNS) for name, build in S301_MARITIME.items()})
+RECIPES.update({
+    "us/s301-exclusions-9903-88-69.csv": Recipe(s301_exclusions(
+        "9903.88.69", "2024-06-15", "2026-11-10", "only the products described in U.S. note 20(vvv) under this number"), S301_COLUMNS),
+    "us/s301-exclusions-9903-88-70.csv": Recipe(s301_exclusions(
+        "9903.88.70", "2024-01-01", "2026-11-10", "only the products described in U.S. note 20(www) under this number"), S301_COLUMNS),
+})
+
+
+def rebuild(name: str, raw: Path) -> str:
+    """The file's text as rebuilt: the committed header, then the rows the recipe makes."""
+    recipe = RECIPES[name]
+    header, _ = split((LISTS / name).read_text(encoding="utf-8"))
+    return header + render(list(recipe.columns), recipe.build(raw))
+
+
+def main(argv: list[str]) -> int:
+    write = "--write" in argv
+    args = [a for a in argv if a != "--write"]
+    raw = Path(args[0]) if args else DEFAULT_RAW
+    committed = sorted(str(p.relative_to(LISTS)) for p in LISTS.glob("*/*.csv"))
+    status = 0
+    for name in committed:
+        recipe = RECIPES.get(name)
+        if recipe is None:
+            print(f"{name}: NO RECIPE")
+            status = 1
+            continue
+        if recipe.build is None:
+            print(f"{name}: hand-curated ({recipe.curated.split('.')[0]})")
+            continue
+        text = rebuild(name, raw)
+        old = (LISTS / name).read_text(encoding="utf-8")
+        if text == old:
+            print(f"{name}: rebuilt, identical")
+        else:
+            ours, theirs = split(text)[1].splitlines(), split(old)[1].splitlines()
+            differ = sum(1 for a, b in zip(ours, theirs) if a != b) + abs(len(ours) - len(theirs))
+            print(f"{name}: rebuilt, {differ} of {len(theirs)} lines differ")
+            status = 1
+            if write:
+                (LISTS / name).write_text(text, encoding="utf-8")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
