@@ -56,11 +56,23 @@ def committed_rows(name: str) -> Rows:
     return list(csv.DictReader(io.StringIO(body)))
 
 
-def render(columns: list[str], rows: Rows) -> str:
+def render(columns: list[str], rows: Rows, quoted: tuple[str, ...] = ()) -> str:
+    """CSV as the files are written: quotes only where needed, except in the `quoted` columns,
+    whose non-empty fields are always quoted."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    plain = csv.writer(out, lineterminator="\n")
+    plain.writerow(columns)
+    for r in rows:
+        fields = []
+        for column in columns:
+            value = r.get(column, "")
+            if column in quoted and value:
+                fields.append('"' + value.replace('"', '""') + '"')
+            else:
+                cell = io.StringIO()
+                csv.writer(cell, lineterminator="").writerow([value])
+                fields.append(cell.getvalue() if value else "")
+        out.write(",".join(fields) + "\n")
     return out.getvalue()
 
 
@@ -494,6 +506,241 @@ def s301_exclusions(ch99: str, start: str, end: str, note: str):
 
 
 # ---------------------------------------------------------------------------------------------
+# IEEPA, Section 122 and the Section 232 lists other than the metals
+
+
+YALE_2026 = "yale-tariff-rate-tracker-2026"
+ANNEX_II_REMOVED = {  # HTS revision that dropped a code from U.S. note 2(v)(iii): why, in the file's words
+    "rev_17": "removed 2025-08-01 (copper, now Section 232)",
+    "rev_22": "removed by EO 14346 (2025-09-08)",
+    "rev_25": "removed 2025-10-14 (wood, Section 232 timber proclamation)",
+}
+ANNEX_II_ADDED = {
+    "2025-09-08": "added by EO 14346 (effective 2025-09-08)",
+    "2025-11-13": "agriculture, added by the Nov 14 2025 order (effective 2025-11-13)",
+}
+
+
+def _day_after(day: str) -> str:
+    from datetime import date, timedelta
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+
+
+def ieepa_annex_ii(raw: Path) -> Rows:
+    """The fork's first/last appearance of each prefix on U.S. note 2(v)(iii); codes first listed
+    on 2025-04-05 by date are the electronics memorandum's (ieepa-electronics-2025-04-11.csv)."""
+    out = []
+    for r in read_csv(raw / YALE_FORK / "resources" / "annex_ii_first_appearance.csv"):
+        first, end = r["first_effective_date"], r["end_effective_date"]
+        if first == "2025-04-05":
+            continue
+        if first == "NA":
+            text = "Annex II of EO 14257"
+            if end != "NA":
+                text += "; " + ANNEX_II_REMOVED[r["removed_at"]]
+            out.append(row(r["prefix"], text, "2025-04-05", "" if end == "NA" else _day_after(end)))
+        else:
+            out.append(row(r["prefix"], ANNEX_II_ADDED[first], first))
+    return sorted(out, key=lambda r: r["code"])
+
+
+def s122(condition: str, text: str):
+    def build(raw: Path) -> Rows:
+        rows = read_csv(raw / YALE_2026 / "resources" / "s122_exempt_products.csv")
+        return [row(r["hts8"], text) for r in rows if r["condition"] == condition]
+    return build
+
+
+@lru_cache(maxsize=None)
+def policy_params(raw: Path) -> dict:
+    import yaml
+    return yaml.safe_load((raw / YALE_2026 / "config" / "policy_params.yaml").read_text(encoding="utf-8"))
+
+
+def prefixes(raw: Path, *keys: str) -> list[str]:
+    return [p for key in keys for p in policy_params(raw)["section_232_headings"][key]["prefixes"]]
+
+
+def s232_prefixes(text: str, *keys: str):
+    def build(raw: Path) -> Rows:
+        return [row(p, text) for p in prefixes(raw, *keys)]
+    return build
+
+
+def s232_autos(raw: Path) -> Rows:
+    """Yale's passenger-vehicle and light-truck prefixes, plus Waugh's 8703/8704 lines none of
+    them covers."""
+    ours = prefixes(raw, "autos_passenger", "autos_light_trucks")
+    waugh = read_column(raw / "waugh-trade-war-redux-2025" / "tariff-lists" / "auto-tariffs.csv")
+    extra = sorted(c for c in waugh if c.startswith(("8703", "8704")) and not c.startswith(tuple(ours)))
+    return ([row(p, "passenger vehicle / light truck (Yale policy_params autos_passenger/autos_light_trucks)") for p in ours]
+            + [row(c, "vehicle line in Waugh auto-tariffs.csv") for c in extra])
+
+
+def _not_under_another(codes: list[str]) -> list[str]:
+    """Codes in order, without repeats and without a code that another code of the list covers."""
+    out = []
+    for code in codes:
+        if code not in out and not any(code.startswith(c) and code != c for c in codes):
+            out.append(code)
+    return out
+
+
+AUTO_PART_GENERIC = {  # note-33(g) provisions whose heading text is not limited to vehicles
+    "84254900": "jacks and hoists", "8471": "automatic data processing machines (laptops, servers, storage)",
+    "84821010": "ball bearings with integral shafts", "84824000": "needle roller bearings",
+    "84825000": "cylindrical roller bearings",
+    "84831030": "transmission shafts (other than camshafts and crankshafts for vehicles)",
+    **{c: "electric motors" for c in ("850132", "850133", "850134", "850140", "850151", "850152")},
+    "850760": "lithium-ion batteries (the vehicle traction batteries are the row 8507600010)",
+    "853710": "electric control boards and panels", "853720": "electric control boards and panels",
+    "901510": "rangefinders", "902910": "revolution and production counters, odometers, pedometers",
+}
+AUTO_PART_SPLIT = {"850760": ("8507600010", "auto part, U.S. note 33(g): lithium-ion traction batteries for the electric vehicles of 8703")}
+# jacks and hoists, ball/needle/roller bearings, electric motors, counters (not tapered roller bearings 8482.20)
+MHD_PART_GENERIC = ("84254900", "848210", "84824000", "84825000", "8501", "90291080")
+
+
+def s232_auto_parts(raw: Path) -> Rows:
+    out = []
+    for code in _not_under_another(read_column(raw / YALE / "resources" / "s232_auto_parts.txt")):
+        if code in AUTO_PART_GENERIC:
+            out.append(row(code, f"listed in U.S. note 33(g); generic heading: {AUTO_PART_GENERIC[code]}", condition="auto-part"))
+        else:
+            out.append(row(code, "auto part, U.S. note 33(g)", condition=""))
+        if code in AUTO_PART_SPLIT:
+            split_code, text = AUTO_PART_SPLIT[code]
+            out.append(row(split_code, text, condition=""))
+    return out
+
+
+def s232_trucks(raw: Path) -> Rows:
+    vehicles = prefixes(raw, "mhd_vehicles")
+    parts = read_column(raw / YALE / "resources" / "s232_mhd_parts.txt")
+    kept = _not_under_another(vehicles + parts)
+    vehicles = [c for c in vehicles if c in kept]
+    parts = [c for c in parts if c in kept and c not in vehicles]
+    return ([row(c, "medium/heavy-duty vehicle (Yale policy_params mhd_vehicles)", condition="") for c in vehicles]
+            + [row(c, "MHD truck part, U.S. note 38", condition="mhdv-part" if c.startswith(MHD_PART_GENERIC) else "")
+               for c in parts])
+
+
+def s232_pharma(raw: Path) -> Rows:
+    return [row(c, "patented pharmaceutical / ingredient line, note 40(c)")
+            for c in read_column(raw / YALE_FORK / "resources" / "s232_pharma_products.csv")]
+
+
+def s232_semis(raw: Path) -> Rows:
+    return [row(r["hts10"], r["description"]) for r in read_csv(raw / YALE / "resources" / "s232_semi_products.csv")]
+
+
+# ---------------------------------------------------------------------------------------------
+# the Section 232 metals: the pre-2026 lists and the 2026 annexes
+
+
+WAUGH_LISTS = "waugh-trade-war-redux-2025/tariff-lists"
+METAL_END = "2026-04-06"  # the April 2026 restructuring (Annex I-A onward) replaced the earlier lists
+METAL_CHAPTER_ROWS = {  # (metal, kind, effective date) in the fork's note 16/19 parse: (start, description)
+    ("steel", "mill", ""): ("", "steel mill article, note 16(b) (Procl. 9705)"),
+    ("steel", "derivative", ""): ("2020-02-08", "steel derivative, Procl. 9980 (nails, tacks, staples)"),
+    ("steel", "derivative", "2025-03-12"): ("2025-03-12", "steel derivative, Procl. 10896 Annex I, note 16(m)"),
+    ("steel", "derivative", "2025-08-18"): ("2025-08-18", "steel derivative, Commerce inclusions (FR 2025-15819)"),
+    ("aluminum", "mill", ""): ("", "aluminum article, note 19(b) (Procl. 9704)"),
+    ("aluminum", "derivative", ""): ("2020-02-08", "aluminum derivative, Procl. 9980 (stranded wire, cables)"),
+    ("aluminum", "derivative", "2025-03-12"): ("2025-03-12", "aluminum derivative, Procl. 10895 Annex I, note 19(j)"),
+    ("aluminum", "derivative", "2025-04-03"): ("2025-04-03", "aluminum derivative added in HTS ch. 99 revision 6 "
+                                                             "(date as given by the source file; unconfirmed)"),
+    ("aluminum", "derivative", "2025-08-18"): ("2025-08-18", "aluminum derivative, Commerce inclusions (FR 2025-15819)"),
+}
+DERIVATIVE_ROWS = {  # (heading, effective date) in Yale's derivative list: (start, description)
+    ("9903.81.91", "2025-08-18"): ("2025-08-18", "steel derivative outside ch. 73, 9903.81.91, Commerce inclusions"),
+    ("9903.85.04", ""): ("2020-02-08", "aluminum derivative, Procl. 9980, 9903.85.04"),
+    ("9903.85.07", ""): ("2025-03-12", "aluminum derivative, 9903.85.07, Procl. 10895 Annex I"),
+    ("9903.85.08", ""): ("2025-03-12", "aluminum derivative, 9903.85.08, Procl. 10895 Annex I"),
+    ("9903.85.08", "2025-08-18"): ("2025-08-18", "aluminum derivative, 9903.85.08, Commerce inclusions"),
+}
+# Annex I-A codes the committed files leave out: the fork types 7308.20.0035 (a chapter-73 line)
+# aluminum and no metal file lists it (see docs/rebuilding-data.md).
+ANNEX_IA_LEFT_OUT = {"7308200035"}
+
+
+@lru_cache(maxsize=None)
+def annex_products(raw: Path) -> tuple[dict[str, str], ...]:
+    return tuple(read_csv(raw / YALE_FORK / "resources" / "s232_annex_products.csv"))
+
+
+def annex_ia(raw: Path, metal: str) -> Rows:
+    """Waugh's transcription of Annex I-A, in its order, for the codes the fork types `metal`."""
+    typed = {r["hts_prefix"]: r["metal_type"] for r in annex_products(raw) if r["annex"] == "1a"}
+    return [row(c, "Annex I-A (Apr 2 2026 proclamation)", "2026-04-06")
+            for c in read_column(raw / WAUGH_LISTS / "metals-annex-IA.csv")
+            if typed.get(c) == metal and c not in ANNEX_IA_LEFT_OUT]
+
+
+def s232_metal(metal: str, with_chapter: bool = True):
+    """Rows ending 2026-04-06 (the fork's note 16/19 parse, then Yale's derivative list without the
+    codes already listed, merged by code where a code repeats) and then the Annex I-A rows."""
+    def build(raw: Path) -> Rows:
+        chapter = [r for r in read_csv(raw / YALE_FORK / "resources" / "s232_metal_chapter_products.csv")
+                   if r["metal_type"] == metal]
+        derived = [r for r in read_csv(raw / YALE / "resources" / "s232_derivative_products.csv")
+                   if r["derivative_type"] == metal]
+        covering = [r["hts_prefix"] for r in derived]
+        out: dict[str, dict[str, str]] = {}
+        for r in chapter:
+            code = r["hts_prefix"]
+            if r["kind"] == "derivative" and any(code.startswith(c) and code != c for c in covering):
+                continue  # a derivative-list row covers it
+            start, text = METAL_CHAPTER_ROWS[metal, r["kind"], r["effective_date"]]
+            out.setdefault(code, row(code, text, start, METAL_END))
+        for r in derived:
+            code = r["hts_prefix"]
+            start, text = DERIVATIVE_ROWS[r["ch99_code"], r["effective_date"]]
+            if code in out:
+                out[code]["start"] = min(out[code]["start"], start)
+            else:
+                out[code] = row(code, text, start, METAL_END)
+        return list(out.values()) + annex_ia(raw, metal)
+    return build
+
+
+def s232_copper(raw: Path) -> Rows:
+    return ([row(r["hts10"], "copper article, 9903.78.01, note 36(b)", "2025-08-01", METAL_END)
+             for r in read_csv(raw / YALE / "resources" / "s232_copper_products.csv")] + annex_ia(raw, "copper"))
+
+
+JUNE_2026 = "2026-06-08"  # Proclamation 11032 (Annex I-C, additions to Annex III, moves)
+
+
+def _june(raw: Path, source: str, annex: str | None = None) -> list[str]:
+    return [r["hts_prefix"] for r in annex_products(raw)
+            if r["source"] == f"proclamation_11032_{source}" and (annex is None or r["annex"] == annex)]
+
+
+def annex_ib(raw: Path) -> Rows:
+    """Waugh's Annex I-B (a code under another listed code dropped); a code the June proclamation
+    puts in Annex I-C, Annex III or Annex II ends on 2026-06-08; its Annex IV additions start then."""
+    leaving = set(_june(raw, "annex_1c")) | set(_june(raw, "annex_iii")) | set(_june(raw, "annex_iv", "2"))
+    april = _not_under_another(read_column(raw / WAUGH_LISTS / "metals-annex-IB.csv"))
+    return ([row(c, "Annex I-B (Apr 2 2026 proclamation)", "2026-04-06", JUNE_2026 if c in leaving else "")
+             for c in april]
+            + [row(c, "moved to Annex I-B by the Jun 1 2026 proclamation (proclamation_11032_annex_iv)", JUNE_2026)
+               for c in _not_under_another(_june(raw, "annex_iv", "1b"))])
+
+
+def annex_ic(raw: Path) -> Rows:
+    return [row(c, "Annex I-C (Jun 1 2026 proclamation)", JUNE_2026) for c in _june(raw, "annex_1c")]
+
+
+def annex_iii(raw: Path) -> Rows:
+    """Waugh's Annex III (a code under another listed code dropped), then the June additions."""
+    april = _not_under_another(read_column(raw / WAUGH_LISTS / "metals-annex-III-temporary.csv"))
+    return ([row(c, "Annex III (Apr 2 2026 proclamation)", "2026-04-06") for c in april]
+            + [row(c, "added to Annex III by the Jun 1 2026 proclamation (proclamation_11032_annex_iii)", JUNE_2026)
+               for c in _not_under_another(_june(raw, "annex_iii"))])
+
+
+# ---------------------------------------------------------------------------------------------
 # recipes
 
 
@@ -505,6 +752,7 @@ class Recipe:
     columns: tuple[str, ...] = ("code", "start", "end", "description")
     curated: str = ""
     needs: tuple[str, ...] = field(default=())  # other list files the rows are derived from
+    quoted: tuple[str, ...] = ()  # columns the committed file quotes even where no comma asks for it
 
 
 RECIPES: dict[str, Recipe] = {
@@ -522,6 +770,27 @@ RECIPES: dict[str, Recipe] = {
     "cn/s232-retaliation-25.csv": Recipe(cn_s232_retaliation("25")),
 }
 S301_COLUMNS = ("code", "start", "end", "heading", "description", "note")
+CONDITION_COLUMNS = ("code", "start", "end", "description", "condition")
+RECIPES.update({
+    "us/ieepa-annex-ii.csv": Recipe(ieepa_annex_ii),
+    "us/s122-annex-ii.csv": Recipe(s122("none", "Section 122 Annex II exemption")),
+    "us/s122-civil-aircraft.csv": Recipe(s122("gn6_civil_aircraft", "civil aircraft / part (GN6 only)")),
+    "us/s232-autos.csv": Recipe(s232_autos),
+    "us/s232-buses.csv": Recipe(s232_prefixes("buses (heading 8702)", "buses")),
+    "us/s232-kitchen-cabinets-vanities.csv": Recipe(s232_prefixes("wooden kitchen cabinet / vanity / part", "kitchen_cabinets")),
+    "us/s232-timber-lumber.csv": Recipe(s232_prefixes("softwood timber/lumber", "softwood")),
+    "us/s232-upholstered-furniture.csv": Recipe(s232_prefixes("upholstered seat with wooden frame", "wood_furniture")),
+    "us/s232-auto-parts.csv": Recipe(s232_auto_parts, CONDITION_COLUMNS, quoted=("description",)),
+    "us/s232-trucks.csv": Recipe(s232_trucks, CONDITION_COLUMNS),
+    "us/s232-pharmaceuticals.csv": Recipe(s232_pharma),
+    "us/s232-semiconductors.csv": Recipe(s232_semis),
+    "us/s232-steel.csv": Recipe(s232_metal("steel")),
+    "us/s232-aluminum.csv": Recipe(s232_metal("aluminum")),
+    "us/s232-copper.csv": Recipe(s232_copper),
+    "us/s232-metals-2026-annex-ib.csv": Recipe(annex_ib),
+    "us/s232-metals-2026-annex-ic.csv": Recipe(annex_ic),
+    "us/s232-metals-2026-annex-iii.csv": Recipe(annex_iii),
+})
 RECIPES.update({name: Recipe(s301_list(name), S301_COLUMNS) for name in S301_LISTS})
 RECIPES.update({f"us/s301-review-{group}.csv": Recipe(build, S301_COLUMNS) for group, build in S301_REVIEW.items()})
 RECIPES.update({name: Recipe(build, S301_COLUMNS) for name, build in S301_MARITIME.items()})
@@ -537,7 +806,7 @@ def rebuild(name: str, raw: Path) -> str:
     """The file's text as rebuilt: the committed header, then the rows the recipe makes."""
     recipe = RECIPES[name]
     header, _ = split((LISTS / name).read_text(encoding="utf-8"))
-    return header + render(list(recipe.columns), recipe.build(raw))
+    return header + render(list(recipe.columns), recipe.build(raw), recipe.quoted)
 
 
 def main(argv: list[str]) -> int:
