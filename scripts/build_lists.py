@@ -741,6 +741,59 @@ def annex_iii(raw: Path) -> Rows:
 
 
 # ---------------------------------------------------------------------------------------------
+# sources outside the raw copy: upstream files kept unmodified in tests/data/list-sources
+
+
+LIST_SOURCES = REPO / "tests" / "data" / "list-sources"  # see its PROVENANCE.md
+
+
+def s232_polysilicon(raw: Path) -> Rows:
+    return [row(r["hts10"], r["component"]) for r in read_csv(LIST_SOURCES / "s232_polysilicon_adval_products.csv")]
+
+
+def s301_forced_labor_annex_a(raw: Path) -> Rows:
+    return [{"code": r["hts8"], "description": "forced-labor Section 301 Annex A (proposal)"}
+            for r in read_csv(LIST_SOURCES / "s301fl_exempt_products.csv")]
+
+
+# ---------------------------------------------------------------------------------------------
+# hand-curated files: no machine-readable source to rebuild them from
+
+
+def farm_codes(table: str):
+    """The code column of a 2025 farm list, from Waugh's CSV transcription of the annex (which
+    drops leading zeros); only where the transcription is complete (the 15% annex)."""
+    def build(raw: Path) -> Rows:
+        with open(raw / WAUGH_LISTS / table, encoding="utf-8-sig", newline="") as fh:
+            return [{"code": r[1].strip().zfill(8)} for r in csv.reader(fh) if r]
+    return build
+
+
+CURATED = {
+    "cn/2025-farm-10.csv": (
+        "transcribed from the annex PDF of 税委会公告2025年第2号 (附件2 加征10%关税商品清单, 711 items), "
+        "which is not in the raw copy; the only machine-readable copy (Waugh's CSV) lacks 20 items and "
+        "has code slips. The test checks the count against the annex and pins the differences from the CSV"),
+    "cn/2025-farm-15.csv": (
+        "transcribed from the annex PDF of 税委会公告2025年第2号 (附件1 加征15%关税商品清单, 29 items), not "
+        "in the raw copy. The codes are rebuilt from Waugh's CSV transcription and compared; the Chinese "
+        "names (商品名称) exist only in the PDF"),
+    "us/ieepa-electronics-2025-04-11.csv": (
+        "the 20 headings and subheadings listed in the memorandum of 2025-04-11 (CBP CSMS #64724565), a "
+        "web bulletin. The test checks that every code of Waugh's 109-line electronics list falls under "
+        "one of them, that each covers at least one, and that the tracker's 2025-04-05 prefixes are among them"),
+    "us/s201-solar.csv": (
+        "the HTS codes named in Proclamation 9693 (solar cells and modules) as given in the layer "
+        "description; no line-level list exists. The test checks each code is a line of a US schedule "
+        "in force during the safeguard and that every such schedule has a listed line"),
+    "us/s201-washers.csv": (
+        "the HTS codes named in Proclamation 9694 (large residential washers and covered parts) as given "
+        "in the layer description; no line-level list exists. The test checks each code is a line of "
+        "every US schedule in force during the safeguard"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
 # recipes
 
 
@@ -753,6 +806,7 @@ class Recipe:
     curated: str = ""
     needs: tuple[str, ...] = field(default=())  # other list files the rows are derived from
     quoted: tuple[str, ...] = ()  # columns the committed file quotes even where no comma asks for it
+    uses_raw: bool = True  # False: built from tests/data/list-sources only, so it runs anywhere
 
 
 RECIPES: dict[str, Recipe] = {
@@ -790,7 +844,12 @@ RECIPES.update({
     "us/s232-metals-2026-annex-ib.csv": Recipe(annex_ib),
     "us/s232-metals-2026-annex-ic.csv": Recipe(annex_ic),
     "us/s232-metals-2026-annex-iii.csv": Recipe(annex_iii),
+    "us/s232-polysilicon.csv": Recipe(s232_polysilicon, uses_raw=False),
+    "us/s301-forced-labor-annex-a.csv": Recipe(s301_forced_labor_annex_a, ("code", "description"), uses_raw=False),
 })
+RECIPES.update({name: Recipe(None, curated=why) for name, why in CURATED.items()})
+# codes only: rebuilt and compared, the other columns are from the PDF
+CODES_ONLY = {"cn/2025-farm-15.csv": farm_codes("china-15-percent-030425.csv")}
 RECIPES.update({name: Recipe(s301_list(name), S301_COLUMNS) for name in S301_LISTS})
 RECIPES.update({f"us/s301-review-{group}.csv": Recipe(build, S301_COLUMNS) for group, build in S301_REVIEW.items()})
 RECIPES.update({name: Recipe(build, S301_COLUMNS) for name, build in S301_MARITIME.items()})
