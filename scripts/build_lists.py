@@ -25,10 +25,10 @@ import re
 import sys
 import zipfile
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Callable
 from xml.etree import ElementTree
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,7 +116,7 @@ def _chains(items) -> dict[str, list[str]]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _edition(raw: Path, name: str) -> dict[str, list[str]]:
     data = gzip.decompress((raw / "usitc-hts" / name).read_bytes())
     if name.endswith(".json.gz"):
@@ -140,7 +140,7 @@ def _chain_text(chain: list[str]) -> str:
     return _shorten(f"{head}: {rest}" if rest else head, 150)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _first_under(raw: Path, name: str) -> dict[str, str]:
     """{prefix: the first code of the edition that starts with it}."""
     out: dict[str, str] = {}
@@ -172,7 +172,7 @@ def hts_description(raw: Path, code: str) -> str:
     raise KeyError(f"{code}: in no HTS edition of {raw / 'usitc-hts'}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def hts_footnotes(raw: Path) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
     """Every product line of the five 2025-26 JSON editions, and the lines footnoted to each 9903
     heading in any of them."""
@@ -190,7 +190,7 @@ def hts_footnotes(raw: Path) -> tuple[frozenset[str], dict[str, frozenset[str]]]
     return frozenset(lines), {h: frozenset(c) for h, c in footnoted.items()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _footnote_prefixes(raw: Path, heading: str) -> frozenset[str]:
     marked = hts_footnotes(raw)[1].get(heading, frozenset())
     return frozenset(code[:n] for code in marked for n in range(1, len(code) + 1))
@@ -209,7 +209,7 @@ def footnoted_at_or_under(raw: Path, code: str, heading: str) -> bool:
 PIIE = "piie-bown-jung-zhang-2019"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _piie(raw: Path):
     rows = list(csv.reader(open(raw / PIIE / "china_tariff_rates_hs10.csv", encoding="utf-8", newline="")))
     header, rows = rows[0], rows[1:]
@@ -285,7 +285,7 @@ def cn_2018_list(name: str, successors: bool = False):
 def cn_auto_suspended(raw: Path) -> Rows:
     suspended = set(piie_lines(raw, lambda c: c("Suspension of retaliation") < 0))
     label = {}
-    for name, (test, text) in CN_2018_LISTS.items():
+    for test, text in CN_2018_LISTS.values():
         for code in suspended & set(piie_lines(raw, test)):
             label[code] = text
     return [row(c, f"[{label[c]} suspended] {piie_name(raw, c)}") for c in sorted(suspended)]
@@ -345,7 +345,8 @@ def xlsx_rows(path: Path) -> list[list[str]]:
 
 def cn_s232_retaliation(rate: str):
     def build(raw: Path) -> Rows:
-        sheet = xlsx_rows(raw / "mitsuoxv-ustr-301-lists-2018-2019" / "mofcom_2018-04-01_list_128_items_P020180401856022545193.xlsx")
+        folder = raw / "mitsuoxv-ustr-301-lists-2018-2019"
+        sheet = xlsx_rows(folder / "mofcom_2018-04-01_list_128_items_P020180401856022545193.xlsx")
         (at,) = [i for i, r in enumerate(sheet) if r and r[0] == "序号"]
         header = sheet[at]
         code_col = next(i for i, h in enumerate(header) if "税则号" in h)
@@ -381,7 +382,7 @@ S301_BOTH_PUBLISHED = ("also on {other} (listed on both as published; the 2025-2
                        "list heading; not resolved)")
 
 
-@lru_cache(maxsize=None)
+@cache
 def s301_codes(raw: Path) -> dict[str, dict[str, str]]:
     """{file: {code: source category}} for lists 1-4B: the union of USTR's lists as published
     (minus chapters 98/99) and Yale's parse of the 2025-26 schedule (minus 9802)."""
@@ -476,7 +477,8 @@ S301_REVIEW = {
     "solar-cells": s301_review("9903.91.02"),
     "steel-aluminum": s301_review("9903.91.01", lambda code: code.startswith(("72", "73", "76")) and not code.startswith("7202")),
     "sts-cranes": s301_review("9903.92.10", notes={"84261900": (
-        "ex 8426.19.00: only ship-to-shore gantry cranes (9903.92.10); other cranes of this subheading are not covered (9903.92.80)")}),
+        "ex 8426.19.00: only ship-to-shore gantry cranes (9903.92.10); "
+        "other cranes of this subheading are not covered (9903.92.80)")}),
     "syringes-needles": s301_review("9903.91.03", _chapter("9018")),
     "tungsten": s301_review("9903.91.11"),
 }
@@ -551,7 +553,7 @@ def s122(condition: str, text: str):
     return build
 
 
-@lru_cache(maxsize=None)
+@cache
 def policy_params(raw: Path) -> dict:
     import yaml
     return yaml.safe_load((raw / YALE_2026 / "config" / "policy_params.yaml").read_text(encoding="utf-8"))
@@ -596,7 +598,8 @@ AUTO_PART_GENERIC = {  # note-33(g) provisions whose heading text is not limited
     "853710": "electric control boards and panels", "853720": "electric control boards and panels",
     "901510": "rangefinders", "902910": "revolution and production counters, odometers, pedometers",
 }
-AUTO_PART_SPLIT = {"850760": ("8507600010", "auto part, U.S. note 33(g): lithium-ion traction batteries for the electric vehicles of 8703")}
+AUTO_PART_SPLIT = {"850760": (
+    "8507600010", "auto part, U.S. note 33(g): lithium-ion traction batteries for the electric vehicles of 8703")}
 # jacks and hoists, ball/needle/roller bearings, electric motors, counters (not tapered roller bearings 8482.20)
 MHD_PART_GENERIC = ("84254900", "848210", "84824000", "84825000", "8501", "90291080")
 
@@ -648,8 +651,8 @@ METAL_CHAPTER_ROWS = {  # (metal, kind, effective date) in the fork's note 16/19
     ("aluminum", "mill", ""): ("", "aluminum article, note 19(b) (Procl. 9704)"),
     ("aluminum", "derivative", ""): ("2020-02-08", "aluminum derivative, Procl. 9980 (stranded wire, cables)"),
     ("aluminum", "derivative", "2025-03-12"): ("2025-03-12", "aluminum derivative, Procl. 10895 Annex I, note 19(j)"),
-    ("aluminum", "derivative", "2025-04-03"): ("2025-04-03", "aluminum derivative added in HTS ch. 99 revision 6 "
-                                                             "(date as given by the source file; unconfirmed)"),
+    ("aluminum", "derivative", "2025-04-03"): ("2025-04-03", ("aluminum derivative added in HTS ch. 99 revision 6 "
+                                                              "(date as given by the source file; unconfirmed)")),
     ("aluminum", "derivative", "2025-08-18"): ("2025-08-18", "aluminum derivative, Commerce inclusions (FR 2025-15819)"),
 }
 DERIVATIVE_ROWS = {  # (heading, effective date) in Yale's derivative list: (start, description)
@@ -664,7 +667,7 @@ DERIVATIVE_ROWS = {  # (heading, effective date) in Yale's derivative list: (sta
 ANNEX_IA_LEFT_OUT = {"7308200035"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def annex_products(raw: Path) -> tuple[dict[str, str], ...]:
     return tuple(read_csv(raw / YALE_FORK / "resources" / "s232_annex_products.csv"))
 
@@ -810,9 +813,11 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {
-    "cn/301-retaliation-34bn.csv": Recipe(cn_2018_list("cn/301-retaliation-34bn.csv", successors=True), needs=tuple(CN_2025_LISTS)),
+    "cn/301-retaliation-34bn.csv": Recipe(cn_2018_list("cn/301-retaliation-34bn.csv", successors=True),
+                                          needs=tuple(CN_2025_LISTS)),
     "cn/301-retaliation-16bn.csv": Recipe(cn_2018_list("cn/301-retaliation-16bn.csv")),
-    "cn/301-retaliation-60bn-annex1.csv": Recipe(cn_2018_list("cn/301-retaliation-60bn-annex1.csv", successors=True), needs=tuple(CN_2025_LISTS)),
+    "cn/301-retaliation-60bn-annex1.csv": Recipe(cn_2018_list("cn/301-retaliation-60bn-annex1.csv", successors=True),
+                                                 needs=tuple(CN_2025_LISTS)),
     "cn/301-retaliation-60bn-annex2.csv": Recipe(cn_2018_list("cn/301-retaliation-60bn-annex2.csv")),
     "cn/301-retaliation-60bn-annex3.csv": Recipe(cn_2018_list("cn/301-retaliation-60bn-annex3.csv")),
     "cn/301-retaliation-60bn-annex4.csv": Recipe(cn_2018_list("cn/301-retaliation-60bn-annex4.csv")),
@@ -855,9 +860,11 @@ RECIPES.update({f"us/s301-review-{group}.csv": Recipe(build, S301_COLUMNS) for g
 RECIPES.update({name: Recipe(build, S301_COLUMNS) for name, build in S301_MARITIME.items()})
 RECIPES.update({
     "us/s301-exclusions-9903-88-69.csv": Recipe(s301_exclusions(
-        "9903.88.69", "2024-06-15", "2026-11-10", "only the products described in U.S. note 20(vvv) under this number"), S301_COLUMNS),
+        "9903.88.69", "2024-06-15", "2026-11-10",
+        "only the products described in U.S. note 20(vvv) under this number"), S301_COLUMNS),
     "us/s301-exclusions-9903-88-70.csv": Recipe(s301_exclusions(
-        "9903.88.70", "2024-01-01", "2026-11-10", "only the products described in U.S. note 20(www) under this number"), S301_COLUMNS),
+        "9903.88.70", "2024-01-01", "2026-11-10",
+        "only the products described in U.S. note 20(www) under this number"), S301_COLUMNS),
 })
 
 
@@ -882,6 +889,10 @@ def main(argv: list[str]) -> int:
             continue
         if recipe.build is None:
             print(f"{name}: hand-curated ({recipe.curated.split('.')[0]})")
+            if name in CODES_ONLY:
+                same = sorted(r["code"] for r in CODES_ONLY[name](raw)) == sorted(r["code"] for r in committed_rows(name))
+                print(f"{name}: code column rebuilt, {'identical' if same else 'DIFFERS'}")
+                status = status if same else 1
             continue
         text = rebuild(name, raw)
         old = (LISTS / name).read_text(encoding="utf-8")
