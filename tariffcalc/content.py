@@ -154,21 +154,17 @@ def content_shares(frame: pd.DataFrame, estimates: ContentEstimates | None, decl
         return share, basis
     contents = frame["content"].to_numpy()[rows]
     codes = frame["code"].to_numpy()[rows]
-    # Column-wise (one lookup per row in Python was most of a large ledger's pricing time).
-    is_declared = pd.Series(contents).isin(list(declared)).to_numpy()
-    found = np.full(len(rows), np.nan)
     if estimates is not None:
-        known = estimates.shares(codes)
-        at, column = known.index.get_indexer(codes), known.columns.get_indexer(contents)
-        if (column < 0).any():  # a content without an estimate column: as the lookup did
-            raise KeyError(contents[column < 0][0])
-        found = known.to_numpy()[at, column]
-    estimated = ~is_declared & ~np.isnan(found)
-    share[rows[is_declared]] = pd.Series(contents[is_declared]).map(declared).to_numpy(dtype=float)
-    basis[rows[is_declared]] = "declared"
-    share[rows[estimated]] = found[estimated]
-    basis[rows[estimated]] = "estimate"
-    basis[rows[~is_declared & ~estimated]] = "unknown"
+        known = estimates.shares(pd.unique(codes))
+        column = pd.Index(known.columns).get_indexer(contents)
+        values = known.to_numpy()[known.index.get_indexer(codes), column]
+    else:
+        values = np.full(len(rows), np.nan)
+    declared_share = np.array([declared.get(c, np.nan) for c in contents], dtype=float)
+    is_declared = ~np.isnan(declared_share)
+    is_estimate = ~is_declared & ~np.isnan(values)
+    share[rows] = np.where(is_declared, declared_share, np.where(is_estimate, values, 1.0))
+    basis[rows] = np.where(is_declared, "declared", np.where(is_estimate, "estimate", "unknown"))
     return share, basis
 
 

@@ -7,6 +7,8 @@ and checked once; the checks are vectorized masks, messages are built only for r
 """
 from __future__ import annotations
 
+import csv
+import mmap
 import os
 import re
 import warnings
@@ -29,6 +31,10 @@ REPEATING = ("entry_date", "export_date", "origin", "liquidation_date", "entry_s
 UNLIQUIDATED = "unliquidated"  # written in liquidation_date for an entry not liquidated yet
 DIRECTION_OF_ORIGIN = {"CN": "us", "HK": "us", "MO": "us", "US": "cn"}
 CHUNK_ROWS = 250_000
+# The largest customs value and quantity accepted (README "Ledgers"): a quadrillion is thirty times
+# a year of world trade; above it duties lose cents to rounding, and 1e308 would price as Infinity.
+MAX_CUSTOMS_VALUE = 1e15
+MAX_QUANTITY = 1e15
 _CLEAN = re.compile(r"[\s.\-]")
 
 
@@ -102,6 +108,12 @@ def _distinct(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, values
 
 
+def _spaces_only(ids: np.ndarray) -> np.ndarray:
+    """Whether each id is a text of spaces only (blank cells are NaN: not these)."""
+    spaces = pd.Series(ids, dtype=object, copy=False).str.isspace()
+    return spaces.fillna(False).to_numpy(dtype=bool)
+
+
 def _dates(values: pd.Series) -> np.ndarray:
     parsed = pd.to_datetime(pd.Index(values, dtype=object), format="%Y-%m-%d", errors="coerce")
     return np.asarray(parsed, dtype="datetime64[ns]")
@@ -117,7 +129,7 @@ def _number(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 MESSAGES = {
-    1: "{entry_id} is empty",
+    1: "{entry_id} is empty (or only spaces)",
     2: "{entry_date} {entry_date_text!r} is not a date (YYYY-MM-DD)",
     3: "{entry_date} {entry_date_text} is outside the range tariffcalc covers ({earliest} to {latest})",
     4: "{hts}: {problem}",
@@ -130,6 +142,8 @@ MESSAGES = {
     11: "{liquidation_date} {liquidation_date_text!r} is not a date (YYYY-MM-DD) or 'unliquidated'",
     12: "{liquidation_date} {liquidation_date_text} is before {entry_date} {entry_date_text}",
     13: "{entry_summary_date} {entry_summary_date_text!r} is not a date (YYYY-MM-DD)",
+    14: "{customs_value} {customs_value_text} is more than {max_value:g}, the largest tariffcalc accepts",
+    15: "{quantity} {quantity_text} is more than {max_quantity:g}, the largest tariffcalc accepts",
 }
 
 
@@ -153,6 +167,7 @@ class _Checker:
             blank = no_id & raw.drop(columns="_row").isna().all(axis=1).to_numpy()
             if blank.any():
                 return self(raw[~blank].reset_index(drop=True))
+        no_id = no_id | _spaces_only(ids)
         entry_at, entry_text = _distinct(self.column(raw, "entry_date"))
         export_at, export_text = _distinct(self.column(raw, "export_date"))
         entry_dates, export_dates = _dates(entry_text), _dates(export_text)
@@ -201,10 +216,13 @@ class _Checker:
                 lambda at: bad_liquidation[liquidation_at[at]],
                 lambda at: liquidation_date[at] < entry_date[at],
                 lambda at: bad_summary[summary_at[at]],
+                lambda at: value[at] > MAX_CUSTOMS_VALUE,
+                lambda at: ~quantity_blank[at] & (quantity[at] > MAX_QUANTITY),
             ]
             suspect = ((~np.isfinite(value) | (value < 0)) | (export_date > entry_date) | no_id
                        | (~quantity_blank & (~np.isfinite(quantity) | (quantity < 0)))
-                       | (liquidation_date < entry_date))
+                       | (liquidation_date < entry_date) | (value > MAX_CUSTOMS_VALUE)
+                       | (~quantity_blank & (quantity > MAX_QUANTITY)))
             for distinct, at in ((np.isnat(entry_dates) | (entry_dates < np.datetime64(EARLIEST))
                                   | (entry_dates > np.datetime64(LATEST)), entry_at),
                                  (pd.notna(problems), hts_at), (~wanted, origin_at),
@@ -227,7 +245,7 @@ class _Checker:
         allowed = ", ".join(o for o, d in DIRECTION_OF_ORIGIN.items() if self.direction in ("both", d))
         words = {f: self.names.get(f, f) for f in FIELDS}
         words.update({f"{f}_text": text(f) for f in FIELDS}, problem=problem, allowed=allowed,
-                     earliest=EARLIEST, latest=LATEST)
+                     earliest=EARLIEST, latest=LATEST, max_value=MAX_CUSTOMS_VALUE, max_quantity=MAX_QUANTITY)
         return MESSAGES[kind].format(**words)
 
 
@@ -243,6 +261,72 @@ def _strict(reader):
             except pd.errors.ParserWarning:
                 raise pd.errors.ParserError("a row has more fields than the header") from None
         yield chunk
+
+
+class _Lines:
+    """The physical line of each record. pandas numbers records, and a quoted field may span
+    lines: without a '"' in the file the two agree; otherwise one pass of the csv module maps
+    them (only for a file whose records outnumber its lines, or to name a bad row)."""
+
+    def __init__(self, path):
+        self.path = path
+        self._starts = None
+        self.quoted, self.newlines = False, 0
+        with open(path, "rb") as handle:
+            try:
+                with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                    self.quoted = data.find(b'"') >= 0
+            except ValueError:  # an empty file cannot be mapped
+                return
+            if self.quoted:
+                last = b""
+                for block in iter(lambda: handle.read(1 << 24), b""):
+                    self.newlines += block.count(b"\n")
+                    last = block[-1:]
+                self.newlines += last not in (b"", b"\n")
+
+    def exact(self, records: int) -> bool:
+        """Whether record n (the header is 1) is on line n, given how many records pandas read."""
+        return not self.quoted or records == self.newlines
+
+    def starts(self) -> np.ndarray:
+        """First physical line of each record (index 0: the header)."""
+        if self._starts is None:
+            starts, consumed = [], 0
+            with open(self.path, encoding="utf-8-sig", newline="") as handle:
+                reader = csv.reader(handle)
+                for _ in reader:
+                    starts.append(consumed + 1)
+                    consumed = reader.line_num
+            self._starts = np.array(starts or [1], dtype=np.int64)
+        return self._starts
+
+    def __call__(self, rows):
+        """Physical lines of record numbers ``rows`` (as ``_row`` counts them)."""
+        if not self.quoted:
+            return rows
+        starts = self.starts()
+        rows = np.asarray(rows, dtype=np.int64)
+        return starts[np.minimum(rows - 1, len(starts) - 1)]
+
+    def records(self, rows) -> list[list[str]]:
+        """The fields of records ``rows``, as written (unquoted), in that order."""
+        wanted = {int(r) - 1: None for r in rows}
+        with open(self.path, encoding="utf-8-sig", newline="") as handle:
+            for number, record in enumerate(csv.reader(handle)):
+                if number in wanted:
+                    wanted[number] = record
+        return [wanted[int(r) - 1] or [] for r in rows]
+
+    def first_long_record(self, width: int) -> tuple[int, int] | None:
+        """(physical line, fields) of the first record with more than ``width`` fields."""
+        with open(self.path, encoding="utf-8-sig", newline="") as handle:
+            reader, consumed = csv.reader(handle), 0
+            for record in reader:
+                if len(record) > width:
+                    return consumed + 1, len(record)
+                consumed = reader.line_num
+        return None
 
 
 def _header(path) -> list[str]:
@@ -269,9 +353,10 @@ def _resolve_names(path, header: list[str], columns) -> dict[str, str]:
     return names
 
 
-def _chunks(path, header: list[str], names: dict, chunk_rows: int, progress):
-    """The ledger in chunks of raw columns, with ``_row`` (the line number in the file), each
-    with the share of the file read so far."""
+def _chunks(path, header: list[str], names: dict, chunk_rows: int, progress, lines: _Lines, count: list):
+    """The ledger in chunks of raw columns, with ``_row`` (the record number in the file, the
+    header being 1: see ``_Lines``), each with the share of the file read so far; ``count`` gets
+    the number of records read."""
     repeating = {names[f] for f in REPEATING if f in names}
     numbers = {names[f] for f in NUMBERS if f in names}
     dtype = {c: "category" if c in repeating else object for c in header if c not in numbers}
@@ -285,6 +370,7 @@ def _chunks(path, header: list[str], names: dict, chunk_rows: int, progress):
                 raw = raw.reset_index(drop=True)
                 raw["_row"] = np.arange(first, first + len(raw))
                 first += len(raw)
+                count[0] = first - 1
                 done = min(handle.tell(), total)
                 if progress:
                     progress("read", done, total)
@@ -292,11 +378,9 @@ def _chunks(path, header: list[str], names: dict, chunk_rows: int, progress):
         except pd.errors.EmptyDataError:
             return
         except pd.errors.ParserError as exc:
-            found = re.search(r"line (\d+), saw (\d+)", str(exc))
-            expected = re.search(r"Expected (\d+) fields", str(exc))
-            if found and expected:
-                raise LedgerError(path, int(found.group(1)),
-                                  f"expected {expected.group(1)} fields, saw {found.group(2)}") from None
+            long = lines.first_long_record(len(header))  # pandas names no line, or a record number
+            if long:
+                raise LedgerError(path, long[0], f"expected {len(header)} fields, saw {long[1]}") from None
             raise LedgerError(path, None, f"not a readable CSV file: {str(exc).strip()}") from None
         except UnicodeDecodeError as exc:
             raise LedgerError(path, None, f"not UTF-8 text: {exc.reason}") from None
@@ -348,6 +432,15 @@ class _Columns:
         return {name: column[:self.filled] for name, column in self.columns.items()}
 
 
+def _duplicates_as_written(lines: _Lines, rows: np.ndarray, reasons: np.ndarray, header: list[str]) -> pd.DataFrame:
+    """Rejected duplicates with every field as the ledger has it (read again: pandas's typed
+    values of the good rows are all that is kept while reading)."""
+    starts = lines.starts() if lines.quoted else None
+    records = rows if starts is None else np.searchsorted(starts, rows) + 1  # line -> record number
+    cells = [(record + [""] * len(header))[:len(header)] for record in lines.records(records)]
+    return pd.DataFrame({"row": rows, "reason": reasons}).join(pd.DataFrame(cells, columns=header, dtype=object))
+
+
 def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = False,
                 chunk_rows: int = CHUNK_ROWS, progress=None) -> Ledger:
     """Read and check a ledger. Without ``skip_bad`` the first bad row raises ``LedgerError``.
@@ -360,11 +453,12 @@ def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = Fa
     names = _resolve_names(path, header, columns)
     check = _Checker(names, direction)
     good, bad = _Columns(), []
-    for raw, share in _chunks(path, header, names, chunk_rows, progress):
+    lines, count = _Lines(path), [1]
+    for raw, share in _chunks(path, header, names, chunk_rows, progress, lines, count):
         typed, first, reasons = check(raw)
         if len(reasons):
             if not skip_bad:
-                raise LedgerError(path, int(typed["row"][np.flatnonzero(first)[0]]), reasons[0])
+                raise LedgerError(path, int(lines([typed["row"][np.flatnonzero(first)[0]]])[0]), reasons[0])
             is_bad = first > 0
             cells = raw.set_index("_row").loc[typed["row"][is_bad], header].reset_index(drop=True)
             bad.append(pd.DataFrame({"row": typed["row"][is_bad], "reason": reasons}).join(_as_written(cells)))
@@ -385,6 +479,10 @@ def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = Fa
         "unliquidated": merged["unliquidated"].astype(bool, copy=False),
         "entry_summary_date": merged["entry_summary_date"].astype("datetime64[ns]", copy=False),
     }, copy=False)  # the arrays are new: no copy, no consolidation into 2-D blocks
+    if not lines.exact(count[0]):  # a quoted field spans lines: records and lines differ
+        entries["row"] = lines(entries["row"].to_numpy())
+        for frame in bad:
+            frame["row"] = lines(frame["row"].to_numpy())
     if not pd.Index(entries["entry_id"]).is_unique:
         repeated = entries["entry_id"].duplicated(keep="first")
         first_row = entries.drop_duplicates("entry_id").set_index("entry_id")["row"]
@@ -393,7 +491,7 @@ def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = Fa
                    + dup["entry_id"].map(first_row).astype(str))
         if not skip_bad:
             raise LedgerError(path, int(dup["row"].iloc[0]), reasons.iloc[0])
-        bad.append(pd.DataFrame({"row": dup["row"], "reason": reasons}))  # raw values: see the first row
+        bad.append(_duplicates_as_written(lines, dup["row"].to_numpy(), reasons.to_numpy(), header))
         entries = entries[~repeated].reset_index(drop=True)
     rejects = pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(columns=["row", "reason", *header])
     rejects = rejects.sort_values("row", kind="stable").reindex(columns=["row", "reason", *header])

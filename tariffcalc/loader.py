@@ -222,10 +222,13 @@ def read_yaml(path: Path, budget: Budget | None = None):
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "syntax error"
         raise DataError(path, line, f"malformed YAML: {problem}") from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow: name its line
+        line = text[:exc.position].count("\n") + 1 if isinstance(exc.position, int) else 1
+        raise DataError(path, line, f"malformed YAML: {exc.reason} (character {exc.character!r})") from None
     except yaml.YAMLError as exc:
-        raise DataError(path, None, f"malformed YAML: {exc}") from None
+        raise DataError(path, 1, f"malformed YAML: {str(exc).splitlines()[0]}") from None
     except (TypeError, ValueError, RecursionError) as exc:  # e.g. a list used as a key
-        raise DataError(path, None, f"malformed YAML: {exc}") from None
+        raise DataError(path, 1, f"malformed YAML: {str(exc).splitlines()[0]}") from None
 
 
 class _Checker:

@@ -248,14 +248,19 @@ def _condition_notes(frame: pd.DataFrame, index: ProductIndex) -> pd.DataFrame:
 
 
 def _charge_content(frame: pd.DataFrame, index: ProductIndex, direction, assume: Contents) -> pd.DataFrame:
-    """Rows of content-basis steps are charged on the content's share of the value."""
-    if not (frame["content"].fillna("") != "").any():
-        return frame.assign(content_share=np.nan, content_basis="")
+    """Rows of content-basis steps are charged on the content's share of the value (only those rows
+    are touched: a bulk frame is mostly rows without a content)."""
+    frame["content"] = frame["content"].fillna("")
+    frame["content_share"], frame["content_basis"] = np.nan, ""
+    has = frame["content"].ne("").to_numpy()
+    if not has.any():
+        return frame
     groups = direction if isinstance(direction, dict) else {0: direction}
-    parts = []
-    for group, rows in frame.groupby("group", sort=False):
-        parts.append(apply_content(rows, index.estimates(groups[group].imposer), assume.shares))
-    return pd.concat(parts) if parts else frame.assign(content_share=np.nan, content_basis="")
+    done = pd.concat([apply_content(rows, index.estimates(groups[group].imposer), assume.shares)
+                      for group, rows in frame[has].groupby("group", sort=False)])
+    columns = ["charged", "reason", "content_share", "content_basis"]
+    frame.loc[done.index, columns] = done[columns]
+    return frame
 
 
 def _reasons(frame: pd.DataFrame, conditions: dict | None = None) -> np.ndarray:

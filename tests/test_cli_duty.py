@@ -102,4 +102,4 @@ def test_a_ragged_row_is_a_bad_file(runner, no_user_data, tmp_path):
     path.write_text(HEADER + "a,2025-04-15,8517.13.00,CN,100,,,extra\n")
     result = runner.invoke(cli, ["duty", str(path)])
     assert result.exit_code == 2
-    assert result.stderr == f"Error: {path}: not a readable CSV file: a row has more fields than the header\n"
+    assert result.stderr == f"Error: {path}:2: expected 7 fields, saw 8\n"

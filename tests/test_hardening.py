@@ -215,3 +215,68 @@ def test_row14_yaml_and_list_file_errors_name_paths_alike(runner, monkeypatch):
     monkeypatch.chdir(FIXTURES / "bad" / "list-bad-code" / "us")
     line = one_error_line(runner.invoke(cli, ["validate", "..", "--standalone"]))
     assert line.startswith("Error: ../lists/us/x.csv:4: ")  # normalised, never resolved
+
+
+# row 7: ledger customs_value 1e308
+
+def test_row07_an_absurd_value_is_rejected_and_json_never_holds_infinity(runner, no_user_data, tmp_path):
+    from tariffcalc import export
+    from tariffcalc.errors import TariffcalcError
+
+    path = tmp_path / "ledger.csv"
+    path.write_text(HEADER + "a,2025-04-15,8517.13.00,CN,100,,\nb,2025-04-15,8517.13.00,CN,1e308,,\n")
+    line = one_error_line(runner.invoke(cli, ["duty", str(path), "--format", "json"]))
+    assert line == f"Error: {path}:3: customs_value 1e+308 is more than 1e+15, the largest tariffcalc accepts"
+    result = runner.invoke(cli, ["duty", str(path), "-o", str(tmp_path / "out.csv"), "--skip-bad", "-f", "json"])
+    assert result.exit_code == 0 and "RuntimeWarning" not in result.stderr
+    data = json.loads(result.stdout, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert data["entries"] == 1 and data["rejected"] == 1
+    for value in (float("inf"), float("nan")):
+        with pytest.raises(TariffcalcError, match="cannot write JSON"):
+            export.to_json({"duty_total": value})
+
+
+# row 8: quoted field spanning two lines, bad row after it
+
+def test_row08_a_bad_row_after_a_multiline_field_is_named_by_its_physical_line(runner, no_user_data, tmp_path):
+    path = tmp_path / "ledger.csv"
+    path.write_text(HEADER + '"two\nlines",2025-04-15,8517.13.00,CN,100,,\n'
+                    'b,2025-04-15,8517.13.00,CN,lots,,\n')
+    line = one_error_line(runner.invoke(cli, ["duty", str(path)]))
+    assert line == f"Error: {path}:4: customs_value 'lots' is not a number"
+    result = runner.invoke(cli, ["duty", str(path), "-o", str(tmp_path / "out.csv"), "--skip-bad", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out.rejects.csv").read_text().splitlines()[1].startswith("4,customs_value 'lots'")
+
+
+# row 9: row with more fields than the header
+
+@pytest.mark.parametrize("extra", [",x", ",x,y,z"])
+def test_row09_a_row_longer_than_the_header_is_named_by_its_line(runner, no_user_data, tmp_path, extra):
+    path = tmp_path / "ledger.csv"
+    path.write_text(HEADER + '"quoted\nid",2025-04-15,8517.13.00,CN,100,,\n'
+                    f"b,2025-04-15,8517.13.00,CN,100,,{extra}\n")
+    line = one_error_line(runner.invoke(cli, ["duty", str(path)]))
+    assert line == f"Error: {path}:4: expected 7 fields, saw {7 + extra.count(',')}"
+
+
+# row 10: whitespace-only entry_id
+
+def test_row10_an_entry_id_of_spaces_is_rejected(runner, no_user_data, tmp_path):
+    path = tmp_path / "ledger.csv"
+    path.write_text(HEADER + "a,2025-04-15,8517.13.00,CN,100,,\n   ,2025-04-15,8517.13.00,CN,100,,\n")
+    line = one_error_line(runner.invoke(cli, ["duty", str(path)]))
+    assert line == f"Error: {path}:3: entry_id is empty (or only spaces)"
+
+
+# row 11: duplicate rows in OUT.rejects.csv
+
+def test_row11_a_rejected_duplicate_keeps_every_field_as_written(runner, no_user_data, tmp_path):
+    path = tmp_path / "ledger.csv"
+    path.write_text(HEADER + "a,2025-04-15,8517.13.00,CN,100,,\n"
+                    '"note\nin id",2025-04-15,8517.13.00,CN,5,,\n'
+                    'a,2025-04-16,"8517.13.00",CN,0100.50,2025-04-01,007\n')
+    result = runner.invoke(cli, ["duty", str(path), "-o", str(tmp_path / "out.csv"), "--skip-bad", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    rejects = (tmp_path / "out.rejects.csv").read_text().splitlines()
+    assert rejects[1:] == ["5,entry_id a repeats row 2,a,2025-04-16,8517.13.00,CN,0100.50,2025-04-01,007"]

@@ -313,7 +313,12 @@ def test_an_empty_ledger_costs_nothing(products, tmp_path):
     ("a,2025-04-01,8517.13.00,CN,ten,,", "customs_value 'ten' is not a number"),
     ("a,2025-04-01,8517.13.00,CN,-3,,", "customs_value -3 is negative"),
     ("a,2025-04-01,8517.13.00,CN,10,2025-05-01,", "export_date 2025-05-01 is after entry_date 2025-04-01"),
-    (",2025-04-01,8517.13.00,CN,10,,", "entry_id is empty"),
+    (",2025-04-01,8517.13.00,CN,10,,", "entry_id is empty (or only spaces)"),
+    (" \t ,2025-04-01,8517.13.00,CN,10,,", "entry_id is empty (or only spaces)"),
+    ("a,2025-04-01,8517.13.00,CN,1e308,,", "customs_value 1e+308 is more than 1e+15, the largest tariffcalc accepts"),
+    ("a,2025-04-01,8517.13.00,CN,inf,,", "customs_value 'inf' is not a number"),
+    ("a,2025-04-01,8517.13.00,CN,nan,,", "customs_value 'nan' is not a number"),
+    ("a,2025-04-01,8517.13.00,CN,10,,1e300", "quantity 1e+300 is more than 1e+15, the largest tariffcalc accepts"),
 ])
 def test_a_bad_row_is_named_by_file_and_row(tmp_path, row, reason):
     path = write(tmp_path, HEADER + "ok,2025-04-01,8517.13.00,CN,10,,\n" + row + "\n")
