@@ -12,8 +12,9 @@ field of ``Convention`` and can be set on its own:
 - ``metal_content`` (C): before ``until``, the named layers are charged on each product's metal
   share only; the rest of its value is priced without them (so the layers they displace apply).
 - ``rate_offsets`` (D): points added to every positive rate of the named layers (a rebate).
-- ``exemptions`` (E): codes taken out of a layer.
-- ``not_stacked`` (F): a layer not charged on goods subject to others.
+- ``exemptions`` and ``inclusions`` (E): codes taken out of, or added to, a layer's products.
+- ``not_stacked`` and ``stacked`` (F): a layer not charged on goods subject to others; a layer
+  charged on top of the rates it would replace.
 - ``without_layers`` (G): layers left out.
 - ``dating`` (H): a layer's rate or status on a window of dates.
 
@@ -21,6 +22,7 @@ The conventions ship in ``data/conventions/conventions.yaml``, each choice with 
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass
 from datetime import date
@@ -74,6 +76,14 @@ class Exemption:
 
 
 @dataclass(frozen=True)
+class Inclusion:
+    """E: ``codes`` (prefixes) are covered by ``layer`` (whose steps date them)."""
+    layer: str
+    codes: tuple[str, ...]
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class NotStacked:
     """F: ``layer`` is not charged on goods subject to ``on_goods_of``."""
     layer: str
@@ -104,8 +114,9 @@ class Convention:
     metal_content: MetalContent | None = None
     rate_offsets: tuple[RateOffset, ...] = ()
     exemptions: tuple[Exemption, ...] = ()
+    inclusions: tuple[Inclusion, ...] = ()
     not_stacked: tuple[NotStacked, ...] = ()
-    stacked: tuple[NotStacked, ...] = ()  # rules of the data a convention does not follow (it stacks them)
+    stacked: tuple[NotStacked, ...] = ()  # F: rules of the data a convention does not follow (it stacks)
     without_layers: tuple[str, ...] = ()
     without_layers_source: str = ""
     dating: tuple[Redate, ...] = ()
@@ -123,8 +134,8 @@ class Convention:
 
     @property
     def edits_data(self) -> bool:
-        return bool(self.rate_offsets or self.exemptions or self.not_stacked or self.without_layers or self.dating
-                    or self.assume or self.metal_content or self.stacked)
+        return bool(self.rate_offsets or self.exemptions or self.inclusions or self.not_stacked or self.without_layers
+                    or self.dating or self.assume or self.metal_content or self.stacked)
 
     def only(self, *choices: str) -> Convention:
         """This convention with only the named fields kept (the others as tariffcalc's): one
@@ -143,7 +154,8 @@ class Convention:
             return dataset
         known = {layer.id for layer in dataset.layers}
         named = ([i for o in self.rate_offsets for i in o.layers] + [e.layer for e in self.exemptions]
-                 + [n.layer for n in self.not_stacked] + [n.layer for n in self.stacked] + list(self.without_layers)
+                 + [i.layer for i in self.inclusions] + [n.layer for n in self.not_stacked]
+                 + [n.layer for n in self.stacked] + list(self.without_layers)
                  + [i for r in self.dating for i in r.layers])
         missing = sorted(set(named) - known)
         if missing:
@@ -168,13 +180,19 @@ class Convention:
                           for e in self.exemptions if e.layer == layer.id)
             if extra:
                 coverage = dataclasses.replace(coverage, exempt=coverage.exempt + extra)
+            added = tuple(c for i in self.inclusions if i.layer == layer.id for c in i.codes)
+            if added:
+                if coverage.products is None:
+                    raise QueryError(f"convention {self.name!r}: layer {layer.id} has no product list to add to")
+                products = dataclasses.replace(coverage.products, codes=coverage.products.codes + added)
+                coverage = dataclasses.replace(coverage, products=products)
             rules = layer.rules
             more = tuple(o for n in self.not_stacked if n.layer == layer.id for o in n.on_goods_of
                          if o in known and o not in rules.not_on_goods_of)
             fewer = {o for n in self.stacked if n.layer == layer.id for o in n.on_goods_of}
-            if more or fewer:
+            if more or fewer:  # `stacked`: charged on top of those layers (neither displaced nor replacing)
                 kept = tuple(o for o in rules.not_on_goods_of + more if o not in fewer)
-                rules = Rules(kept, rules.replaces, rules.line)
+                rules = Rules(kept, tuple(o for o in rules.replaces if o not in fewer), rules.line)
             layers.append(dataclasses.replace(layer, steps=tuple(steps), coverage=coverage, rules=rules))
         return dataclasses.replace(dataset, layers=tuple(layers))
 
@@ -194,7 +212,7 @@ CHOICES = {
     "exclusion_shares": ("exclusion_shares",),
     "metal_content": ("metal_content",),
     "rate_offsets": ("rate_offsets",),
-    "exemptions": ("exemptions",),
+    "exemptions": ("exemptions", "inclusions"),
     "not_stacked": ("not_stacked", "stacked"),
     "without_layers": ("without_layers", "without_layers_source"),
     "dating": ("dating",),
@@ -295,8 +313,36 @@ def convention_engine(products, convention: Convention, others: tuple[str, ...])
         from .content import Contents
 
         assume = Contents(conditions=frozenset(convention.assume)) if convention.assume else products.assume
-        _ENGINES[key] = (products, ProductEngine(Engine(dataset), products.schedules, assume))
+        index = _edited_index(products.index, convention, others, dataset)
+        _ENGINES[key] = (products, ProductEngine(Engine(dataset), products.schedules, assume, index))
     return _ENGINES[key][1]
+
+
+def _edited_index(index, convention: Convention, others, dataset: Dataset):
+    """The base product index with the product-set edits of ``apply`` and ``_other_part`` made
+    on its rows (the same rows ``ProductIndex(dataset)`` would read, without the list files)."""
+    table = index.table
+    table = table[~table["layer_id"].isin(convention.without_layers)]
+    for name in others:
+        if name.startswith("exclusion:"):
+            prefix = name.split(":", 1)[1]
+            table = table[~((table["role"] != "cover") & table["set_name"].str.startswith(prefix))]
+    layers = {layer.id: layer for layer in dataset.layers}
+    rows = [(e.layer, "exempt", e.name, code, pd.NaT, pd.NaT, None) for e in convention.exemptions for code in e.codes]
+    for inclusion in convention.inclusions:
+        products = layers[inclusion.layer].coverage.products
+        rows += [(inclusion.layer, "cover", products.name or layers[inclusion.layer].name, code,
+                  pd.Timestamp(products.start) if products.start else pd.NaT,
+                  pd.Timestamp(products.end) if products.end else pd.NaT, products.condition)
+                 for code in inclusion.codes]
+    if rows:
+        extra = pd.DataFrame(rows, columns=["layer_id", "role", "set_name", "prefix", "start", "end", "condition"])
+        extra["length"] = extra["prefix"].str.len()
+        table = pd.concat([table, extra.astype({"start": "datetime64[ns]", "end": "datetime64[ns]"})],
+                          ignore_index=True)
+    edited = copy.copy(index)
+    edited.table = table.reset_index(drop=True)
+    return edited
 
 
 def _other_part(dataset: Dataset, convention: Convention, key: str) -> Dataset:
@@ -410,6 +456,8 @@ class Conventions:
                                    for o in item.get("rate_offsets") or ()),
                 exemptions=tuple(Exemption(e["layer"], tuple(str(c) for c in ids(e["codes"])), e["name"],
                                            e.get("source", "")) for e in item.get("exemptions") or ()),
+                inclusions=tuple(Inclusion(i["layer"], tuple(str(c) for c in ids(i["codes"])), i.get("source", ""))
+                                 for i in item.get("inclusions") or ()),
                 not_stacked=tuple(NotStacked(n["layer"], ids(n["on_goods_of"]), n.get("source", ""))
                                   for n in item.get("not_stacked") or ()),
                 stacked=tuple(NotStacked(n["layer"], ids(n["on_goods_of"]), n.get("source", ""))

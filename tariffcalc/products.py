@@ -474,10 +474,13 @@ class ProductAnswer:
 class ProductEngine:
     """Product questions over one data set: the layer engine, the product index, the schedules."""
 
-    def __init__(self, engine: Engine, schedules, assume: Contents = NO_ASSUMPTIONS):
+    def __init__(self, engine: Engine, schedules, assume: Contents = NO_ASSUMPTIONS,
+                 index: ProductIndex | None = None):
+        """``index``: the product index of ``engine.dataset``, if the caller has it (a variant of
+        the data whose product sets it edited), instead of reading every list file again."""
         self.engine = engine
         self.schedules = schedules
-        self.index = ProductIndex(engine.dataset)
+        self.index = index if index is not None else ProductIndex(engine.dataset)
         self.assume = assume  # what rate() and table() assume unless told otherwise (a convention's)
 
     def change_dates(self, direction: Direction, start: date, end: date) -> list[date]:

@@ -112,6 +112,22 @@ def test_a_metal_derivative_pays_its_content_share_then_full_value(products):
     assert theirs[after] == pytest.approx(ours[after])
 
 
+def test_inclusions_and_stacking_alone(products, us_weights):
+    one = (WeightSet("one", "us", 2024, "one", ""), pd.DataFrame({"code": ["8471300100"], "weight": [1.0]}))
+    days = [date(2026, 3, 1), date(2026, 5, 1)]
+    exemptions = Convention.yale().only("exemptions", "assume")  # auto parts are charged only if assumed
+    ours = average_rates(products, US, days, *one, convention=Convention.yale().only("assume")).set_index(
+        "date")["additional_average"]
+    theirs = average_rates(products, US, days, *one, convention=exemptions).set_index("date")["additional_average"]
+    assert ours[date(2026, 3, 1)] - theirs[date(2026, 3, 1)] == pytest.approx(25)  # not auto parts
+    assert theirs[date(2026, 5, 1)] - theirs[date(2026, 3, 1)] >= 25 - 10  # Annex I-B 25% (Section 122 10% off)
+    battery = (WeightSet("one", "us", 2024, "one", ""), pd.DataFrame({"code": ["8507600020"], "weight": [1.0]}))
+    day = [date(2026, 1, 10)]
+    ours = average_rates(products, US, day, *battery)["additional_average"].iloc[0]
+    stacked = average_rates(products, US, day, *battery, convention=Convention.yale().only("not_stacked"))
+    assert stacked["additional_average"].iloc[0] - ours == pytest.approx(7.5)  # List 4A kept under the review rate
+
+
 def test_unknown_convention_and_unknown_choice_are_refused():
     with pytest.raises(QueryError, match="unknown convention 'piie'"):
         Conventions.bundled().get("piie")
@@ -125,10 +141,9 @@ def test_yale_convention_is_within_2_points_of_the_published_china_series_every_
     assert abs(worst["gap"]) <= 2.0, f"{worst['date']}: ours {worst['average_rate']:.2f}, Yale {worst['yale_total']:.2f}"
 
 
-@pytest.mark.xfail(strict=True, reason="measured 58% of days within 1 pp: from 2026-01-01 ours is 1.0-1.9 pp below "
-                                       "(2026 metals annexes and renamed codes; see docs/averages.md)")
 def test_yale_convention_is_within_1_point_on_95_percent_of_days(yale_daily):
-    assert (yale_daily["gap"].abs() <= 1.0).mean() >= 0.95
+    within = (yale_daily["gap"].abs() <= 1.0).mean()
+    assert within >= 0.95, f"{within:.1%} of days within 1 pp"
 
 
 def test_cli_says_which_convention_produced_a_number(runner, no_user_data):
