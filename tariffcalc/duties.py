@@ -404,13 +404,18 @@ def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.n
 # -- pricing ---------------------------------------------------------------------------------
 
 def _not_lines(ledger: Ledger, products: ProductEngine) -> tuple[np.ndarray, list[str]]:
-    """Entries whose code stands for no line of the schedule in force on their date, and why."""
+    """Entries whose code stands for no line of the schedule in force on their date, and why.
+
+    Each distinct (code, vintage) pair is resolved once, as integers: the schedule's lines for
+    every pair at once, then, for the few pairs with none, the product lists of each origin
+    (``ProductEngine.resolve``); the verdict is broadcast to the entries by pair number."""
     imposer = DIRECTIONS[ledger.direction].imposer
     schedules = products.schedules
-    starts = np.array([v.start for v in schedules.vintages if v.imposer == imposer], dtype="datetime64[D]")
     entries = ledger.entries
-    if not len(entries) or not len(starts):
+    vintages, _ = schedules.vintage_numbers(imposer, [])
+    if not len(entries) or not vintages:
         return np.zeros(0, dtype=np.int64), []
+    starts = np.array([v.start for v in vintages], dtype="datetime64[D]")
     days = Days(entries["entry_date"].to_numpy("datetime64[D]"))
     vintage_at = days.lookup(np.maximum(days.periods(starts), 0))
     codes = entries["code"].cat.categories.to_numpy(dtype=object)
@@ -418,15 +423,21 @@ def _not_lines(ledger: Ledger, products: ProductEngine) -> tuple[np.ndarray, lis
     pair = code_at * len(starts) + vintage_at
     used, first = np.unique(pair, return_index=True)
     asked = pd.DataFrame({"code": codes[used // len(starts)], "date": starts[used % len(starts)].astype("datetime64[ns]")})
-    origins = list(entries["origin"].cat.categories)
-    found = pd.concat([products.resolve(direction_with_origin(ledger.direction, origin), asked["code"], asked["date"])
-                       for origin in origins])[["code", "date"]].drop_duplicates()
-    lost = asked.merge(found.assign(_found=True), on=["code", "date"], how="left")["_found"].isna().to_numpy()
+    lines = schedules.resolve(imposer, asked["code"], asked["date"])
+    found = pd.MultiIndex.from_frame(lines[["code", "date"]])
+    lost = ~pd.MultiIndex.from_frame(asked).isin(found)
+    if lost.any():  # a product list in force may name the code in full: a line of its date
+        for origin in entries["origin"].cat.categories:
+            if not lost.any():
+                break
+            named = products.resolve(direction_with_origin(ledger.direction, origin), asked["code"][lost],
+                                     asked["date"][lost])
+            lost &= ~pd.MultiIndex.from_frame(asked).isin(pd.MultiIndex.from_frame(named[["code", "date"]]))
     if not lost.any():
         return np.zeros(0, dtype=np.int64), []
-    day_of = entries["entry_date"].dt.date.to_numpy()
-    reason_of = {p: schedules.not_a_line(imposer, codes[p // len(starts)], day_of[f])
-                 for p, f in zip(used[lost], first[lost])}
+    day_of = days.span[days.offset[first[lost]]].astype(date)  # the day of the pair's first entry
+    reason_of = dict(zip(used[lost], (schedules.not_a_line(imposer, codes[p // len(starts)], d)
+                                      for p, d in zip(used[lost], day_of))))
     bad = np.flatnonzero(np.isin(pair, used[lost]))
     return bad, [reason_of[p] for p in pair[bad]]
 
