@@ -164,11 +164,13 @@ class Days:
         return np.searchsorted(starts, self.span, side="right") - 1
 
 
-def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.ndarray, list[str], pd.DataFrame]:
+def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids, imposer: str | None = None
+           ) -> tuple[np.ndarray, list[str], pd.DataFrame]:
     """Codes the data treats alike share a kind: the same set of (layer, role, set, dates, match)
-    rows of the product index. A code shorter than a list's rows is resolved from its own schedule
-    lines, so it is a kind of its own. Returns the kind of each code, one code per kind and the
-    index rows of those codes."""
+    rows of the product index, and lines of the same schedule vintages (a code renumbered in 2022
+    cannot stand for a 2021 entry of another code). A code shorter than a list's rows is resolved
+    from its own schedule lines, so it is a kind of its own. Returns the kind of each code, one
+    code per kind and the index rows of those codes."""
     found = products.index.matches(codes)
     found = found[found["layer_id"].isin(layer_ids)]
     row_kind = found.groupby(["layer_id", "role", "set_name", "start", "end", "match", "condition"], dropna=False,
@@ -185,6 +187,9 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.nd
         signature[position] = b"partial:" + codes[position].encode()
     for position in np.flatnonzero([len(c) < 10 for c in codes]):  # it stands for the lines under it
         signature[position] = b"lines:" + codes[position].encode()
+    if imposer is not None and len(codes):
+        for position, vintages in enumerate(_line_vintages(products, imposer, codes)):
+            signature[position] += b"in:" + vintages.tobytes()
     # Codes on a layer charged on a metal content are alike only if their estimated contents are.
     content_layers = {layer.id for layer in products.engine.dataset.layers if any(s.content for s in layer.steps)}
     on = found.loc[(found["role"] == "cover") & found["layer_id"].isin(content_layers), "code"].unique()
@@ -201,6 +206,17 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.nd
     return kinds, reps, found[found["code"].isin(reps)]
 
 
+def _line_vintages(products: ProductEngine, imposer: str, codes: np.ndarray) -> np.ndarray:
+    """(codes x vintages): whether each code stands for a line of each of the imposer's schedules."""
+    vintages, _ = products.schedules.vintage_numbers(imposer, [])
+    starts = pd.to_datetime([v.start for v in vintages])
+    asked = pd.DataFrame({"code": np.repeat(np.asarray(codes, dtype=object), len(starts)),
+                          "date": np.tile(starts.to_numpy("datetime64[ns]"), len(codes))})
+    lines = products.schedules.resolve(imposer, asked["code"], asked["date"])
+    found = pd.MultiIndex.from_frame(asked).isin(pd.MultiIndex.from_frame(lines[["code", "date"]]))
+    return found.reshape(len(codes), len(starts))
+
+
 def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, code_at: np.ndarray,
                   days: Days, include_threatened: bool):
     """The layer rows bearing on the entries, each with its ``key``, and the key of each entry.
@@ -213,7 +229,8 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     directions = {origin: direction_with_origin(ledger.direction, origin) for origin in origins}
     layer_ids = set().union(*(products.engine.direction_steps(d)["layer_id"] for d in directions.values()))
     present = np.flatnonzero(np.bincount(code_at, minlength=len(codes)))
-    kind, reps, _found = _kinds(products, codes[present], layer_ids)  # alike for every origin
+    kind, reps, _found = _kinds(products, codes[present], layer_ids,  # alike for every origin
+                                DIRECTIONS[ledger.direction].imposer)
     kind_of_code = np.zeros(len(codes), dtype=np.int64)
     kind_of_code[present] = kind
     n_kinds = len(reps)
