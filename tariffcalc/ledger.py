@@ -315,12 +315,42 @@ class _Lines:
 
     def records(self, rows) -> list[list[str]]:
         """The fields of records ``rows``, as written (unquoted), in that order."""
+        if not self.quoted:  # record n is line n: find the lines by their byte offsets
+            return self._lines(rows)
         wanted = {int(r) - 1: None for r in rows}
         with open(self.path, encoding="utf-8-sig", newline="") as handle:
             for number, record in enumerate(csv.reader(handle)):
                 if number in wanted:
                     wanted[number] = record
         return [wanted[int(r) - 1] or [] for r in rows]
+
+    def _lines(self, rows) -> list[list[str]]:
+        """The fields of lines ``rows`` of a file without quotes: newlines found block by block
+        with numpy, so a few rows of a large file cost a fast pass over its bytes."""
+        rows = np.asarray(rows, dtype=np.int64)
+        wanted = np.unique(rows)
+        starts, ends = {}, {}
+        with open(self.path, "rb") as handle:
+            offset, line = 0, 1  # the line that begins at ``offset``
+            for block in iter(lambda: handle.read(1 << 24), b""):
+                newlines = offset + np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+                numbers = line + np.arange(len(newlines))  # the line each newline ends
+                ending = np.isin(numbers, wanted)
+                ends.update(zip(numbers[ending].tolist(), newlines[ending].tolist()))
+                beginning = np.isin(numbers + 1, wanted)
+                starts.update(zip((numbers[beginning] + 1).tolist(), (newlines[beginning] + 1).tolist()))
+                line += len(newlines)
+                offset += len(block)
+            out = {}
+            for number in wanted.tolist():
+                if number not in starts and number != 1:
+                    out[number] = []
+                    continue
+                handle.seek(starts.get(number, 0))
+                size = ends.get(number, offset) - starts.get(number, 0)
+                text = handle.read(size).decode("utf-8-sig").rstrip("\r")
+                out[number] = next(csv.reader([text]), [])
+        return [out[int(r)] for r in rows]
 
     def first_long_record(self, width: int) -> tuple[int, int] | None:
         """(physical line, fields) of the first record with more than ``width`` fields."""
@@ -682,6 +712,7 @@ class LedgerReader:
         self.direction = None if direction == "both" else direction
         self.chunk_rows, self.progress = chunk_rows, progress
         self.seen = _SeenIds()
+        self._lines: dict = {}  # CSV file -> (its _Lines, header), for the rejects as written
         self.rows_read = 0
         self.names: dict = {}
 
@@ -707,7 +738,26 @@ class LedgerReader:
                 lines, count = _Lines(path), [1]
                 chunks = _chunks(path, header, names, self.chunk_rows, self.progress, lines, count)
             self.names = names
+            self._lines[str(path)] = (lines, header)
             yield from self._ledgers(path, number, header, names, chunks, lines)
+
+    def as_written(self, rejects: pd.DataFrame) -> pd.DataFrame:
+        """``rejects`` of CSV files with every field exactly as the file has it (numbers were read
+        as numbers: 007 would come back as 7); one fast pass over each file that has rejects."""
+        if not len(rejects) or not self._lines:
+            return rejects
+        out = rejects.copy()
+        files = out["file"].to_numpy(dtype=object) if "file" in out else np.full(len(out), self.path, dtype=object)
+        for path, (lines, header) in self._lines.items():
+            mine = np.flatnonzero(files == path) if "file" in out else np.arange(len(out))
+            if lines is None or not len(mine):
+                continue
+            rows = out["row"].to_numpy(dtype=np.int64)[mine]
+            starts = lines.starts() if lines.quoted else None
+            records = rows if starts is None else np.searchsorted(starts, rows) + 1  # line -> record number
+            cells = [(record + [""] * len(header))[:len(header)] for record in lines.records(records)]
+            out.loc[out.index[mine], header] = pd.DataFrame(cells, columns=header, dtype=object).to_numpy()
+        return out
 
     def frame(self, frame: pd.DataFrame, label: str = "partition"):
         """The Ledgers of an in-memory frame (rows numbered from 1), in chunks."""

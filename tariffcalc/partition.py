@@ -49,13 +49,17 @@ class DutyRun:
                 self._unpriced += len(part.rejects)
                 continue
             result = duties.compute_duties(part, self.products, **self.options)
-            self._rejects.append(result.ledger.rejects)
+            rejects = result.ledger.rejects
+            if "file" in part.rejects.columns:  # many files: name each reject's, those found when pricing too
+                rejects = rejects.assign(file=str(part.path))[["file", *[c for c in rejects.columns if c != "file"]]]
+            self._rejects.append(rejects)
             self.direction = result.direction
             self.totals = result.totals if self.totals is None else self.totals + result.totals
             yield result
-        if self.totals is None:  # nothing to price: the totals of an empty ledger
+        if self.totals is None:  # nothing to price: an empty ledger (its totals, the header of its output)
             result = duties.compute_duties(self._empty(), self.products, **self.options)
             self.direction, self.totals = result.direction, result.totals
+            yield result
 
     def _empty(self) -> Ledger:
         names = self.reader.names or {f: f for f in ("entry_id", "entry_date", "hts", "origin", "customs_value")}
@@ -71,7 +75,7 @@ class DutyRun:
         frames = [f for f in self._rejects if len(f)]
         if not frames:
             return pd.DataFrame(columns=self._rejects[0].columns if self._rejects else ["row", "reason"])
-        return pd.concat(frames, ignore_index=True)
+        return self.reader.as_written(pd.concat(frames, ignore_index=True))
 
     @property
     def ledger(self):  # what the summary view names: the ledger read
