@@ -1,25 +1,28 @@
-"""`duty` on a 1,000,000-row synthetic ledger, against `pandas.read_csv` of the same file.
+"""`tariffcalc duty` as a whole process on synthetic ledgers, against a whole-process `pandas.read_csv`.
 
-Run by hand:  python benchmarks/ledger.py [--rows 1000000] [--repeat 5] [--keep]
+Run by hand:  python benchmarks/ledger.py [--rows 1000000] [--repeat 3] [--big 20000000] [--dask] [--keep]
 
-The ledger is generated under /tmp at run time (nothing large is committed): HTS-10 codes drawn
-from the 2024 US imports from China of data/weights (weighted by import value), entry dates uniform over
-2018-01-01..2026-12-31, 5% of entries from Hong Kong, an export date 5-60 days before entry on
-half of them, a quantity on a quarter, an entry summary date on all and a liquidation date (or
-'unliquidated') on most, so that the refund routes and interest are priced too. Each measurement
-runs in its own subprocess, so its peak memory (ru_maxrss) is its own; read_csv and duty runs
-alternate and medians are reported, as single runs on a shared machine vary by a quarter.
+The ledgers are generated under /tmp at run time (nothing large is committed), from the bundled data:
+HTS-10 codes drawn from the 2024 US imports from China of data/weights (weighted by import value),
+entry dates uniform over 2018-01-01..2026-12-31, 5% of entries from Hong Kong, an export date 5-60
+days before entry on half of them, a quantity on a quarter, an entry summary date on all and a
+liquidation date (or 'unliquidated') on most, so that refunds are priced too. Paths are relative to
+the repository.
 
-Targets (issue "Duties and refunds over an import ledger"): reading, checking and pricing the
-ledger in under 3x the time of `pandas.read_csv` of the same file; peak memory under 1 GB.
-Writing the per-entry CSV (one row per entry x layer) is timed separately.
+Every measurement is a fresh process (`python -m tariffcalc duty ...`, data load included, warm
+cache), timed from outside with its peak memory (ru_maxrss); the baseline is a fresh
+`python -c "import pandas; pandas.read_csv(LEDGER)"`. Baseline and duty runs alternate and the
+medians are reported as same-run ratios (the machine is shared: single runs vary by a quarter).
+
+Targets (issue 13): duty end to end on 1 M rows <= 2x read_csv; writing the per-entry Parquet
+(duty -o out.parquet less duty alone) <= 1x read_csv, the per-entry CSV <= 3x; 20 M rows streamed
+with peak memory < 1.5 GB and time per row within 15% of the 1 M run's; Parquet in; the Dask path
+(tariffcalc.cluster on a local cluster) against the single-process totals.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,16 +30,27 @@ import time
 from pathlib import Path
 
 # The bundled 2024 weights: US imports from China by HTS-10 (Census; see data/weights/PROVENANCE.md).
-CODES = Path(__file__).resolve().parent.parent / "data" / "weights" / "us-imports-2024-hts10.csv"
+ROOT = Path(__file__).resolve().parent.parent
+CODES = ROOT / "data" / "weights" / "us-imports-2024-hts10.csv"
 
 
-def make_ledger(path: Path, rows: int, seed: int = 1) -> None:
+def make_ledger(path: Path, rows: int, seed: int = 1, block: int = 1_000_000) -> None:
+    """The synthetic ledger, written a million rows at a time (a 20 M-row ledger needs no more memory)."""
     import numpy as np
     import pandas as pd
 
     rng = np.random.default_rng(seed)
     trade = pd.read_csv(CODES, dtype={"code": str}).groupby("code")["value_usd"].sum()
     trade = trade[trade > 0]
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        for first in range(0, rows, block):
+            _block(handle, rng, trade, first, min(block, rows - first))
+
+
+def _block(handle, rng, trade, first: int, rows: int) -> None:
+    import numpy as np
+    import pandas as pd
+
     codes = rng.choice(trade.index.to_numpy(), size=rows, p=(trade / trade.sum()).to_numpy())
     days = pd.Timestamp("2018-01-01") + pd.to_timedelta(rng.integers(0, 3287, rows), unit="D")
     exported = days - pd.to_timedelta(rng.integers(5, 60, rows), unit="D")
@@ -45,7 +59,7 @@ def make_ledger(path: Path, rows: int, seed: int = 1) -> None:
     quantity = pd.Series(rng.integers(1, 5000, rows).astype(float)).where(rng.random(rows) < 0.25)
     liquidated = rng.random(rows)
     frame = pd.DataFrame({
-        "entry_id": [f"E{i:07d}" for i in range(rows)],
+        "entry_id": [f"E{i:08d}" for i in range(first, first + rows)],
         "entry_date": days.strftime("%Y-%m-%d"),
         "hts": [f"{c[:4]}.{c[4:6]}.{c[6:8]}.{c[8:]}" for c in codes],
         "origin": np.where(rng.random(rows) < 0.05, "HK", "CN"),
@@ -60,101 +74,156 @@ def make_ledger(path: Path, rows: int, seed: int = 1) -> None:
             [(days + pd.to_timedelta(rng.integers(250, 401, rows), unit="D")).strftime("%Y-%m-%d"), "unliquidated"],
             ""),
     })
-    frame.to_csv(path, index=False)
+    frame.to_csv(handle, index=False, header=first == 0, lineterminator="\n")
 
 
-def child(kind: str, path: str, out: str) -> None:
+def timed(command: list[str]) -> dict:
+    """Run ``command`` in a wrapper process: wall seconds and the command's own peak memory."""
+    wrapper = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+               "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
+               "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, done.returncode)")
+    out = subprocess.run([sys.executable, "-c", wrapper, *command], capture_output=True, text=True, check=True,
+                         cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    seconds, peak, code = out.stdout.split()
+    if code != "0":
+        raise SystemExit(f"failed: {' '.join(command)}")
+    return {"seconds": float(seconds), "peak_mb": int(peak) / 1024}
+
+
+def duty(path: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "tariffcalc", "duty", str(path), "--as-of", "2026-12-01", "-f", "json", *extra]
+
+
+def clean(path: Path, folder: Path) -> int:
+    """Drop the rows duty rejects (2024 codes on 2018 dates are not all lines of that schedule),
+    so that every timed run prices every row without --skip-bad (which needs -o). Returns the rows dropped."""
+    import pandas as pd
+
+    subprocess.run(duty(path, "--skip-bad", "-o", str(folder / "first.csv")), check=True, cwd=ROOT,
+                   env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    bad = pd.read_csv(folder / "first.rejects.csv", usecols=["row"])["row"].to_numpy() - 2  # line -> row index
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.drop(index=bad).to_csv(path, index=False, lineterminator="\n")
+    return len(bad)
+
+
+def repeated(source: Path, target: Path, times: int) -> None:
+    """``times`` copies of a ledger, each with its own entry ids, one copy in memory at a time."""
+    import pandas as pd
+
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    with open(target, "w", encoding="utf-8", newline="") as handle:
+        for copy in range(times):
+            frame.assign(entry_id=frame["entry_id"] + f"-{copy}").to_csv(handle, index=False, header=copy == 0,
+                                                                         lineterminator="\n")
+
+
+def read_csv(path: Path) -> list[str]:
+    return [sys.executable, "-c", f"import pandas; pandas.read_csv({str(path)!r})"]
+
+
+def median(runs: list[dict]) -> dict:
+    return sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+
+
+def dask_check(path: Path) -> None:
+    """The Dask path on a local cluster against one process: seconds and whether the totals agree."""
+    from datetime import date
+
+    import dask.dataframe as dd
+    import distributed
+    import pandas as pd
+
+    from tariffcalc import duties, export, ledger
+    from tariffcalc.cluster import summarize_dask
+    from tariffcalc.engine import Engine
+    from tariffcalc.loader import load_dataset
+    from tariffcalc.products import ProductEngine
+    from tariffcalc.schedule import Schedules
+
+    class Summary:
+        def __init__(self, summary):
+            self.summary = summary
+    dataset = load_dataset()
+    products = ProductEngine(Engine(dataset), Schedules.for_dataset(dataset))
     start = time.perf_counter()
-    if kind == "read_csv":
-        import pandas as pd
-
+    whole = duties.compute_duties(ledger.read_ledger(path, skip_bad=True), products, as_of=date(2026, 12, 1))
+    single = time.perf_counter() - start
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as lc, \
+            distributed.Client(lc):
         start = time.perf_counter()
-        frame = pd.read_csv(path)
-        result = {"rows": len(frame)}
-    else:
-        from tariffcalc import duties, export, ledger
-        from tariffcalc.engine import Engine
-        from tariffcalc.loader import load_dataset
-        from tariffcalc.products import ProductEngine
-        from tariffcalc.schedule import Schedules
-
-        start = time.perf_counter()
-        dataset = load_dataset()
-        products = ProductEngine(Engine(dataset), Schedules.for_dataset(dataset))
-        for vintage in products.schedules.vintages:  # the MFN tables: read once per process
-            products.schedules.duty_table(vintage)
-        loaded = time.perf_counter()
-        # skip_bad: 2024 codes on 2018 dates are not all lines of the schedule then: rejected rows
-        entries = ledger.read_ledger(path, skip_bad=True)
-        read = time.perf_counter()
-        priced = duties.compute_duties(entries, products)
-        done = time.perf_counter()
-        result = {"rows": priced.summary.entries, "rejected": priced.summary.rejected,
-                  "lines": int(priced.key_rows[priced.key].sum()),
-                  "duty_total": round(priced.summary.duty_total, 2),
-                  "ieepa_refundable": round(priced.summary.ieepa_refundable, 2),
-                  "load_seconds": loaded - start, "read_seconds": read - loaded, "price_seconds": done - read}
-        if kind == "duty+write":
-            export.write_duty_outputs(priced, out)
-            result["write_seconds"] = time.perf_counter() - done
-            result["out_bytes"] = os.path.getsize(out)
-        start = loaded if kind == "duty" else start
-    result["seconds"] = time.perf_counter() - start
-    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-    print(json.dumps(result))
-
-
-def run(kind: str, path: Path, out: Path) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--child", kind, str(path), str(out)],
-                          capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        rows = dd.from_pandas(pd.read_csv(path, dtype=str, keep_default_na=False), chunksize=250_000)
+        summary = summarize_dask(rows, products, as_of=date(2026, 12, 1))
+        took = time.perf_counter() - start
+    same = export.duty_summary_dict(Summary(summary)) == export.duty_summary_dict(whole)
+    print(f"dask (local cluster, 2 threads, {rows.npartitions} partitions): {took:7.2f} s   "
+          f"one process (read + price): {single:7.2f} s   totals identical to the cent: {same}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=5, help="Runs of each measurement (medians are reported).")
+    parser.add_argument("--repeat", type=int, default=3, help="Runs of each measurement (medians are reported).")
+    parser.add_argument("--big", type=int, default=0, help="Also stream a ledger of this many rows (e.g. 20000000).")
+    parser.add_argument("--dask", action="store_true", help="Also time the Dask path on a local cluster.")
     parser.add_argument("--keep", action="store_true", help="Keep the generated files.")
-    parser.add_argument("--ledger", type=Path, help="Time this ledger instead of generating one.")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--make", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--dask-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        return child(*args.child)
     if args.make:
         return make_ledger(Path(args.make[0]), int(args.make[1]))
+    if args.dask_child:
+        return dask_check(Path(args.dask_child))
 
     folder = Path(tempfile.mkdtemp(prefix="tariffcalc-ledger-"))
-    path, out = folder / "ledger.csv", folder / "duties.csv"
-    if args.ledger:
-        path = args.ledger
-        print(f"ledger: {path} ({path.stat().st_size / 1e6:.0f} MB)")
-    else:
-        start = time.perf_counter()  # in a child, so that this process stays small while the others are timed
-        subprocess.run([sys.executable, __file__, "--make", str(path), str(args.rows)], check=True)
-        print(f"synthetic ledger: {args.rows:,} rows, {path.stat().st_size / 1e6:.0f} MB "
-              f"(generated in {time.perf_counter() - start:.1f} s) at {path}")
-    bases, duties = [], []
-    for _ in range(args.repeat):  # alternate, so drifts in machine speed hit both alike
-        bases.append(run("read_csv", path, out))
-        duties.append(run("duty", path, out))
-    write = run("duty+write", path, out)
-    base, duty = (sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2] for runs in (bases, duties))
-    ratios = sorted(d["seconds"] / b["seconds"] for b, d in zip(bases, duties))
-    print(f"medians of {args.repeat} runs, each in a fresh process:")
-    print(f"pandas.read_csv:                      {base['seconds']:7.2f} s   peak {base['peak_mb']:6.0f} MB")
-    print(f"data, product index, MFN tables load: {duty['load_seconds']:7.2f} s   (once per process, not in the ratio)")
-    print(f"read_ledger (read + check every row): {duty['read_seconds']:7.2f} s")
-    print(f"compute_duties (every entry x layer): {duty['price_seconds']:7.2f} s")
-    print(f"read + check + price:                 {duty['seconds']:7.2f} s   peak {duty['peak_mb']:6.0f} MB   "
-          f"= {duty['seconds'] / base['seconds']:.2f}x read_csv (target < 3x; peak target < 1024 MB)")
-    print(f"  ratio in each pair of runs:         {', '.join(f'{r:.2f}x' for r in ratios)}")
-    print(f"  with the data load:                 {duty['seconds'] + duty['load_seconds']:7.2f} s   "
-          f"= {(duty['seconds'] + duty['load_seconds']) / base['seconds']:.2f}x read_csv")
-    print(f"per-entry CSV written ({write['lines']:,} layer lines, {write['out_bytes'] / 1e6:.0f} MB): "
-          f"{write['write_seconds']:7.2f} s   whole run peak {write['peak_mb']:6.0f} MB")
-    print(f"entries priced {duty['rows']:,}, rejected {duty['rejected']:,} (codes not lines of their date's schedule)")
-    print(f"duty total {duty['duty_total']:,.2f} USD, IEEPA refundable {duty['ieepa_refundable']:,.2f} USD")
+    path = folder / "ledger.csv"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, __file__, "--make", str(path), str(args.rows)], check=True)
+    print(f"synthetic ledger: {args.rows:,} rows, {path.stat().st_size / 1e6:.0f} MB "
+          f"(generated in {time.perf_counter() - start:.1f} s) at {path}")
+    dropped = clean(path, folder)
+    rows = args.rows - dropped
+    print(f"  {dropped:,} rows dropped (not lines of their date's schedule): {rows:,} rows timed")
+    parquet = folder / "ledger.parquet"
+    convert = (f"import pandas; pandas.read_csv({str(path)!r}, dtype=str, keep_default_na=False)"
+               f".to_parquet({str(parquet)!r}, index=False)")
+    subprocess.run([sys.executable, "-c", convert], check=True)
+    timed(duty(path))  # warm the data cache
+    runs = {"read_csv": [], "duty": [], "duty -o csv": [], "duty -o parquet": [], "duty parquet in": []}
+    for _ in range(args.repeat):  # alternate, so drifts in machine speed hit all alike
+        runs["read_csv"].append(timed(read_csv(path)))
+        runs["duty"].append(timed(duty(path)))
+        runs["duty -o csv"].append(timed(duty(path, "-o", str(folder / "out.csv"))))
+        runs["duty -o parquet"].append(timed(duty(path, "-o", str(folder / "out.parquet"))))
+        runs["duty parquet in"].append(timed(duty(parquet)))
+    m = {name: median(r) for name, r in runs.items()}
+    base = m["read_csv"]["seconds"]
+    print(f"medians of {args.repeat} runs, each a fresh process (data load included), ratios to read_csv:")
+    for name, r in m.items():
+        print(f"  {name:18s} {r['seconds']:7.2f} s  {r['seconds'] / base:5.2f}x   peak {r['peak_mb']:6.0f} MB")
+    write_csv = m["duty -o csv"]["seconds"] - m["duty"]["seconds"]
+    write_parquet = m["duty -o parquet"]["seconds"] - m["duty"]["seconds"]
+    print(f"duty end to end: {m['duty']['seconds'] / base:.2f}x read_csv (target <= 2x)")
+    print(f"writing the per-entry CSV ({(folder / 'out.csv').stat().st_size / 1e6:.0f} MB): {write_csv:.2f} s = "
+          f"{write_csv / base:.2f}x read_csv (target <= 3x)")
+    print(f"writing the per-entry Parquet ({(folder / 'out.parquet').stat().st_size / 1e6:.0f} MB): "
+          f"{write_parquet:.2f} s = {write_parquet / base:.2f}x read_csv (target <= 1x)")
+    if args.big:
+        big = folder / "big.csv"
+        times = max(1, round(args.big / args.rows))
+        repeated(path, big, times)
+        big_rows = rows * times
+        base_big = timed(read_csv(big)) if big_rows <= 5_000_000 else None
+        streamed = timed(duty(big))
+        per_row, per_row_small = streamed["seconds"] / big_rows, m["duty"]["seconds"] / rows
+        print(f"{big_rows:,} rows ({times} copies of the ledger) streamed: {streamed['seconds']:.1f} s, "
+              f"peak {streamed['peak_mb']:.0f} MB "
+              f"(target < 1536 MB); per row {per_row / per_row_small:.2f}x the {args.rows:,}-row run's "
+              f"(target 0.85-1.15)" + ((f"; {streamed['seconds'] / base_big['seconds']:.2f}x its read_csv")
+                                        if base_big else ""))
+    if args.dask:
+        subprocess.run([sys.executable, __file__, "--dask-child", str(path)], check=True, cwd=ROOT,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
     if not args.keep:
         for file in folder.iterdir():
             file.unlink()

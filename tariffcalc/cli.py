@@ -898,9 +898,9 @@ def validate(directory, standalone, report, verbose):
 
 
 @cli.command()
-@click.argument("ledger_path", metavar="LEDGER.csv", type=click.Path(exists=True, dir_okay=False))
+@click.argument("ledger_path", metavar="LEDGER")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write the per-entry duties (CSV) to FILE; stdout then gets the summary.")
+              help="Write the per-entry duties to FILE (.csv, or .parquet); stdout then gets the summary.")
 @click.option("--wide", is_flag=True, help="Per-entry CSV with one row per entry and one duty column per layer.")
 @click.option("--columns", metavar="FIELD=NAME,…", multiple=True,
               help="The ledger's names for the fields, e.g. entry_date=Date,hts=HTS (repeatable).")
@@ -919,7 +919,9 @@ def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, dire
          verbose):
     """Duties and refunds over an import ledger: per entry and layer, by authority and month.
 
-    LEDGER.csv has columns entry_id, entry_date (date of entry), hts (any code form), origin
+    LEDGER is a CSV or Parquet file, a folder of them or a quoted glob pattern ('exports/*.csv'):
+    the files are read in order, a chunk at a time, in bounded memory whatever their size. It has
+    columns entry_id, entry_date (date of entry), hts (any code form), origin
     (CN, HK, MO for US duties; US for China's), customs_value (in the imposer's currency) and
     optionally export_date (for in-transit rules) and quantity (for specific MFN duties, in the
     unit of the duty), liquidation_date (a date, or 'unliquidated') and entry_summary_date (when
@@ -932,7 +934,7 @@ def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, dire
     refund_duty, refund_deadline and refund_interest; it goes to -o FILE, or to stdout with
     --format csv.
 
-    A bad row stops the command before anything is written (LEDGER.csv:ROW: reason, exit
+    A bad row stops the command before anything is written (FILE:LINE: reason, exit
     status 2), unless --skip-bad. Files are written whole or not at all.
 
     Example:
@@ -942,18 +944,21 @@ def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, dire
         tariffcalc duty ledger.csv -o duties.csv --format json --columns entry_date=Date,hts=HTS
 
         tariffcalc duty broker.csv -o duties.csv --skip-bad --wide -d us
+
+        tariffcalc duty 'exports/2025-*.parquet' -o duties.parquet --skip-bad
     """
-    from . import duties, export, ledger, render
+    from . import export, ledger, partition, render
 
     if skip_bad and not output:
         raise CliError("--skip-bad needs -o OUT.csv (the rejected rows go to OUT.rejects.csv)")
-    _check_output(output, (".csv",), ledger_path)
+    files = ledger.ledger_files(ledger_path)
+    _check_output(output, (".csv", ".parquet"), *files)
     if skip_bad:
-        _check_output(export.rejects_path(output), (".csv",), ledger_path, option="--skip-bad: rejects file")
+        _check_output(export.rejects_path(output), (".csv",), *files, option="--skip-bad: rejects file")
     with render.progress_bar() as progress:
-        entries = ledger.read_ledger(ledger_path, columns, direction, skip_bad, progress=progress)
-        result = duties.compute_duties(entries, _products(_engine(data_dir, standalone)), as_of=as_of,
-                                       interest_payer="noncorporate" if noncorporate else None)
+        reader = ledger.LedgerReader(files, columns, direction, skip_bad, progress=progress)
+        result = partition.DutyRun(reader, _products(_engine(data_dir, standalone)), as_of=as_of,
+                                   interest_payer="noncorporate" if noncorporate else None)
         label = None
         if _applied():  # name the scenario on every per-entry row
             from functools import partial
@@ -962,12 +967,15 @@ def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, dire
 
             label = partial(label_csv_chunks, applied=_applied())
         if output:
-            export.write_duty_outputs(result, output, wide, skip_bad, progress, label=label)
-    if fmt == "csv" and not output:
-        chunks = export.duty_csv_chunks(result, wide)
-        for text in label(chunks) if label else chunks:
-            click.echo(text, nl=False)
-    elif fmt == "json":
+            export.write_duty_run(result, output, wide, skip_bad, label=label)
+        elif fmt == "csv":
+            chunks = export.duty_run_csv(result, wide)
+            for text in label(chunks) if label else chunks:
+                click.echo(text, nl=False)
+        else:
+            for _ in result.results():  # priced chunk by chunk for the summary
+                pass
+    if fmt == "json":
         _emit(export.to_json(export.duty_summary_dict(result)))
     elif fmt in ("table", "markdown"):
         _show(render.duty_summary_view(result), fmt)

@@ -186,10 +186,13 @@ def apply_content(frame: pd.DataFrame, estimates: ContentEstimates | None, decla
     charge = rows & applies
     frame.loc[charge, "charged"] = frame.loc[charge, "rate"].to_numpy() * share[charge]
     label = estimates.label if estimates is not None else ""
-    texts = []
-    for content, rate, s, b in zip(frame["content"].to_numpy()[rows], frame["rate"].to_numpy()[rows],
-                                   share[rows], basis[rows]):
-        texts.append(basis_text(content, rate, s, b, label))
+    texts, seen = [], {}  # many rows share a text: build each once
+    for key in zip(frame["content"].to_numpy()[rows], frame["rate"].to_numpy()[rows],
+                   share[rows], basis[rows]):
+        text = seen.get(key)
+        if text is None:
+            text = seen[key] = basis_text(*key, label)
+        texts.append(text)
     frame.loc[rows, "reason"] = frame.loc[rows, "reason"].to_numpy() + np.array(texts, dtype=object)
     return frame
 

@@ -11,6 +11,7 @@ by (key, month) groups, in whole millionths.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import NamedTuple
@@ -87,6 +88,7 @@ class DutyResult:
     summary: DutySummary = None
     varying: np.ndarray = None  # keys whose lines get different duties (their entries are rejected)
     refunds: object = None  # refunds.Refunds, per entry
+    totals: object = None  # DutyTotals: the sums the summary is made of (they add across parts of a ledger)
 
     def __post_init__(self):
         rows = np.bincount(self.layers["key"].to_numpy(dtype=np.int64), minlength=len(self.key_days[0]))
@@ -162,11 +164,13 @@ class Days:
         return np.searchsorted(starts, self.span, side="right") - 1
 
 
-def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.ndarray, list[str], pd.DataFrame]:
+def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids, imposer: str | None = None
+           ) -> tuple[np.ndarray, list[str], pd.DataFrame]:
     """Codes the data treats alike share a kind: the same set of (layer, role, set, dates, match)
-    rows of the product index. A code shorter than a list's rows is resolved from its own schedule
-    lines, so it is a kind of its own. Returns the kind of each code, one code per kind and the
-    index rows of those codes."""
+    rows of the product index, and lines of the same schedule vintages (a code renumbered in 2022
+    cannot stand for a 2021 entry of another code). A code shorter than a list's rows is resolved
+    from its own schedule lines, so it is a kind of its own. Returns the kind of each code, one
+    code per kind and the index rows of those codes."""
     found = products.index.matches(codes)
     found = found[found["layer_id"].isin(layer_ids)]
     row_kind = found.groupby(["layer_id", "role", "set_name", "start", "end", "match", "condition"], dropna=False,
@@ -183,6 +187,9 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.nd
         signature[position] = b"partial:" + codes[position].encode()
     for position in np.flatnonzero([len(c) < 10 for c in codes]):  # it stands for the lines under it
         signature[position] = b"lines:" + codes[position].encode()
+    if imposer is not None and len(codes):
+        for position, vintages in enumerate(_line_vintages(products, imposer, codes)):
+            signature[position] += b"in:" + vintages.tobytes()
     # Codes on a layer charged on a metal content are alike only if their estimated contents are.
     content_layers = {layer.id for layer in products.engine.dataset.layers if any(s.content for s in layer.steps)}
     on = found.loc[(found["role"] == "cover") & found["layer_id"].isin(content_layers), "code"].unique()
@@ -199,6 +206,17 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids) -> tuple[np.nd
     return kinds, reps, found[found["code"].isin(reps)]
 
 
+def _line_vintages(products: ProductEngine, imposer: str, codes: np.ndarray) -> np.ndarray:
+    """(codes x vintages): whether each code stands for a line of each of the imposer's schedules."""
+    vintages, _ = products.schedules.vintage_numbers(imposer, [])
+    starts = pd.to_datetime([v.start for v in vintages])
+    asked = pd.DataFrame({"code": np.repeat(np.asarray(codes, dtype=object), len(starts)),
+                          "date": np.tile(starts.to_numpy("datetime64[ns]"), len(codes))})
+    lines = products.schedules.resolve(imposer, asked["code"], asked["date"])
+    found = pd.MultiIndex.from_frame(asked).isin(pd.MultiIndex.from_frame(lines[["code", "date"]]))
+    return found.reshape(len(codes), len(starts))
+
+
 def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, code_at: np.ndarray,
                   days: Days, include_threatened: bool):
     """The layer rows bearing on the entries, each with its ``key``, and the key of each entry.
@@ -211,7 +229,8 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     directions = {origin: direction_with_origin(ledger.direction, origin) for origin in origins}
     layer_ids = set().union(*(products.engine.direction_steps(d)["layer_id"] for d in directions.values()))
     present = np.flatnonzero(np.bincount(code_at, minlength=len(codes)))
-    kind, reps, _found = _kinds(products, codes[present], layer_ids)  # alike for every origin
+    kind, reps, _found = _kinds(products, codes[present], layer_ids,  # alike for every origin
+                                DIRECTIONS[ledger.direction].imposer)
     kind_of_code = np.zeros(len(codes), dtype=np.int64)
     kind_of_code[present] = kind
     n_kinds = len(reps)
@@ -341,7 +360,7 @@ def _mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at
 def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.ndarray, days: Days,
          value: np.ndarray, quantity: np.ndarray):
     """Per entry (its code ``codes[code_at]``, day, customs value and quantity): MFN rate shown,
-    MFN duty (NaN if it cannot be computed) and reason; plus notes.
+    MFN duty (NaN if it cannot be computed) and reason; plus the counts of its notes (``_mfn_notes``).
 
     Everything but a specific duty computed from quantity depends only on the (code, vintage)
     pair, so it is worked out per pair and taken per entry."""
@@ -388,29 +407,40 @@ def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.n
 
     per_case = (np.bincount(case, weights=per_pair[used], minlength=6).astype(np.int64)
                 - np.bincount(case[line], minlength=6))
+    counts = np.array([per_case[2] + per_case[3], per_case[4] + per_case[5], len(by_quantity)], dtype=np.int64)
+    return shown, duty, reason, counts
+
+
+def _mfn_notes(counts: np.ndarray) -> list[str]:
+    """The notes of ``_mfn``'s counts: (equivalent used, not computed, computed from quantity)."""
     notes = []
-    if per_case[2] + per_case[3]:
-        notes.append(f"{_entries(int(per_case[2] + per_case[3]))} have a specific or compound MFN duty that was not "
+    if counts[0]:
+        notes.append(f"{_entries(int(counts[0]))} have a specific or compound MFN duty that was not "
                      "computed: the ad-valorem equivalent was used (give quantity, in the unit of the duty, for simple ones)")
-    if per_case[4] + per_case[5]:
-        notes.append(f"{_entries(int(per_case[4] + per_case[5]))} have an MFN duty the data cannot compute "
+    if counts[1]:
+        notes.append(f"{_entries(int(counts[1]))} have an MFN duty the data cannot compute "
                      "(specific/compound without quantity or equivalent, or a code not in the schedule): "
                      "left out of the totals")
-    if len(by_quantity):
-        notes.append(f"{_entries(len(by_quantity))} have a specific MFN duty computed from quantity")
-    return shown, duty, reason, notes
+    if counts[2]:
+        notes.append(f"{_entries(int(counts[2]))} have a specific MFN duty computed from quantity")
+    return notes
 
 
 # -- pricing ---------------------------------------------------------------------------------
 
 def _not_lines(ledger: Ledger, products: ProductEngine) -> tuple[np.ndarray, list[str]]:
-    """Entries whose code stands for no line of the schedule in force on their date, and why."""
+    """Entries whose code stands for no line of the schedule in force on their date, and why.
+
+    Each distinct (code, vintage) pair is resolved once, as integers: the schedule's lines for
+    every pair at once, then, for the few pairs with none, the product lists of each origin
+    (``ProductEngine.resolve``); the verdict is broadcast to the entries by pair number."""
     imposer = DIRECTIONS[ledger.direction].imposer
     schedules = products.schedules
-    starts = np.array([v.start for v in schedules.vintages if v.imposer == imposer], dtype="datetime64[D]")
     entries = ledger.entries
-    if not len(entries) or not len(starts):
+    vintages, _ = schedules.vintage_numbers(imposer, [])
+    if not len(entries) or not vintages:
         return np.zeros(0, dtype=np.int64), []
+    starts = np.array([v.start for v in vintages], dtype="datetime64[D]")
     days = Days(entries["entry_date"].to_numpy("datetime64[D]"))
     vintage_at = days.lookup(np.maximum(days.periods(starts), 0))
     codes = entries["code"].cat.categories.to_numpy(dtype=object)
@@ -418,15 +448,21 @@ def _not_lines(ledger: Ledger, products: ProductEngine) -> tuple[np.ndarray, lis
     pair = code_at * len(starts) + vintage_at
     used, first = np.unique(pair, return_index=True)
     asked = pd.DataFrame({"code": codes[used // len(starts)], "date": starts[used % len(starts)].astype("datetime64[ns]")})
-    origins = list(entries["origin"].cat.categories)
-    found = pd.concat([products.resolve(direction_with_origin(ledger.direction, origin), asked["code"], asked["date"])
-                       for origin in origins])[["code", "date"]].drop_duplicates()
-    lost = asked.merge(found.assign(_found=True), on=["code", "date"], how="left")["_found"].isna().to_numpy()
+    lines = schedules.resolve(imposer, asked["code"], asked["date"])
+    found = pd.MultiIndex.from_frame(lines[["code", "date"]])
+    lost = ~pd.MultiIndex.from_frame(asked).isin(found)
+    if lost.any():  # a product list in force may name the code in full: a line of its date
+        for origin in entries["origin"].cat.categories:
+            if not lost.any():
+                break
+            named = products.resolve(direction_with_origin(ledger.direction, origin), asked["code"][lost],
+                                     asked["date"][lost])
+            lost &= ~pd.MultiIndex.from_frame(asked).isin(pd.MultiIndex.from_frame(named[["code", "date"]]))
     if not lost.any():
         return np.zeros(0, dtype=np.int64), []
-    day_of = entries["entry_date"].dt.date.to_numpy()
-    reason_of = {p: schedules.not_a_line(imposer, codes[p // len(starts)], day_of[f])
-                 for p, f in zip(used[lost], first[lost])}
+    day_of = days.span[days.offset[first[lost]]].astype(date)  # the day of the pair's first entry
+    reason_of = dict(zip(used[lost], (schedules.not_a_line(imposer, codes[p // len(starts)], d)
+                                      for p, d in zip(used[lost], day_of))))
     bad = np.flatnonzero(np.isin(pair, used[lost]))
     return bad, [reason_of[p] for p in pair[bad]]
 
@@ -478,7 +514,7 @@ def _compute_duties(ledger: Ledger, products: ProductEngine, include_threatened:
         np.add.at(rate, result.transit_entry,
                   result.transit_rate[result.transit_layer] - result.charged[result.transit_layer])
     additional = value * rate / 100
-    mfn_rate, mfn_duty, mfn_reason, notes = _mfn(products, base.imposer, codes, code_at, days, value,
+    mfn_rate, mfn_duty, mfn_reason, mfn_counts = _mfn(products, base.imposer, codes, code_at, days, value,
                                                   entries["quantity"].to_numpy(dtype=float))
     total = additional + np.nan_to_num(mfn_duty)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -486,10 +522,9 @@ def _compute_duties(ledger: Ledger, products: ProductEngine, include_threatened:
     result.entries = pd.DataFrame({**{c: entries[c] for c in entries}, "mfn_rate": mfn_rate, "mfn_duty": mfn_duty,
                                    "mfn_reason": mfn_reason, "additional_duty": additional, "duty_total": total,
                                    "total_rate": total_rate}, copy=False)
-    result.summary = _summarize(result, products, days, mfn_duty, notes)
     result.refunds = refunds.evaluate(result, products.engine.dataset, as_of, interest_payer)
-    result.summary.refunds = result.refunds.summary
-    result.summary.notes += result.refunds.summary.notes
+    result.totals = DutyTotals.of(result, products, days, mfn_duty, mfn_counts)
+    result.summary = result.totals.summary(products)
     return result
 
 
@@ -538,118 +573,168 @@ def _micro(amounts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _summarize(result: DutyResult, products: ProductEngine, days: Days, mfn_duty: np.ndarray,
-               notes: list[str]) -> DutySummary:
-    """Totals by authority and month, the refundable IEEPA amount and the notes.
+def _authority_columns(products: ProductEngine) -> list[str]:
+    """MFN, then every authority of the data's layers (known ones in their order): the columns of
+    the totals, the same for every part of a ledger."""
+    found = {layer.authority for layer in products.engine.dataset.layers}
+    return ["MFN", *[a for a in AUTHORITIES if a in found], *sorted(found - set(AUTHORITIES))]
 
-    The lines are not made one by one: entries are summed by (key, month, inside the refund
-    window) and the sums multiplied by each key's rates by authority; only the entries with an
-    in-transit line are summed line by line. Amounts are summed in whole millionths (``_micro``)."""
-    entries, layers, value = result.entries, result.layers, result.value
-    imposer = result.direction.imposer
-    n, n_keys = len(entries), len(result.key_rows)
-    authority_codes, authorities = pd.factorize(layers["authority"])
-    present = [a for a in AUTHORITIES if a in set(authorities)] + sorted(set(authorities) - set(AUTHORITIES))
-    names = ["MFN", *present]
-    n_cols = len(names)
-    column = (1 + pd.Index(present).get_indexer(authorities))[authority_codes] if len(layers) else np.zeros(0, int)
-    layer_key = layers["key"].to_numpy(dtype=np.int64)
 
-    window = refund_window(products, imposer)
-    inside = np.zeros(len(days.span), dtype=np.int64)
-    if window:
-        inside = ((days.span >= np.datetime64(window[0])) & (days.span <= np.datetime64(window[1]))).astype(np.int64)
-    months, month_of_day = np.unique(days.span.astype("datetime64[M]"), return_inverse=True)
-    month_of = days.lookup(month_of_day)
-    bucket = days.lookup(month_of_day * 2 + inside)  # (month, inside the refund window)
-    n_buckets = 2 * len(months)
+MONTHS = np.arange(np.datetime64(EARLIEST, "M"), np.datetime64(LATEST, "M") + 1)  # every month entries can be in
 
-    # Each key's rate by authority column, and whether it charges anything (waivable or not) there.
-    per_key = np.zeros((n_keys, n_cols))
-    np.add.at(per_key, (layer_key, column), result.charged)
-    charges = np.zeros((n_keys, n_cols), dtype=bool)
-    charges[layer_key[result.charged > 0], column[result.charged > 0]] = True
-    waivable_key = np.zeros(n_keys, dtype=bool)
-    waivable_key[layer_key[layers["waivable"].to_numpy(dtype=bool) & (result.charged > 0)]] = True
 
-    grid = np.zeros((n_buckets, n_cols))
-    value_micro, mfn_micro = _micro(value), _micro(mfn_duty)
-    grid[:, 0] = np.bincount(bucket, weights=mfn_micro, minlength=n_buckets)
-    counts = np.zeros(n_cols, dtype=np.int64)
-    counts[0] = int((mfn_micro > 0).sum())
-    waived = 0
-    moved = np.unique(result.transit_entry)
-    if n:
-        # A key's entries fall in its period, so (key, bucket) groups are numbered key by key over
-        # the few buckets each period spans, not over every bucket of the ledger.
-        month0 = months[0]
-        first = 2 * (result.key_days[0].astype("datetime64[M]") - month0).astype(np.int64)
-        width = 2 * ((result.key_days[1] - 1).astype("datetime64[M]") - month0).astype(np.int64) + 2 - first
-        base = np.cumsum(width) - width
-        group = base[result.key]
-        group -= first[result.key]
-        group += bucket
-        weights = value_micro
-        if len(moved):  # summed line by line below
-            weights = value_micro.copy()
-            weights[moved] = 0
-        sums = np.bincount(group, weights=weights, minlength=int(width.sum()))
-        del group, weights
-        group_at = np.flatnonzero(sums)
-        group_key = np.searchsorted(base, group_at, side="right") - 1
-        group_bucket = first[group_key] + group_at - base[group_key]
-        for c in range(1, n_cols):
-            terms = np.rint(sums[group_at] * per_key[group_key, c] / 100)
-            grid[:, c] += np.bincount(group_bucket, weights=terms, minlength=n_buckets)
-        paying = np.bincount(result.key, minlength=n_keys)  # entries of positive value, but the moved ones
-        not_paying = np.concatenate([np.flatnonzero(value <= 0), moved[value[moved] > 0]])
-        paying -= np.bincount(result.key[not_paying], minlength=n_keys)
-        counts += paying @ charges
-        waived = int(paying @ waivable_key)
-    if len(moved):  # entries with an in-transit line: line by line
-        lines = result._priced(*result.expand(moved))
-        line_column = column[lines.layer]
-        terms = np.rint(value_micro[lines.entry] * lines.charged / 100)
-        grid += np.bincount(bucket[lines.entry] * n_cols + line_column, weights=terms,
-                            minlength=n_buckets * n_cols).reshape(n_buckets, n_cols)
-        paid = (lines.duty > 0)
-        pairs = np.unique(lines.entry[paid] * n_cols + line_column[paid])
-        counts += np.bincount(pairs % n_cols, minlength=n_cols)
-        waived += len(np.unique(lines.entry[paid & layers["waivable"].to_numpy(dtype=bool)[lines.layer]]))
+@dataclass
+class DutyTotals:
+    """The sums a ``DutySummary`` is made of, for one part of a ledger or for many (``a + b``).
 
-    by_month_grid = grid.reshape(len(months), 2, n_cols).sum(axis=1) / MICRO
-    refundable = 0.0
-    status = {a: litigation_status(products, a, imposer) for a in present}
-    for program in _refund_programs(products, imposer):
-        for authority in sorted(_program_authorities(products, program) & set(present)):
-            amount = float(grid[1::2, names.index(authority)].sum()) / MICRO
-            refundable += amount
-            status[authority] = (f"refundable: {authority} duties on entries {window[0]} to {window[1]} "
-                                 f"({amount:,.2f} {CURRENCY[imposer]} in this ledger)")
-    by_authority = pd.DataFrame({"authority": names, "entries": counts, "duty": grid.sum(axis=0) / MICRO,
-                                 "status": [None] + [status.get(a) for a in present]})
-    value_by_month = np.bincount(month_of, weights=value_micro, minlength=len(months))
-    by_month = pd.DataFrame({
-        "month": [str(m)[:7] for m in months],
-        "entries": np.bincount(month_of, minlength=len(months)),
-        "customs_value": value_by_month / MICRO,
-        "duty_total": grid.reshape(len(months), 2, n_cols).sum(axis=(1, 2)) / MICRO,
-    })
-    for i, name in enumerate(names):
-        by_month[name] = by_month_grid[:, i]
-    by_month = by_month[by_month["entries"] > 0].reset_index(drop=True)
+    Amounts are whole millionths (``_micro``) of each entry's duty by authority, summed by
+    (month, inside the refund window): sums of whole numbers do not depend on how the entries
+    are split into parts or ordered, so a ledger priced in chunks, or on a cluster, gets the totals
+    of the ledger priced at once, to the cent."""
 
-    verified = products.engine.dataset.verified_through.get(imposer)
-    if verified is not None and n and days.span[-1] > np.datetime64(verified):
-        notes.append(f"{imposer} data verified through {verified}; entries after that date may miss later actions")
-    if waived:
-        notes.append(f"{_entries(waived)} include duties that may be waived (exclusions granted on application): "
-                     "counted as charged")
-    if len(moved):
-        notes.append(f"an in-transit rate applied to {_entries(len(moved))} (exported and entered before the dates "
-                     "of the step)")
-    return DutySummary(n, len(result.ledger.rejects), float(value_by_month.sum()) / MICRO, float(grid.sum()) / MICRO,
-                       CURRENCY[imposer], by_authority, refundable, window, by_month, notes)
+    imposer: str
+    names: list  # "MFN" and the authorities (``_authority_columns``)
+    grid: np.ndarray  # (2 x len(MONTHS)) x names: millionths; row 2m+1: month m inside the refund window
+    counts: np.ndarray  # entries paying something to each column
+    present: np.ndarray  # columns with a layer bearing on some entry
+    entries_by_month: np.ndarray
+    value_by_month: np.ndarray  # millionths
+    mfn_counts: np.ndarray  # the counts behind the MFN notes (``_mfn_notes``)
+    waived: int
+    moved: int
+    after_verified: int  # entries after the date the data is verified through
+    rejected: int
+    refunds: object  # refunds.RefundTotals
+
+    @classmethod
+    def of(cls, result: DutyResult, products: ProductEngine, days: Days, mfn_duty: np.ndarray,
+           mfn_counts: np.ndarray) -> "DutyTotals":
+        """The totals of one priced part. The lines are not made one by one: each entry's duty by
+        authority is its value times its key's rate there; only entries with an in-transit line
+        are priced line by line."""
+        entries, layers, value = result.entries, result.layers, result.value
+        imposer = result.direction.imposer
+        names = _authority_columns(products)
+        n, n_keys, n_cols = len(entries), len(result.key_rows), len(names)
+        column = pd.Index(names).get_indexer(layers["authority"].astype(str)) if len(layers) else np.zeros(0, int)
+        layer_key = layers["key"].to_numpy(dtype=np.int64)
+        present = np.zeros(n_cols, dtype=bool)
+        present[column] = True
+        present[0] = False
+
+        window = refund_window(products, imposer)
+        inside = np.zeros(len(days.span), dtype=np.int64)
+        if window:
+            inside = ((days.span >= np.datetime64(window[0])) & (days.span <= np.datetime64(window[1]))).astype(np.int64)
+        month_of_day = (days.span.astype("datetime64[M]") - MONTHS[0]).astype(np.int64)
+        month_of = days.lookup(month_of_day)
+        bucket = days.lookup(month_of_day * 2 + inside)  # (month, inside the refund window)
+        n_buckets = 2 * len(MONTHS)
+
+        # Each key's rate by authority column, and whether it charges anything (waivable or not) there.
+        per_key = np.zeros((n_keys, n_cols))
+        np.add.at(per_key, (layer_key, column), result.charged)
+        charges = np.zeros((n_keys, n_cols), dtype=bool)
+        charges[layer_key[result.charged > 0], column[result.charged > 0]] = True
+        waivable_key = np.zeros(n_keys, dtype=bool)
+        waivable_key[layer_key[layers["waivable"].to_numpy(dtype=bool) & (result.charged > 0)]] = True
+
+        grid = np.zeros((n_buckets, n_cols))
+        value_micro, mfn_micro = _micro(value), _micro(mfn_duty)
+        grid[:, 0] = np.bincount(bucket, weights=mfn_micro, minlength=n_buckets)
+        counts = np.zeros(n_cols, dtype=np.int64)
+        counts[0] = int((mfn_micro > 0).sum())
+        waived = 0
+        moved = np.unique(result.transit_entry)
+        if n:
+            still = np.ones(n, dtype=bool)
+            still[moved] = False  # priced line by line below
+            for c in range(1, n_cols):
+                rate = per_key[result.key, c]
+                if not rate.any():
+                    continue
+                terms = np.rint(value_micro * rate / 100)
+                terms[~still] = 0
+                grid[:, c] += np.bincount(bucket, weights=terms, minlength=n_buckets)
+            paying = np.bincount(result.key, minlength=n_keys)  # entries of positive value, but the moved ones
+            not_paying = np.concatenate([np.flatnonzero(value <= 0), moved[value[moved] > 0]])
+            paying -= np.bincount(result.key[not_paying], minlength=n_keys)
+            counts += paying @ charges
+            waived = int(paying @ waivable_key)
+        if len(moved):  # entries with an in-transit line: line by line
+            lines = result._priced(*result.expand(moved))
+            line_column = column[lines.layer]
+            terms = np.rint(value_micro[lines.entry] * lines.charged / 100)
+            grid += np.bincount(bucket[lines.entry] * n_cols + line_column, weights=terms,
+                                minlength=n_buckets * n_cols).reshape(n_buckets, n_cols)
+            paid = (lines.duty > 0)
+            pairs = np.unique(lines.entry[paid] * n_cols + line_column[paid])
+            counts += np.bincount(pairs % n_cols, minlength=n_cols)
+            waived += len(np.unique(lines.entry[paid & layers["waivable"].to_numpy(dtype=bool)[lines.layer]]))
+        verified = products.engine.dataset.verified_through.get(imposer)
+        after = 0
+        if verified is not None and n:
+            after = int(np.count_nonzero(days.lookup(days.span > np.datetime64(verified))))
+        rejected = len(result.ledger.rejects)
+        return cls(imposer, names, grid, counts, present, np.bincount(month_of, minlength=len(MONTHS)),
+                   np.bincount(month_of, weights=value_micro, minlength=len(MONTHS)), np.asarray(mfn_counts),
+                   waived, len(moved), after, rejected, result.refunds.totals)
+
+    def __add__(self, other: "DutyTotals") -> "DutyTotals":
+        return DutyTotals(self.imposer, self.names, self.grid + other.grid, self.counts + other.counts,
+                          self.present | other.present, self.entries_by_month + other.entries_by_month,
+                          self.value_by_month + other.value_by_month, self.mfn_counts + other.mfn_counts,
+                          self.waived + other.waived, self.moved + other.moved,
+                          self.after_verified + other.after_verified, self.rejected + other.rejected,
+                          self.refunds + other.refunds)
+
+    def with_rejected(self, rejected: int) -> "DutyTotals":
+        """The same totals, with ``rejected`` more rows rejected (found bad before pricing)."""
+        return dataclasses.replace(self, rejected=self.rejected + rejected)
+
+    def summary(self, products: ProductEngine, dataset=None) -> DutySummary:
+        """Totals by authority and month, the refundable amount, the refunds and the notes."""
+        imposer, grid, names = self.imposer, self.grid, self.names
+        keep = [0, *np.flatnonzero(self.present)]
+        present = [names[i] for i in keep[1:]]
+        window = refund_window(products, imposer)
+        refundable = 0.0
+        status = {a: litigation_status(products, a, imposer) for a in present}
+        for program in _refund_programs(products, imposer):
+            for authority in sorted(_program_authorities(products, program) & set(present)):
+                amount = float(grid[1::2, names.index(authority)].sum()) / MICRO
+                refundable += amount
+                status[authority] = (f"refundable: {authority} duties on entries {window[0]} to {window[1]} "
+                                     f"({amount:,.2f} {CURRENCY[imposer]} in this ledger)")
+        by_authority = pd.DataFrame({"authority": [names[i] for i in keep], "entries": self.counts[keep],
+                                     "duty": grid[:, keep].sum(axis=0) / MICRO,
+                                     "status": [None] + [status.get(a) for a in present]})
+        by_month_grid = grid.reshape(len(MONTHS), 2, len(names)).sum(axis=1) / MICRO
+        by_month = pd.DataFrame({
+            "month": [str(m)[:7] for m in MONTHS],
+            "entries": self.entries_by_month.astype(np.int64),
+            "customs_value": self.value_by_month / MICRO,
+            "duty_total": grid[:, keep].reshape(len(MONTHS), 2, len(keep)).sum(axis=(1, 2)) / MICRO,
+        })
+        for i in keep:
+            by_month[names[i]] = by_month_grid[:, i]
+        by_month = by_month[by_month["entries"] > 0].reset_index(drop=True)
+
+        notes = _mfn_notes(self.mfn_counts)
+        verified = products.engine.dataset.verified_through.get(imposer)
+        if self.after_verified:
+            notes.append(f"{imposer} data verified through {verified}; entries after that date may miss later actions")
+        if self.waived:
+            notes.append(f"{_entries(self.waived)} include duties that may be waived (exclusions granted on "
+                         "application): counted as charged")
+        if self.moved:
+            notes.append(f"an in-transit rate applied to {_entries(self.moved)} (exported and entered before the "
+                         "dates of the step)")
+        refunds = self.refunds.summary(dataset or products.engine.dataset)
+        entries = int(self.entries_by_month.sum())
+        return DutySummary(entries, self.rejected, float(self.value_by_month.sum()) / MICRO,
+                           float(grid[:, keep].sum()) / MICRO, CURRENCY[imposer], by_authority, refundable, window,
+                           by_month, notes + refunds.notes, refunds)
 
 
 # -- per-entry frames ------------------------------------------------------------------------

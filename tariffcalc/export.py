@@ -478,12 +478,15 @@ def events_json(frame: pd.DataFrame) -> str:
 
 # -- duties over a ledger (tariffcalc duty) ------------------------------------------------
 
-def duty_csv_chunks(result, wide: bool = False, chunk_entries: int = 50_000, progress=None):
-    """The per-entry CSV of ``duties.compute_duties``, piece by piece (tidy lines, or ``wide`` one row per entry)."""
+def duty_csv_chunks(result, wide: bool = False, chunk_entries: int = 50_000, progress=None, layer_columns=None):
+    """The per-entry CSV of ``duties.compute_duties``, piece by piece (tidy lines, or ``wide`` one
+    row per entry, with a duty column for each of ``layer_columns``: default, the layers that
+    charge something in ``result``)."""
     from . import duties
 
     n = len(result.entries)
-    layer_columns = duties.wide_columns(result) if wide else None
+    if wide and layer_columns is None:
+        layer_columns = duties.wide_columns(result)
     writer = _WideDutyCsv(result, layer_columns) if wide else _TidyDutyCsv(result)
     for start in range(0, max(n, 1), chunk_entries):
         stop = min(start + chunk_entries, n)
@@ -637,9 +640,95 @@ def _refund_fields(result, start: int, stop: int) -> list[str]:
 
 
 def rejects_path(output) -> str:
-    """``out.csv`` -> ``out.rejects.csv``."""
+    """``out.csv`` (or ``out.parquet``) -> ``out.rejects.csv``."""
     text = str(output)
-    return (text[:-4] if text.lower().endswith(".csv") else text) + ".rejects.csv"
+    for suffix in (".csv", ".parquet"):
+        if text.lower().endswith(suffix):
+            text = text[:-len(suffix)]
+    return text + ".rejects.csv"
+
+
+# -- a ledger priced chunk by chunk (partition.DutyRun) ---------------------------------------
+
+def duty_run_csv(run, wide: bool = False, products=None):
+    """The per-entry CSV of a ``partition.DutyRun``, chunk after chunk, one header. A wide CSV
+    has a column for every layer of the direction that charges something (``wide_layer_columns``):
+    the columns are fixed before the first chunk is written."""
+    from .partition import wide_layer_columns
+
+    layer_columns, first = None, True
+    for result in run.results():
+        if wide and layer_columns is None:
+            layer_columns = wide_layer_columns(products or run.products, result.direction.key,
+                                               run.options["include_threatened"])
+        for number, text in enumerate(duty_csv_chunks(result, wide, layer_columns=layer_columns)):
+            if number == 0 and not first:
+                text = text.split("\n", 1)[1]
+            yield text
+        first = False
+
+
+PARQUET_DATES = ("entry_date", "export_date", "refund_deadline")
+
+
+def _arrow_table(frame: pd.DataFrame, schema=None):
+    """A per-entry frame as an Arrow table: text as strings, dates as dates, in ``schema`` if given."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for number, name in enumerate(table.column_names):
+        column = table.column(number)
+        if name in PARQUET_DATES:
+            column = column.cast(pa.timestamp("s")).cast(pa.date32()) if pa.types.is_timestamp(column.type) \
+                else column.cast(pa.date32())
+        elif pa.types.is_dictionary(column.type) or pa.types.is_null(column.type) or pa.types.is_large_string(column.type):
+            column = column.cast(pa.string())
+        table = table.set_column(number, name, column)
+    return table.cast(schema) if schema is not None else table
+
+
+def write_duty_parquet(run, path, wide: bool = False, chunk_entries: int = 250_000) -> None:
+    """The per-entry output of a ``partition.DutyRun`` as one Parquet file (``duty -o out.parquet``),
+    a row group per chunk: the lines (or ``wide`` one row per entry) written column-wise by pyarrow."""
+    import pyarrow.parquet as pq
+
+    from . import duties
+    from .partition import wide_layer_columns
+
+    writer, layer_columns = None, None
+    try:
+        for result in run.results():
+            if wide and layer_columns is None:
+                layer_columns = wide_layer_columns(run.products, result.direction.key, run.options["include_threatened"])
+            n = len(result.entries)
+            for start in range(0, max(n, 1), chunk_entries):
+                stop = min(start + chunk_entries, n)
+                frame = (duties.wide_frame(result, start, stop, layer_columns) if wide
+                         else duties.lines_frame(result, start, stop))
+                table = _arrow_table(frame, writer.schema if writer is not None else None)
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema)
+                if len(frame) or writer is not None:
+                    writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def write_duty_run(run, output, wide: bool = False, skip_bad: bool = False, label=None) -> None:
+    """The per-entry output of a ``partition.DutyRun`` to ``output`` (.csv or .parquet) and, with
+    ``skip_bad``, its rejected rows beside it (``rejects_path``), each written whole or not at all.
+    ``label`` maps the CSV pieces (a scenario names itself in them)."""
+    from .output import write_files
+
+    if str(output).lower().endswith(".parquet"):
+        files = [(output, lambda tmp: write_duty_parquet(run, tmp, wide))]
+    else:
+        chunks = duty_run_csv(run, wide)
+        files = [(output, label(chunks) if label else chunks)]
+    if skip_bad:
+        files.append((rejects_path(output), lambda tmp: run.rejects().to_csv(tmp, index=False, lineterminator="\n")))
+    write_files(files)
 
 
 def write_duty_outputs(result, output, wide: bool = False, skip_bad: bool = False, progress=None,

@@ -8,11 +8,13 @@ and checked once; the checks are vectorized masks, messages are built only for r
 from __future__ import annotations
 
 import csv
+import glob
 import mmap
 import os
 import re
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -76,6 +78,7 @@ class Ledger:
     rejects: pd.DataFrame  # row, reason, then the ledger's own columns as read
     names: dict  # field -> the ledger's column name
     skip_bad: bool = False  # rows found bad when pricing (a code not in the schedule) go to rejects too
+    cells: object = None  # rows -> their cells as written (a part of a ledger keeps its raw chunk)
 
 
 class _Registry:
@@ -312,12 +315,42 @@ class _Lines:
 
     def records(self, rows) -> list[list[str]]:
         """The fields of records ``rows``, as written (unquoted), in that order."""
+        if not self.quoted:  # record n is line n: find the lines by their byte offsets
+            return self._lines(rows)
         wanted = {int(r) - 1: None for r in rows}
         with open(self.path, encoding="utf-8-sig", newline="") as handle:
             for number, record in enumerate(csv.reader(handle)):
                 if number in wanted:
                     wanted[number] = record
         return [wanted[int(r) - 1] or [] for r in rows]
+
+    def _lines(self, rows) -> list[list[str]]:
+        """The fields of lines ``rows`` of a file without quotes: newlines found block by block
+        with numpy, so a few rows of a large file cost a fast pass over its bytes."""
+        rows = np.asarray(rows, dtype=np.int64)
+        wanted = np.unique(rows)
+        starts, ends = {}, {}
+        with open(self.path, "rb") as handle:
+            offset, line = 0, 1  # the line that begins at ``offset``
+            for block in iter(lambda: handle.read(1 << 24), b""):
+                newlines = offset + np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+                numbers = line + np.arange(len(newlines))  # the line each newline ends
+                ending = np.isin(numbers, wanted)
+                ends.update(zip(numbers[ending].tolist(), newlines[ending].tolist()))
+                beginning = np.isin(numbers + 1, wanted)
+                starts.update(zip((numbers[beginning] + 1).tolist(), (newlines[beginning] + 1).tolist()))
+                line += len(newlines)
+                offset += len(block)
+            out = {}
+            for number in wanted.tolist():
+                if number not in starts and number != 1:
+                    out[number] = []
+                    continue
+                handle.seek(starts.get(number, 0))
+                size = ends.get(number, offset) - starts.get(number, 0)
+                text = handle.read(size).decode("utf-8-sig").rstrip("\r")
+                out[number] = next(csv.reader([text]), [])
+        return [out[int(r)] for r in rows]
 
     def first_long_record(self, width: int) -> tuple[int, int] | None:
         """(physical line, fields) of the first record with more than ``width`` fields."""
@@ -442,6 +475,23 @@ def _duplicates_as_written(lines: _Lines, rows: np.ndarray, reasons: np.ndarray,
     return pd.DataFrame({"row": rows, "reason": reasons}).join(pd.DataFrame(cells, columns=header, dtype=object))
 
 
+def _entries_frame(merged: dict, check: _Checker) -> pd.DataFrame:
+    """The typed columns of the good rows as the ``Ledger.entries`` frame."""
+    return pd.DataFrame({
+        "row": merged["row"].astype(np.int64, copy=False),
+        "entry_id": pd.Series(merged["entry_id"], dtype=object, copy=False),
+        "entry_date": merged["entry_date"].astype("datetime64[ns]", copy=False),
+        "export_date": merged["export_date"].astype("datetime64[ns]", copy=False),
+        "origin": check.origins.categorical(merged["origin"].astype(np.int32)),
+        "code": check.codes.categorical(merged["code"].astype(np.int32)),
+        "customs_value": merged["customs_value"].astype(float, copy=False),
+        "quantity": merged["quantity"].astype(float, copy=False),
+        "liquidation_date": merged["liquidation_date"].astype("datetime64[ns]", copy=False),
+        "unliquidated": merged["unliquidated"].astype(bool, copy=False),
+        "entry_summary_date": merged["entry_summary_date"].astype("datetime64[ns]", copy=False),
+    }, copy=False)  # the arrays are new: no copy, no consolidation into 2-D blocks
+
+
 def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = False,
                 chunk_rows: int = CHUNK_ROWS, progress=None) -> Ledger:
     """Read and check a ledger. Without ``skip_bad`` the first bad row raises ``LedgerError``.
@@ -466,20 +516,7 @@ def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = Fa
             typed = {name: values[~is_bad] for name, values in typed.items()}
         good.add(typed, share)
 
-    merged = good.arrays()
-    entries = pd.DataFrame({
-        "row": merged["row"].astype(np.int64, copy=False),
-        "entry_id": pd.Series(merged["entry_id"], dtype=object, copy=False),
-        "entry_date": merged["entry_date"].astype("datetime64[ns]", copy=False),
-        "export_date": merged["export_date"].astype("datetime64[ns]", copy=False),
-        "origin": check.origins.categorical(merged["origin"].astype(np.int32)),
-        "code": check.codes.categorical(merged["code"].astype(np.int32)),
-        "customs_value": merged["customs_value"].astype(float, copy=False),
-        "quantity": merged["quantity"].astype(float, copy=False),
-        "liquidation_date": merged["liquidation_date"].astype("datetime64[ns]", copy=False),
-        "unliquidated": merged["unliquidated"].astype(bool, copy=False),
-        "entry_summary_date": merged["entry_summary_date"].astype("datetime64[ns]", copy=False),
-    }, copy=False)  # the arrays are new: no copy, no consolidation into 2-D blocks
+    entries = _entries_frame(good.arrays(), check)
     if not lines.exact(count[0]):  # a quoted field spans lines: records and lines differ
         entries["row"] = lines(entries["row"].to_numpy())
         for frame in bad:
@@ -519,10 +556,13 @@ def reject_rows(ledger: Ledger, positions, reasons) -> Ledger:
     reasons = np.array([f"{hts} {r}" for r in reasons], dtype=object)
     if not ledger.skip_bad:
         raise LedgerError(ledger.path, int(rows[0]), reasons[0])
-    wanted = {int(r) for r in rows}
-    header = _header(ledger.path)
-    cells = pd.read_csv(ledger.path, dtype=str, keep_default_na=False, header=0, names=header,
-                        skiprows=lambda i: i > 0 and (i + 1) not in wanted)
+    if ledger.cells is not None:
+        cells = ledger.cells(rows)
+    else:
+        wanted = {int(r) for r in rows}
+        header = _header(ledger.path)
+        cells = pd.read_csv(ledger.path, dtype=str, keep_default_na=False, header=0, names=header,
+                            skiprows=lambda i: i > 0 and (i + 1) not in wanted)
     bad = pd.DataFrame({"row": rows, "reason": reasons}).join(cells.reset_index(drop=True))
     keep = np.ones(len(ledger.entries), dtype=bool)
     keep[positions] = False
@@ -530,4 +570,269 @@ def reject_rows(ledger: Ledger, positions, reasons) -> Ledger:
     for column in ("origin", "code"):
         entries[column] = entries[column].cat.remove_unused_categories()
     rejects = pd.concat([ledger.rejects, bad], ignore_index=True).sort_values("row", kind="stable")
-    return Ledger(ledger.path, ledger.direction, entries, rejects.reset_index(drop=True), ledger.names, ledger.skip_bad)
+    return Ledger(ledger.path, ledger.direction, entries, rejects.reset_index(drop=True), ledger.names, ledger.skip_bad,
+                  ledger.cells)
+
+
+# -- ledgers of any size: files, folders and patterns, read a chunk at a time ------------------
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+LEDGER_SUFFIXES = (".csv", *PARQUET_SUFFIXES)
+
+
+def ledger_files(spec) -> list[Path]:
+    """The files of a ledger: a file, a folder (its .csv and .parquet files, by name) or a glob
+    pattern (``'exports/2025-*.csv'``), so a ledger split into partition files reads as one."""
+    path = Path(spec)
+    if path.is_dir():
+        files = sorted(f for f in path.iterdir() if f.is_file() and f.suffix.lower() in LEDGER_SUFFIXES)
+        if not files:
+            raise LedgerError(spec, None, "no .csv or .parquet files in this folder")
+        return files
+    if path.is_file():
+        return [path]
+    if glob.has_magic(str(spec)):
+        files = sorted(Path(f) for f in glob.glob(str(spec), recursive=True) if Path(f).is_file())
+        if not files:
+            raise LedgerError(spec, None, "no file matches this pattern")
+        return files
+    raise LedgerError(spec, None, "no such file, folder or pattern")
+
+
+def is_parquet(path) -> bool:
+    return Path(path).suffix.lower() in PARQUET_SUFFIXES
+
+
+def _text_columns(frame: pd.DataFrame, names: dict) -> pd.DataFrame:
+    """A frame from Parquet or from a caller as the CSV reader gives it: text (NaN if blank),
+    dates as YYYY-MM-DD, number columns as numbers where they are numbers."""
+    out = {}
+    numbers = {names[f] for f in NUMBERS if f in names}
+    for column in frame.columns:
+        values = frame[column]
+        if column in numbers and values.dtype.kind in "fiu":
+            out[column] = values.astype(float)
+        elif values.dtype.kind == "M":
+            out[column] = values.dt.strftime("%Y-%m-%d").astype(object)
+        elif values.dtype.kind in "fiub":
+            out[column] = values.astype(object).map(_number_text)
+        else:
+            text = values.to_numpy(dtype=object)
+            blank = pd.isna(text)
+            if not all(isinstance(v, str) for v in text[~blank][:1000]):
+                text = np.array([v if isinstance(v, str) or b else str(v) for v, b in zip(text, blank)], dtype=object)
+            text[blank] = np.nan
+            text[~blank & (text == "")] = np.nan  # as the CSV reader reads an empty field
+            out[column] = text
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _number_text(value):
+    """A number in a text column (an entry id stored as an integer) as the CSV would have it."""
+    if pd.isna(value):
+        return np.nan
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:g}"
+    return str(value)
+
+
+def _parquet_header(path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise LedgerError(path, None, f"not a readable Parquet file: {str(exc).strip().splitlines()[0]}") from None
+
+
+def _parquet_chunks(path, names: dict, chunk_rows: int, progress):
+    """The rows of a Parquet ledger in chunks, numbered from 1 (``_row``): Parquet has no lines."""
+    import pyarrow.parquet as pq
+
+    handle = pq.ParquetFile(path)
+    total, first = handle.metadata.num_rows, 1
+    for batch in handle.iter_batches(batch_size=chunk_rows, columns=list(dict.fromkeys(names.values()))):
+        raw = _text_columns(batch.to_pandas(), names)
+        raw["_row"] = np.arange(first, first + len(raw))
+        first += len(raw)
+        if progress:
+            progress("read", first - 1, total)
+        yield raw, (first - 1) / total if total else 1.0
+
+
+class _SeenIds:
+    """The entry ids met so far, as 64-bit hashes with the row (and file) of each: sorted runs
+    merged as they grow (as a log-structured index does), so a chunk is checked against a few
+    sorted arrays. Ids are compared by hash: two different ids collide with odds of about
+    n**2 / 2**65 (1 in 100,000 for 20 million rows)."""
+
+    def __init__(self):
+        self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    @staticmethod
+    def hashes(ids: np.ndarray) -> np.ndarray:
+        return pd.util.hash_array(np.asarray(ids, dtype=object), categorize=False)
+
+    def find(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row, file number) of the earlier occurrence of each hash; -1 where none."""
+        row = np.full(len(hashes), -1, dtype=np.int64)
+        file = np.full(len(hashes), -1, dtype=np.int64)
+        for keys, rows, files in self.runs:
+            at = np.searchsorted(keys, hashes).clip(max=len(keys) - 1)
+            hit = (keys[at] == hashes) & (row < 0)
+            row[hit], file[hit] = rows[at[hit]], files[at[hit]]
+        return row, file
+
+    def add(self, hashes: np.ndarray, rows: np.ndarray, file: int) -> None:
+        order = np.argsort(hashes, kind="stable")
+        run = (hashes[order], np.asarray(rows, dtype=np.int64)[order], np.full(len(order), file, dtype=np.int32))
+        while self.runs and len(self.runs[-1][0]) <= len(run[0]):
+            last = self.runs.pop()
+            merged = [np.concatenate([a, b]) for a, b in zip(last, run)]
+            order = np.argsort(merged[0], kind="stable")
+            run = tuple(part[order] for part in merged)
+        if len(run[0]):
+            self.runs.append(run)
+
+
+class LedgerReader:
+    """A ledger of one or many files (CSV or Parquet) read a chunk at a time, each chunk checked
+    into a ``Ledger`` of its own rows: memory holds one chunk, whatever the size of the files.
+
+    Across chunks and files it keeps what must hold for the whole ledger: entry ids are unique
+    (``_SeenIds``) and the origins belong to one direction. Rows are named by file and physical
+    line (CSV) or row (Parquet). ``rows_read`` counts the rows read (blank lines are not rows)."""
+
+    def __init__(self, spec, columns=None, direction: str = "both", skip_bad: bool = False,
+                 chunk_rows: int = CHUNK_ROWS, progress=None, label: str = "partition"):
+        self._frame, self.label = (spec, label) if isinstance(spec, pd.DataFrame) else (None, label)
+        self.files = [] if self._frame is not None else ledger_files(spec) if not isinstance(spec, (list, tuple)) \
+            else [Path(f) for f in spec]
+        self.columns, self.asked, self.skip_bad = columns, direction, skip_bad
+        self.direction = None if direction == "both" else direction
+        self.chunk_rows, self.progress = chunk_rows, progress
+        self.seen = _SeenIds()
+        self._lines: dict = {}  # CSV file -> (its _Lines, header), for the rejects as written
+        self.rows_read = 0
+        self.names: dict = {}
+
+    @property
+    def path(self) -> str:
+        if self._frame is not None:
+            return self.label
+        return str(self.files[0]) if len(self.files) == 1 else f"{len(self.files)} files"
+
+    def __iter__(self):
+        if self._frame is not None:
+            yield from self.frame(self._frame, self.label)
+            return
+        for number, path in enumerate(self.files):
+            if is_parquet(path):
+                header = _parquet_header(path)
+                names = _resolve_names(path, header, self.columns)
+                chunks = _parquet_chunks(path, names, self.chunk_rows, self.progress)
+                lines = None
+            else:
+                header = _header(path)
+                names = _resolve_names(path, header, self.columns)
+                lines, count = _Lines(path), [1]
+                chunks = _chunks(path, header, names, self.chunk_rows, self.progress, lines, count)
+            self.names = names
+            self._lines[str(path)] = (lines, header)
+            yield from self._ledgers(path, number, header, names, chunks, lines)
+
+    def as_written(self, rejects: pd.DataFrame) -> pd.DataFrame:
+        """``rejects`` of CSV files with every field exactly as the file has it (numbers were read
+        as numbers: 007 would come back as 7); one fast pass over each file that has rejects."""
+        if not len(rejects) or not self._lines:
+            return rejects
+        out = rejects.copy()
+        files = out["file"].to_numpy(dtype=object) if "file" in out else np.full(len(out), self.path, dtype=object)
+        for path, (lines, header) in self._lines.items():
+            mine = np.flatnonzero(files == path) if "file" in out else np.arange(len(out))
+            if lines is None or not len(mine):
+                continue
+            rows = out["row"].to_numpy(dtype=np.int64)[mine]
+            starts = lines.starts() if lines.quoted else None
+            records = rows if starts is None else np.searchsorted(starts, rows) + 1  # line -> record number
+            cells = [(record + [""] * len(header))[:len(header)] for record in lines.records(records)]
+            out.loc[out.index[mine], header] = pd.DataFrame(cells, columns=header, dtype=object).to_numpy()
+        return out
+
+    def frame(self, frame: pd.DataFrame, label: str = "partition"):
+        """The Ledgers of an in-memory frame (rows numbered from 1), in chunks."""
+        header = [str(c) for c in frame.columns]
+        names = _resolve_names(label, header, self.columns)
+        frame = frame.set_axis(header, axis=1)
+        self.names = names
+
+        def chunks():
+            for start in range(0, len(frame), self.chunk_rows):
+                raw = _text_columns(frame.iloc[start:start + self.chunk_rows].reset_index(drop=True), names)
+                raw["_row"] = np.arange(start + 1, start + 1 + len(raw))
+                yield raw, min(start + self.chunk_rows, len(frame)) / len(frame)
+        yield from self._ledgers(label, 0, header, names, chunks(), None)
+
+    def _ledgers(self, path, number: int, header: list[str], names: dict, chunks, lines):
+        check = _Checker(names, self.asked)
+        for raw, _share in chunks:
+            if lines is not None and lines.quoted:  # a quoted field may span lines: name rows by line
+                raw["_row"] = lines(raw["_row"].to_numpy())
+            typed, first, reasons = check(raw)
+            self.rows_read += len(typed["row"])
+            bad = []
+            by_row = raw.set_index("_row")
+            if len(reasons):
+                if not self.skip_bad:
+                    raise LedgerError(path, int(typed["row"][np.flatnonzero(first)[0]]), reasons[0])
+                is_bad = first > 0
+                cells = by_row.loc[typed["row"][is_bad], header].reset_index(drop=True)
+                bad.append(pd.DataFrame({"row": typed["row"][is_bad], "reason": reasons}).join(_as_written(cells)))
+                typed = {name: values[~is_bad] for name, values in typed.items()}
+            entries = _entries_frame(typed, check)
+            entries, repeated = self._unique(path, number, names, entries)
+            if len(repeated):
+                cells = by_row.loc[repeated["row"].to_numpy(), header].reset_index(drop=True)
+                bad.append(repeated.join(_as_written(cells)))
+            rejects = pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(columns=["row", "reason", *header])
+            rejects = rejects.sort_values("row", kind="stable").reindex(columns=["row", "reason", *header])
+            if len(self.files) > 1:
+                rejects.insert(0, "file", str(path))
+            found = sorted({DIRECTION_OF_ORIGIN[o] for o in entries["origin"].cat.categories})
+            if self.direction is None and len(found) == 1:
+                self.direction = found[0]
+            if len(found) > 1 or (found and found[0] != self.direction):
+                raise LedgerError(path, None, "the ledger mixes goods from the US (China's duties, CNY) with goods "
+                                              "from CN/HK/MO (US duties, USD): run with --direction us, then "
+                                              "--direction cn")
+
+            def cells_of(rows, by_row=by_row, header=header):
+                return _as_written(by_row.loc[np.asarray(rows), header].reset_index(drop=True))
+            yield Ledger(str(path), self.direction or "us", entries, rejects.reset_index(drop=True), names,
+                         self.skip_bad, cells_of)
+
+    def _unique(self, path, number: int, names: dict, entries: pd.DataFrame):
+        """The entries less those whose id came before (in this chunk, an earlier one or another
+        file), and those as rejects (row, reason)."""
+        ids = entries["entry_id"].to_numpy(dtype=object)
+        rows = entries["row"].to_numpy()
+        hashes = self.seen.hashes(ids)
+        earlier_row, earlier_file = self.seen.find(hashes)
+        here = pd.Index(hashes).duplicated(keep="first")
+        if here.any():
+            first_row = pd.Series(rows, index=hashes).groupby(level=0).first()
+            earlier_row[here] = first_row.reindex(hashes[here]).to_numpy()
+            earlier_file[here] = number
+        repeated = earlier_row >= 0
+        self.seen.add(hashes[~repeated], rows[~repeated], number)
+        if not repeated.any():
+            return entries, pd.DataFrame(columns=["row", "reason"])
+        where = np.array(["" if f == number else f" of {self.files[f]}" for f in earlier_file[repeated]], dtype=object)
+        reasons = np.array([f"{names['entry_id']} {i} repeats row {r}{w}" for i, r, w in
+                            zip(ids[repeated], earlier_row[repeated], where)], dtype=object)
+        if not self.skip_bad:
+            raise LedgerError(path, int(rows[repeated][0]), reasons[0])
+        kept = entries[~repeated].reset_index(drop=True)
+        for column in ("origin", "code"):
+            kept[column] = kept[column].cat.remove_unused_categories()
+        return kept, pd.DataFrame({"row": rows[repeated], "reason": reasons})

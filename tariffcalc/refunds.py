@@ -54,6 +54,7 @@ class Refunds:
     days_left: np.ndarray  # float, NaN without a deadline
     interest: np.ndarray
     summary: RefundSummary
+    totals: "RefundTotals" = None  # the sums of the summary (they add across parts of a ledger)
 
     def route_names(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """The route of entries start..stop as text ('' where nothing is refundable)."""
@@ -205,77 +206,153 @@ def evaluate(result, dataset, as_of: date | None = None, payer: str | None = Non
     route = np.full(n, len(ROUTES), dtype=np.int64)  # len(ROUTES): no refund
     deadline = np.full(n, NAT)
     interest = np.zeros(n)
-    notes: list[str] = []
-    through = None
-    met = []
-    unconfirmed: set[str] = set()
+    rules = np.full(n, -1, dtype=np.int64)
     for number, p in enumerate(programs):
         at = np.flatnonzero(program == number)
         if not len(at):
             continue
-        met.append((p, len(at), float(_micro_sum(duty[at], np.zeros(len(at), dtype=np.int64), 1)[0])))
         r, d, rule = _routes(p, day, known[at], liquidation[at], deposit[at])
-        route[at], deadline[at] = r, d
-        for number in np.unique(rule[rule >= 0]):
-            taken = p.routes[number]
-            if taken.confidence != "confirmed":
-                unconfirmed.add(taken.route)
-                notes.append(f"route '{taken.route}' is unconfirmed ({_count(int((rule == number).sum()))}): "
-                             f"see {Path(p.path).name}, route {number + 1}")
-        if p.confidence != "confirmed" or p.litigation.confidence != "confirmed":
-            unconfirmed.update(ROUTES[i] for i in np.unique(r))
-            notes.append(f"{p.name}: the record is unconfirmed in part: see {Path(p.path).name}")
+        route[at], deadline[at], rules[at] = r, d, rule
         if p.interest is not None:
-            rate_of = payer or p.interest_payer
-            accrual = _Accrual(dataset.interest[p.interest], rate_of, deposit[at].min(), day)
+            accrual = _Accrual(dataset.interest[p.interest], payer or p.interest_payer,
+                               _accrual_start(dataset.interest[p.interest], deposit[at]), day)
             owed = accrual.interest(duty[at], deposit[at])
             owed[r == TIME_BARRED] = 0
             interest[at] = owed
-            table = dataset.interest[p.interest]
-            method = "" if table.confidence == "confirmed" else "; how CBP computes it is unconfirmed"
-            notes.append(f"interest: IRS overpayment rates ({rate_of}), compounded {table.compounding}, "
-                         f"from the deposit of the duty (19 U.S.C. 1505(c)){method}")
-            if accrual.through is not None:
-                through = (accrual.through - 1).astype(date)
-                notes.append(f"interest accrued to {through} only, not to {as_of}: no sourced rate after "
-                             f"{through} ({Path(table.path).name})")
-            first, last = deposit[at].min(), min(day, accrual.through or day)
-            for rate in accrual.unconfirmed:
-                if np.datetime64(rate.start) < last and np.datetime64(rate.end) > first:
-                    notes.append(f"interest uses an unconfirmed rate for {rate.start} to {rate.end - timedelta(days=1)} "
-                                 f"({getattr(rate, rate_of):g}% {rate_of})")
     with np.errstate(invalid="ignore"):
         days_left = np.where(np.isnat(deadline), np.nan, (deadline - day).astype(np.int64).astype(float))
+    totals = RefundTotals.of(as_of, payer, programs, entries["entry_id"].to_numpy(dtype=object), program, rules,
+                             duty, route, deadline, days_left, interest, deposit, unliquidated, entered,
+                             has_liquidation, ~np.isnat(summary_date) if has_summary else np.zeros(n, dtype=bool))
+    return Refunds(as_of, program, duty, route, deadline, days_left, interest, totals.summary(dataset), totals)
 
-    refundable = route < len(ROUTES)
-    counts = np.bincount(route[refundable], minlength=len(ROUTES))
-    by_route = pd.DataFrame({"route": list(ROUTES), "entries": counts,
-                             "duty": _micro_sum(duty[refundable], route[refundable], len(ROUTES)),
-                             "interest": _micro_sum(interest[refundable], route[refundable], len(ROUTES))})
-    by_route["confidence"] = ["unconfirmed" if name in unconfirmed else "confirmed" for name in ROUTES]
-    by_route = by_route[by_route["entries"] > 0].reset_index(drop=True)
-    due_at = np.flatnonzero(refundable & (days_left >= 0) & (days_left <= DUE_DAYS))
-    due_at = due_at[np.lexsort((due_at, deadline[due_at]))]
-    due = pd.DataFrame({"entry_id": entries["entry_id"].to_numpy(dtype=object)[due_at],
-                        "route": np.array(ROUTES, dtype=object)[route[due_at]],
-                        "deadline": deadline[due_at], "days_left": days_left[due_at].astype(np.int64),
-                        "duty": duty[due_at], "interest": interest[due_at]})
 
-    unknown = int((route == UNKNOWN).sum())
-    if unknown:
-        lacking = "no liquidation_date column" if not has_liquidation else "no liquidation date"
-        notes.insert(0, f"{unknown:,} entr{'y' if unknown == 1 else 'ies'} with a refundable duty but {lacking}: "
-                        "route unknown (write the date of liquidation, or 'unliquidated')")
-    if refundable.any() and (not has_summary or np.isnat(summary_date[refundable]).any()):
-        notes.append("interest counted from the entry date where there is no entry_summary_date (the duty is "
-                     "deposited with the entry summary, due within 10 working days after entry, 19 CFR 142.12): "
-                     "a slight overstatement")
-    stale = refundable & unliquidated & ((day - entered).astype(np.int64) > DEEMED_LIQUIDATION_DAYS)
-    if stale.any():
-        notes.append(f"{int(stale.sum()):,} entr{'y' if stale.sum() == 1 else 'ies'} marked unliquidated more than "
-                     "a year after entry: an entry is deemed liquidated one year after entry unless CBP extended "
-                     "liquidation (19 U.S.C. 1504(a)); check ACE")
-    notes = list(dict.fromkeys(notes))  # programs sharing a table say it once
-    summary = RefundSummary(as_of, by_route, float(by_route["duty"].sum()), float(by_route["interest"].sum()), due,
-                            met, through, notes)
-    return Refunds(as_of, program, duty, route, deadline, days_left, interest, summary)
+def _accrual_start(table: InterestTable, deposits: np.ndarray) -> np.datetime64:
+    """Interest factors are summed from the first day of the table (or an earlier deposit): the
+    same start for every part of a ledger, so an entry's interest does not depend on its part."""
+    first = np.datetime64(table.rates[0].start, "D") if table.rates else deposits.min()
+    return min(first, deposits.min())
+
+
+@dataclass
+class RefundTotals:
+    """The sums a refund summary is made of, for one part of a ledger or many (``+``): per route
+    its entries, duty and interest (whole millionths), per program its entries, duty and rules
+    taken, the earliest deposit, the counts behind the notes, and the entries due soon."""
+
+    as_of: date
+    payer: str | None
+    programs: list
+    route_entries: np.ndarray
+    route_duty: np.ndarray  # millionths
+    route_interest: np.ndarray
+    program_entries: np.ndarray
+    program_duty: np.ndarray
+    rule_entries: list  # per program, entries per route rule
+    program_routes: np.ndarray  # programs x ROUTES: entries
+    first_deposit: np.ndarray  # datetime64[D] per program (NaT: none)
+    unknown: int
+    has_liquidation: bool  # every part had a liquidation_date column
+    undated: bool  # a refundable entry has no entry_summary_date
+    stale: int
+    due: pd.DataFrame
+
+    @classmethod
+    def of(cls, as_of, payer, programs, entry_id, program, rules, duty, route, deadline, days_left, interest,
+           deposit, unliquidated, entered, has_liquidation, dated) -> "RefundTotals":
+        refundable = route < len(ROUTES)
+        micro = np.rint(np.nan_to_num(duty) * MICRO)
+        interest_micro = np.rint(np.nan_to_num(interest) * MICRO)
+        k = len(programs)
+        taken = program >= 0
+        first = np.full(k, NAT)
+        for number in np.unique(program[taken]):
+            first[number] = deposit[program == number].min()
+        due_at = np.flatnonzero(refundable & (days_left >= 0) & (days_left <= DUE_DAYS))
+        due = pd.DataFrame({"entry_id": entry_id[due_at], "route": np.array(ROUTES, dtype=object)[route[due_at]],
+                            "deadline": deadline[due_at], "days_left": days_left[due_at].astype(np.int64),
+                            "duty": duty[due_at], "interest": interest[due_at]})
+        day = np.datetime64(as_of, "D")
+        return cls(
+            as_of, payer, list(programs),
+            np.bincount(route[refundable], minlength=len(ROUTES)),
+            np.bincount(route[refundable], weights=micro[refundable], minlength=len(ROUTES)),
+            np.bincount(route[refundable], weights=interest_micro[refundable], minlength=len(ROUTES)),
+            np.bincount(program[taken], minlength=k), np.bincount(program[taken], weights=micro[taken], minlength=k),
+            [np.bincount(rules[(program == i) & (rules >= 0)], minlength=len(p.routes)) for i, p in enumerate(programs)],
+            np.bincount(program[taken] * len(ROUTES) + route[taken], minlength=k * len(ROUTES)).reshape(k, len(ROUTES)),
+            first, int((route == UNKNOWN).sum()), bool(has_liquidation),
+            bool((refundable & ~dated).any()),
+            int((refundable & unliquidated & ((day - entered).astype(np.int64) > DEEMED_LIQUIDATION_DAYS)).sum()),
+            due)
+
+    def __add__(self, other: "RefundTotals") -> "RefundTotals":
+        first = np.where(np.isnat(self.first_deposit), other.first_deposit,
+                         np.where(np.isnat(other.first_deposit), self.first_deposit,
+                                  np.minimum(self.first_deposit, other.first_deposit)))
+        return RefundTotals(
+            self.as_of, self.payer, self.programs, self.route_entries + other.route_entries,
+            self.route_duty + other.route_duty, self.route_interest + other.route_interest,
+            self.program_entries + other.program_entries, self.program_duty + other.program_duty,
+            [a + b for a, b in zip(self.rule_entries, other.rule_entries)], self.program_routes + other.program_routes,
+            first, self.unknown + other.unknown,
+            self.has_liquidation and other.has_liquidation, self.undated or other.undated, self.stale + other.stale,
+            pd.concat([self.due, other.due], ignore_index=True) if len(other.due) else self.due)
+
+    def summary(self, dataset) -> RefundSummary:
+        """The summary on the as-of date: by route, the programs met, the due list, the notes."""
+        as_of, day = self.as_of, np.datetime64(self.as_of, "D")
+        notes: list[str] = []
+        through = None
+        met = []
+        unconfirmed: set[str] = set()
+        for number, p in enumerate(self.programs):
+            if not self.program_entries[number]:
+                continue
+            met.append((p, int(self.program_entries[number]), float(self.program_duty[number]) / MICRO))
+            for rule in np.flatnonzero(self.rule_entries[number]):
+                taken = p.routes[rule]
+                if taken.confidence != "confirmed":
+                    unconfirmed.add(taken.route)
+                    notes.append(f"route '{taken.route}' is unconfirmed ({_count(int(self.rule_entries[number][rule]))}): "
+                                 f"see {Path(p.path).name}, route {rule + 1}")
+            if p.confidence != "confirmed" or p.litigation.confidence != "confirmed":
+                unconfirmed.update(ROUTES[i] for i in np.flatnonzero(self.program_routes[number]))
+                notes.append(f"{p.name}: the record is unconfirmed in part: see {Path(p.path).name}")
+            if p.interest is not None:
+                rate_of = self.payer or p.interest_payer
+                table = dataset.interest[p.interest]
+                first = self.first_deposit[number]
+                accrual = _Accrual(table, rate_of, _accrual_start(table, np.array([first])), day)
+                method = "" if table.confidence == "confirmed" else "; how CBP computes it is unconfirmed"
+                notes.append(f"interest: IRS overpayment rates ({rate_of}), compounded {table.compounding}, "
+                             f"from the deposit of the duty (19 U.S.C. 1505(c)){method}")
+                if accrual.through is not None:
+                    through = (accrual.through - 1).astype(date)
+                    notes.append(f"interest accrued to {through} only, not to {as_of}: no sourced rate after "
+                                 f"{through} ({Path(table.path).name})")
+                last = min(day, accrual.through or day)
+                for rate in accrual.unconfirmed:
+                    if np.datetime64(rate.start) < last and np.datetime64(rate.end) > first:
+                        notes.append(f"interest uses an unconfirmed rate for {rate.start} to "
+                                     f"{rate.end - timedelta(days=1)} ({getattr(rate, rate_of):g}% {rate_of})")
+        by_route = pd.DataFrame({"route": list(ROUTES), "entries": self.route_entries.astype(np.int64),
+                                 "duty": self.route_duty / MICRO, "interest": self.route_interest / MICRO})
+        by_route["confidence"] = ["unconfirmed" if name in unconfirmed else "confirmed" for name in ROUTES]
+        by_route = by_route[by_route["entries"] > 0].reset_index(drop=True)
+        due = self.due.iloc[np.argsort(self.due["deadline"].to_numpy(), kind="stable")].reset_index(drop=True)
+        if self.unknown:
+            lacking = "no liquidation_date column" if not self.has_liquidation else "no liquidation date"
+            notes.insert(0, f"{self.unknown:,} entr{'y' if self.unknown == 1 else 'ies'} with a refundable duty but "
+                            f"{lacking}: route unknown (write the date of liquidation, or 'unliquidated')")
+        if self.undated:
+            notes.append("interest counted from the entry date where there is no entry_summary_date (the duty is "
+                         "deposited with the entry summary, due within 10 working days after entry, 19 CFR 142.12): "
+                         "a slight overstatement")
+        if self.stale:
+            notes.append(f"{self.stale:,} entr{'y' if self.stale == 1 else 'ies'} marked unliquidated more than "
+                         "a year after entry: an entry is deemed liquidated one year after entry unless CBP extended "
+                         "liquidation (19 U.S.C. 1504(a)); check ACE")
+        notes = list(dict.fromkeys(notes))  # programs sharing a table say it once
+        return RefundSummary(as_of, by_route, float(by_route["duty"].sum()), float(by_route["interest"].sum()), due,
+                             met, through, notes)

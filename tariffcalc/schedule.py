@@ -143,10 +143,9 @@ class Schedules:
         """Vectorized MFN rates for aligned codes and dates (NaN where the schedule has no rate):
         exact line, else the 8-digit parent of a 10-digit code. Each distinct code is looked up
         once per vintage; dates only pick the vintage."""
-        distinct_days = pd.Index(sorted(set(days)))
-        vintages = [self.vintage_on(imposer, day) for day in distinct_days]
-        order = list(dict.fromkeys(v for v in vintages if v is not None))
-        number_of_day = pd.Series([order.index(v) if v is not None else -1 for v in vintages], index=distinct_days)
+        vintages, number = self.vintage_numbers(imposer, days)
+        used = np.unique(number[number >= 0])
+        order = [vintages[i] for i in used]
         unique_codes = pd.Index(codes.unique())
         lookup = np.full((len(order) + 1, len(unique_codes)), np.nan)  # last row: no vintage
         parents = pd.Index(unique_codes.str[:8])
@@ -163,9 +162,9 @@ class Schedules:
             # of the lines under it, when every one of them has a rate.
             missing = np.isnan(values)
             if missing.any():
-                values[missing] = _children_mean(table.index, rates, unique_codes[missing])
+                values[missing] = _children_mean(str(self.root / vintage.file), unique_codes[missing])
             lookup[i] = values
-        rows = days.map(number_of_day).to_numpy()
+        rows = np.searchsorted(used, number) if len(order) else np.full(len(codes), -1)
         cols = unique_codes.get_indexer(codes)
         return pd.Series(lookup[rows, cols], index=codes.index)
 
@@ -182,38 +181,58 @@ class Schedules:
         line is (a schedule without statistical suffixes, or a suffix renumbered: the duty is the
         8-digit line's) for itself too. A pair
         with no row stands for no line of the schedule in force (see ``nearest``)."""
-        pairs = pd.DataFrame({"code": pd.Series(list(codes), dtype=object), "date": pd.to_datetime(pd.Series(list(days)))})
-        pairs = pairs.drop_duplicates().reset_index(drop=True)
+        pairs = pd.DataFrame({"code": _objects(codes), "date": _timestamps(days)}).drop_duplicates()
+        vintages, number = self.vintage_numbers(imposer, pairs["date"].to_numpy("datetime64[D]"))
+        code_at, distinct = pd.factorize(pairs["code"].to_numpy(dtype=object))
         parts = []
-        for vintage, rows in self._by_vintage(imposer, pairs):
+        used, first = np.unique(number, return_index=True) if vintages else ([], [])
+        for n in used[np.argsort(first)] if len(used) else []:  # vintages in the order their pairs come
+            vintage = vintages[n]
+            rows = np.flatnonzero(number == n)
+            mine, at = np.unique(code_at[rows], return_inverse=True)  # the vintage's distinct codes
+            text = np.asarray(distinct[mine], dtype=object).astype(str)
             leaves = self.leaves(vintage)
-            distinct = pd.Index(rows["code"].unique())
-            text = distinct.to_numpy(dtype=str)
             lo = np.searchsorted(leaves, text, side="left")
             hi = np.searchsorted(leaves, np.char.add(text, "~"), side="left")  # '~' sorts after digits
-            parent = np.array([c[:8] if len(c) == 10 else "" for c in text], dtype=object)
+            parent = np.array([c[:8] if len(c) == 10 else "" for c in text], dtype=str)
             every = _codes(str(self.root / vintage.file))
-            at = np.searchsorted(every, parent.astype(str)).clip(max=max(len(every) - 1, 0))
-            own = (hi == lo) & (parent != "") & (every[at] == parent.astype(str)) if len(every) else hi < lo
+            at_parent = np.searchsorted(every, parent).clip(max=max(len(every) - 1, 0))
+            own = (hi == lo) & (parent != "") & (every[at_parent] == parent) if len(every) else hi < lo
             counts = np.where(own, 1, hi - lo)
-            starts = np.where(own, -1, lo)
-            code_of = np.repeat(np.arange(len(text)), counts)
-            offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-            position = np.repeat(starts, counts) + offset
-            line = np.where(np.repeat(own, counts), text[code_of], leaves[position.clip(0, max(len(leaves) - 1, 0))]
-                            if len(leaves) else text[code_of])
-            lines = pd.DataFrame({"code": distinct[code_of], "line": line.astype(object)})
-            parts.append(rows.merge(lines, on="code"))
+            # each pair (in order) gets its code's lines (in schedule order)
+            row_counts = counts[at]
+            pair_of = np.repeat(rows, row_counts)
+            code_of = np.repeat(at, row_counts)
+            offset = np.arange(row_counts.sum()) - np.repeat(np.cumsum(row_counts) - row_counts, row_counts)
+            position = (lo[code_of] + offset).clip(0, max(len(leaves) - 1, 0))
+            line = text[code_of].astype(object)
+            from_leaves = ~own[code_of]
+            if len(leaves):
+                line[from_leaves] = leaves[position[from_leaves]]
+            parts.append(pd.DataFrame({"code": pd.Series(pairs["code"].to_numpy()[pair_of], dtype=object),
+                                       "date": pairs["date"].to_numpy()[pair_of], "line": line}))
         if not parts:
             return pd.DataFrame(columns=["code", "date", "line"])
-        return pd.concat(parts, ignore_index=True)[["code", "date", "line"]]
+        return pd.concat(parts, ignore_index=True)
+
+    def vintage_numbers(self, imposer: str, days) -> tuple[list[Vintage], np.ndarray]:
+        """The imposer's vintages and, for each of ``days``, the number of the one in force
+        (``vintage_on``, as integers: the latest starting on or before the day, else the first)."""
+        vintages = [v for v in self.vintages if v.imposer == imposer]
+        days = np.asarray(days, dtype="datetime64[D]")
+        if not vintages:
+            return vintages, np.full(len(days), -1, dtype=np.int64)
+        starts = np.array([v.start for v in vintages], dtype="datetime64[D]")
+        return vintages, np.maximum(np.searchsorted(starts, days, side="right") - 1, 0)
 
     def _by_vintage(self, imposer: str, pairs: pd.DataFrame):
-        days = pd.Index(pairs["date"].unique())
-        vintage_of = {day: self.vintage_on(imposer, day.date()) for day in days}
-        chosen = pairs["date"].map(vintage_of)
-        for vintage in dict.fromkeys(v for v in vintage_of.values() if v is not None):
-            yield vintage, pairs[chosen == vintage]
+        """(vintage, the rows of ``pairs`` on its dates), vintages in the order their rows first come."""
+        vintages, number = self.vintage_numbers(imposer, pairs["date"].to_numpy("datetime64[D]"))
+        if not vintages or not len(pairs):
+            return
+        used, first = np.unique(number, return_index=True)
+        for n in used[np.argsort(first)]:
+            yield vintages[n], pairs.iloc[np.flatnonzero(number == n)]
 
     def nearest(self, imposer: str, code: str, day: date, count: int = 3) -> list[str]:
         """Lines of the schedule in force that are closest to ``code``: those sharing its longest
@@ -251,15 +270,38 @@ class Schedules:
         return table[table.index.str.startswith(code)]
 
 
-def _children_mean(index: pd.Index, rates: np.ndarray, codes: pd.Index) -> np.ndarray:
+def _objects(values) -> pd.Series:
+    return values.reset_index(drop=True).astype(object) if isinstance(values, pd.Series) \
+        else pd.Series(list(values), dtype=object)
+
+
+def _timestamps(values) -> pd.Series:
+    """Dates of any form (date, Timestamp, datetime64) as a datetime64[ns] column."""
+    if isinstance(values, (pd.Series, pd.Index, np.ndarray)) and np.asarray(values).dtype.kind == "M":
+        return pd.Series(np.asarray(values, dtype="datetime64[ns]"))
+    return pd.to_datetime(pd.Series(list(values)))
+
+
+def _children_mean(path: str, codes: pd.Index) -> np.ndarray:
     out = np.full(len(codes), np.nan)
-    frame = pd.DataFrame({"code": index, "rate": rates})
-    for length in sorted(set(codes.str.len())):
-        groups = frame.assign(head=frame["code"].str[:length]).groupby("head")["rate"]
-        mean = groups.mean().where(groups.count() == groups.size())
-        positions = np.flatnonzero(np.asarray(codes.str.len() == length))
-        out[positions] = mean.reindex(codes[positions]).to_numpy()
+    lengths = np.asarray(codes.str.len())
+    for length in sorted(set(lengths)):
+        positions = np.flatnonzero(lengths == length)
+        out[positions] = _children_means(path, int(length)).reindex(codes[positions]).to_numpy()
     return out
+
+
+@lru_cache(maxsize=64)
+def _children_means(path: str, length: int) -> pd.Series:
+    """The simple mean rate of the lines under each ``length``-digit head of a schedule, where
+    every one of them has a rate (NaN otherwise); once per schedule and length."""
+    table = _read_table(path)
+    rates = table["ad_valorem"].where(table["ad_valorem"].notna(), table["ave"]).to_numpy(dtype=float)
+    heads = table.index.to_numpy(dtype=str).astype(f"U{length}")  # a narrower width cuts the text
+    number, distinct = pd.factorize(heads, sort=True)
+    groups = pd.Series(rates).groupby(number)  # by integer: the same means as by text, faster
+    mean = groups.mean().where(groups.count() == groups.size()).reindex(range(len(distinct))).to_numpy()
+    return pd.Series(mean, index=pd.Index(distinct.astype(object), name="head"))
 
 
 def common_description(descriptions) -> str:
