@@ -608,7 +608,7 @@ class DutyTotals:
 
     @classmethod
     def of(cls, result: DutyResult, products: ProductEngine, days: Days, mfn_duty: np.ndarray,
-           mfn_counts: np.ndarray) -> "DutyTotals":
+           mfn_counts: np.ndarray) -> DutyTotals:
         """The totals of one priced part. The lines are not made one by one: each entry's duty by
         authority is its value times its key's rate there; only entries with an in-transit line
         are priced line by line."""
@@ -680,7 +680,7 @@ class DutyTotals:
                    np.bincount(month_of, weights=value_micro, minlength=len(MONTHS)), np.asarray(mfn_counts),
                    waived, len(moved), after, rejected, result.refunds.totals)
 
-    def __add__(self, other: "DutyTotals") -> "DutyTotals":
+    def __add__(self, other: DutyTotals) -> DutyTotals:
         return DutyTotals(self.imposer, self.names, self.grid + other.grid, self.counts + other.counts,
                           self.present | other.present, self.entries_by_month + other.entries_by_month,
                           self.value_by_month + other.value_by_month, self.mfn_counts + other.mfn_counts,
@@ -688,7 +688,7 @@ class DutyTotals:
                           self.after_verified + other.after_verified, self.rejected + other.rejected,
                           self.refunds + other.refunds)
 
-    def with_rejected(self, rejected: int) -> "DutyTotals":
+    def with_rejected(self, rejected: int) -> DutyTotals:
         """The same totals, with ``rejected`` more rows rejected (found bad before pricing)."""
         return dataclasses.replace(self, rejected=self.rejected + rejected)
 

@@ -54,7 +54,7 @@ class Refunds:
     days_left: np.ndarray  # float, NaN without a deadline
     interest: np.ndarray
     summary: RefundSummary
-    totals: "RefundTotals" = None  # the sums of the summary (they add across parts of a ledger)
+    totals: RefundTotals = None  # the sums of the summary (they add across parts of a ledger)
 
     def route_names(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """The route of entries start..stop as text ('' where nothing is refundable)."""
@@ -259,7 +259,7 @@ class RefundTotals:
 
     @classmethod
     def of(cls, as_of, payer, programs, entry_id, program, rules, duty, route, deadline, days_left, interest,
-           deposit, unliquidated, entered, has_liquidation, dated) -> "RefundTotals":
+           deposit, unliquidated, entered, has_liquidation, dated) -> RefundTotals:
         refundable = route < len(ROUTES)
         micro = np.rint(np.nan_to_num(duty) * MICRO)
         interest_micro = np.rint(np.nan_to_num(interest) * MICRO)
@@ -286,7 +286,7 @@ class RefundTotals:
             int((refundable & unliquidated & ((day - entered).astype(np.int64) > DEEMED_LIQUIDATION_DAYS)).sum()),
             due)
 
-    def __add__(self, other: "RefundTotals") -> "RefundTotals":
+    def __add__(self, other: RefundTotals) -> RefundTotals:
         first = np.where(np.isnat(self.first_deposit), other.first_deposit,
                          np.where(np.isnat(other.first_deposit), self.first_deposit,
                                   np.minimum(self.first_deposit, other.first_deposit)))
