@@ -223,6 +223,7 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
     frame["conditional"] = frame["unmet"] & ~frame["applies"]
     frame = _condition_notes(frame, index)
     frame = _charge_content(frame, index, direction, assume)
+    frame = _charge_outside(frame, rows, stacked, engine)
     frame = frame.sort_values(["group", "code", "date", "scope", "authority", "layer_id"])
     return frame.drop(columns="pair").reset_index(drop=True)
 
@@ -262,6 +263,46 @@ def _charge_content(frame: pd.DataFrame, index: ProductIndex, direction, assume:
                       for group, rows in frame[has].groupby("group", sort=False)])
     columns = ["charged", "reason", "content_share", "content_basis"]
     frame.loc[done.index, columns] = done[columns]
+    return frame
+
+
+def outside_text(contents, rest: float, basis: str) -> str:
+    """', on the value outside the steel and aluminum content (88% of the value, estimated)'."""
+    how = {"declared": "as declared", "estimate": "estimated"}.get(basis, basis)
+    return (f", on the value outside the {' and '.join(contents)} content ({100 * rest:.3g}% of the value"
+            + (f", {how})" if how else ")"))
+
+
+def _charge_outside(frame: pd.DataFrame, rows: np.ndarray, stacked, engine: Engine) -> pd.DataFrame:
+    """A layer a ``not_on_content_of`` rule took off goods whose trigger charges only a content's
+    value is charged on the rest of the value (``RuleTable.outside``): ``rate × rest``, with the
+    rest as its ``content_share`` and the triggers' basis (declared or estimated) as its own."""
+    rules = engine.rules
+    at = frame.index[rows]
+    basis = frame.loc[at, "content_basis"].to_numpy(dtype=object)
+    share = np.where(basis != "", frame.loc[at, "content_share"].to_numpy(dtype=float), 1.0)
+    rest = rules.outside(frame["pair"].to_numpy()[rows], rules.position(frame["layer_id"].to_numpy()[rows]),
+                         stacked, share)
+    paid = rest > 0
+    if not paid.any():
+        return frame
+    hit = at[paid]
+    pairs = rules.of_kind("not_on_content_of")[["removed", "trigger"]]
+    metal = frame.loc[at[basis != ""], ["pair", "layer_id", "content", "content_basis"]]
+    why = frame.loc[hit, ["pair", "layer_id"]].reset_index().merge(pairs, left_on="layer_id", right_on="removed") \
+        .merge(metal.rename(columns={"layer_id": "trigger"}), on=["pair", "trigger"])
+    why = why.groupby("index").agg(contents=("content", lambda c: sorted(set(c))),
+                                   basis=("content_basis", lambda b: "estimate" if "estimate" in set(b)
+                                          else b.iloc[0]))
+    why = why.reindex(hit)
+    frame.loc[hit, "applies"] = True
+    frame.loc[hit, "charged"] = frame.loc[hit, "rate"].to_numpy() * rest[paid]
+    frame.loc[hit, "content_share"] = rest[paid]
+    frame.loc[hit, "content_basis"] = why["basis"].fillna("").to_numpy(dtype=object)
+    base = np.where(frame.loc[hit, "match"].to_numpy() == "all", "applies: all goods",
+                    "applies: on " + frame.loc[hit, "set_name"].fillna("").astype(str).to_numpy())
+    frame.loc[hit, "reason"] = [b + outside_text(c if isinstance(c, list) else [], r, k) for b, c, r, k in
+                                zip(base, why["contents"], rest[paid], why["basis"].fillna(""))]
     return frame
 
 
@@ -370,13 +411,14 @@ def additional_totals(engine: Engine, index: ProductIndex, codes, days, directio
     goods = goods[~np.isin(goods, exempt)]
     rows = np.concatenate([liable, goods])
     stacked = rules.stack(rows // n_layers, rows % n_layers)
-    applied = rows[~stacked.removed]
-    a_item = applied // n_layers
-    weights = rate[a_item % n_days, applied % n_layers]
-    # Content-basis steps are charged on the content's share of the value.
-    weights *= content_factors(states, day_index, rules.layer_ids, codes, index.estimates(direction.imposer),
-                               assume.shares, a_item // n_days, a_item % n_days, applied % n_layers)
-    paid = np.bincount(a_item, weights=weights, minlength=n_codes * n_days)
+    r_item, r_layer = rows // n_layers, rows % n_layers
+    # Content-basis steps are charged on the content's share of the value, and a layer kept off
+    # that content (``not_on_content_of``) on the rest of it.
+    factor = content_factors(states, day_index, rules.layer_ids, codes, index.estimates(direction.imposer),
+                             assume.shares, r_item // n_days, r_item % n_days, r_layer)
+    share = np.where(stacked.removed, rules.outside(r_item, r_layer, stacked, factor), factor)
+    weights = rate[r_item % n_days, r_layer] * share
+    paid = np.bincount(r_item, weights=weights, minlength=n_codes * n_days)
     total = np.tile(base, n_codes)
     total[touched] = paid[touched]
     return pd.DataFrame({
