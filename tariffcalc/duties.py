@@ -38,6 +38,7 @@ ENTRY_COLUMNS = ["entry_id", "entry_date", "export_date", "direction", "imposer"
                  "quantity", "mfn_rate", "mfn_duty"]
 ENTRY_TAIL = ["additional_duty", "duty_total", "total_rate", "mfn_reason"]
 TOTAL_NAME = "Total (MFN + additional)"
+UNKNOWN_TOTAL = "unknown: the MFN duty is not computed (see the MFN line)"
 
 
 @dataclass
@@ -53,6 +54,7 @@ class DutySummary:
     by_month: pd.DataFrame  # month, entries, customs_value, duty_total, then one column per authority
     notes: list[str] = field(default_factory=list)
     refunds: object = None  # refunds.RefundSummary: routes, deadlines, interest on the as-of date
+    mfn_unknown: int = 0  # entries whose MFN duty is not computed: not in duty_total, which is then a floor
 
 
 class Lines(NamedTuple):
@@ -480,7 +482,7 @@ def _compute_duties(ledger: Ledger, products: ProductEngine, include_threatened:
     additional = value * rate / 100
     mfn_rate, mfn_duty, mfn_reason, notes = _mfn(products, base.imposer, codes, code_at, days, value,
                                                   entries["quantity"].to_numpy(dtype=float))
-    total = additional + np.nan_to_num(mfn_duty)
+    total = additional + mfn_duty  # unknown where the MFN duty is: never a total that looks known
     with np.errstate(divide="ignore", invalid="ignore"):
         total_rate = np.where(value > 0, total / value * 100, np.nan)
     result.entries = pd.DataFrame({**{c: entries[c] for c in entries}, "mfn_rate": mfn_rate, "mfn_duty": mfn_duty,
@@ -649,7 +651,8 @@ def _summarize(result: DutyResult, products: ProductEngine, days: Days, mfn_duty
         notes.append(f"an in-transit rate applied to {_entries(len(moved))} (exported and entered before the dates "
                      "of the step)")
     return DutySummary(n, len(result.ledger.rejects), float(value_by_month.sum()) / MICRO, float(grid.sum()) / MICRO,
-                       CURRENCY[imposer], by_authority, refundable, window, by_month, notes)
+                       CURRENCY[imposer], by_authority, refundable, window, by_month, notes,
+                       mfn_unknown=int((np.isnan(mfn_duty) & (value > 0)).sum()))
 
 
 # -- per-entry frames ------------------------------------------------------------------------
@@ -686,7 +689,8 @@ def lines_frame(result: DutyResult, start: int, stop: int) -> pd.DataFrame:
                       "charged": lines.charged, "duty": lines.duty, "reason": _line_reasons(result, lines)}),
         pd.DataFrame({"_pos": positions, "_kind": 2, "kind": "total", "layer_id": "", "name": TOTAL_NAME, "authority": "",
                       "rate": np.nan, "applies": True, "charged": chunk["total_rate"].to_numpy(),
-                      "duty": chunk["duty_total"].to_numpy(), "reason": ""}),
+                      "duty": chunk["duty_total"].to_numpy(),
+                      "reason": np.where(chunk["duty_total"].isna().to_numpy(), UNKNOWN_TOTAL, "")}),
     ]
     frame = pd.concat(parts, ignore_index=True)
     frame = frame.iloc[np.lexsort((frame["_kind"].to_numpy(), frame["_pos"].to_numpy()))]
