@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .cache import file_table
 from .conventions import (
     Convention,
     absent_mask,
@@ -95,11 +96,24 @@ class WeightSets:
                              f"{', '.join(map(str, self.years(direction)))})")
         return next((s for s in exact if s.scale_to is None), exact[0])
 
+    def get(self, set_id: str, year: int) -> WeightSet:
+        """The set with this id (``weights.yaml``) for a year."""
+        for s in self.sets:
+            if s.id == set_id and s.year == year:
+                return s
+        raise QueryError(f"no weight set {set_id!r} for {year} in the data")
+
+    def for_convention(self, direction: str, convention: Convention | None, year: int | None = None) -> WeightSet:
+        """The set a convention averages a direction with, unless a year is asked for."""
+        named = convention.weights_for(direction) if convention is not None and year is None else None
+        return self.get(named.set, named.year) if named else self.choose(direction, year)
+
     def frame(self, weights: WeightSet) -> pd.DataFrame:
         return _weights_frame(weights.detail, weights.scale_to, weights.year)
 
 
 @lru_cache(maxsize=8)
+@file_table("trade-weights", paths=2)
 def _weights_frame(detail: str, scale_to: str | None, year: int) -> pd.DataFrame:
     frame = pd.read_csv(detail, dtype={"code": str})
     if {"code", "value_usd"} - set(frame.columns):

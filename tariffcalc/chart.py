@@ -20,7 +20,7 @@ CHART_SUFFIXES = (".png", ".svg")  # the formats save_chart draws, named by the 
 def chart_series(values: pd.DataFrame, end: date) -> pd.DataFrame:
     """Step series (date, direction, value) with a closing point at ``end`` for each direction."""
     parts = []
-    for key, group in values.groupby("direction", sort=False):
+    for _, group in values.groupby("direction", sort=False):
         group = group.sort_values("date")
         last = group.iloc[[-1]].assign(date=end)
         parts.append(pd.concat([group, last], ignore_index=True))
@@ -135,7 +135,7 @@ def _values(engine, products, start, end, average, weights_year, include_threate
     for d in directions_for("both"):
         days = products.change_dates(d, start, end) if products is not None else engine.change_dates(d, start, end)
         if average:
-            chosen, frame = weights_for(engine, d.key, weights_year)
+            chosen, frame = weights_for(engine, d.key, weights_year, convention)
             values = average_rates(products, d, days, chosen, frame, include_threatened, convention)
             parts.append(pd.DataFrame({"date": values["date"], "direction": d.key, "value": values["average_rate"]}))
         else:
@@ -152,7 +152,7 @@ def _largest_moves(values: pd.DataFrame, count: int = 10) -> pd.DataFrame:
         group = group.sort_values("date")
         delta = group["value"].diff()
         for row, change in zip(group.itertuples(), delta):
-            if change == change and abs(change) >= 0.5:
+            if not pd.isna(change) and abs(change) >= 0.5:
                 who = "US" if key == "us" else "China"
                 moves.append({"date": row.date, "size": abs(change), "direction": key, "value": row.value,
                               "label": f"{row.date:%d %b %Y}: {who} {change:+.1f} pts, to {row.value:.1f}%"})

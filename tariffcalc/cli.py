@@ -127,9 +127,11 @@ def origin_option(command):
     )(command)
 
 
-CONVENTION_HELP = ("Whose choices the average follows: tariffcalc (our statutory reading, default) or yale "
+CONVENTION_HELP = ("Whose choices the average follows: tariffcalc (our statutory reading, default), yale "
                    "(the Yale Budget Lab tracker's denominator, exclusion and metal-content shares, auto "
-                   "rebate, layers and dates). See docs/averages.md.")
+                   "rebate, layers and dates) or piie (PIIE's chart: 2017-level weights unless --weights, "
+                   "Section 301 exclusions not netted out, Section 232 metals on full value). See "
+                   "docs/averages.md.")
 
 
 def convention_option(command):
@@ -251,11 +253,11 @@ def _products(engine):
     return ProductEngine(engine, Schedules.for_dataset(engine.dataset))
 
 
-def _weights_for(engine, direction_key: str, year):
+def _weights_for(engine, direction_key: str, year, convention=None):
     from .averages import WeightSets
 
     sets = WeightSets.for_dataset(engine.dataset)
-    chosen = sets.choose(direction_key, year)
+    chosen = sets.for_convention(direction_key, convention, year)  # a convention may name its weights
     return chosen, sets.frame(chosen)
 
 
@@ -275,7 +277,7 @@ def _averages(engine, dirs, days, year, include_threatened, products=None, conve
     convention = _convention(engine, convention)
     frames = []
     for d in dirs:
-        chosen, frame = _weights_for(engine, d.key, year)
+        chosen, frame = _weights_for(engine, d.key, year, convention)
         frames.append(average_rates(products, d, days if not callable(days) else days(d), chosen, frame,
                                     include_threatened, convention))
     return pd.concat(frames, ignore_index=True)
@@ -877,7 +879,7 @@ def validate(directory, standalone, report, verbose):
     from .loader import check_list_files, load_dataset
     from .schedule import Schedules
 
-    dataset = load_dataset(directory, bundled=not (standalone and directory))
+    dataset = load_dataset(directory, bundled=not (standalone and directory), cache=False)  # check, never trust
     steps = sum(len(layer.steps) for layer in dataset.layers)
     lists = check_list_files(dataset)
     schedules = Schedules.for_dataset(dataset)
@@ -999,6 +1001,34 @@ def scenarios_(fmt, data_dir, standalone, verbose):
         _emit(export.to_json(scenario_dicts(found)))
     else:
         _console().print(scenarios_view(found))
+
+
+@cli.command(name="cache")
+@click.option("--clear", is_flag=True, help="Delete the cached data sets and tables (always safe).")
+def cache_(clear):
+    """Where the warm cache is and what it holds; --clear empties it.
+
+    The first run over some data files checks them all and keeps the result in the user cache
+    folder; later runs over the same files (bundled data and --data-dir, compared by content)
+    start from it. Set TARIFFCALC_CACHE_DIR to move it, TARIFFCALC_NO_CACHE=1 to turn it off.
+    Deleting the folder is always safe. See docs/cache.md.
+
+    Example:
+
+        tariffcalc cache
+
+        tariffcalc cache --clear
+    """
+    from . import cache
+
+    if clear:
+        click.echo(f"deleted {cache.clear()} files in {cache.cache_dir()}")
+        return
+    info = cache.summary()
+    state = "on" if info["enabled"] else f"off ({cache.ENV_NO_CACHE} is set)"
+    plural = "" if info["datasets"] == 1 else "s"
+    click.echo(f"cache: {info['path']} ({state})\n"
+               f"{info['datasets']} data set{plural}, {info['tables']} tables, {info['bytes'] / 1e6:.1f} MB")
 
 
 def main():  # pragma: no cover - console-script shim

@@ -13,7 +13,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from .content import Contents, ContentEstimates, apply_content
+from .cache import dataset_frame
+from .content import ContentEstimates, Contents, apply_content
 from .engine import Engine
 from .errors import QueryError
 from .loader import read_list_file
@@ -35,35 +36,42 @@ def _earlier(a, b):
     return b if a is None else a if b is None else min(a, b)
 
 
+def _index_table(dataset: Dataset) -> pd.DataFrame:
+    """The rows of ``ProductIndex.table``: every code prefix of every product set, list files read."""
+    rows = []
+    files: dict[str, list] = {}
+    declared = dataset.conditions()
+    for layer in dataset.layers:
+        sets: list[tuple[str, ProductSet]] = []
+        if layer.coverage.products:
+            sets.append(("cover", layer.coverage.products))
+        sets += [("waiver" if s.conditional else "exempt", s) for s in layer.coverage.exempt]
+        for role, product_set in sets:
+            name = product_set.name or layer.name
+            for code in product_set.codes:
+                rows.append((layer.id, role, name, code, product_set.start, product_set.end,
+                             product_set.condition))
+            for path in product_set.lists:
+                if path not in files:
+                    files[path] = read_list_file(path, declared)
+                for code, start, end, _line, condition in files[path]:
+                    rows.append((layer.id, role, name, code, _later(product_set.start, start),
+                                 _earlier(product_set.end, end), condition or product_set.condition))
+    table = pd.DataFrame(rows, columns=["layer_id", "role", "set_name", "prefix", "start", "end", "condition"])
+    table["start"] = pd.to_datetime(table["start"])
+    table["end"] = pd.to_datetime(table["end"])
+    table = table[table["end"].isna() | table["start"].isna() | (table["start"] < table["end"])]
+    table["length"] = table["prefix"].str.len()
+    return table.reset_index(drop=True)
+
+
 class ProductIndex:
     """Every (layer, role, set, code prefix, dates) the data declares, as one DataFrame."""
 
     def __init__(self, dataset: Dataset):
-        rows = []
-        files: dict[str, list] = {}
         declared = dataset.conditions()
-        for layer in dataset.layers:
-            sets: list[tuple[str, ProductSet]] = []
-            if layer.coverage.products:
-                sets.append(("cover", layer.coverage.products))
-            sets += [("waiver" if s.conditional else "exempt", s) for s in layer.coverage.exempt]
-            for role, product_set in sets:
-                name = product_set.name or layer.name
-                for code in product_set.codes:
-                    rows.append((layer.id, role, name, code, product_set.start, product_set.end,
-                                 product_set.condition))
-                for path in product_set.lists:
-                    if path not in files:
-                        files[path] = read_list_file(path, declared)
-                    for code, start, end, _line, condition in files[path]:
-                        rows.append((layer.id, role, name, code, _later(product_set.start, start),
-                                     _earlier(product_set.end, end), condition or product_set.condition))
-        table = pd.DataFrame(rows, columns=["layer_id", "role", "set_name", "prefix", "start", "end", "condition"])
-        table["start"] = pd.to_datetime(table["start"])
-        table["end"] = pd.to_datetime(table["end"])
-        table = table[table["end"].isna() | table["start"].isna() | (table["start"] < table["end"])]
-        table["length"] = table["prefix"].str.len()
-        self.table = table.reset_index(drop=True)
+        # the list files are read and the table built once per content of the data files
+        self.table = dataset_frame(dataset, "product-index", lambda: _index_table(dataset))
         self.conditions = declared
         self.unconfirmed_sets = {s.name or layer.name for layer in dataset.layers
                                  for s in ([layer.coverage.products] if layer.coverage.products else [])
@@ -643,7 +651,7 @@ class ProductAnswer:
 
     @staticmethod
     def _number(value) -> float | None:
-        return None if value is None or value != value else float(value)
+        return None if value is None or pd.isna(value) else float(value)
 
     @property
     def varies(self) -> bool:
@@ -670,7 +678,7 @@ class ProductAnswer:
     def range(self, name: str) -> tuple[float, float] | None:
         """(low, high) of ``additional`` or ``total`` over the lines, or None if unknown."""
         low, high = self.totals[f"{name}_low"], self.totals[f"{name}_high"]
-        return None if low != low or high != high else (float(low), float(high))
+        return None if pd.isna(low) or pd.isna(high) else (float(low), float(high))
 
     @property
     def description(self) -> str:
@@ -942,8 +950,8 @@ class ProductDiff:
     labels: tuple[str, str] | None = None  # names of the two sides when they are not two dates
 
 
-def product_diff(products: "ProductEngine", code: str, date_from: date, date_to: date, direction: Direction,
-                 include_threatened: bool = False, against: "ProductEngine | None" = None,
+def product_diff(products: ProductEngine, code: str, date_from: date, date_to: date, direction: Direction,
+                 include_threatened: bool = False, against: ProductEngine | None = None,
                  labels: tuple[str, str] | None = None) -> ProductDiff:
     """What changed for one code between two dates, layer by layer (rates charged); with
     ``against``, the ``date_to`` side is answered by that engine (a scenario against the record)."""
@@ -959,7 +967,7 @@ def product_diff(products: "ProductEngine", code: str, date_from: date, date_to:
         new_rate = 0.0 if n is None else float(n["charged"])
         old_reason = "" if o is None else o["reason"]
         new_reason = "" if n is None else n["reason"]
-        if (old_rate == new_rate or (old_rate != old_rate and new_rate != new_rate)) and old_reason == new_reason:
+        if (old_rate == new_rate or (pd.isna(old_rate) and pd.isna(new_rate))) and old_reason == new_reason:
             continue
         name = (n if n is not None else o)["name"]
         rows.append({"layer_id": layer_id, "name": name, "old_rate": old_rate, "new_rate": new_rate,
@@ -1000,14 +1008,14 @@ def answers_frame(answers: Answers, direction: Direction, group=0) -> pd.DataFra
     return frame.reindex(columns=PRODUCT_EXPORT_COLUMNS).reset_index(drop=True)
 
 
-def product_timeline(products: "ProductEngine", codes, days, direction: Direction,
+def product_timeline(products: ProductEngine, codes, days, direction: Direction,
                      include_threatened: bool = False, assume: Contents | None = None,
                      exported: date | None = None) -> pd.DataFrame:
     """Tidy: per code x date, the layers that bear on it and one ``total`` row (MFN + additional)."""
     return answers_frame(products.answers(codes, days, direction, include_threatened, exported, assume), direction)
 
 
-def product_lookup(products: "ProductEngine", code: str, day: date, direction: Direction) -> dict:
+def product_lookup(products: ProductEngine, code: str, day: date, direction: Direction) -> dict:
     """What the data knows about a code: description, MFN, lines under it, every list it is on.
     A code that stands for no line of the schedule in force is a QueryError naming the nearest."""
     if products.resolve(direction, [code], [day]).empty:
@@ -1031,7 +1039,7 @@ def product_lookup(products: "ProductEngine", code: str, day: date, direction: D
             "from": None if pd.isna(row.start) else row.start.date().isoformat(),
             "to": None if pd.isna(row.end) else row.end.date().isoformat(),
             "layer_from": layer["first"].date().isoformat(),
-            "layer_to": None if layer["last"] is None or pd.isna(layer["last"]) else pd.Timestamp(layer["last"]).date().isoformat(),
+            "layer_to": None if pd.isna(layer["last"]) else pd.Timestamp(layer["last"]).date().isoformat(),
         })
     return {
         "code": code, "date": day.isoformat(), "direction": direction.key, "imposer": direction.imposer,
