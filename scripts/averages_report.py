@@ -28,8 +28,10 @@ plus every layer that applies to it under the data's rules (exemptions, Section 
 review rates replacing list rates) — weighted by import value. Products whose MFN is unknown on the
 date (code not in that date's schedule, or a specific duty with no ad-valorem equivalent in the data)
 are left out of the total average; their share of trade is reported as `mfn_unknown_share`. The
-additional-duty average and the coverage (share of trade paying any additional duty) use all
-products. Waivable duties (China's importer-specific exclusions) count as charged.
+additional-duty average and the coverage (share of trade paying any additional duty) use every
+product that stands for lines of the schedule in force (a code over several lines: their mean), as
+`rate --hts` answers it; a code that stands for none has no answer and is left out. Waivable
+duties (China's importer-specific exclusions) count as charged.
 
 **Weights.** `us 2024`: US imports from China in 2024 by HTS-10 (Census). `us 2013-2020`: those
 years' HS-2 chapter totals, with 2024's composition inside each chapter. `cn 2017`: China's imports

@@ -3,9 +3,11 @@ product, weighted by import value, per direction and date.
 
 Weights ship in ``data/weights`` (``weights.yaml`` lists them). A weight set is either detailed
 (a value per product code) or a detailed set rescaled to another year's HS-2 chapter totals.
-Products whose MFN rate is unknown on a date (code not in that date's schedule, or a specific
-duty without an ad-valorem equivalent) are left out of the total average and their share of trade
-is reported; they still count for the additional-duty average and the coverage.
+Products whose MFN rate is unknown on a date (a specific duty without an ad-valorem equivalent, or
+a code that stands for no line of that date's schedule) are left out of the total average and
+their share of trade is reported; a code that stands for lines of the schedule counts for the
+additional-duty average and the coverage (a code standing for several lines: their mean), one that
+stands for none does not (it has no answer, as ``rate --hts`` refuses it).
 """
 from __future__ import annotations
 
@@ -162,32 +164,37 @@ def average_on(products, direction: Direction, days, weights: WeightSet, frame: 
     parts = combined_weights(value_parts(products, convention, frame["code"]), frame)
     table = pd.concat([engine.table(part["code"], days, direction, include_threatened).merge(part, on="code")
                        for engine, part in parts], ignore_index=True)
-    table["known"] = table["mfn_rate"].notna()
+    # A code's weight is spread evenly over the schedule lines it stands for (the ``*_mean`` of
+    # the bulk table); a code that stands for no line of the schedule in force has no answer.
+    table["known"] = table["total_mean"].notna()
     if not table["known"].any():
         raise QueryError(f"no code of the weights {weights.label!r} matches the schedules in the data")
     w = table["weight"].to_numpy()
     known = table["known"].to_numpy()
-    add = table["additional_rate"].to_numpy()
-    total = np.where(known, table["total_rate"].to_numpy(), 0.0)
+    lined = table["lines"].to_numpy() > 0
+    add = np.where(lined, table["additional_mean"].to_numpy(), 0.0)
+    total = np.where(known, table["total_mean"].to_numpy(), 0.0)
     in_schedule = known
     if convention.denominator == "schedule":  # not in the schedule in force: counted, at zero
         add = np.where(known, add, 0.0)
         known = np.ones_like(known)
+        lined = np.ones_like(lined)
     elif convention.denominator == "listed":  # zero where named absent; MFN 0 where unknown
         absent = absent_mask(convention, table["code"], table["date"])
         add = np.where(absent, 0.0, add)
         total = np.where(absent, 0.0, np.where(known, total, add))
         known = np.ones_like(known)
+        lined = np.ones_like(lined)
     groups = pd.Index(table["date"])
     sums = pd.DataFrame({
-        "w": w, "w_known": w * known, "w_scheduled": w * in_schedule, "w_total": w * total, "w_add": w * add,
-        "w_covered": w * (add > 0),
+        "w": w, "w_known": w * known, "w_lined": w * lined, "w_scheduled": w * in_schedule, "w_total": w * total,
+        "w_add": w * add, "w_covered": w * (add > 0),
     }).groupby(groups.to_numpy()).sum()
     out = pd.DataFrame({
         "date": sums.index,
         "average_rate": sums["w_total"] / sums["w_known"],
-        "additional_average": sums["w_add"] / sums["w"],
-        "coverage": sums["w_covered"] / sums["w"],
+        "additional_average": sums["w_add"] / sums["w_lined"],
+        "coverage": sums["w_covered"] / sums["w_lined"],
         "mfn_unknown_share": 1 - sums["w_scheduled"] / sums["w"],
     }).reset_index(drop=True)
     out["direction"], out["imposer"], out["origin"] = direction.key, direction.imposer, direction.origin

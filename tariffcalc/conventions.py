@@ -38,7 +38,7 @@ import pandas as pd
 
 from .errors import DataError, QueryError
 from .loader import read_index
-from .model import STATUSES, Dataset, ProductSet, Rules
+from .model import STATUSES, Dataset, ProductSet
 
 DENOMINATORS = ("known", "schedule", "listed")
 
@@ -217,7 +217,10 @@ class Convention:
             fewer = {o for n in self.stacked if n.layer == layer.id for o in n.on_goods_of}
             if more or fewer:  # `stacked`: charged on top of those layers (neither displaced nor replacing)
                 kept = tuple(o for o in rules.not_on_goods_of + more if o not in fewer)
-                rules = Rules(kept, tuple(o for o in rules.replaces if o not in fewer), rules.line)
+                rules = dataclasses.replace(rules, not_on_goods_of=kept,
+                                            replaces=tuple(o for o in rules.replaces if o not in fewer),
+                                            not_on_content_of=tuple(o for o in rules.not_on_content_of
+                                                                    if o not in fewer))
             layers.append(dataclasses.replace(layer, steps=tuple(steps), coverage=coverage, rules=rules))
         return dataclasses.replace(dataset, layers=tuple(layers))
 

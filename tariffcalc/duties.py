@@ -39,6 +39,7 @@ ENTRY_COLUMNS = ["entry_id", "entry_date", "export_date", "direction", "imposer"
                  "quantity", "mfn_rate", "mfn_duty"]
 ENTRY_TAIL = ["additional_duty", "duty_total", "total_rate", "mfn_reason"]
 TOTAL_NAME = "Total (MFN + additional)"
+UNKNOWN_TOTAL = "unknown: the MFN duty is not computed (see the MFN line)"
 
 
 @dataclass
@@ -54,6 +55,7 @@ class DutySummary:
     by_month: pd.DataFrame  # month, entries, customs_value, duty_total, then one column per authority
     notes: list[str] = field(default_factory=list)
     refunds: object = None  # refunds.RefundSummary: routes, deadlines, interest on the as-of date
+    mfn_unknown: int = 0  # entries whose MFN duty is not computed: not in duty_total, which is then a floor
 
 
 class Lines(NamedTuple):
@@ -516,7 +518,7 @@ def _compute_duties(ledger: Ledger, products: ProductEngine, include_threatened:
     additional = value * rate / 100
     mfn_rate, mfn_duty, mfn_reason, mfn_counts = _mfn(products, base.imposer, codes, code_at, days, value,
                                                   entries["quantity"].to_numpy(dtype=float))
-    total = additional + np.nan_to_num(mfn_duty)
+    total = additional + mfn_duty  # unknown where the MFN duty is: never a total that looks known
     with np.errstate(divide="ignore", invalid="ignore"):
         total_rate = np.where(value > 0, total / value * 100, np.nan)
     result.entries = pd.DataFrame({**{c: entries[c] for c in entries}, "mfn_rate": mfn_rate, "mfn_duty": mfn_duty,
@@ -605,6 +607,7 @@ class DutyTotals:
     after_verified: int  # entries after the date the data is verified through
     rejected: int
     refunds: object  # refunds.RefundTotals
+    mfn_unknown: int = 0  # entries of positive value whose MFN duty is not computed
 
     @classmethod
     def of(cls, result: DutyResult, products: ProductEngine, days: Days, mfn_duty: np.ndarray,
@@ -678,7 +681,8 @@ class DutyTotals:
         rejected = len(result.ledger.rejects)
         return cls(imposer, names, grid, counts, present, np.bincount(month_of, minlength=len(MONTHS)),
                    np.bincount(month_of, weights=value_micro, minlength=len(MONTHS)), np.asarray(mfn_counts),
-                   waived, len(moved), after, rejected, result.refunds.totals)
+                   waived, len(moved), after, rejected, result.refunds.totals,
+                   int((np.isnan(mfn_duty) & (value > 0)).sum()))
 
     def __add__(self, other: DutyTotals) -> DutyTotals:
         return DutyTotals(self.imposer, self.names, self.grid + other.grid, self.counts + other.counts,
@@ -686,7 +690,7 @@ class DutyTotals:
                           self.value_by_month + other.value_by_month, self.mfn_counts + other.mfn_counts,
                           self.waived + other.waived, self.moved + other.moved,
                           self.after_verified + other.after_verified, self.rejected + other.rejected,
-                          self.refunds + other.refunds)
+                          self.refunds + other.refunds, self.mfn_unknown + other.mfn_unknown)
 
     def with_rejected(self, rejected: int) -> DutyTotals:
         """The same totals, with ``rejected`` more rows rejected (found bad before pricing)."""
@@ -734,7 +738,7 @@ class DutyTotals:
         entries = int(self.entries_by_month.sum())
         return DutySummary(entries, self.rejected, float(self.value_by_month.sum()) / MICRO,
                            float(grid[:, keep].sum()) / MICRO, CURRENCY[imposer], by_authority, refundable, window,
-                           by_month, notes + refunds.notes, refunds)
+                           by_month, notes + refunds.notes, refunds, mfn_unknown=self.mfn_unknown)
 
 
 # -- per-entry frames ------------------------------------------------------------------------
@@ -771,7 +775,8 @@ def lines_frame(result: DutyResult, start: int, stop: int) -> pd.DataFrame:
                       "charged": lines.charged, "duty": lines.duty, "reason": _line_reasons(result, lines)}),
         pd.DataFrame({"_pos": positions, "_kind": 2, "kind": "total", "layer_id": "", "name": TOTAL_NAME, "authority": "",
                       "rate": np.nan, "applies": True, "charged": chunk["total_rate"].to_numpy(),
-                      "duty": chunk["duty_total"].to_numpy(), "reason": ""}),
+                      "duty": chunk["duty_total"].to_numpy(),
+                      "reason": np.where(chunk["duty_total"].isna().to_numpy(), UNKNOWN_TOTAL, "")}),
     ]
     frame = pd.concat(parts, ignore_index=True)
     frame = frame.iloc[np.lexsort((frame["_kind"].to_numpy(), frame["_pos"].to_numpy()))]

@@ -581,9 +581,10 @@ class _TidyDutyCsv:
     f-string, which is some ten times faster than building and writing the lines' DataFrame."""
 
     def __init__(self, result):
-        from .duties import LINE_COLUMNS, TOTAL_NAME
+        from .duties import LINE_COLUMNS, TOTAL_NAME, UNKNOWN_TOTAL
 
         self.result, self.header = result, ",".join(LINE_COLUMNS) + "\n"
+        self.unknown_total = UNKNOWN_TOTAL
         layers = result.layers
         self.layer_part = np.array([
             f"layer,{_csv_field(str(i))},{_csv_field(str(name))},{_csv_field(str(a))},{rate},{'true' if ok else 'false'}"
@@ -604,9 +605,10 @@ class _TidyDutyCsv:
         mfn_applies = np.where(chunk["mfn_duty"].notna().to_numpy(), "true", "false")
         mfn = [f"{p},mfn,mfn,MFN,MFN,{r},{a},{r},{d},{why},,,," for p, r, a, d, why in zip(
             prefix, mfn_rate, mfn_applies, _money_fields(chunk["mfn_duty"].to_numpy()), _categorical_fields(chunk["mfn_reason"]))]
-        total = [f"{p},{self.total_part},{r},{d},,{refund}" for p, r, d, refund in zip(
+        unknown = np.where(chunk["duty_total"].isna().to_numpy(), _csv_field(self.unknown_total), "")
+        total = [f"{p},{self.total_part},{r},{d},{why},{refund}" for p, r, d, why, refund in zip(
             prefix, _short_fields(chunk["total_rate"].to_numpy()), _money_fields(chunk["duty_total"].to_numpy()),
-            _refund_fields(result, start, stop))]
+            unknown, _refund_fields(result, start, stop))]
 
         lines = result.line_arrays(start, stop)
         reason = self.layer_reason[lines.layer]
@@ -749,8 +751,9 @@ def _money(value) -> float:
 
 
 def duty_summary_dict(result) -> dict:
-    """The JSON summary: entries, rejected, customs_value, duty_total, by_authority, ieepa_refundable,
-    by_month, refunds."""
+    """The JSON summary: entries, rejected, customs_value, duty_total, mfn_unknown_entries (entries
+    whose MFN duty is unknown, left out of duty_total), by_authority, ieepa_refundable, by_month,
+    refunds."""
     s = result.summary
     authorities = list(s.by_authority["authority"])
     return {
@@ -758,6 +761,7 @@ def duty_summary_dict(result) -> dict:
         "rejected": s.rejected,
         "customs_value": _money(s.customs_value),
         "duty_total": _money(s.duty_total),
+        "mfn_unknown_entries": int(getattr(s, "mfn_unknown", 0)),  # not in duty_total: it is then a floor
         "by_authority": {row.authority: {"duty": _money(row.duty), "entries": int(row.entries),
                                           "status": row.status if isinstance(row.status, str) else None}
                          for row in s.by_authority.itertuples()},

@@ -549,7 +549,7 @@ def _check_conditions(layers: list[Layer]) -> None:
 def _check_rules(layers: list[Layer]) -> None:
     known = {layer.id for layer in layers}
     for layer in layers:
-        for kind in ("not_on_goods_of", "replaces"):
+        for kind in ("not_on_goods_of", "replaces", "not_on_content_of"):
             for target in getattr(layer.rules, kind):
                 if target not in known:
                     raise DataError(layer.path, layer.rules.line, f"rules: {kind} names unknown layer '{target}'")

@@ -122,6 +122,7 @@ IN_TRANSIT_FIELDS = {
 RULE_FIELDS = {
     "not_on_goods_of": Field("ids", False, default=()),
     "replaces": Field("ids", False, default=()),
+    "not_on_content_of": Field("ids", False, default=()),
 }
 
 DATASET_FIELDS = {
@@ -330,6 +331,7 @@ class Rules:
     not_on_goods_of: tuple[str, ...] = ()
     replaces: tuple[str, ...] = ()
     line: int | None = field(default=None, compare=False)
+    not_on_content_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,7 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
     frame["conditional"] = frame["unmet"] & ~frame["applies"]
     frame = _condition_notes(frame, index)
     frame = _charge_content(frame, index, direction, assume)
+    frame = _charge_outside(frame, rows, stacked, engine)
     frame = frame.sort_values(["group", "code", "date", "scope", "authority", "layer_id"])
     return frame.drop(columns="pair").reset_index(drop=True)
 
@@ -270,6 +271,46 @@ def _charge_content(frame: pd.DataFrame, index: ProductIndex, direction, assume:
                       for group, rows in frame[has].groupby("group", sort=False)])
     columns = ["charged", "reason", "content_share", "content_basis"]
     frame.loc[done.index, columns] = done[columns]
+    return frame
+
+
+def outside_text(contents, rest: float, basis: str) -> str:
+    """', on the value outside the steel and aluminum content (88% of the value, estimated)'."""
+    how = {"declared": "as declared", "estimate": "estimated"}.get(basis, basis)
+    return (f", on the value outside the {' and '.join(contents)} content ({100 * rest:.3g}% of the value"
+            + (f", {how})" if how else ")"))
+
+
+def _charge_outside(frame: pd.DataFrame, rows: np.ndarray, stacked, engine: Engine) -> pd.DataFrame:
+    """A layer a ``not_on_content_of`` rule took off goods whose trigger charges only a content's
+    value is charged on the rest of the value (``RuleTable.outside``): ``rate × rest``, with the
+    rest as its ``content_share`` and the triggers' basis (declared or estimated) as its own."""
+    rules = engine.rules
+    at = frame.index[rows]
+    basis = frame.loc[at, "content_basis"].to_numpy(dtype=object)
+    share = np.where(basis != "", frame.loc[at, "content_share"].to_numpy(dtype=float), 1.0)
+    rest = rules.outside(frame["pair"].to_numpy()[rows], rules.position(frame["layer_id"].to_numpy()[rows]),
+                         stacked, share)
+    paid = rest > 0
+    if not paid.any():
+        return frame
+    hit = at[paid]
+    pairs = rules.of_kind("not_on_content_of")[["removed", "trigger"]]
+    metal = frame.loc[at[basis != ""], ["pair", "layer_id", "content", "content_basis"]]
+    why = frame.loc[hit, ["pair", "layer_id"]].reset_index().merge(pairs, left_on="layer_id", right_on="removed") \
+        .merge(metal.rename(columns={"layer_id": "trigger"}), on=["pair", "trigger"])
+    why = why.groupby("index").agg(contents=("content", lambda c: sorted(set(c))),
+                                   basis=("content_basis", lambda b: "estimate" if "estimate" in set(b)
+                                          else b.iloc[0]))
+    why = why.reindex(hit)
+    frame.loc[hit, "applies"] = True
+    frame.loc[hit, "charged"] = frame.loc[hit, "rate"].to_numpy() * rest[paid]
+    frame.loc[hit, "content_share"] = rest[paid]
+    frame.loc[hit, "content_basis"] = why["basis"].fillna("").to_numpy(dtype=object)
+    base = np.where(frame.loc[hit, "match"].to_numpy() == "all", "applies: all goods",
+                    "applies: on " + frame.loc[hit, "set_name"].fillna("").astype(str).to_numpy())
+    frame.loc[hit, "reason"] = [b + outside_text(c if isinstance(c, list) else [], r, k) for b, c, r, k in
+                                zip(base, why["contents"], rest[paid], why["basis"].fillna(""))]
     return frame
 
 
@@ -316,7 +357,8 @@ def _uncovered(every: pd.DataFrame, frame: pd.DataFrame, index: ProductIndex, ke
 
 
 def additional_totals(engine: Engine, index: ProductIndex, codes, days, direction: Direction,
-                      include_threatened: bool = False, assume: Contents = NO_ASSUMPTIONS) -> pd.DataFrame:
+                      include_threatened: bool = False, assume: Contents = NO_ASSUMPTIONS,
+                      by_layer: bool = False) -> pd.DataFrame:
     """Additional rate per (code, date) for many codes at once: the answer of ``evaluate``, fast.
 
     Sparse and integer-keyed: a (code, date) item is one int64, a (code, date, layer) row another.
@@ -378,13 +420,28 @@ def additional_totals(engine: Engine, index: ProductIndex, codes, days, directio
     goods = goods[~np.isin(goods, exempt)]
     rows = np.concatenate([liable, goods])
     stacked = rules.stack(rows // n_layers, rows % n_layers)
-    applied = rows[~stacked.removed]
-    a_item = applied // n_layers
-    weights = rate[a_item % n_days, applied % n_layers]
-    # Content-basis steps are charged on the content's share of the value.
-    weights *= content_factors(states, day_index, rules.layer_ids, codes, index.estimates(direction.imposer),
-                               assume.shares, a_item // n_days, a_item % n_days, applied % n_layers)
-    paid = np.bincount(a_item, weights=weights, minlength=n_codes * n_days)
+    r_item, r_layer = rows // n_layers, rows % n_layers
+    # Content-basis steps are charged on the content's share of the value, and a layer kept off
+    # that content (``not_on_content_of``) on the rest of it.
+    factor = content_factors(states, day_index, rules.layer_ids, codes, index.estimates(direction.imposer),
+                             assume.shares, r_item // n_days, r_item % n_days, r_layer)
+    share = np.where(stacked.removed, rules.outside(r_item, r_layer, stacked, factor), factor)
+    weights = rate[r_item % n_days, r_layer] * share
+    if by_layer:  # (code, date, layer_id, charged) of every layer charged: what the sums add up
+        charged = weights != 0
+        plain = np.setdiff1d(np.arange(n_codes * n_days), touched)
+        p_day, p_layer = np.nonzero(headline[plain % n_days])
+        p_item = plain[p_day]
+        p_layer = np.asarray(p_layer, dtype=np.int64)
+        # np.nonzero over the rows of headline[plain % n_days] gives (row, layer): row -> item
+        item = np.concatenate([r_item[charged], p_item])
+        layer = np.concatenate([r_layer[charged], p_layer])
+        value = np.concatenate([weights[charged], rate[p_item % n_days, p_layer]])
+        keep = value != 0
+        return pd.DataFrame({"code": codes.to_numpy()[item[keep] // n_days],
+                             "date": day_index.date[item[keep] % n_days],
+                             "layer_id": rules.layer_ids.to_numpy()[layer[keep]], "charged": value[keep]})
+    paid = np.bincount(r_item, weights=weights, minlength=n_codes * n_days)
     total = np.tile(base, n_codes)
     total[touched] = paid[touched]
     return pd.DataFrame({
@@ -628,6 +685,35 @@ class ProductAnswer:
         return "" if self.mfn is None else self.mfn.description
 
 
+def fold_totals(lines: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per key (a code asked on a date), the totals of the lines it stands for (``lines``: keys,
+    line, mfn_rate, additional_rate, if_waived): the lines' value where they all agree, else NaN
+    with the range; a total is known only where every line's MFN is. Also the mean over the lines
+    (``additional_mean``, ``total_mean``), for averages that spread a code's weight over its lines."""
+    lines = lines.assign(total_rate=lines["mfn_rate"] + lines["additional_rate"])
+    grouped = lines.groupby(keys, sort=False)
+    totals = grouped.agg(lines=("line", "size"), additional_low=("additional_rate", "min"),
+                         additional_high=("additional_rate", "max"), mfn_low=("mfn_rate", "min"),
+                         mfn_high=("mfn_rate", "max"), mfn_known=("mfn_rate", "count"),
+                         total_low=("total_rate", "min"), total_high=("total_rate", "max"),
+                         waived_low=("if_waived", "min"), waived_high=("if_waived", "max"),
+                         additional_mean=("additional_rate", "mean"), total_mean=("total_rate", "mean"),
+                         mfn_mean=("mfn_rate", "mean")).reset_index()
+    known = totals["mfn_known"] == totals["lines"]
+    totals["additional_rate"] = totals["additional_low"].where(totals["additional_low"] == totals["additional_high"])
+    totals["additional_if_waived"] = totals["waived_low"].where(totals["waived_low"] == totals["waived_high"])
+    totals["mfn_rate"] = totals["mfn_low"].where(known & (totals["mfn_low"] == totals["mfn_high"]))
+    totals["total_rate"] = totals["total_low"].where(known & (totals["total_low"] == totals["total_high"]))
+    totals.loc[~known, ["total_low", "total_high", "total_mean", "mfn_mean"]] = np.nan
+    totals["varies"] = (totals["additional_low"] != totals["additional_high"]) | (
+        known & (totals["total_low"] != totals["total_high"]))
+    return totals
+
+
+BULK_COLUMNS = ["code", "date", "additional_rate", "mfn_rate", "total_rate", "lines", "varies",
+                "additional_mean", "mfn_mean", "total_mean"]
+
+
 class ProductEngine:
     """Product questions over one data set: the layer engine, the product index, the schedules."""
 
@@ -765,20 +851,7 @@ class ProductEngine:
             lines.loc[part.index, "mfn_rate"] = self.schedules.mfn_column(imposer, part["line"], part["date"].dt.date)
             lines.loc[part.index, "description"] = self._descriptions(imposer, part)
         lines["total_rate"] = lines["mfn_rate"] + lines["additional_rate"]
-        grouped = lines.groupby(keys, sort=False)
-        totals = grouped.agg(lines=("line", "size"), additional_low=("additional_rate", "min"),
-                             additional_high=("additional_rate", "max"), mfn_low=("mfn_rate", "min"),
-                             mfn_high=("mfn_rate", "max"), mfn_known=("mfn_rate", "count"),
-                             total_low=("total_rate", "min"), total_high=("total_rate", "max"),
-                             waived_low=("if_waived", "min"), waived_high=("if_waived", "max")).reset_index()
-        known = totals["mfn_known"] == totals["lines"]
-        totals["additional_rate"] = totals["additional_low"].where(totals["additional_low"] == totals["additional_high"])
-        totals["additional_if_waived"] = totals["waived_low"].where(totals["waived_low"] == totals["waived_high"])
-        totals["mfn_rate"] = totals["mfn_low"].where(known & (totals["mfn_low"] == totals["mfn_high"]))
-        totals["total_rate"] = totals["total_low"].where(known & (totals["total_low"] == totals["total_high"]))
-        totals.loc[~known, ["total_low", "total_high"]] = np.nan
-        totals["varies"] = (totals["additional_low"] != totals["additional_high"]) | (
-            known & (totals["total_low"] != totals["total_high"]))
+        totals = fold_totals(lines, keys)
         lines = lines[keys + ["line", "description", "mfn_rate", "additional_rate", "total_rate"]]
         return totals[TOTAL_COLUMNS], lines.reset_index(drop=True)
 
@@ -842,15 +915,30 @@ class ProductEngine:
 
     def table(self, codes, days, direction: Direction, include_threatened: bool = False,
               assume: Contents | None = None) -> pd.DataFrame:
-        """Bulk: one row per (code, date) with MFN, additional and total rates (vectorized).
-
-        Reads the same rule table and stacking function as ``answers`` (property-tested equal on
-        the lines of the schedules); a code shorter than a list's rows counts only full matches."""
+        """Bulk: one row per (code, date), ``BULK_COLUMNS``, vectorized: the totals ``answers``
+        gives (property-tested equal). Each code stands for the lines of the schedule in force on
+        the date (``resolve``); the lines are priced by ``additional_totals`` and folded as
+        ``answers`` folds them (``fold_totals``): NaN where the lines differ (the ``*_mean``
+        columns give their mean) and where the code stands for no line (``lines`` 0)."""
         assume = self.assume if assume is None else assume
-        out = additional_totals(self.engine, self.index, codes, days, direction, include_threatened, assume)
-        out["mfn_rate"] = self.schedules.mfn_column(direction.imposer, out["code"], out["date"])
-        out["total_rate"] = out["mfn_rate"] + out["additional_rate"]
-        return out
+        codes = pd.Index(pd.Series(list(codes), dtype=str).unique())
+        day_index = pd.DatetimeIndex(pd.to_datetime(pd.Index(days))).unique().sort_values()
+        grid = pd.DataFrame({"code": np.repeat(codes.to_numpy(dtype=object), len(day_index)),
+                             "date": np.tile(day_index.to_numpy(), len(codes))})
+        resolved = self.resolve(direction, grid["code"], grid["date"]).drop_duplicates(["code", "date", "line"])
+        priced = additional_totals(self.engine, self.index, resolved["line"].unique(), day_index, direction,
+                                   include_threatened, assume)
+        priced["date"] = pd.to_datetime(priced["date"])
+        lines = resolved.merge(priced.rename(columns={"code": "line"}), on=["line", "date"], how="left")
+        lines["if_waived"] = lines["additional_rate"]
+        lines["mfn_rate"] = self.schedules.mfn_column(direction.imposer, lines["line"], lines["date"].dt.date) \
+            .to_numpy(dtype=float) if len(lines) else np.zeros(0)
+        totals = fold_totals(lines, ["code", "date"])
+        out = grid.merge(totals, on=["code", "date"], how="left")
+        out["lines"] = out["lines"].fillna(0).astype(int)
+        out["varies"] = out["varies"].fillna(False).astype(bool)
+        out["date"] = out["date"].dt.date
+        return out[BULK_COLUMNS]
 
 
 @dataclass

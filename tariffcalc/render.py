@@ -273,8 +273,12 @@ def duty_summary_view(result) -> list:
     from .duties import _entries
 
     s, cur = result.summary, result.summary.currency
-    out = [Line([(f"{result.direction.imposer} duties: ", "bold"), (f"{_money(s.duty_total)} {cur}", "bold cyan"),
+    floor = getattr(s, "mfn_unknown", 0)
+    out = [Line([(f"{result.direction.imposer} duties: ", "bold"),
+                 (f"{'at least ' if floor else ''}{_money(s.duty_total)} {cur}", "bold cyan"),
                  f" on {_entries(s.entries)}, customs value {_money(s.customs_value)} {cur}"], kind="headline")]
+    if floor:
+        out.append(Line([f"MFN duty unknown on {_entries(floor)}: not in the totals"], kind="headline"))
     if s.refund_window:
         out.append(Line([("IEEPA refundable: ", "bold"), (f"{_money(s.ieepa_refundable)} {cur}", "bold cyan"),
                          f" (entries {s.refund_window[0]} to {s.refund_window[1]})"], kind="headline"))
@@ -286,7 +290,7 @@ def duty_summary_view(result) -> list:
         rows.append([row.authority, f"{row.entries:,}", _money(row.duty), share])
         if isinstance(row.status, str) and row.status:
             statuses.append(Line([(f"{row.authority}: ", "bold"), row.status], kind="item"))
-    rows.append(["Total", f"{s.entries:,}", _money(s.duty_total), ""])
+    rows.append(["Total (known part)" if floor else "Total", f"{s.entries:,}", _money(s.duty_total), ""])
     columns = [Column("Authority"), Column("Entries", "right"), Column(f"Duty ({cur})", "right"), Column("Share", "right")]
     out += [blank(), Grid(columns, rows, ["" for _ in rows[:-1]] + ["bold"])]
     out += statuses

@@ -34,7 +34,12 @@ KINDS = {
     "not_on_goods_of": Kind("layer", "not charged on goods subject to {other}"),
     # on goods the layer applies to, the target is not charged (a review rate replaces the list rate)
     "replaces": Kind("target", "replaced by {other}"),
+    # the layer is not charged on the content the target charges: on goods the target charges on a
+    # content's value (a Section 232 derivative), the layer is charged on the rest of the value;
+    # where the target charges the full value, not at all (``RuleTable.outside``)
+    "not_on_content_of": Kind("layer", "not charged on goods subject to {other}"),
 }
+OUTSIDE = list(KINDS).index("not_on_content_of")
 
 RULE_COLUMNS = ["layer_id", "kind", "target", "removed", "trigger", "path", "line"]
 ORIGIN_COLUMNS = ["layer_id", "imposer", "origin"]
@@ -123,3 +128,33 @@ class RuleTable:
             hit = hit[kind[hit] < 0]  # the first rule (by kind, then trigger id) is the reason
             removed[hit], kind[hit], by[hit] = True, rule_kind, trigger
         return Stacked(removed, kind, by)
+
+    def outside(self, item: np.ndarray, layer: np.ndarray, stacked: Stacked, share: np.ndarray) -> np.ndarray:
+        """The share of the value left to each row a ``not_on_content_of`` rule removed (0 for
+        the other rows): 1 less the shares charged by its triggers liable on the same item
+        (``share``: per row, the content's share of the value its layer is charged on, 1 for
+        the full value), at least 0. The rows are those given to ``stack``."""
+        item = np.asarray(item, dtype=np.int64)
+        layer = np.asarray(layer, dtype=np.int64)
+        rest = np.zeros(len(item))
+        rows = np.flatnonzero(stacked.kind == OUTSIDE)
+        if not len(rows):
+            return rest
+        n_layers = len(self.layer_ids)
+        keys = item * n_layers + layer
+        by_key = np.argsort(keys, kind="stable")
+        sorted_keys = keys[by_key]
+        share = np.asarray(share, dtype=float)
+        taken = np.zeros(len(rows))
+        for rule_kind, target, trigger in zip(self._kind, self._removed, self._trigger):
+            if rule_kind != OUTSIDE:
+                continue
+            mine = np.flatnonzero(layer[rows] == target)
+            if not len(mine):
+                continue
+            wanted = item[rows[mine]] * n_layers + trigger
+            at = np.searchsorted(sorted_keys, wanted).clip(max=len(keys) - 1)
+            found = sorted_keys[at] == wanted
+            taken[mine[found]] += share[by_key[at[found]]]
+        rest[rows] = np.clip(1.0 - taken, 0.0, 1.0)
+        return rest

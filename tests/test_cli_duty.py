@@ -13,7 +13,7 @@ def test_duty_json_summary(runner, no_user_data):
     result = runner.invoke(cli, ["duty", GOLDEN_US, "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert list(data) == ["entries", "rejected", "customs_value", "duty_total", "by_authority",
+    assert list(data) == ["entries", "rejected", "customs_value", "duty_total", "mfn_unknown_entries", "by_authority",
                           "ieepa_refundable", "by_month", "refunds"]
     assert data["entries"] == 7 and data["rejected"] == 0
     assert data["ieepa_refundable"] == 3000.0
@@ -103,3 +103,35 @@ def test_a_ragged_row_is_a_bad_file(runner, no_user_data, tmp_path):
     result = runner.invoke(cli, ["duty", str(path)])
     assert result.exit_code == 2
     assert result.stderr == f"Error: {path}:2: expected 7 fields, saw 8\n"
+
+
+def test_an_unknown_mfn_never_shows_a_known_looking_total(runner, no_user_data, tmp_path):
+    """0102.29.40 (live cattle) has a specific MFN duty (1¢/kg, HTS 2025) and no ad-valorem
+    equivalent: without a quantity the MFN duty is unknown, so the entry's total is unknown in
+    every format, with the reason, and the summary's total says it leaves the entry out."""
+    import csv as csv_module
+    import io
+    import json as json_module
+
+    path = tmp_path / "l.csv"
+    path.write_text("entry_id,entry_date,hts,origin,customs_value\n"
+                    "a,2025-06-02,0102.29.40,CN,1000\nb,2025-06-02,4202.22.15,CN,1000\n", encoding="utf-8")
+    lines = list(csv_module.DictReader(io.StringIO(runner.invoke(cli, ["duty", str(path), "-f", "csv"]).stdout)))
+    total = next(r for r in lines if r["entry_id"] == "a" and r["kind"] == "total")
+    assert total["duty"] == "" and total["charged"] == "" and total["reason"].startswith("unknown: the MFN duty")
+    mfn = next(r for r in lines if r["entry_id"] == "a" and r["kind"] == "mfn")
+    assert mfn["duty"] == "" and "not computed" in mfn["reason"]
+    known = next(r for r in lines if r["entry_id"] == "b" and r["kind"] == "total")
+    assert float(known["duty"]) > 0 and known["reason"] == ""
+    wide = list(csv_module.DictReader(io.StringIO(runner.invoke(cli, ["duty", str(path), "-f", "csv", "--wide"]).stdout)))
+    row = next(r for r in wide if r["entry_id"] == "a")
+    assert row["duty_total"] == "" and row["total_rate"] == "" and "not computed" in row["mfn_reason"]
+    summary = json_module.loads(runner.invoke(cli, ["duty", str(path), "-f", "json"]).stdout)
+    assert summary["mfn_unknown_entries"] == 1
+    table = runner.invoke(cli, ["duty", str(path)], env={"COLUMNS": "100"}).stdout
+    assert "duties: at least " in table and "MFN duty unknown on 1 entry: not in the totals" in table
+    assert "Total (known part)" in table
+    out = tmp_path / "out.csv"
+    assert runner.invoke(cli, ["duty", str(path), "-o", str(out)]).exit_code == 0
+    written = list(csv_module.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert next(r for r in written if r["entry_id"] == "a" and r["kind"] == "total")["duty"] == ""

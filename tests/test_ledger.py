@@ -120,7 +120,7 @@ def test_refund_totals(us, cn):
     assert "Court of International Trade" in by.loc["Section 122", "status"]
     assert cn.summary.ieepa_refundable == 0
     data = export.duty_summary_dict(us)
-    assert list(data) == ["entries", "rejected", "customs_value", "duty_total", "by_authority",
+    assert list(data) == ["entries", "rejected", "customs_value", "duty_total", "mfn_unknown_entries", "by_authority",
                           "ieepa_refundable", "by_month", "refunds"]
     assert data["duty_total"] == pytest.approx(sum(v["duty"] for v in data["by_authority"].values()))
     assert data["duty_total"] == pytest.approx(sum(m["duty_total"] for m in data["by_month"]))
@@ -163,7 +163,10 @@ def test_totals_add_up_and_order_does_not_matter(products, tmp_path_factory, ite
     result = duties.compute_duties(ledger.read_ledger(write(folder, ledger_text(items)), skip_bad=True), products)
     s = result.summary
     assert s.entries + s.rejected == len(items)  # rows in = rows priced + rows rejected
-    assert s.duty_total == pytest.approx(result.entries["duty_total"].sum())
+    entries = result.entries  # an entry whose MFN duty is unknown has no total; the summary a floor
+    assert (entries["duty_total"].isna() == entries["mfn_duty"].isna()).all()
+    assert s.mfn_unknown == int((entries["mfn_duty"].isna() & (entries["customs_value"] > 0)).sum())
+    assert s.duty_total == pytest.approx(entries["additional_duty"].sum() + entries["mfn_duty"].sum())
     assert s.duty_total == pytest.approx(s.by_authority["duty"].sum())
     shuffled = ledger_text(items).strip().split("\n")
     body = shuffled[1:]
@@ -227,8 +230,8 @@ def test_the_summary_is_the_sum_of_the_lines(products, tmp_path_factory, items):
         assert row.duty == pytest.approx(by_authority.get(row.authority, 0), abs=1e-4)
         paying = charged[(charged["authority"] == row.authority) & (charged["duty"] > 0)]
         assert row.entries == paying["entry_id"].nunique()
-    totals = per_line[per_line["kind"] == "total"]
-    by_month = totals.groupby(totals["entry_date"].dt.strftime("%Y-%m"))["duty"].sum()
+    # by month: the sum of the lines known (an entry whose MFN is unknown has no total line amount)
+    by_month = charged.groupby(charged["entry_date"].dt.strftime("%Y-%m"))["duty"].sum()
     assert list(s.by_month["month"]) == list(by_month.index)
     assert s.by_month["duty_total"].to_numpy() == pytest.approx(by_month.to_numpy(), abs=1e-4)
     window = charged["entry_date"].between(pd.Timestamp(s.refund_window[0]), pd.Timestamp(s.refund_window[1]))

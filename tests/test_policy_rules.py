@@ -283,12 +283,52 @@ def test_a_ledger_prices_each_code_on_its_own_content_and_conditions(runner, no_
         assert charged[code] == pytest.approx(single.mfn_rate + single.additional_rate), code
 
 
-@pytest.mark.xfail(strict=True, reason="not encoded: a rule that charges a layer on the value outside another "
-                                       "layer's content (the reciprocal tariff is still kept off the whole good)")
 def test_the_non_metal_content_of_a_derivative_pays_the_reciprocal_tariff(products, estimates):
-    """Procl. 10947 cl. 6 (from 2025-06-04), CBP CSMS #65794272: the non-steel and non-aluminum content
-    of a derivative article is subject to the IEEPA reciprocal duty. Paints 3208.10.00."""
+    """Procl. 10947 (90 FR 24199), from 2025-06-04, as the BIS inclusions notice of 2025-08-19 (90 FR
+    40326) states it: "the non-steel and non-aluminum content will remain subject to the reciprocal
+    and other applicable tariffs". Paints 3208.10.00 (a derivative of both metals)."""
     answer = products.rate("3208100000", d("2025-09-01"), US)
     shares = estimates.shares(["3208100000"]).loc["3208100000"]
+    rest = 1 - shares["steel"] - shares["aluminum"]
     reciprocal = row(answer, "us-ieepa-reciprocal")
-    assert reciprocal["charged"] == pytest.approx(10 * (1 - shares["steel"] - shares["aluminum"]))
+    assert reciprocal["applies"] and reciprocal["charged"] == pytest.approx(10 * rest)
+    assert reciprocal["content_share"] == pytest.approx(rest) and reciprocal["content_basis"] == "estimate"
+    assert "outside the aluminum and steel content" in reciprocal["reason"]
+    metals = row(answer, "us-s232-steel")["charged"] + row(answer, "us-s232-aluminum")["charged"]
+    assert answer.additional_rate == pytest.approx(metals + 10 * rest + 20 + 25)  # fentanyl, List 3
+    bulk = products.table(["3208100000"], [d("2025-09-01")], US)["additional_rate"].iloc[0]
+    assert bulk == pytest.approx(answer.additional_rate)
+
+
+def test_the_declared_metal_content_leaves_the_rest_to_the_reciprocal_tariff(products):
+    """The same rule on declared contents: 30% steel and aluminum leave 70% of the value at 10%."""
+    declared = Contents(shares={"steel": 0.2, "aluminum": 0.1})
+    answer = products.rate("3208100000", d("2025-09-01"), US, assume=declared)
+    reciprocal = row(answer, "us-ieepa-reciprocal")
+    assert reciprocal["charged"] == pytest.approx(7) and reciprocal["content_basis"] == "declared"
+    assert answer.additional_rate == pytest.approx(10 + 5 + 7 + 20 + 25)
+    all_metal = products.rate("3208100000", d("2025-09-01"), US, assume=Contents(shares={"steel": 1.0}))
+    assert not row(all_metal, "us-ieepa-reciprocal")["applies"]
+
+
+def test_before_june_2025_a_metal_article_was_exempt_from_the_reciprocal_tariff_as_a_whole(products):
+    """Before Procl. 10947 the articles paying Section 232 claimed 9903.01.33 on the whole value (CBP
+    Section 232 FAQ of March 2025); the 25% steel step of 2025-03-12 carries no content basis."""
+    answer = products.rate("7208510030", d("2025-05-20"), US)
+    reciprocal = row(answer, "us-ieepa-reciprocal")
+    assert not reciprocal["applies"] and reciprocal["charged"] == 0
+    assert reciprocal["reason"].startswith("not charged on goods subject to")
+
+
+def test_the_non_copper_content_pays_the_reciprocal_tariff(products, estimates):
+    """Procl. 10962, from 2025-08-01: 9903.78.02 (0%) on the non-copper content, which pays the other
+    duties, the reciprocal tariff among them (CBP CSMS #65794272). Insulated copper wire 8544.42."""
+    code = "8544429090"
+    answer = products.rate(code, d("2025-09-01"), US)
+    copper = row(answer, "us-s232-copper")
+    share = estimates.shares([code]).loc[code, "copper"]
+    assert copper["content"] == "copper" and copper["charged"] == pytest.approx(50 * share)
+    metals = answer.layers[answer.layers["applies"] & (answer.layers["content"] != "")]
+    assert "us-s232-copper" in set(metals["layer_id"])
+    rest = 1 - metals["content_share"].sum()  # the wire is on the aluminum list too
+    assert row(answer, "us-ieepa-reciprocal")["charged"] == pytest.approx(10 * rest)

@@ -30,7 +30,8 @@ def layer(products, code, day, layer_id):
 
 def test_reciprocal_is_not_charged_on_section_232_goods(products):
     """EO 14257 sec. 3(b); CBP CSMS #64680374 (claim 9903.01.33)."""
-    assert "us-s232-steel" in products.engine.dataset.layer("us-ieepa-reciprocal").rules.not_on_goods_of
+    rules = products.engine.dataset.layer("us-ieepa-reciprocal").rules
+    assert "us-s232-autos" in rules.not_on_goods_of and "us-s232-steel" in rules.not_on_content_of
     row = layer(products, STEEL_PLATE, "2025-04-15", "us-ieepa-reciprocal")
     assert not row["applies"] and row["reason"].startswith("not charged on goods subject to Section 232 steel")
 
