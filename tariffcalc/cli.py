@@ -294,7 +294,7 @@ def _console(stderr: bool = False):
     applied, ctx = _applied(), click.get_current_context(silent=True)
     if applied and not stderr and not ctx.meta.get("banner_shown"):  # name the scenario above any table
         ctx.meta["banner_shown"] = True
-        for line in applied.banner():
+        for line in applied.banner(console.width):
             console.print(line, style="bold magenta", highlight=False, markup=False)
     return console
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from rich.cells import cell_len
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -101,8 +102,9 @@ def group_grid(d) -> Grid:
     return Grid(columns, rows, styles, empty=f"{d.direction.imposer}: no product-group layer in effect")
 
 
-def _upcoming_lines(answer: RateAnswer) -> list[Line]:
-    """One line per step starting soon: date, imposer, layer, rate now -> rate then."""
+def _upcoming_lines(answer: RateAnswer, width: int = 80) -> list[Line]:
+    """One line per date and change (rate now -> rate then): steps making the same change on the
+    same day share a line when it still fits ``width`` (the reciprocal and its countermeasure)."""
     items = []
     for d in answer.directions:
         now = {row.layer_id: row.rate for row in d.layers.itertuples()}
@@ -114,10 +116,38 @@ def _upcoming_lines(answer: RateAnswer) -> list[Line]:
             if row.confidence == "unconfirmed":
                 extra.append("unconfirmed")
             tail = f" ({', '.join(extra)})" if extra else ""
-            items.append((row.start, Line([f"{_day(row.start)}  {d.direction.imposer}  {_label(row)} {change}{tail}"],
-                                          kind="item")))
-    items.sort(key=lambda pair: pair[0])
-    return [line for _, line in items]
+            items.append((row.start, d.direction.imposer, _label(row), change + tail))
+    items.sort(key=lambda item: item[0])
+    lines, used = [], set()
+    for i, (start, imposer, name, change) in enumerate(items):
+        if i in used:
+            continue
+        group = [(imposer, name)]
+        for j in range(i + 1, len(items)):
+            if j not in used and items[j][0] == start and items[j][3] == change:
+                joined = _joined(group + [items[j][1:3]])
+                if cell_len(f"{_day(start)}  {joined} {change}") <= width:
+                    group.append(items[j][1:3])
+                    used.add(j)
+        lines.append(Line([f"{_day(start)}  {_joined(group)} {change}"], kind="item"))
+    return lines
+
+
+def _joined(group: list[tuple[str, str]]) -> str:
+    """'US  S232 aluminum, steel' (one imposer, shared first words said once) or
+    'US IEEPA reciprocal, CN countermeasure' (two imposers)."""
+    if len({imposer for imposer, _ in group}) > 1:
+        return ", ".join(f"{imposer} {name}" for imposer, name in group)
+    first = group[0][1]
+    names = [first]
+    for _, name in group[1:]:
+        shared = 0
+        for a, b in zip(first.split(" "), name.split(" ")):
+            if a != b:
+                break
+            shared += 1
+        names.append(" ".join(name.split(" ")[shared:]) or name)
+    return f"{group[0][0]}  " + ", ".join(names)
 
 
 def sources_blocks(answer: RateAnswer) -> list:

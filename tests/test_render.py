@@ -52,9 +52,10 @@ def test_piped_output_fits_the_width_without_padding(runner, no_user_data, name,
         assert len(line) <= width or re.fullmatch(r"\s*https?://\S+", line), line
 
 
-def test_rate_answers_in_the_first_lines_and_in_60(runner, no_user_data):
+def test_rate_answers_in_the_first_lines_and_in_56(runner, no_user_data):
+    """The issue allows 60 lines at 80 columns; 56 leaves a margin."""
     lines = run(runner, COMMANDS["rate"]).splitlines()
-    assert len(lines) <= 60
+    assert len(lines) <= 56
     assert lines[0] == "US on goods from China: 145%  = IEEPA reciprocal 125 + IEEPA fentanyl 20"
     assert lines[1].startswith("China on goods from the US: 125%  = ")
     assert lines[-1].startswith("Headline on 2025-04-12: US 145%, China 125%")

@@ -433,3 +433,17 @@ def test_empty_scenario_output_is_the_record_output(tmp_path, runner, monkeypatc
         assert got == expected + expected.replace("tariff, ", "tariff, scenario empty, ", 1)
     else:
         assert got == expected
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_banner_fits_the_width_without_trailing_spaces(runner, width):
+    result = runner.invoke(cli, ["rate", "--date", "2025-04-12", "--scenario", "truce-lapses"],
+                           env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    end = next(i for i, line in enumerate(lines) if line.startswith("US on goods from China:"))
+    banner = lines[:end]
+    assert banner[0].startswith("SCENARIO truce-lapses: a what-if, not the record")
+    assert all(line == line.rstrip() and len(line) <= width for line in banner), banner
+    assert len(banner) <= 9  # the description in full, and how to read the rows
+    assert "The truce lapses" in " ".join(banner)
