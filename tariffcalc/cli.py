@@ -778,7 +778,11 @@ def chart(date_from, date_to, average, weights_year, convention, output, include
     """A step chart of both directions over time, with events annotated.
 
     With --include-threatened a dashed line shows the path had threatened steps taken effect.
-    Without -o, a compact chart that fits 80 columns is drawn in the terminal.
+    A file chart numbers the largest moves (listed under the plot, each number clear of the
+    lines), shades the days past the data's verified date, says in its footer what is plotted,
+    and on a range of two years or more draws the busiest year enlarged beside it; ranges
+    under two years have month ticks. Without -o, a compact chart that fits 80 columns is
+    drawn in the terminal.
 
     Example:
 

@@ -195,10 +195,10 @@ def test_chart_draws_the_scenario_dashed(tmp_path, runner, monkeypatch):
 
     seen = {}
 
-    def fake_save(series, events, path, measure, title, threatened=None, **kw):
-        seen.update(series=series, threatened=threatened, title=title, **kw)
+    def fake_draw(data, path):
+        seen.update(series=data.series, threatened=data.threatened, title=data.title, dashed_label=data.dashed_label)
 
-    monkeypatch.setattr(chart, "save_chart", fake_save)
+    monkeypatch.setattr(chart, "draw", fake_draw)
     out = tmp_path / "c.png"
     result = runner.invoke(cli, ["chart", "--headline", "--from", "2025-10-01", "--to", "2025-12-31",
                                  "--scenario", "threat-100", "-o", str(out)])
