@@ -111,7 +111,7 @@ def _moves(values: pd.DataFrame) -> pd.DataFrame:
     for key, group in values.groupby("direction", sort=False):
         group = group.sort_values("date")
         for row, change, before in zip(group.itertuples(), group["value"].diff(), group["date"].shift()):
-            if change == change and abs(change) >= 0.5:
+            if pd.notna(change) and abs(change) >= 0.5:
                 moves.append({"date": row.date, "size": abs(change), "direction": key, "value": row.value,
                               "change": change, "before": before})
     frame = pd.DataFrame(moves, columns=["date", "size", "direction", "value", "change", "before"])

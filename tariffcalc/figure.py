@@ -89,7 +89,6 @@ def figure(data: ChartData, width_px: int = 1600, height_px: int = 900):
     """The chart as a matplotlib Figure (no pyplot, no global state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     fig = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
@@ -164,9 +163,9 @@ def figure(data: ChartData, width_px: int = 1600, height_px: int = 900):
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     for index, (ax, lo, hi) in enumerate(panels):
-        inside = events["date"].map(lambda d: lo <= d <= hi)
+        inside = (events["date"] >= lo) & (events["date"] <= hi)
         if zoom and index == 0:
-            inside &= ~events["date"].map(lambda d: zoom[0] <= d <= zoom[1])
+            inside &= ~((events["date"] >= zoom[0]) & (events["date"] <= zoom[1]))
         shown = [(number, row) for number, row in enumerate(events.itertuples(), 1) if inside.iloc[number - 1]]
         _mark_events(ax, renderer, shown)
         if unverified is not None and unverified <= hi:
@@ -224,7 +223,7 @@ def _mark_events(ax, renderer, shown) -> None:
             best = (0, RADII[0])
         arrow = None
         if math.hypot(*best) >= LEADER_FROM:
-            arrow = dict(arrowstyle="-", color=colour, linewidth=0.7, shrinkA=1, shrinkB=3, alpha=0.8)
+            arrow = {"arrowstyle": "-", "color": colour, "linewidth": 0.7, "shrinkA": 1, "shrinkB": 3, "alpha": 0.8}
         label = ax.annotate(str(number), xy=(pd.Timestamp(row.date), row.value), xytext=best,
                             textcoords="offset pixels", ha="center", va="center", fontsize=8, fontweight="bold",
                             color=colour, annotation_clip=False, arrowprops=arrow, gid=f"event-{number}")

@@ -3,7 +3,7 @@ numbers that touch no line and no other number (measured with matplotlib's own t
 line paths), the days past verified_through shaded and labelled, a footer saying what is plotted,
 the busiest year enlarged beside a long range, the output format checked before any computing."""
 from datetime import date, timedelta
-from itertools import combinations
+from itertools import combinations, pairwise
 
 import matplotlib.dates as mdates
 import pytest
@@ -81,7 +81,7 @@ def test_full_range_enlarges_2025_beside_it(full_range):
     years = [mdates.num2date(t).year for t in _major_days(whole)]
     assert years == list(range(2018, 2027))
     months = _major_days(enlarged)
-    assert 6 <= len(months) <= 12 and all(28 <= b - a <= 62 for a, b in zip(months, months[1:]))
+    assert 6 <= len(months) <= 12 and all(28 <= b - a <= 62 for a, b in pairwise(months))
     assert "2025, enlarged" in enlarged.get_title(loc="right")
 
 
@@ -103,7 +103,7 @@ def test_one_year_has_month_ticks_and_shades_the_unverified_days(one_year):
     data, fig = one_year
     (ax,) = fig.axes
     months = _major_days(ax)
-    assert len(months) >= 11 and all(28 <= b - a <= 31 for a, b in zip(months, months[1:]))
+    assert len(months) >= 11 and all(28 <= b - a <= 31 for a, b in pairwise(months))
     bands = [p for p in ax.patches if p.get_gid() == "unverified"]
     assert len(bands) == 1
     start = mdates.num2date(bands[0].get_x()).date()
