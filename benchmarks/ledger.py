@@ -51,7 +51,7 @@ def make_ledger(path: Path, rows: int, seed: int = 1) -> None:
         "origin": np.where(rng.random(rows) < 0.05, "HK", "CN"),
         "customs_value": np.round(rng.lognormal(9, 1.5, rows), 2),
         "export_date": exported.strftime("%Y-%m-%d").fillna(""),
-        "quantity": quantity.map(lambda q: "" if q != q else f"{q:g}"),
+        "quantity": quantity.map(lambda q: "" if pd.isna(q) else f"{q:g}"),
         # Refund columns: the deposit with the entry summary 0-13 days after entry; liquidation
         # 250-400 days after entry on 80%, 'unliquidated' on 15%, blank (unknown) on 5%.
         "entry_summary_date": (days + pd.to_timedelta(rng.integers(0, 14, rows), unit="D")).strftime("%Y-%m-%d"),
@@ -89,7 +89,8 @@ def child(kind: str, path: str, out: str) -> None:
         read = time.perf_counter()
         priced = duties.compute_duties(entries, products)
         done = time.perf_counter()
-        result = {"rows": priced.summary.entries, "rejected": priced.summary.rejected, "lines": int(priced.key_rows[priced.key].sum()),
+        result = {"rows": priced.summary.entries, "rejected": priced.summary.rejected,
+                  "lines": int(priced.key_rows[priced.key].sum()),
                   "duty_total": round(priced.summary.duty_total, 2),
                   "ieepa_refundable": round(priced.summary.ieepa_refundable, 2),
                   "load_seconds": loaded - start, "read_seconds": read - loaded, "price_seconds": done - read}

@@ -38,10 +38,10 @@ def wall(cmd, repeat):
 
 def imports_pandas(args) -> bool:
     code = (
-        "import sys; sys.argv=['tariffcalc', *%r]\n"
+        f"import sys; sys.argv=['tariffcalc', *{args!r}]\n"
         "from tariffcalc.cli import cli\n"
         "try:\n    cli()\nexcept SystemExit:\n    pass\n"
-        "print('PANDAS' if 'pandas' in sys.modules else 'NOPANDAS', file=sys.stderr)" % (args,)
+        "print('PANDAS' if 'pandas' in sys.modules else 'NOPANDAS', file=sys.stderr)"
     )
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True)
     return "NOPANDAS" not in out.stderr

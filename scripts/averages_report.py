@@ -4,7 +4,6 @@ Run:  python scripts/averages_report.py      (tests check that the file is curre
 """
 from __future__ import annotations
 
-import csv
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from tariffcalc.schedule import Schedules
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "averages.md"
-WEIGHTS = {"us": [2024, 2017], "cn": [2017, 2024]}
 
 INTRO = """# Trade-weighted averages, and how they compare with PIIE's and Yale's
 
@@ -36,12 +34,8 @@ products. Waivable duties (China's importer-specific exclusions) count as charge
 **Weights.** `us 2024`: US imports from China in 2024 by HTS-10 (Census). `us 2013-2020`: those
 years' HS-2 chapter totals, with 2024's composition inside each chapter. `cn 2017`: China's imports
 from the US in 2017 by HS-8 — the file PIIE ships with its workbook. `cn 2020-2024`: US exports to
-China by chapter (USITC DataWeb), with 2017's composition inside each chapter.
-
-## Comparison
-
-`ours` uses the first weight year listed for the direction; `alt` the second. Differences are ours
-minus PIIE's, in percentage points.
+China by chapter (USITC DataWeb), with 2017's composition inside each chapter. `cn-world-hs2-scaled`
+(chosen by `--convention piie`): US exports to the world by chapter, 2017's China composition inside.
 """
 
 UNEXPLAINED = ("Why: on 2025-09-01 the fork's boundary revision `bnd_2025-09-01` lets the Section 301 "
@@ -58,19 +52,19 @@ WHY = """
 
 - **China, 2018–2019 (PIIE workbook, Figure 1).** The whole level is about 2 points lower in
   January 2018, before any retaliation: that gap is MFN and weights alone. The workbook's note says
-  Figure 1 is "weighted by US exports to the world in 2017"; the file it ships (and the only China
-  weights in the data) is China's imports *from the US*, dominated by soybeans (3% MFN) and aircraft
-  (1–5%), so the weighted MFN is lower. The same weights make each retaliation step land differently
-  (the July 2018 list, heavy in soybeans, adds more with our weights; the $60 bn list adds less). We do
-  not reach PIIE's series within 0.5 points without the world-export weights, which are not in the
-  data.
-- **United States, 2025.** The gap of about 7–10 points is Section 301 coverage. With 2024 imports as
-  weights, goods on Lists 1–3 and 4A are about half of trade (phones, laptops and toys — List 4B,
-  never charged — grew, covered goods shrank), where PIIE's series keeps the weights of the early
-  trade war (66% of 2017 imports covered). The HS-2 rescaled 2017 weights restore the chapter mix but
-  keep 2024's mix inside chapters, which is where the shift happened, so they close little of the gap.
-  The reciprocal, fentanyl and Section 232 layers, which cover all or named goods, agree closely once
-  the 301 base is allowed for: the jumps between dates match PIIE's within about 1–3 points.
+  Figure 1 is "weighted by US exports to the world in 2017", and its "Other Exporters" line starts at
+  the same 7.99 as the US line, so one set of weights serves both. The only product-level China
+  weights in the data are China's imports *from the US* (the file PIIE ships), dominated by soybeans
+  (3% MFN) and aircraft (1–5%): with PIIE's own MFN schedule they give 6.0. World-export chapter
+  totals (`--convention piie`) move the level little but bring the July 2018 step (heavy in soybeans)
+  close to PIIE's.
+- **United States.** The level gap is Section 301 coverage. With 2024 imports as weights, goods on
+  Lists 1–3 and 4A are about half of trade (phones, laptops and toys — List 4B, never charged — grew,
+  covered goods shrank), where PIIE's series keeps 2017 levels (66.4% covered). The HS-2 rescaled
+  2017 weights restore the chapter mix but keep 2024's mix inside chapters, where the shift happened,
+  so they close little of it (the list-step table above measures each list's share). The 2025 layers
+  hit all goods, so their changes agree once PIIE's other choices (exclusions counted as charged,
+  Section 232 metals on full value) are applied.
 - **Section 232 on derivatives**: our data charges the metal content where the proclamations say
   so (the content basis of the layer steps), with the rest paying the reciprocal tariff; Yale's
   metal-content shares (C) differ from ours product by product.
@@ -88,30 +82,224 @@ LETTERS = dict(zip(CHOICES, "ABCDEFGHI"))
 YALE_GOLDEN = ROOT / "tests" / "golden" / "yale_china_daily.csv"
 
 
-def piie_section(products, weights) -> list[str]:
-    with open(ROOT / "tests" / "golden" / "piie_averages.csv", newline="", encoding="utf-8") as handle:
-        published = list(csv.DictReader(handle))
-    lines = ["| date | direction | PIIE | ours | diff | alt | diff | additional (ours) | coverage (ours) | MFN unknown |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for key in ("cn", "us"):
-        rows = [r for r in published if r["direction"] == key]
-        days = [date.fromisoformat(r["date"]) for r in rows]
+PIIE_GOLDEN = ROOT / "tests" / "golden" / "piie_averages.csv"
+PIIE_LETTERS = {"weights": "W", "exclusion_shares": "B", "metal_content": "C"}
+FIRST_TERM_END = date(2025, 1, 1)  # PIIE's first-term series and the Biden review: the list steps
+
+
+def piie_published() -> pd.DataFrame:
+    published = pd.read_csv(PIIE_GOLDEN, dtype={"direction": str})
+    published["date"] = pd.to_datetime(published["date"]).dt.date
+    return published
+
+
+def piie_decomposition(products, weights) -> pd.DataFrame:
+    """Per PIIE point: PIIE's value, ours, and ours with PIIE's choices added one at a time: its
+    weights (W), exclusions not netted out (B), Section 232 metals on full value (C)."""
+    piie = Convention.piie()
+    out = []
+    for key, rows in piie_published().groupby("direction", sort=False):
         direction = direction_with_origin(key)
-        results = []
-        for year in WEIGHTS[key]:
-            chosen = weights.choose(key, year)
-            results.append(average_rates(products, direction, days, chosen, weights.frame(chosen)).set_index("date"))
-        for row, day in zip(rows, days):
-            piie = float(row["piie_average"])
-            main_, alt = results[0].loc[day], results[1].loc[day]
-            lines.append(
-                f"| {day} | {key} | {piie:.1f} | {main_['average_rate']:.1f} | {main_['average_rate'] - piie:+.1f} "
-                f"| {alt['average_rate']:.1f} | {alt['average_rate'] - piie:+.1f} | {main_['additional_average']:.1f} "
-                f"| {main_['coverage']:.0%} | {main_['mfn_unknown_share']:.1%} |"
-            )
-    lines.append("")
-    lines.append("Weights: " + "; ".join(
-        f"{key} {year} = {weights.choose(key, year).label}" for key in ("cn", "us") for year in WEIGHTS[key]) + ".")
+        days = list(rows["date"])
+        default = weights.choose(key)
+        named = weights.for_convention(key, piie)
+        steps = [(Convention.tariffcalc(), default), (Convention.tariffcalc(), named)]
+        steps += [(piie.only(*list(PIIE_LETTERS)[1:i + 1]), named) for i in range(1, len(PIIE_LETTERS))]
+        table = rows[["date", "direction", "piie_average", "status"]].reset_index(drop=True)
+        for i, (convention, chosen) in enumerate(steps):
+            series = average_rates(products, direction, days, chosen, weights.frame(chosen), convention=convention)
+            table[f"step{i}"] = series["average_rate"].to_numpy()
+            if i == 0:
+                table["coverage"] = series["coverage"].to_numpy()
+        table["ours"], table["ours_piie"] = table["step0"], table[f"step{len(steps) - 1}"]
+        for i, letter in enumerate(PIIE_LETTERS.values(), 1):
+            table[letter] = table[f"step{i - 1}"] - table[f"step{i}"]
+        table["gap"] = table["ours"] - table["piie_average"]
+        table["unexplained"] = table["ours_piie"] - table["piie_average"]
+        out.append(table)
+    return pd.concat(out, ignore_index=True)
+
+
+def piie_changes(table: pd.DataFrame) -> pd.DataFrame:
+    """Changes between consecutive PIIE dates of a direction: PIIE's and ours under the convention."""
+    rows = []
+    for key, group in table.groupby("direction", sort=False):
+        group = group.sort_values("date").reset_index(drop=True)
+        for a, b in zip(group.index[:-1], group.index[1:]):
+            theirs = group.at[b, "piie_average"] - group.at[a, "piie_average"]
+            ours = group.at[b, "ours_piie"] - group.at[a, "ours_piie"]
+            rows.append({"direction": key, "date_from": group.at[a, "date"], "date_to": group.at[b, "date"],
+                         "piie_change": theirs, "ours_change": ours, "gap": ours - theirs,
+                         "ours_default_change": group.at[b, "ours"] - group.at[a, "ours"]})
+    return pd.DataFrame(rows)
+
+
+def list_shares(products, weights, key: str, layers, year=None, convention=None) -> dict[str, float]:
+    """Each layer's share of the weights' trade: the value of the codes its product list covers."""
+    chosen = weights.for_convention(key, convention, year)
+    frame = weights.frame(chosen)
+    found = products.index.matches(frame["code"])
+    found = found[(found["match"] == "full") & (found["role"] == "cover") & found["layer_id"].isin(layers)]
+    weight = frame.set_index("code")["weight"]
+    return {layer: float(weight.reindex(found.loc[found["layer_id"] == layer, "code"].unique()).sum() / weight.sum())
+            for layer in layers}
+
+
+def first_term_steps(products, weights, changes: pd.DataFrame) -> pd.DataFrame:
+    """The US first-term steps between PIIE dates: the Section 301 layers whose rate changed, each
+    layer's share of trade in 2024 and in 2017 (the convention's weights), and the change each
+    share predicts (rate change x share, summed)."""
+    engine = products.engine
+    direction = direction_with_origin("us")
+    steps = changes[(changes["direction"] == "us") & (changes["date_to"] <= FIRST_TERM_END)]
+    total_2017 = weights.frame(weights.for_convention("us", Convention.piie()))["weight"].sum()
+    rows = []
+    for step in steps.itertuples():
+        states = engine.states([step.date_from, step.date_to], direction, False)
+        charged = states.pivot_table(index="layer_id", columns="date", values="charged", aggfunc="sum").fillna(0.0)
+        charged = charged.reindex(columns=[pd.Timestamp(step.date_from), pd.Timestamp(step.date_to)], fill_value=0.0)
+        moved = (charged.iloc[:, 1] - charged.iloc[:, 0])
+        moved = moved[(moved != 0) & moved.index.str.startswith("us-s301")]
+        layers = states.drop_duplicates("layer_id").set_index("layer_id")
+        names, stated = layers["short_name"], pd.to_numeric(layers["trade_value_usd_bn"], errors="coerce")
+        shares_2024 = list_shares(products, weights, "us", list(moved.index))
+        shares_2017 = list_shares(products, weights, "us", list(moved.index), convention=Convention.piie())
+        stated_shares = {i: stated.get(i, float("nan")) * 1e9 / total_2017 for i in moved.index}
+        rows.append({
+            "date_from": step.date_from, "date_to": step.date_to,
+            "lists": ", ".join(f"{names[i]} {moved[i]:+g}" for i in moved.index),
+            "piie_change": step.piie_change, "ours_2024": step.ours_default_change, "ours_2017": step.ours_change,
+            "gap": step.gap,
+            "share_2024": sum(shares_2024.values()), "share_2017": sum(shares_2017.values()),
+            "predicted_2024": sum(moved[i] * shares_2024[i] for i in moved.index),
+            "predicted_2017": sum(moved[i] * shares_2017[i] for i in moved.index),
+            "share_stated": sum(stated_shares.values()),
+            "predicted_stated": sum(moved[i] * stated_shares[i] for i in moved.index),
+            "implied_share": (step.piie_change / moved.iloc[0]) if len(moved) == 1 else float("nan"),
+        })
+    return pd.DataFrame(rows)
+
+
+def changes_why(table: pd.DataFrame, changes: pd.DataFrame) -> str:
+    """The 2025 changes outside 1.5 pp, and the same span taken across PIIE's early-May point."""
+    recent = changes[(changes["date_from"] >= date(2025, 1, 1)) & (changes["gap"].abs() > 1.5)]
+    if recent.empty:
+        return "Every 2025 change is within 1.5 pp of PIIE's."
+    first, last = recent.iloc[0], recent.iloc[-1]
+    rows = table[table["direction"] == first["direction"]].set_index("date")
+    span_piie = rows.at[last["date_to"], "piie_average"] - rows.at[first["date_from"], "piie_average"]
+    span_ours = rows.at[last["date_to"], "ours_piie"] - rows.at[first["date_from"], "ours_piie"]
+    listed = "; ".join(f"{r.direction} {r.date_from} – {r.date_to} ({r.gap:+.1f})" for r in recent.itertuples())
+    return (f"**2025 changes outside 1.5 pp**: {listed}. Both touch PIIE's early-May point "
+            f"({first['date_to']}, the May 2025 page version, where the neighbouring {first['date_from']} value is "
+            "from the April version). PIIE's average rises when the Section 232 auto-parts duty begins; under "
+            "the statute the reciprocal tariff is not charged on goods subject to Section 232 (EO 14257 as "
+            "amended), so 25% on auto parts replaces 125% and ours falls. Taken across that point, "
+            f"{first['date_from']} – {last['date_to']}, PIIE's change is {span_piie:+.1f} and ours "
+            f"{span_ours:+.1f} ({span_ours - span_piie:+.1f}).")
+
+
+def steps_why(products, weights) -> str:
+    """The share of the 2024 HTS-10 weights outside the schedule of the first term (their MFN unknown)."""
+    piie = Convention.piie()
+    chosen = weights.for_convention("us", piie)
+    day = date(2019, 9, 1)
+    share = average_rates(products, direction_with_origin("us"), [day], chosen, weights.frame(chosen),
+                          convention=piie)["mfn_unknown_share"].iloc[0]
+    return ("Where PIIE's step is larger than ours, the list held more of 2017 trade than of our weights' trade: "
+            "List 3's 10 -> 25% step is the clearest (PIIE's step implies the share USTR's stated $200 bn gives "
+            "it; ours gives it less). The 2017 shares here keep 2024's mix inside each chapter, so they move "
+            "little from 2024's: the shift between years happened inside chapters (phones, laptops and toys of "
+            "List 4B grew; goods on Lists 1-3 shrank). The weights are 2024 HTS-10 codes: on "
+            f"{day} {share:.1%} of their value is in codes not in that date's schedule, left out of the "
+            "first-term averages (MFN unknown), which moves every first-term level and the step to 2025.")
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.1f}" if abs(value) >= 0.05 else "0"
+
+
+def piie_section(products, weights) -> list[str]:
+    table = piie_decomposition(products, weights)
+    changes = piie_changes(table)
+    piie = Convention.piie()
+    letters = list(PIIE_LETTERS.values())
+    within = table["unexplained"].abs() <= 1.0
+    recent = changes[changes["date_from"] >= date(2025, 1, 1)]
+    lines = [
+        "## PIIE (Bown, US-China Trade War Tariffs: An Up-to-Date Chart)",
+        "",
+        (f"Points: `tests/golden/piie_averages.csv`, {len(table)} published values with their source and status "
+         "(P printed on a PIIE page, P-copy a copy of one, D derived from printed figures, S a secondary source "
+         "citing PIIE, W the PIIE workbook). `ours` is `rate --average` (us: 2024 HTS-10 weights; cn: China's "
+         "2017 imports from the US, HS-8). The columns W, B and C are the gap each PIIE choice explains (ours "
+         "minus ours with that choice added, in that order): W its weights, B Section 301 exclusions not netted "
+         "out, C Section 232 metals on full value. `piie conv.` is ours with all three (`--convention piie`); "
+         "`unexplained` = piie conv. minus PIIE. The gap equals W + B + C + unexplained. Percentage points."),
+        "",
+        (f"**Levels within 1 pp with `--convention piie`: {int(within.sum())} of {len(table)} points** "
+         f"({', '.join(f'{r.date} {r.direction}' for r in table[within].itertuples()) or 'none'}). Product-level "
+         "2017 weights are not in the data (data/weights/PROVENANCE.md says what was looked for): the US uses "
+         "2017 chapter totals with 2024's mix inside chapters, China 2020 world-export chapter totals with "
+         "China's 2017 import mix inside them, so levels that depend on which products a list holds cannot "
+         "match; changes between dates that hit all goods can."),
+        "",
+        "| date | dir | status | PIIE | ours | gap | " + " | ".join(letters) + " | piie conv. | unexplained |",
+        "|---|---|---|---|---|---|" + "---|" * len(letters) + "---|---|",
+    ]
+    for r in table.itertuples():
+        parts = [_signed(getattr(r, c)) for c in letters]
+        lines.append(f"| {r.date} | {r.direction} | {r.status} | {r.piie_average:.1f} | {r.ours:.1f} | {r.gap:+.1f} | "
+                     + " | ".join(parts) + f" | {r.ours_piie:.1f} | {r.unexplained:+.1f} |")
+    ok = recent["gap"].abs() <= 1.5
+    lines += [
+        "",
+        "### Changes between consecutive PIIE dates",
+        "",
+        ("Ours with `--convention piie` (`ours (default)`: without it). From 2025 the steps hit all goods and "
+         "depend on the weights only through exemptions. "
+         f"**2025 changes within 1.5 pp of PIIE's: {int(ok.sum())} of {len(recent)}**."),
+        "",
+        "| dir | from | to | PIIE change | ours change | gap | ours (default) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in changes.itertuples():
+        lines.append(f"| {r.direction} | {r.date_from} | {r.date_to} | {r.piie_change:+.1f} | {r.ours_change:+.1f} | "
+                     f"{r.gap:+.1f} | {r.ours_default_change:+.1f} |")
+    lines += ["", changes_why(table, changes)]
+    steps = first_term_steps(products, weights, changes)
+    total_2017 = weights.frame(weights.for_convention("us", piie))["weight"].sum()
+    lines += [
+        "",
+        "### The first-term list steps: the gap is the lists' share of trade",
+        "",
+        ("For each US step between PIIE dates up to 2025-01-01: the Section 301 layers whose rate changed (pp), "
+         "PIIE's change, ours with 2024 weights and with the convention's 2017 weights, the gap (2017 weights), "
+         "the changed lists' share of trade in 2024 and 2017, and the change those shares predict (rate change "
+         "x share). `stated` is the trade value USTR stated for the lists (the layers' `trade_value_usd_bn`) "
+         f"over 2017 imports from China (${total_2017 / 1e9:,.1f} bn, Census), with the change it predicts. "
+         "`implied` is PIIE's "
+         "change divided by the rate change: the share of trade PIIE's weights give the list. Shares of 2024 "
+         "and 2017 are of the codes each list's product file covers."),
+        "",
+        ("| from | to | lists (rate change) | PIIE | ours 2024 | ours 2017 | gap | share 2024 | share 2017 "
+         "| stated | predicted 2024 | predicted 2017 | predicted stated | implied |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in steps.itertuples():
+        implied = "–" if pd.isna(r.implied_share) else f"{r.implied_share:.0%}"
+        lines.append(f"| {r.date_from} | {r.date_to} | {r.lists or '–'} | {r.piie_change:+.1f} | {r.ours_2024:+.1f} | "
+                     f"{r.ours_2017:+.1f} | {r.gap:+.1f} | {r.share_2024:.0%} | {r.share_2017:.0%} | "
+                     f"{'–' if pd.isna(r.share_stated) else f'{r.share_stated:.0%}'} | {r.predicted_2024:+.1f} | "
+                     f"{r.predicted_2017:+.1f} | {'–' if pd.isna(r.predicted_stated) else f'{r.predicted_stated:+.1f}'} "
+                     f"| {implied} |")
+    lines += ["", steps_why(products, weights), "",
+              "The choices of `--convention piie` (data/conventions/conventions.yaml), each with its source:", ""]
+    lines += [f"- **W. Weights** {key}: `{w.set}` {w.year} ({weights.get(w.set, w.year).label}): {w.source}."
+              for key in ("us", "cn") for w in [piie.weights_for(key)] if w is not None]
+    lines += [f"- **B. Exclusion share** {e.share:.0%} of the lines on '{e.set}': {e.source}." for e in piie.exclusion_shares]
+    if piie.full_value:
+        lines.append(f"- **C. Full value** for {', '.join(piie.full_value)}: {piie.full_value_source}.")
     return lines
 
 
@@ -151,17 +339,17 @@ def yale_section(products, weights) -> list[str]:
     lines = [
         "## Yale Budget Lab tracker (US on China, daily)",
         "",
-        f"Series: `tests/golden/yale_china_daily.csv`, the daily China rate of {yale.label} "
+        (f"Series: `tests/golden/yale_china_daily.csv`, the daily China rate of {yale.label} "
         f"({len(table)} days, {table['date'].iloc[0]} to {table['date'].iloc[-1]}; provenance beside it). Ours: "
         "`export --freq D --average -d us` (2024 HTS-10 weights, as Yale's). The columns A-I are the gap each "
         "named choice explains (ours minus ours with that choice added, the choices added in order A to I); "
         "`yale conv.` is ours with every choice (`--convention yale`); `unexplained` = yale conv. minus Yale. "
-        "The gap equals A + ... + I + unexplained. Percentage points.",
+         "The gap equals A + ... + I + unexplained. Percentage points."),
         "",
-        f"**Agreement with `--convention yale`: {within:.1%} of days within 1 pp, every day within "
+        (f"**Agreement with `--convention yale`: {within:.1%} of days within 1 pp, every day within "
         f"{table['unexplained'].abs().max():.2f} pp** (largest on {worst['date']}: ours {worst['ours_yale']:.2f}, "
         f"Yale {worst['yale_total']:.2f}). Without the convention (ours): "
-        f"{(table['gap'].abs() <= 1.0).mean():.1%} within 1 pp, largest gap {table['gap'].abs().max():.1f} pp.",
+         f"{(table['gap'].abs() <= 1.0).mean():.1%} within 1 pp, largest gap {table['gap'].abs().max():.1f} pp."),
         "",
         "| period | days | Yale | ours | gap | " + " | ".join(letters) + " | yale conv. | unexplained |",
         "|---|---|---|---|---|" + "---|" * len(letters) + "---|---|",

@@ -105,7 +105,6 @@ def csv_lines(path: Path) -> list[dict]:
 def edition(lines: list[dict]) -> list[list[str]]:
     stack: list[tuple[int, str]] = []
     rows: dict[str, list[str]] = {}
-    parent_rate = ""
     for line in lines:
         indent = int(line.get("indent") or 0)
         stack = [s for s in stack if s[0] < indent] + [(indent, clean_text(line.get("description")).rstrip(":").strip())]
@@ -113,9 +112,7 @@ def edition(lines: list[dict]) -> list[list[str]]:
         if not code.isdigit() or len(code) not in (8, 10) or code.startswith("99"):
             continue
         general = clean_rate(line.get("general"))
-        if len(code) == 8:
-            parent_rate = general
-        elif not general and code[:8] in rows:
+        if len(code) == 10 and not general and code[:8] in rows:
             general = rows[code[:8]][2]
         description = shorten([text for _, text in stack if text])
         rows[code] = [code, description, general, *rate_columns(general)]

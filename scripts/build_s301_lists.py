@@ -54,10 +54,15 @@ def hts_lines(raw: Path) -> tuple[set[str], dict[str, set[str]]]:
     return lines, footnoted
 
 
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
 def build(raw: Path) -> dict[str, dict[str, str]]:
     """{file: {code: source category}} for each list."""
-    published = list(csv.DictReader(open(raw / "mitsuoxv-ustr-301-lists-2018-2019" / "ustr_301_lists_hts8_as_published.csv", encoding="utf-8")))
-    yale = list(csv.DictReader(open(raw / "yale-tariff-rate-tracker" / "resources" / "s301_product_lists.csv", encoding="utf-8")))
+    published = read_csv(raw / "mitsuoxv-ustr-301-lists-2018-2019" / "ustr_301_lists_hts8_as_published.csv")
+    yale = read_csv(raw / "yale-tariff-rate-tracker" / "resources" / "s301_product_lists.csv")
     lines, footnoted = hts_lines(raw)
     current = {code[:8] for code in lines if len(code) >= 8}
     out = {}

@@ -12,6 +12,7 @@ tests/test_builders.py reruns this into a temporary directory and compares byte 
 from __future__ import annotations
 
 import csv
+import gzip
 import sys
 from collections import defaultdict
 from decimal import Decimal
@@ -81,6 +82,29 @@ def cn_imports_hs2(raw: Path) -> list[tuple[int, str, int]]:
     return sorted(out)
 
 
+def world_exports_hs2(raw: Path) -> list[tuple[int, str, int]]:
+    """US exports to every country (FAS) summed by HS-2, 2020-2024: the nearest shipped stand-in for
+    PIIE's China weights ("US exports to the world in 2017", HS-6). The sum is checked against the
+    file's own "Total:" row."""
+    path = raw / "usitc-dataweb-apmcm2025/DataWeb-Query-Export__FAS_Value_hs2_by_country_2020_2025.csv.gz"
+    totals: dict[tuple[int, str], int] = defaultdict(int)
+    stated: dict[int, int] = {}
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        lines = fh.read().splitlines()[2:]  # two banner lines before the header
+    for row in csv.DictReader(lines):
+        for year in range(2020, 2025):
+            value = dollars(row[str(year)].replace(",", ""))
+            if row["Data Type"].startswith("Total"):
+                stated[year] = value
+            else:
+                totals[(year, row["HTS Number"])] += value
+    for year, value in stated.items():
+        summed = sum(v for (y, _), v in totals.items() if y == year)
+        if summed != value:
+            raise ValueError(f"{path.name}: {year} chapters sum to {summed}, the file's total is {value}")
+    return sorted((y, hs2, v) for (y, hs2), v in totals.items() if v)
+
+
 def build(raw: Path, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     files = {
@@ -88,6 +112,7 @@ def build(raw: Path, out: Path) -> list[Path]:
         "cn-imports-2017-hs8.csv": (["code", "value_usd"], cn_imports_2017(raw)),
         "us-imports-hs2-2013-2020.csv": (["year", "hs2", "value_usd"], us_imports_hs2(raw)),
         "cn-imports-hs2-2020-2024.csv": (["year", "hs2", "value_usd"], cn_imports_hs2(raw)),
+        "us-exports-world-hs2-2020-2024.csv": (["year", "hs2", "value_usd"], world_exports_hs2(raw)),
     }
     for name, (header, rows) in files.items():
         write(out / name, header, rows)

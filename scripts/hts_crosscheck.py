@@ -8,10 +8,9 @@ The extract the check reads (tests/data/hts) is test data and does not ship; the
 """
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
-
-import json
 
 from tariffcalc.htscheck import Extract, check_lists, check_steps, read_known, tally
 from tariffcalc.loader import load_dataset

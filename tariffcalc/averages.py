@@ -93,6 +93,18 @@ class WeightSets:
                              f"{', '.join(map(str, self.years(direction)))})")
         return next((s for s in exact if s.scale_to is None), exact[0])
 
+    def get(self, set_id: str, year: int) -> WeightSet:
+        """The set with this id (``weights.yaml``) for a year."""
+        for s in self.sets:
+            if s.id == set_id and s.year == year:
+                return s
+        raise QueryError(f"no weight set {set_id!r} for {year} in the data")
+
+    def for_convention(self, direction: str, convention: Convention | None, year: int | None = None) -> WeightSet:
+        """The set a convention averages a direction with, unless a year is asked for."""
+        named = convention.weights_for(direction) if convention is not None and year is None else None
+        return self.get(named.set, named.year) if named else self.choose(direction, year)
+
     def frame(self, weights: WeightSet) -> pd.DataFrame:
         return _weights_frame(weights.detail, weights.scale_to, weights.year)
 
@@ -166,7 +178,8 @@ def average_on(products, direction: Direction, days, weights: WeightSet, frame: 
         known = np.ones_like(known)
     groups = pd.Index(table["date"])
     sums = pd.DataFrame({
-        "w": w, "w_known": w * known, "w_scheduled": w * in_schedule, "w_total": w * total, "w_add": w * add, "w_covered": w * (add > 0),
+        "w": w, "w_known": w * known, "w_scheduled": w * in_schedule, "w_total": w * total, "w_add": w * add,
+        "w_covered": w * (add > 0),
     }).groupby(groups.to_numpy()).sum()
     out = pd.DataFrame({
         "date": sums.index,

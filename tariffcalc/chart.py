@@ -20,7 +20,7 @@ CHART_SUFFIXES = (".png", ".svg")  # the formats save_chart draws, named by the 
 def chart_series(values: pd.DataFrame, end: date) -> pd.DataFrame:
     """Step series (date, direction, value) with a closing point at ``end`` for each direction."""
     parts = []
-    for key, group in values.groupby("direction", sort=False):
+    for _, group in values.groupby("direction", sort=False):
         group = group.sort_values("date")
         last = group.iloc[[-1]].assign(date=end)
         parts.append(pd.concat([group, last], ignore_index=True))
@@ -89,7 +89,7 @@ def _values(engine, products, start, end, average, weights_year, include_threate
     for d in directions_for("both"):
         days = products.change_dates(d, start, end) if products is not None else engine.change_dates(d, start, end)
         if average:
-            chosen, frame = weights_for(engine, d.key, weights_year)
+            chosen, frame = weights_for(engine, d.key, weights_year, convention)
             if weights is not None:
                 weights[d.key] = chosen.label
             values = average_rates(products, d, days, chosen, frame, include_threatened, convention)
@@ -111,7 +111,7 @@ def _moves(values: pd.DataFrame) -> pd.DataFrame:
     for key, group in values.groupby("direction", sort=False):
         group = group.sort_values("date")
         for row, change, before in zip(group.itertuples(), group["value"].diff(), group["date"].shift()):
-            if pd.notna(change) and abs(change) >= 0.5:
+            if not pd.isna(change) and abs(change) >= 0.5:
                 moves.append({"date": row.date, "size": abs(change), "direction": key, "value": row.value,
                               "change": change, "before": before})
     frame = pd.DataFrame(moves, columns=["date", "size", "direction", "value", "change", "before"])

@@ -127,9 +127,11 @@ def origin_option(command):
     )(command)
 
 
-CONVENTION_HELP = ("Whose choices the average follows: tariffcalc (our statutory reading, default) or yale "
+CONVENTION_HELP = ("Whose choices the average follows: tariffcalc (our statutory reading, default), yale "
                    "(the Yale Budget Lab tracker's denominator, exclusion and metal-content shares, auto "
-                   "rebate, layers and dates). See docs/averages.md.")
+                   "rebate, layers and dates) or piie (PIIE's chart: 2017-level weights unless --weights, "
+                   "Section 301 exclusions not netted out, Section 232 metals on full value). See "
+                   "docs/averages.md.")
 
 
 def convention_option(command):
@@ -251,11 +253,11 @@ def _products(engine):
     return ProductEngine(engine, Schedules.for_dataset(engine.dataset))
 
 
-def _weights_for(engine, direction_key: str, year):
+def _weights_for(engine, direction_key: str, year, convention=None):
     from .averages import WeightSets
 
     sets = WeightSets.for_dataset(engine.dataset)
-    chosen = sets.choose(direction_key, year)
+    chosen = sets.for_convention(direction_key, convention, year)  # a convention may name its weights
     return chosen, sets.frame(chosen)
 
 
@@ -275,7 +277,7 @@ def _averages(engine, dirs, days, year, include_threatened, products=None, conve
     convention = _convention(engine, convention)
     frames = []
     for d in dirs:
-        chosen, frame = _weights_for(engine, d.key, year)
+        chosen, frame = _weights_for(engine, d.key, year, convention)
         frames.append(average_rates(products, d, days if not callable(days) else days(d), chosen, frame,
                                     include_threatened, convention))
     return pd.concat(frames, ignore_index=True)

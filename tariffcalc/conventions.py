@@ -11,12 +11,16 @@ field of ``Convention`` and can be set on its own:
   rest of its value is priced without that exemption (ours: the whole line is exempt).
 - ``metal_content`` (C): before ``until``, the named layers are charged on each product's metal
   share only; the rest of its value is priced without them (so the layers they displace apply).
+  ``full_value`` (C): the named layers are charged on the full value where the data says content.
 - ``rate_offsets`` (D): points added to every positive rate of the named layers (a rebate).
 - ``exemptions`` and ``inclusions`` (E): codes taken out of, or added to, a layer's products.
 - ``not_stacked`` and ``stacked`` (F): a layer not charged on goods subject to others; a layer
   charged on top of the rates it would replace.
 - ``without_layers`` (G): layers left out.
 - ``dating`` (H): a layer's rate or status on a window of dates.
+
+``weights`` is not a choice of the evaluation but of the average: the weight set (by id and year)
+each direction is averaged with when the caller names no weight year.
 
 The conventions ship in ``data/conventions/conventions.yaml``, each choice with its source.
 """
@@ -103,6 +107,15 @@ class Redate:
 
 
 @dataclass(frozen=True)
+class ConventionWeights:
+    """The weight set (``data/weights/weights.yaml`` id and year) a convention averages a direction with."""
+    direction: str
+    set: str
+    year: int
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Convention:
     """The choices behind one series of averages (see the module docstring for each field)."""
     name: str = "tariffcalc"
@@ -112,6 +125,8 @@ class Convention:
     absent: str | None = None  # A: absolute path of a CSV code,start,end (end empty: open)
     exclusion_shares: tuple[ExclusionShare, ...] = ()
     metal_content: MetalContent | None = None
+    full_value: tuple[str, ...] = ()  # C: layers charged on full value where the data says content
+    full_value_source: str = ""
     rate_offsets: tuple[RateOffset, ...] = ()
     exemptions: tuple[Exemption, ...] = ()
     inclusions: tuple[Inclusion, ...] = ()
@@ -122,6 +137,7 @@ class Convention:
     dating: tuple[Redate, ...] = ()
     assume: tuple[str, ...] = ()  # condition ids treated as met (docs/data-format.md, Conditions)
     assume_source: str = ""
+    weights: tuple[ConventionWeights, ...] = ()
     source: str = ""
 
     @classmethod
@@ -132,10 +148,18 @@ class Convention:
     def yale(cls) -> Convention:
         return Conventions.bundled().get("yale")
 
+    @classmethod
+    def piie(cls) -> Convention:
+        return Conventions.bundled().get("piie")
+
+    def weights_for(self, direction: str) -> ConventionWeights | None:
+        """The weight set this convention averages ``direction`` with (None: the default set)."""
+        return next((w for w in self.weights if w.direction == direction), None)
+
     @property
     def edits_data(self) -> bool:
         return bool(self.rate_offsets or self.exemptions or self.inclusions or self.not_stacked or self.without_layers
-                    or self.dating or self.assume or self.metal_content or self.stacked)
+                    or self.dating or self.assume or self.metal_content or self.stacked or self.full_value)
 
     def only(self, *choices: str) -> Convention:
         """This convention with only the named fields kept (the others as tariffcalc's): one
@@ -144,6 +168,7 @@ class Convention:
         if unknown:
             raise QueryError(f"no such convention choice: {', '.join(sorted(unknown))} (choices: {', '.join(CHOICES)})")
         kept = {name: getattr(self, name) for choice in choices for name in CHOICES[choice]}
+        kept["weights"] = self.weights  # not a choice of the evaluation: the average's weights stay
         return dataclasses.replace(Convention(), name=f"{self.name}[{','.join(choices)}]", label=self.label, **kept)
 
     # -- the data this convention prices with -------------------------------------------------
@@ -155,7 +180,7 @@ class Convention:
         known = {layer.id for layer in dataset.layers}
         named = ([i for o in self.rate_offsets for i in o.layers] + [e.layer for e in self.exemptions]
                  + [i.layer for i in self.inclusions] + [n.layer for n in self.not_stacked]
-                 + [n.layer for n in self.stacked] + list(self.without_layers)
+                 + [n.layer for n in self.stacked] + list(self.without_layers) + list(self.full_value)
                  + [i for r in self.dating for i in r.layers])
         missing = sorted(set(named) - known)
         if missing:
@@ -165,8 +190,8 @@ class Convention:
             if layer.id in self.without_layers:
                 continue
             steps = list(layer.steps)
-            if self.metal_content is not None and layer.id in self.metal_content.layers:
-                # the convention's own value split (C) prices the content: the steps go on full value
+            if layer.id in self.full_value or (self.metal_content is not None and layer.id in self.metal_content.layers):
+                # full value, or the convention's own value split (C) prices the content
                 steps = [dataclasses.replace(s, content=None) for s in steps]
             for offset in self.rate_offsets:
                 if layer.id in offset.layers:
@@ -210,7 +235,7 @@ class Convention:
 CHOICES = {
     "denominator": ("denominator", "denominator_source", "absent"),
     "exclusion_shares": ("exclusion_shares",),
-    "metal_content": ("metal_content",),
+    "metal_content": ("metal_content", "full_value", "full_value_source"),
     "rate_offsets": ("rate_offsets",),
     "exemptions": ("exemptions", "inclusions"),
     "not_stacked": ("not_stacked", "stacked"),
@@ -360,7 +385,7 @@ def _other_part(dataset: Dataset, convention: Convention, key: str) -> Dataset:
                 steps = tuple(s for s in (_from(s, metal.until) for s in layer.steps) if s is not None)
                 layer = dataclasses.replace(layer, steps=steps)
             layers.append(layer)
-    return dataclasses.replace(dataset, layers=tuple(l for l in layers if l.steps))
+    return dataclasses.replace(dataset, layers=tuple(kept for kept in layers if kept.steps))
 
 
 def _from(step, until):
@@ -439,6 +464,11 @@ class Conventions:
                 metal = MetalContent(ids(metal["layers"]), day(metal.get("until"), "until"), str(shares),
                                      float(metal.get("fallback", 1.0)), ids(metal.get("full_value_chapters")),
                                      metal.get("source", ""))
+            weights = []
+            for direction, w in (item.get("weights") or {}).items():
+                if not isinstance(w, dict) or not isinstance(w.get("year"), int) or not w.get("set"):
+                    fail(f"weights for {direction} need a set id and a year")
+                weights.append(ConventionWeights(str(direction), str(w["set"]), w["year"], w.get("source", "")))
             dating = []
             for r in item.get("dating") or ():
                 if r.get("status") is not None and r["status"] not in STATUSES:
@@ -451,7 +481,8 @@ class Conventions:
                 denominator_source=item.get("denominator_source", ""),
                 exclusion_shares=tuple(ExclusionShare(e["set"], float(e["share"]), e.get("source", ""))
                                        for e in item.get("exclusion_shares") or ()),
-                metal_content=metal,
+                metal_content=metal, full_value=ids(item.get("full_value")),
+                full_value_source=item.get("full_value_source", ""), weights=tuple(weights),
                 rate_offsets=tuple(RateOffset(ids(o["layers"]), float(o["points"]), o.get("source", ""))
                                    for o in item.get("rate_offsets") or ()),
                 exemptions=tuple(Exemption(e["layer"], tuple(str(c) for c in ids(e["codes"])), e["name"],

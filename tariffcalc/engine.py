@@ -324,7 +324,7 @@ class Engine:
         return frame.drop(columns="_order").reset_index(drop=True)
 
     def diff(self, date_from: date, date_to: date, direction: str = "both",
-             include_threatened: bool = False, against: "Engine | None" = None,
+             include_threatened: bool = False, against: Engine | None = None,
              labels: tuple[str, str] | None = None) -> DiffAnswer:
         """Layers added, removed and changed between two dates, and the change in headline.
 
@@ -398,4 +398,5 @@ def layers_summary(engine: Engine, direction: str = "both", authority: str | Non
     ]
     frame["first_start"] = frame["first_start"].dt.date.astype(str)
     frame["origins"] = frame["origins"].map(",".join)
-    return frame.sort_values(["imposer", "authority", "first_start", "layer_id"], ascending=[False, True, True, True]).reset_index(drop=True)
+    frame = frame.sort_values(["imposer", "authority", "first_start", "layer_id"], ascending=[False, True, True, True])
+    return frame.reset_index(drop=True)

@@ -118,7 +118,7 @@ def records_json(frame: pd.DataFrame, encoders: dict) -> str:
     body = None
     for key, encode in encoders.items():
         prefix = "    " + json.dumps(key, ensure_ascii=False) + ": "
-        tokens = _tokens(frame[key], lambda v: _strict_json(_plain_numbers(encode(v))))
+        tokens = _tokens(frame[key], lambda v, encode=encode: _strict_json(_plain_numbers(encode(v))))
         body = prefix + tokens if body is None else body + (",\n" + prefix + tokens)
     return "[\n" + ",\n".join(("  {\n" + body + "\n  }").tolist()) + "\n]\n"
 

@@ -206,7 +206,8 @@ def check_steps(dataset: Dataset, extract: Extract) -> tuple[list[Mismatch], dic
                         found.setdefault(("heading-missing", layer.id, step.start, h, ""), []).append(rev)
                 if present and step.rate not in {t.rate for t in present.values()}:
                     shown = ", ".join(f"{h} {t.general!r}" for h, t in present.items())
-                    found.setdefault(("rate", layer.id, step.start, "+".join(present), f"step {step.rate:g}; {shown}"), []).append(rev)
+                    key = ("rate", layer.id, step.start, "+".join(present), f"step {step.rate:g}; {shown}")
+                    found.setdefault(key, []).append(rev)
                 for h, t in present.items():
                     if t.rate != step.rate or step.status != "in_effect":
                         continue  # a suspended step need not lie inside the heading's dates

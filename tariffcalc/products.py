@@ -13,7 +13,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from .content import Contents, ContentEstimates, apply_content
+from .content import ContentEstimates, Contents, apply_content
 from .engine import Engine
 from .errors import QueryError
 from .loader import read_list_file
@@ -586,7 +586,7 @@ class ProductAnswer:
 
     @staticmethod
     def _number(value) -> float | None:
-        return None if value is None or value != value else float(value)
+        return None if value is None or pd.isna(value) else float(value)
 
     @property
     def varies(self) -> bool:
@@ -613,7 +613,7 @@ class ProductAnswer:
     def range(self, name: str) -> tuple[float, float] | None:
         """(low, high) of ``additional`` or ``total`` over the lines, or None if unknown."""
         low, high = self.totals[f"{name}_low"], self.totals[f"{name}_high"]
-        return None if low != low or high != high else (float(low), float(high))
+        return None if pd.isna(low) or pd.isna(high) else (float(low), float(high))
 
     @property
     def description(self) -> str:
@@ -854,8 +854,8 @@ class ProductDiff:
     labels: tuple[str, str] | None = None  # names of the two sides when they are not two dates
 
 
-def product_diff(products: "ProductEngine", code: str, date_from: date, date_to: date, direction: Direction,
-                 include_threatened: bool = False, against: "ProductEngine | None" = None,
+def product_diff(products: ProductEngine, code: str, date_from: date, date_to: date, direction: Direction,
+                 include_threatened: bool = False, against: ProductEngine | None = None,
                  labels: tuple[str, str] | None = None) -> ProductDiff:
     """What changed for one code between two dates, layer by layer (rates charged); with
     ``against``, the ``date_to`` side is answered by that engine (a scenario against the record)."""
@@ -871,7 +871,7 @@ def product_diff(products: "ProductEngine", code: str, date_from: date, date_to:
         new_rate = 0.0 if n is None else float(n["charged"])
         old_reason = "" if o is None else o["reason"]
         new_reason = "" if n is None else n["reason"]
-        if (old_rate == new_rate or (old_rate != old_rate and new_rate != new_rate)) and old_reason == new_reason:
+        if (old_rate == new_rate or (pd.isna(old_rate) and pd.isna(new_rate))) and old_reason == new_reason:
             continue
         name = (n if n is not None else o)["name"]
         rows.append({"layer_id": layer_id, "name": name, "old_rate": old_rate, "new_rate": new_rate,
@@ -912,14 +912,14 @@ def answers_frame(answers: Answers, direction: Direction, group=0) -> pd.DataFra
     return frame.reindex(columns=PRODUCT_EXPORT_COLUMNS).reset_index(drop=True)
 
 
-def product_timeline(products: "ProductEngine", codes, days, direction: Direction,
+def product_timeline(products: ProductEngine, codes, days, direction: Direction,
                      include_threatened: bool = False, assume: Contents | None = None,
                      exported: date | None = None) -> pd.DataFrame:
     """Tidy: per code x date, the layers that bear on it and one ``total`` row (MFN + additional)."""
     return answers_frame(products.answers(codes, days, direction, include_threatened, exported, assume), direction)
 
 
-def product_lookup(products: "ProductEngine", code: str, day: date, direction: Direction) -> dict:
+def product_lookup(products: ProductEngine, code: str, day: date, direction: Direction) -> dict:
     """What the data knows about a code: description, MFN, lines under it, every list it is on.
     A code that stands for no line of the schedule in force is a QueryError naming the nearest."""
     if products.resolve(direction, [code], [day]).empty:
@@ -943,7 +943,7 @@ def product_lookup(products: "ProductEngine", code: str, day: date, direction: D
             "from": None if pd.isna(row.start) else row.start.date().isoformat(),
             "to": None if pd.isna(row.end) else row.end.date().isoformat(),
             "layer_from": layer["first"].date().isoformat(),
-            "layer_to": None if layer["last"] is None or pd.isna(layer["last"]) else pd.Timestamp(layer["last"]).date().isoformat(),
+            "layer_to": None if pd.isna(layer["last"]) else pd.Timestamp(layer["last"]).date().isoformat(),
         })
     return {
         "code": code, "date": day.isoformat(), "direction": direction.key, "imposer": direction.imposer,

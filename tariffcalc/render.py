@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 from rich.cells import cell_len
 from rich.console import Group
 from rich.table import Table
@@ -49,7 +50,7 @@ def short(text: str, limit: int = 90) -> str:
 
 
 def _day(value) -> str:
-    return "" if value is None or value != value else value.date().isoformat()
+    return "" if pd.isna(value) else value.date().isoformat()
 
 
 def _status(value: str) -> str:
@@ -177,8 +178,8 @@ def rate_view(answer: RateAnswer, sources: bool = False) -> list:
     if upcoming:
         out += [title(f"Next 90 days after {answer.date}")] + upcoming
     if sources:
-        out += [blank(), Line(["Goods pay: a group's rate plus the all-goods layers its goods also pay under the "
-                               "stacking rules, before product-level exemptions and on top of MFN."])]
+        out += [blank(), Line([("Goods pay: a group's rate plus the all-goods layers its goods also pay under the "
+                                "stacking rules, before product-level exemptions and on top of MFN.")])]
         out += [blank()] + sources_blocks(answer) + [blank()]
     # Repeated last, so the answer is on the screen when the command ends.
     summary = ", ".join(f"{IMPOSER.get(d.direction.imposer, d.direction.imposer)} {pct(d.headline_rate)}"

@@ -397,8 +397,8 @@ def _add_step(layer: Layer, edit: Edit, name: str):
     if step.status in COUNTED_STATUSES:
         step = replace(step, status=SCENARIO_STATUS)
     step = replace(step, note=f"scenario {name}: added step" + (f" — {step.note}" if step.note else ""))
-    text = f"{layer.name} ({layer.id}): step {step.rate:g}% ({step.status.replace('_', ' ')}) from {step.start} " \
-           f"to {step.end or 'no end'} added" + (f" — {edit.note}" if edit.note else "")
+    text = (f"{layer.name} ({layer.id}): step {step.rate:g}% ({step.status.replace('_', ' ')}) from {step.start} "
+            f"to {step.end or 'no end'} added" + (f" — {edit.note}" if edit.note else ""))
     return tuple(_cut(layer.steps, step.start, step.end) + [step]), (step.start, step.end), text
 
 

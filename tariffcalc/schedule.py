@@ -63,7 +63,7 @@ class Schedules:
         self.vintages = self._read_vintages()
 
     @classmethod
-    def for_dataset(cls, dataset) -> "Schedules":
+    def for_dataset(cls, dataset) -> Schedules:
         """The schedules of the last data directory that has them (an overlay may bring its own)."""
         return cls(tables_dir(dataset, "mfn", "vintages.yaml").parent)
 

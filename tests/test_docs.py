@@ -11,7 +11,7 @@ from tariffcalc.model import SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from cli_reference import reference
+from cli_reference import reference  # noqa: E402 (scripts/ is put on the path just above)
 
 
 @pytest.mark.parametrize("name", sorted(cli.commands))

@@ -2,6 +2,7 @@
 
 The references below are the writers as they were before (one Python call per cell): pandas
 ``to_csv`` of ``_text`` cells, and ``json.dumps`` of one dict per row."""
+import functools
 import json
 import math
 from datetime import date
@@ -36,7 +37,7 @@ def test_timeline_csv_matches_reference(timeline):
 
 
 def test_timeline_json_matches_reference(timeline):
-    encoders = {c: (lambda c: lambda v: export._json_value(c, v))(c) for c in export.TIDY_COLUMNS}
+    encoders = {c: functools.partial(export._json_value, c) for c in export.TIDY_COLUMNS}
     framed = timeline.reindex(columns=export.TIDY_COLUMNS)
     assert export.timeline_json(timeline) == reference_json(framed, encoders)
     assert json.loads(export.timeline_json(timeline))[0]["date"] == "2024-12-01"

@@ -76,8 +76,8 @@ def test_row02_an_alias_bomb_fails_within_a_second(tmp_path, how):
     result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
     took = time.monotonic() - started
     assert result.returncode == 2
-    assert result.stderr == f"Error: {folder}/us/lol.yaml:5: too many aliases (at most 100 uses standing for " \
-                            "10,000 values in all: MAX_ALIASES, MAX_ALIAS_NODES)\n"
+    assert result.stderr == (f"Error: {folder}/us/lol.yaml:5: too many aliases (at most 100 uses standing for "
+                             "10,000 values in all: MAX_ALIASES, MAX_ALIAS_NODES)\n")
     # the whole process, start-up included; the check itself takes milliseconds (test_loader)
     assert took < 10, took
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tariffcalc.htscheck import (Extract, HeadingText, check_lists, check_steps, cited_headings,
-                                 read_known, tally)
+from tariffcalc.htscheck import Extract, HeadingText, check_lists, check_steps, cited_headings, read_known, tally
 from tariffcalc.loader import load_dataset
 from tariffcalc.model import Dataset
 
