@@ -201,7 +201,7 @@ def _mark_events(ax, renderer, shown) -> None:
         points.append(ax.transData.transform((x, y)))
     taken = [Bbox.from_extents(px - 4, py - 4, px + 4, py + 4) for px, py in points]
     taken += [text.get_window_extent(renderer) for text in ax.texts]
-    for (number, row), (px, py) in zip(shown, points):
+    for number, row in shown:
         colour = COLOURS.get(row.direction, INK)
         probe = ax.annotate(str(number), xy=(pd.Timestamp(row.date), row.value), xytext=(0, 0),
                             textcoords="offset pixels", ha="center", va="center", fontsize=8, fontweight="bold",
