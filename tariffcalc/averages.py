@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .cache import file_table
 from .conventions import (
     Convention,
     absent_mask,
@@ -110,6 +111,7 @@ class WeightSets:
 
 
 @lru_cache(maxsize=8)
+@file_table("trade-weights", paths=2)
 def _weights_frame(detail: str, scale_to: str | None, year: int) -> pd.DataFrame:
     frame = pd.read_csv(detail, dtype={"code": str})
     if {"code", "value_usd"} - set(frame.columns):

@@ -883,7 +883,7 @@ def validate(directory, standalone, report, verbose):
     from .loader import check_list_files, load_dataset
     from .schedule import Schedules
 
-    dataset = load_dataset(directory, bundled=not (standalone and directory))
+    dataset = load_dataset(directory, bundled=not (standalone and directory), cache=False)  # check, never trust
     steps = sum(len(layer.steps) for layer in dataset.layers)
     lists = check_list_files(dataset)
     schedules = Schedules.for_dataset(dataset)
@@ -1005,6 +1005,34 @@ def scenarios_(fmt, data_dir, standalone, verbose):
         _emit(export.to_json(scenario_dicts(found)))
     else:
         _console().print(scenarios_view(found))
+
+
+@cli.command(name="cache")
+@click.option("--clear", is_flag=True, help="Delete the cached data sets and tables (always safe).")
+def cache_(clear):
+    """Where the warm cache is and what it holds; --clear empties it.
+
+    The first run over some data files checks them all and keeps the result in the user cache
+    folder; later runs over the same files (bundled data and --data-dir, compared by content)
+    start from it. Set TARIFFCALC_CACHE_DIR to move it, TARIFFCALC_NO_CACHE=1 to turn it off.
+    Deleting the folder is always safe. See docs/cache.md.
+
+    Example:
+
+        tariffcalc cache
+
+        tariffcalc cache --clear
+    """
+    from . import cache
+
+    if clear:
+        click.echo(f"deleted {cache.clear()} files in {cache.cache_dir()}")
+        return
+    info = cache.summary()
+    state = "on" if info["enabled"] else f"off ({cache.ENV_NO_CACHE} is set)"
+    plural = "" if info["datasets"] == 1 else "s"
+    click.echo(f"cache: {info['path']} ({state})\n"
+               f"{info['datasets']} data set{plural}, {info['tables']} tables, {info['bytes'] / 1e6:.1f} MB")
 
 
 def main():  # pragma: no cover - console-script shim

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .cache import file_table
 from .codes import code_problem, normalize_code
 from .errors import DataError, QueryError
 from .model import CONTENTS
@@ -100,6 +101,7 @@ def _label(path: Path) -> str:
 
 
 @lru_cache(maxsize=4)
+@file_table("content-estimates")
 def _read_estimates(path: str) -> pd.DataFrame:
     import csv
 

@@ -157,11 +157,17 @@ class Engine:
         self.steps = _steps_frame(dataset)
         self.rules = RuleTable(dataset)  # stacking rules and origins: read by every consumer
         self.names = dict(zip(self.steps["layer_id"], self.steps["name"]))
+        self._direction_steps: dict[tuple[str, str], pd.DataFrame] = {}
 
     # -- selection ---------------------------------------------------------------------------
 
     def direction_steps(self, direction: Direction) -> pd.DataFrame:
-        return self.steps[self.steps["layer_id"].isin(self.rules.layers_of(direction.imposer, direction.origin))]
+        """The steps of the layers the direction's imposer charges on its origin (a shared frame:
+        do not change it in place)."""
+        key = (direction.imposer, direction.origin)
+        if key not in self._direction_steps:
+            self._direction_steps[key] = self.steps[self.steps["layer_id"].isin(self.rules.layers_of(*key))]
+        return self._direction_steps[key]
 
     def states(self, days, direction: Direction, include_threatened: bool = False) -> pd.DataFrame:
         """One row per (date, layer) whose step covers the date, with stacking applied.
@@ -202,20 +208,28 @@ class Engine:
     def _group_totals(self, frame: pd.DataFrame) -> pd.Series:
         """For each counted group layer: what goods it covers pay, under the stacking rules, with
         the all-goods layers of the date (before product-level exemptions)."""
-        totals = pd.Series(float("nan"), index=frame.index)
-        groups = frame[frame["counted"] & (frame["scope"] == "group")]
-        headline = frame[frame["counted"] & (frame["scope"] == "all")]
-        if groups.empty:
-            return totals
+        totals = np.full(len(frame), np.nan)
+        counted, scope = frame["counted"].to_numpy(dtype=bool), frame["scope"].to_numpy(dtype=object)
+        groups = np.flatnonzero(counted & (scope == "group"))
+        headline = np.flatnonzero(counted & (scope == "all"))
+        if not len(groups):
+            return pd.Series(totals, index=frame.index)
         # one item per group row: the group layer itself and every all-goods layer of its date
-        own = pd.DataFrame({"item": groups.index, "layer_id": groups["layer_id"], "rate": groups["rate"]})
-        others = groups[["date"]].assign(item=groups.index).merge(headline[["date", "layer_id", "rate"]], on="date")
-        rows = pd.concat([own, others.drop(columns="date")], ignore_index=True)
-        stacked = self.rules.stack(rows["item"].to_numpy(), self.rules.position(rows["layer_id"]))
-        paid = rows.loc[~stacked.removed].groupby("item")["rate"].sum()
-        totals.loc[paid.index] = paid
-        totals.loc[groups.index.difference(paid.index)] = 0.0
-        return totals
+        # (numpy, not a merge: this runs for every date of every answer)
+        dates = frame["date"].to_numpy("datetime64[ns]")
+        by_date = headline[np.argsort(dates[headline], kind="stable")]
+        low = np.searchsorted(dates[by_date], dates[groups], side="left")
+        counts = np.searchsorted(dates[by_date], dates[groups], side="right") - low
+        offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        others = by_date[np.repeat(low, counts) + offset]
+        item = np.concatenate([np.arange(len(groups)), np.repeat(np.arange(len(groups)), counts)])
+        row = np.concatenate([groups, others])
+        stacked = self.rules.stack(item, self.rules.position(frame["layer_id"].to_numpy()[row]))
+        kept = ~stacked.removed
+        paid = pd.Series(frame["rate"].to_numpy(dtype=float)[row][kept]).groupby(item[kept]).sum()
+        totals[groups] = 0.0
+        totals[groups[paid.index.to_numpy()]] = paid.to_numpy()
+        return pd.Series(totals, index=frame.index)
 
     @staticmethod
     def headlines(states: pd.DataFrame, days) -> pd.Series:

@@ -8,12 +8,11 @@ a 50 MB note, millions of codes) from hanging the tool: each is a ``file:line`` 
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 from datetime import date
 from pathlib import Path
-
-import yaml
 
 from .codes import VALID_LENGTHS, code_problem, normalize_code
 from .errors import DataError
@@ -53,11 +52,6 @@ from .model import (
     Step,
 )
 
-try:  # libyaml is ten times faster; both are safe loaders.
-    _BaseLoader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _BaseLoader = yaml.SafeLoader
-
 ENV_DATA_DIR = "TARIFFCALC_DATA"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -88,10 +82,6 @@ class _DuplicateKey(Exception):
         self.key, self.line = key, line
 
 
-class _LineLoader(_BaseLoader):
-    pass
-
-
 def _construct_map(loader, node):
     loader.flatten_mapping(node)
     result = _Map()
@@ -115,15 +105,38 @@ def _construct_seq(loader, node):
 
 def _construct_timestamp(loader, node):
     # An impossible date (2019-13-01) stays text, so the schema check can name its line.
+    import yaml
+
     try:
         return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
     except ValueError:
         return loader.construct_scalar(node)
 
 
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
-_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+@functools.lru_cache(maxsize=1)
+def _loaders():
+    """PyYAML's safe loader and the line-aware one built on it, made on first use: a warm start
+    (``cache``) reads no YAML, so it does not import PyYAML."""
+    import yaml
+
+    try:  # libyaml is ten times faster; both are safe loaders.
+        base = yaml.CSafeLoader
+    except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+        base = yaml.SafeLoader
+
+    class _LineLoader(base):
+        pass
+
+    _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+    _LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+    _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+    return base, _LineLoader
+
+
+def __getattr__(name):  # loader._LineLoader and loader._BaseLoader, built on first use
+    if name in ("_BaseLoader", "_LineLoader"):
+        return _loaders()[name == "_LineLoader"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def bundled_data_dir() -> Path:
@@ -174,10 +187,12 @@ def _check_aliases(path: Path, text: str) -> None:
     """Count alias uses and the values they stand for, from the parser's events, before anything
     is built: a "billion laughs" file of nine nested aliases fails at the alias that passes
     ``MAX_ALIAS_NODES`` instead of expanding to a billion values."""
+    import yaml
+
     sizes: dict[str, int] = {}
     open_: list[list] = []  # [anchor, values so far] of each open list or mapping
     uses = stands_for = 0
-    for event in yaml.parse(text, Loader=_BaseLoader):
+    for event in yaml.parse(text, Loader=_loaders()[0]):
         if isinstance(event, yaml.AliasEvent):
             uses += 1
             size = sizes.get(event.anchor, 1)
@@ -211,10 +226,12 @@ def read_yaml(path: Path, budget: Budget | None = None):
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise DataError(path, line, f"not UTF-8 text: {exc.reason}") from None
+    import yaml
+
     try:
         if "*" in text:  # an alias needs a '*': files without one skip the count
             _check_aliases(path, text)
-        return yaml.load(text, Loader=_LineLoader)
+        return yaml.load(text, Loader=_loaders()[1])
     except _DuplicateKey as exc:
         raise DataError(path, exc.line, f"duplicate key '{exc.key}'") from None
     except yaml.MarkedYAMLError as exc:
@@ -546,15 +563,25 @@ def user_data_dir(explicit=None) -> Path | None:
     return Path(chosen) if chosen else None
 
 
-def load_dataset(overlay=None, *, bundled: bool = True) -> Dataset:
+def load_dataset(overlay=None, *, bundled: bool = True, cache: bool = True) -> Dataset:
     """Bundled layers, then an overlay directory whose layers add to or replace them by id.
 
-    Every file is checked each time, list files included, within the limits above."""
+    Every file is checked, list files included, within the limits above: on each call with
+    ``cache=False``, else once per content of the data files (``cache``: a later run over the
+    same files reads the checked data set back from the user cache folder)."""
     dirs = []
     if bundled:
         dirs.append(bundled_data_dir())
     if overlay is not None:
         dirs.append(Path(overlay))
+    if cache:
+        from . import cache as warm
+
+        return warm.load(dirs, lambda: _load_checked(dirs, bundled))
+    return _load_checked(dirs, bundled)
+
+
+def _load_checked(dirs: list[Path], bundled: bool) -> Dataset:
     by_id: dict[str, Layer] = {}
     meta: dict = {"verified_through": {}, "content_estimates": {}, "footnotes": {}}
     budget = Budget()

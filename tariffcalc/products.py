@@ -13,6 +13,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from .cache import dataset_frame
 from .content import ContentEstimates, Contents, apply_content
 from .engine import Engine
 from .errors import QueryError
@@ -35,35 +36,42 @@ def _earlier(a, b):
     return b if a is None else a if b is None else min(a, b)
 
 
+def _index_table(dataset: Dataset) -> pd.DataFrame:
+    """The rows of ``ProductIndex.table``: every code prefix of every product set, list files read."""
+    rows = []
+    files: dict[str, list] = {}
+    declared = dataset.conditions()
+    for layer in dataset.layers:
+        sets: list[tuple[str, ProductSet]] = []
+        if layer.coverage.products:
+            sets.append(("cover", layer.coverage.products))
+        sets += [("waiver" if s.conditional else "exempt", s) for s in layer.coverage.exempt]
+        for role, product_set in sets:
+            name = product_set.name or layer.name
+            for code in product_set.codes:
+                rows.append((layer.id, role, name, code, product_set.start, product_set.end,
+                             product_set.condition))
+            for path in product_set.lists:
+                if path not in files:
+                    files[path] = read_list_file(path, declared)
+                for code, start, end, _line, condition in files[path]:
+                    rows.append((layer.id, role, name, code, _later(product_set.start, start),
+                                 _earlier(product_set.end, end), condition or product_set.condition))
+    table = pd.DataFrame(rows, columns=["layer_id", "role", "set_name", "prefix", "start", "end", "condition"])
+    table["start"] = pd.to_datetime(table["start"])
+    table["end"] = pd.to_datetime(table["end"])
+    table = table[table["end"].isna() | table["start"].isna() | (table["start"] < table["end"])]
+    table["length"] = table["prefix"].str.len()
+    return table.reset_index(drop=True)
+
+
 class ProductIndex:
     """Every (layer, role, set, code prefix, dates) the data declares, as one DataFrame."""
 
     def __init__(self, dataset: Dataset):
-        rows = []
-        files: dict[str, list] = {}
         declared = dataset.conditions()
-        for layer in dataset.layers:
-            sets: list[tuple[str, ProductSet]] = []
-            if layer.coverage.products:
-                sets.append(("cover", layer.coverage.products))
-            sets += [("waiver" if s.conditional else "exempt", s) for s in layer.coverage.exempt]
-            for role, product_set in sets:
-                name = product_set.name or layer.name
-                for code in product_set.codes:
-                    rows.append((layer.id, role, name, code, product_set.start, product_set.end,
-                                 product_set.condition))
-                for path in product_set.lists:
-                    if path not in files:
-                        files[path] = read_list_file(path, declared)
-                    for code, start, end, _line, condition in files[path]:
-                        rows.append((layer.id, role, name, code, _later(product_set.start, start),
-                                     _earlier(product_set.end, end), condition or product_set.condition))
-        table = pd.DataFrame(rows, columns=["layer_id", "role", "set_name", "prefix", "start", "end", "condition"])
-        table["start"] = pd.to_datetime(table["start"])
-        table["end"] = pd.to_datetime(table["end"])
-        table = table[table["end"].isna() | table["start"].isna() | (table["start"] < table["end"])]
-        table["length"] = table["prefix"].str.len()
-        self.table = table.reset_index(drop=True)
+        # the list files are read and the table built once per content of the data files
+        self.table = dataset_frame(dataset, "product-index", lambda: _index_table(dataset))
         self.conditions = declared
         self.unconfirmed_sets = {s.name or layer.name for layer in dataset.layers
                                  for s in ([layer.coverage.products] if layer.coverage.products else [])

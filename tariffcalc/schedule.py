@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .cache import file_table
 from .errors import DataError
 from .loader import read_index, tables_dir
 from .model import VINTAGE_FIELDS
@@ -328,6 +329,7 @@ def _duty_table(path: str, specific_duties: bool) -> pd.DataFrame:
 
 
 @lru_cache(maxsize=16)
+@file_table("mfn-schedule")
 def _read_table(path: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype={"code": str, "description": str, "general": str, "basis": str},

@@ -1,3 +1,7 @@
+import atexit
+import os
+import shutil
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -6,6 +10,13 @@ from click.testing import CliRunner
 
 from tariffcalc.engine import Engine
 from tariffcalc.loader import load_dataset
+
+# The warm cache (tariffcalc/cache.py) of this run is a fresh folder: the suite never reads or
+# writes the user's, and every test (subprocesses too) goes through the cache as a user's run does.
+_CACHE = tempfile.mkdtemp(prefix="tariffcalc-test-cache-")
+os.environ["TARIFFCALC_CACHE_DIR"] = _CACHE
+os.environ.pop("TARIFFCALC_NO_CACHE", None)
+atexit.register(shutil.rmtree, _CACHE, True)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).parent / "golden"

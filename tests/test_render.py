@@ -27,7 +27,7 @@ COMMANDS = {
     "rate": ["rate", "--date", "2025-04-12"],
     "diff": ["diff", "2025-04-09", "2025-05-14"],
     "layers": ["layers"],
-    "duty": ["duty", LEDGER],
+    "duty": ["duty", LEDGER, "--as-of", "2026-12-01"],  # refunds are dated: the snapshot must not be
 }
 
 
