@@ -452,9 +452,7 @@ def rate(when, day, code, exported, sources, direction, origin, average, weights
         from . import render
 
         if code:
-            if fmt == "markdown":
-                raise QueryError("--format markdown with --hts is not available yet")
-            view = [render.product_view(answers)]
+            view = render.product_view(answers, render.layer_names(engine.dataset))
         else:
             view = render.rate_view(answer, sources)
         if average:
@@ -548,12 +546,10 @@ def diff(date_from, date_to, code, direction, origin, average, weights_year, con
         old_products = products if before is engine else _products(before)
         diffs = [product_diff(old_products, _code(code), date_from, date_to, d, include_threatened, products, labels)
                  for d in dirs]
-        if fmt == "markdown":
-            raise CliError("--format markdown with --hts is not available yet")
-        if fmt == "table":
-            from .render import product_diff_view
+        if fmt in ("table", "markdown"):
+            from .render import layer_names, product_diff_view
 
-            _console().print(product_diff_view(diffs))
+            _show(product_diff_view(diffs, layer_names(engine.dataset)), fmt)
         elif fmt == "json":
             _emit(export.to_json([export.product_diff_dict(d) for d in diffs]))
         else:
