@@ -4,7 +4,9 @@ Product-level 2017 weights are not in the data (data/weights/PROVENANCE.md), so 
 reproduced only where no list's share of trade matters; the 2025 steps, which hit all goods, are
 compared as changes between consecutive PIIE dates (issue 18's fallback acceptance)."""
 import json
+import sys
 from datetime import date
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pandas as pd
@@ -14,7 +16,7 @@ from tariffcalc.averages import WeightSets, average_rates
 from tariffcalc.cli import cli
 from tariffcalc.conventions import Convention, Conventions
 from tariffcalc.engine import Engine, direction_with_origin
-from tariffcalc.errors import DataError
+from tariffcalc.errors import DataError, QueryError
 from tariffcalc.loader import load_dataset
 from tariffcalc.products import ProductEngine
 from tariffcalc.schedule import Schedules
@@ -162,3 +164,36 @@ def test_a_convention_naming_unknown_weights_is_refused(tmp_path):
                                            encoding="utf-8")
     with pytest.raises(DataError, match="weights for us need a set id and a year"):
         Conventions(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def report():
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import averages_report
+
+    return averages_report
+
+
+def test_first_term_steps_follow_the_lists_stated_share_of_trade(report, products, weights):
+    """The first-term gap is the weights: each list step USTR's stated trade values price (rate change x
+    stated value / 2017 imports) comes closer to PIIE's step than ours does with the shipped weights."""
+    table = report.piie_decomposition(products, weights)
+    steps = report.first_term_steps(products, weights, report.piie_changes(table))
+    listed = steps[steps["share_stated"].notna() & (steps["share_stated"] > 0)]
+    assert len(listed) == 4  # Lists 1-3, List 3 to 25%, List 4A, List 4A halved
+    for step in listed.itertuples():
+        assert abs(step.predicted_stated - step.piie_change) < abs(step.ours_2017 - step.piie_change), step
+    list3 = listed[listed["lists"].str.contains("List 3") & ~listed["lists"].str.contains("List 1")].iloc[0]
+    assert list3.share_2024 < list3.share_2017 < list3.share_stated  # 2024 trade holds less of List 3
+
+
+def test_every_bundled_convention_names_weights_that_ship(weights):
+    conventions = Conventions.bundled()
+    for name in conventions.names():
+        for w in conventions.get(name).weights:
+            assert weights.get(w.set, w.year).direction == w.direction, (name, w)
+
+
+def test_an_unknown_weight_set_is_a_query_error(weights):
+    with pytest.raises(QueryError, match="no weight set 'nope' for 2017"):
+        weights.get("nope", 2017)
