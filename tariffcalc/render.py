@@ -394,7 +394,8 @@ def product_view(answers, names: dict | None = None) -> list:
         d = a.direction
         out += [blank(), Line([f"{dotted(a.code)} on {a.date}: {a.description or '(not a line of the schedule)'}"],
                               style="dim"),
-                Line([("MFN: ", "bold"), _mfn_text(a), "; ", ("additional: ", "bold"), _additional_text(a)])]
+                Line([("MFN: ", "bold"), _mfn_text(a)]),
+                Line([("Additional: ", "bold"), _additional_text(a), "  ", ("Total: ", "bold"), _product_total(a)])]
         shown = a.layers[a.layers["reason"] != "not covered"]
         rows, styles = [], []
         for row in shown.itertuples():
