@@ -8,7 +8,6 @@ marked ``drop`` when the width is too small. Numbers, dates and ids are never sp
 """
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass, field
 
 from rich.cells import cell_len
@@ -89,10 +88,35 @@ def _width_of(text: str) -> int:
     return max((cell_len(part) for part in str(text).split("\n")), default=0)
 
 
+def _wrap_cells(paragraph: str, width: int) -> list[str]:
+    """Words greedily into lines of at most ``width`` terminal cells (CJK characters take two),
+    a word longer than a line cut by cells."""
+    lines, current = [], ""
+    for word in paragraph.split():
+        while cell_len(word) > width:  # a word no line can hold: as much as fits, then the rest
+            if current:
+                lines.append(current)
+                current = ""
+            cut = width
+            while cell_len(word[:cut]) > width:
+                cut -= 1
+            lines.append(word[:cut])
+            word = word[cut:]
+        joined = f"{current} {word}" if current else word
+        if cell_len(joined) <= width:
+            current = joined
+        else:
+            lines.append(current)
+            current = word
+    if current:
+        lines.append(current)
+    return lines
+
+
 def _wrap(text: str, width: int, max_lines: int | None) -> str:
     lines = []
     for paragraph in str(text).split("\n"):
-        lines += textwrap.wrap(paragraph, width, break_on_hyphens=False) or [""]
+        lines += _wrap_cells(paragraph, width) or [""]
     if max_lines and len(lines) > max_lines:
         last = lines[max_lines - 1]
         lines = lines[: max_lines - 1] + [(last[: width - 1].rstrip() if cell_len(last) >= width else last) + "…"]
@@ -131,6 +155,16 @@ def column_widths(grid: Grid, width: int) -> list[int | None]:
         spare = max(room, len(wrapping) * 4)
         for i in wrapping:
             widths[i] = max(4, min(natural[i], spare * natural[i] // want))
+        # No column below its floor (so a short name is not cut mid-word): take the difference
+        # from the columns that are furthest above theirs.
+        floor = {i: min(natural[i], grid.columns[i].min_width) for i in wrapping}
+        for i in wrapping:
+            while widths[i] < floor[i]:
+                donor = max(wrapping, key=lambda j: widths[j] - floor[j])
+                if donor == i or widths[donor] <= floor[donor]:
+                    break
+                widths[donor] -= 1
+                widths[i] += 1
     return widths
 
 

@@ -4,7 +4,7 @@ matplotlib is imported only when a file is drawn, so the rest of tariffcalc star
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pandas as pd
@@ -25,63 +25,6 @@ def chart_series(values: pd.DataFrame, end: date) -> pd.DataFrame:
         last = group.iloc[[-1]].assign(date=end)
         parts.append(pd.concat([group, last], ignore_index=True))
     return pd.concat(parts, ignore_index=True)
-
-
-def save_chart(series: pd.DataFrame, events: pd.DataFrame, path, measure_label: str, title: str,
-               threatened: pd.DataFrame | None = None, width_px: int = 1600, height_px: int = 900,
-               dashed_label: str = "if threats had taken effect") -> None:
-    """Draw the step chart to ``path`` (format from its suffix: .png or .svg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
-
-    dpi = 160
-    fig, ax = plt.subplots(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
-    for key, group in series.groupby("direction", sort=False):
-        ax.step(pd.to_datetime(group["date"]), group["value"], where="post", color=COLOURS.get(key),
-                linewidth=2.2, label=LABELS.get(key, key))
-    if threatened is not None and not threatened.empty:
-        for key, group in threatened.groupby("direction", sort=False):
-            ax.step(pd.to_datetime(group["date"]), group["value"], where="post", color=COLOURS.get(key),
-                    linewidth=1.4, linestyle="--", alpha=0.8, label=f"{LABELS.get(key, key)}, {dashed_label}")
-    top = max(series["value"].max(), threatened["value"].max() if threatened is not None and not threatened.empty else 0)
-    # Events: a numbered marker on the line, and the numbered list under the chart (no overlaps).
-    for number, row in enumerate(events.itertuples(), 1):
-        when = pd.Timestamp(row.date)
-        ax.plot([when], [row.value], marker="o", markersize=4, color=COLOURS.get(row.direction, "#333333"))
-        ax.annotate(str(number), xy=(when, row.value), xytext=(4, 4 + 9 * (number % 3)), textcoords="offset points",
-                    fontsize=8, fontweight="bold", color=COLOURS.get(row.direction, "#333333"))
-    lines = [f"{number}. {row.label}" for number, row in enumerate(events.itertuples(), 1)]
-    half = (len(lines) + 1) // 2
-    list_top = 0.05 + 0.026 * half
-    for column, chunk in enumerate((lines[:half], lines[half:])):
-        fig.text(0.07 + 0.46 * column, list_top, "\n".join(chunk), fontsize=8, color="#333333", va="top",
-                 linespacing=1.5)
-    ax.set_title(title, fontsize=13, loc="left")
-    ax.set_ylabel(f"{measure_label} (percent)")
-    ax.set_xlabel("date of entry")
-    ax.set_ylim(bottom=0, top=top * 1.08 + 1)
-    ax.xaxis.set_major_locator(mdates.YearLocator())
-    ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=[4, 7, 10]))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
-    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.legend(loc="upper left", frameon=False, fontsize=9)
-    fig.text(0.01, 0.005, "Source: tariffcalc (layer data with instruments and sources); rates in force at the end "
-             "of each day; additional duties on top of MFN where the measure is the headline.",
-             fontsize=7, color="#666666")
-    fig.tight_layout(rect=(0, list_top + 0.02, 1, 1))
-    from pathlib import Path
-
-    from .output import write_files
-
-    try:  # no half-written chart: drawn to a temporary file, then renamed
-        write_files([(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip(".").lower()))])
-    finally:
-        plt.close(fig)
 
 
 def column_maxima(group: pd.DataFrame, edges: list[date]) -> list[float]:
@@ -116,18 +59,29 @@ def terminal_chart(series: pd.DataFrame, start: date, end: date, measure_label: 
     return Group(*lines)
 
 
+# -- the series (computing; no drawing) ------------------------------------------------------------
+
 @dataclass
 class ChartData:
+    """Everything a chart shows, computed once; ``figure.py`` draws it and ``terminal_chart`` prints it."""
+
     series: pd.DataFrame  # date, direction, value (steps, closed at the end date)
-    events: pd.DataFrame  # date, label: the largest moves, annotated
+    events: pd.DataFrame  # date, direction, value, size, label: the largest moves, annotated
     threatened: pd.DataFrame | None
     measure_label: str
     title: str
     dashed_label: str = "if threats had taken effect"  # what the dashed lines (``threatened``) show
+    start: date | None = None
+    end: date | None = None
+    verified_through: dict = field(default_factory=dict)  # direction key -> last verified day
+    footer: str = ""  # what is plotted, in words (the measure, its convention and weights)
+    zoom: tuple[date, date] | None = None  # the busiest calendar year, drawn again in a second panel
 
 
 def _values(engine, products, start, end, average, weights_year, include_threatened, weights_for,
-            convention=None) -> pd.DataFrame:
+            convention=None, weights=None) -> pd.DataFrame:
+    """The plotted value of each direction on each change date (``weights``: filled with the
+    label of the weights used per direction)."""
     from .averages import average_rates
     from .engine import directions_for
 
@@ -136,6 +90,8 @@ def _values(engine, products, start, end, average, weights_year, include_threate
         days = products.change_dates(d, start, end) if products is not None else engine.change_dates(d, start, end)
         if average:
             chosen, frame = weights_for(engine, d.key, weights_year, convention)
+            if weights is not None:
+                weights[d.key] = chosen.label
             values = average_rates(products, d, days, chosen, frame, include_threatened, convention)
             parts.append(pd.DataFrame({"date": values["date"], "direction": d.key, "value": values["average_rate"]}))
         else:
@@ -146,23 +102,91 @@ def _values(engine, products, start, end, average, weights_year, include_threate
     return pd.concat(parts, ignore_index=True)
 
 
-def _largest_moves(values: pd.DataFrame, count: int = 10) -> pd.DataFrame:
+EVENT_COLUMNS = ["date", "size", "direction", "value", "label"]
+
+
+def _moves(values: pd.DataFrame) -> pd.DataFrame:
+    """Every move of half a point or more: date, size, direction, value after, change."""
     moves = []
     for key, group in values.groupby("direction", sort=False):
         group = group.sort_values("date")
-        delta = group["value"].diff()
-        for row, change in zip(group.itertuples(), delta):
+        for row, change, before in zip(group.itertuples(), group["value"].diff(), group["date"].shift()):
             if not pd.isna(change) and abs(change) >= 0.5:
-                who = "US" if key == "us" else "China"
                 moves.append({"date": row.date, "size": abs(change), "direction": key, "value": row.value,
-                              "label": f"{row.date:%d %b %Y}: {who} {change:+.1f} pts, to {row.value:.1f}%"})
-    frame = pd.DataFrame(moves, columns=["date", "size", "direction", "value", "label"])
-    return frame.nlargest(count, "size").sort_values("date").reset_index(drop=True)
+                              "change": change, "before": before})
+    frame = pd.DataFrame(moves, columns=["date", "size", "direction", "value", "change", "before"])
+    return frame.astype({"size": float, "value": float, "change": float})  # typed even when empty
+
+
+def busiest_year(values: pd.DataFrame, start: date, end: date) -> tuple[date, date] | None:
+    """On a range of two years or more, the calendar year with the most movement (the 2025
+    spike), clipped to the range; None on shorter ranges, which are drawn at month scale."""
+    if (end - start).days < 730:
+        return None
+    moves = _moves(values)
+    if moves.empty:
+        return None
+    year = moves.groupby(moves["date"].map(lambda d: d.year))["size"].sum().idxmax()
+    return max(start, date(year, 1, 1)), min(end, date(year, 12, 31))
+
+
+def pick_events(values: pd.DataFrame, zoom, count: int = 10, outside: int = 5) -> pd.DataFrame:
+    """The largest moves: ``count`` of them, or with a zoom panel ``count`` inside the zoomed
+    year and ``outside`` elsewhere (so the years before the spike keep their story)."""
+    moves = _moves(values)
+    if zoom is not None:
+        inside = moves["date"].map(lambda d: zoom[0] <= d <= zoom[1])
+        moves = pd.concat([moves[inside].nlargest(count, "size"), moves[~inside].nlargest(outside, "size")])
+    else:
+        moves = moves.nlargest(count, "size")
+    return moves.sort_values(["date", "direction"], kind="stable").reset_index(drop=True)
+
+
+def _label_events(moves: pd.DataFrame, engine, include_threatened: bool) -> pd.DataFrame:
+    """'09 Apr 2025  US +74 pts to 104%: IEEPA reciprocal 34→84' — what moved, in the layers' names."""
+    from .engine import directions_for
+    from .events import describe
+
+    by_key = {d.key: d for d in directions_for("both")}
+    labels = []
+    for row in moves.itertuples():
+        who = "US" if by_key[row.direction].imposer == "US" else "China"
+        what = ""
+        if engine is not None and isinstance(row.before, date):
+            changes = engine.diff(row.before, row.date, row.direction, include_threatened).directions[0].changes
+            what = describe(changes)
+            what = f": {_first_parts(what, 44)}" if what else ""
+        labels.append(f"{row.date:%d %b %Y}  {who} {row.change:+.1f} pts to {row.value:.1f}%{what}")
+    return moves.assign(label=labels)[EVENT_COLUMNS].reset_index(drop=True)
+
+
+def _first_parts(text: str, limit: int) -> str:
+    """The '; '-separated parts of ``text`` that fit ``limit`` characters, then '…' for the rest."""
+    parts, kept = text.split("; "), []
+    for part in parts:
+        if len("; ".join(kept + [part])) > limit:
+            break
+        kept.append(part)
+    if not kept:
+        return parts[0][:limit - 1].rsplit(" ", 1)[0] + "…"
+    return "; ".join(kept) + ("; …" if len(kept) < len(parts) else "")
+
+
+def _footer(average: bool, convention, weights: dict) -> str:
+    if average:
+        used = "; ".join(f"{'US' if key == 'us' else 'China'}: {label}" for key, label in weights.items())
+        named = f"; convention: {convention.label}" if convention is not None else ""
+        return ("Plotted: the trade-weighted average tariff each way, MFN plus every additional layer that applies, "
+                f"product by product, weighted by import value ({used}){named}.")
+    return ("Plotted: the headline additional tariff each way, the sum of the layers that cover all goods (what the "
+            "press quotes), on top of MFN; product-group layers (Section 301, 232, China's lists) are not in it.")
 
 
 def chart_data(engine, products, start: date, end: date, average: bool, weights_year, include_threatened: bool,
                weights_for, convention=None) -> ChartData:
-    values = _values(engine, products, start, end, average, weights_year, False, weights_for, convention)
+    """The series, events, shading and words of a chart of both directions from ``start`` to ``end``."""
+    weights: dict = {}
+    values = _values(engine, products, start, end, average, weights_year, False, weights_for, convention, weights)
     threatened = None
     if include_threatened:
         threatened = chart_series(_values(engine, products, start, end, average, weights_year, True, weights_for,
@@ -171,12 +195,20 @@ def chart_data(engine, products, start: date, end: date, average: bool, weights_
     if average and convention is not None and convention.name != "tariffcalc":
         measure += f", {convention.name} convention"
     title = f"US–China tariffs, {start:%b %Y} – {end:%b %Y}: {measure[0].lower() + measure[1:]}"
-    return ChartData(chart_series(values, end), _largest_moves(values), threatened, measure, title)
+    zoom = busiest_year(values, start, end)
+    events = _label_events(pick_events(values, zoom), engine, False)
+    from .engine import directions_for
+
+    verified = {d.key: engine.dataset.verified_through[d.imposer] for d in directions_for("both")
+                if d.imposer in engine.dataset.verified_through}
+    return ChartData(chart_series(values, end), events, threatened, measure, title, start=start, end=end,
+                     verified_through=verified, footer=_footer(average, convention, weights), zoom=zoom)
 
 
 def draw(data: ChartData, path) -> None:
+    """Write the chart to ``path`` (.png or .svg, checked first; nothing half-written)."""
+    from .figure import save
     from .output import check_target
 
     check_target(path, CHART_SUFFIXES)
-    save_chart(data.series, data.events, path, data.measure_label, data.title, data.threatened,
-               dashed_label=data.dashed_label)
+    save(data, path)

@@ -296,7 +296,7 @@ def _console(stderr: bool = False):
     applied, ctx = _applied(), click.get_current_context(silent=True)
     if applied and not stderr and not ctx.meta.get("banner_shown"):  # name the scenario above any table
         ctx.meta["banner_shown"] = True
-        for line in applied.banner():
+        for line in applied.banner(console.width):
             console.print(line, style="bold magenta", highlight=False, markup=False)
     return console
 
@@ -452,9 +452,7 @@ def rate(when, day, code, exported, sources, direction, origin, average, weights
         from . import render
 
         if code:
-            if fmt == "markdown":
-                raise QueryError("--format markdown with --hts is not available yet")
-            view = [render.product_view(answers)]
+            view = render.product_view(answers, render.layer_names(engine.dataset))
         else:
             view = render.rate_view(answer, sources)
         if average:
@@ -548,12 +546,10 @@ def diff(date_from, date_to, code, direction, origin, average, weights_year, con
         old_products = products if before is engine else _products(before)
         diffs = [product_diff(old_products, _code(code), date_from, date_to, d, include_threatened, products, labels)
                  for d in dirs]
-        if fmt == "markdown":
-            raise CliError("--format markdown with --hts is not available yet")
-        if fmt == "table":
-            from .render import product_diff_view
+        if fmt in ("table", "markdown"):
+            from .render import layer_names, product_diff_view
 
-            _console().print(product_diff_view(diffs))
+            _show(product_diff_view(diffs, layer_names(engine.dataset)), fmt)
         elif fmt == "json":
             _emit(export.to_json([export.product_diff_dict(d) for d in diffs]))
         else:
@@ -780,7 +776,11 @@ def chart(date_from, date_to, average, weights_year, convention, output, include
     """A step chart of both directions over time, with events annotated.
 
     With --include-threatened a dashed line shows the path had threatened steps taken effect.
-    Without -o, a compact chart that fits 80 columns is drawn in the terminal.
+    A file chart numbers the largest moves (listed under the plot, each number clear of the
+    lines), shades the days past the data's verified date, says in its footer what is plotted,
+    and on a range of two years or more draws the busiest year enlarged beside it; ranges
+    under two years have month ticks. Without -o, a compact chart that fits 80 columns is
+    drawn in the terminal.
 
     Example:
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-from rich.console import Group
+from rich.cells import cell_len
 from rich.table import Table
-from rich.text import Text
 
 from .blocks import Column, Grid, Line, Link, blank, note, title, warning
 from .codes import dotted
@@ -102,8 +101,9 @@ def group_grid(d) -> Grid:
     return Grid(columns, rows, styles, empty=f"{d.direction.imposer}: no product-group layer in effect")
 
 
-def _upcoming_lines(answer: RateAnswer) -> list[Line]:
-    """One line per step starting soon: date, imposer, layer, rate now -> rate then."""
+def _upcoming_lines(answer: RateAnswer, width: int = 80) -> list[Line]:
+    """One line per date and change (rate now -> rate then): steps making the same change on the
+    same day share a line when it still fits ``width`` (the reciprocal and its countermeasure)."""
     items = []
     for d in answer.directions:
         now = {row.layer_id: row.rate for row in d.layers.itertuples()}
@@ -115,10 +115,38 @@ def _upcoming_lines(answer: RateAnswer) -> list[Line]:
             if row.confidence == "unconfirmed":
                 extra.append("unconfirmed")
             tail = f" ({', '.join(extra)})" if extra else ""
-            items.append((row.start, Line([f"{_day(row.start)}  {d.direction.imposer}  {_label(row)} {change}{tail}"],
-                                          kind="item")))
-    items.sort(key=lambda pair: pair[0])
-    return [line for _, line in items]
+            items.append((row.start, d.direction.imposer, _label(row), change + tail))
+    items.sort(key=lambda item: item[0])
+    lines, used = [], set()
+    for i, (start, imposer, name, change) in enumerate(items):
+        if i in used:
+            continue
+        group = [(imposer, name)]
+        for j in range(i + 1, len(items)):
+            if j not in used and items[j][0] == start and items[j][3] == change:
+                joined = _joined(group + [items[j][1:3]])
+                if cell_len(f"{_day(start)}  {joined} {change}") <= width:
+                    group.append(items[j][1:3])
+                    used.add(j)
+        lines.append(Line([f"{_day(start)}  {_joined(group)} {change}"], kind="item"))
+    return lines
+
+
+def _joined(group: list[tuple[str, str]]) -> str:
+    """'US  S232 aluminum, steel' (one imposer, shared first words said once) or
+    'US IEEPA reciprocal, CN countermeasure' (two imposers)."""
+    if len({imposer for imposer, _ in group}) > 1:
+        return ", ".join(f"{imposer} {name}" for imposer, name in group)
+    first = group[0][1]
+    names = [first]
+    for _, name in group[1:]:
+        shared = 0
+        for a, b in zip(first.split(" "), name.split(" ")):
+            if a != b:
+                break
+            shared += 1
+        names.append(" ".join(name.split(" ")[shared:]) or name)
+    return f"{group[0][0]}  " + ", ".join(names)
 
 
 def sources_blocks(answer: RateAnswer) -> list:
@@ -306,103 +334,150 @@ def duty_summary_view(result) -> list:
     return out
 
 
-def product_view(answers) -> Group:
-    """One block per direction: MFN, each layer bearing on the code and why, the total."""
-    blocks = []
+def layer_names(dataset) -> dict[str, str]:
+    """Layer id -> the few words a headline or a narrow table uses (``short_name``, else name)."""
+    return {layer.id: layer.short_name or layer.name for layer in dataset.layers}
+
+
+def _product_total(a) -> str:
+    if a.total_rate is not None:
+        return pct(a.total_rate)
+    if a.range("total"):
+        return _spread(a.range("total"))
+    return "unknown (MFN unknown)"
+
+
+def _mfn_text(a) -> str:
+    if a.mfn_rate is not None and a.mfn is not None:
+        return f"{pct(a.mfn_rate)} ({a.mfn.general}, {a.mfn.vintage.label})"
+    return "varies over the lines" if a.range("total") or a.varies else "unknown"
+
+
+def _additional_text(a) -> str:
+    return pct(a.additional_rate) if a.additional_rate is not None else _spread(a.range("additional"))
+
+
+def product_headline(a, names: dict) -> Line:
+    """'US on goods from China, 8517.13.00: 20%  = MFN 0 + IEEPA fentanyl 20'."""
+    shown = a.layers[a.layers["reason"] != "not covered"]
+    parts = []
+    for row in shown.itertuples():
+        name = names.get(row.layer_id, row.name)
+        if row.varies:
+            parts.append(f"{name} {row.low:g}-{row.high:g}")
+        elif row.applies and row.charged:
+            parts.append(f"{name} {row.charged:g}")
+    if a.mfn_rate is not None:
+        made_of = "  = " + " + ".join([f"MFN {a.mfn_rate:g}", *parts])
+    else:
+        made_of = f"  (additional {_additional_text(a)})"
+    return Line([(f"{who(a.direction)}, {dotted(a.code)}: ", "bold"), (_product_total(a), "bold cyan"), made_of],
+                kind="headline")
+
+
+def _name_floor(rows) -> int:
+    """A layer-name column no narrower than its longest word, nor than 20 (or its longest name)."""
+    names = [row[0] for row in rows] or [""]
+    return max([len(word) for name in names for word in name.split()] + [min(max(map(len, names)), 20), 12])
+
+
+def _applies(row) -> str:
+    if row.varies:
+        return "varies"
+    if row.applies:
+        return "yes"
+    return "conditional" if row.conditional else "no"
+
+
+def product_view(answers, names: dict | None = None) -> list:
+    """Each direction's total first and what it is made of; then per direction the description,
+    MFN, and the layer stack with the reason each layer applies or not; notes; the totals again."""
+    names = names or {}
+    out = [product_headline(a, names) for a in answers]
     for a in answers:
         d = a.direction
-        title = f"{d.imposer} on goods from {d.origin}: {dotted(a.code)}"
-        if a.description:
-            title += f" — {short(a.description, 100)}"
-        table = Table(title=f"{title} on {a.date}", title_justify="left")
-        for column, justify in (("Layer", "left"), ("Authority", "left"), ("Rate", "right"),
-                                ("Applies", "center"), ("Charged", "right"), ("Why", "left")):
-            table.add_column(column, justify=justify, overflow="fold")
+        out += [blank(), Line([f"{dotted(a.code)} on {a.date}: {a.description or '(not a line of the schedule)'}"],
+                              style="dim"),
+                Line([("MFN: ", "bold"), _mfn_text(a)]),
+                Line([("Additional: ", "bold"), _additional_text(a), "  ", ("Total: ", "bold"), _product_total(a)])]
         shown = a.layers[a.layers["reason"] != "not covered"]
+        rows, styles = [], []
         for row in shown.itertuples():
             why = row.reason + (" (unconfirmed)" if row.confidence == "unconfirmed" else "")
-            applies = "varies" if row.varies else "yes" if row.applies else "no"
             charged = f"{pct(row.low)}-{pct(row.high)}" if row.varies else pct(row.charged)
-            table.add_row(f"{row.name}\n[dim]{row.layer_id}[/dim]", row.authority, pct(row.rate),
-                          "conditional" if row.conditional and not row.applies else applies, charged, why,
-                          style="" if row.applies or row.varies else "dim")
-        hidden = a.layers[a.layers["reason"] == "not covered"]
-        if a.mfn_rate is not None and a.mfn is not None:
-            mfn = f"{pct(a.mfn_rate)} ({a.mfn.general}, {a.mfn.vintage.label})"
-        else:
-            mfn = "varies over the lines" if a.range("total") or a.varies else "unknown"
-        additional = pct(a.additional_rate) if a.additional_rate is not None else _spread(a.range("additional"))
-        if a.total_rate is not None:
-            total = pct(a.total_rate)
-        elif a.range("total"):
-            total = _spread(a.range("total"))
-        else:
-            total = "unknown (MFN unknown)"
-        parts = [
-            table,
-            Text(f"{len(hidden)} other product-group layers in effect do not cover this code.", style="dim")
-            if len(hidden) else Text(""),
-            Text.assemble(("MFN: ", "bold"), mfn),
-            Text.assemble(("Additional: ", "bold"), additional),
-            Text.assemble(("Total: ", "bold"), (total, "bold cyan")),
-        ]
+            rows.append([names.get(row.layer_id, row.name), row.layer_id, row.authority, pct(row.rate), _applies(row),
+                         charged, why])
+            styles.append("" if row.applies or row.varies else "dim")
+        columns = [Column(f"{d.imposer} layer", wrap=True, max_lines=2, min_width=_name_floor(rows)),
+                   Column("Id", drop=3),
+                   Column("Authority", drop=2), Column("Rate", "right"), Column("Applies", drop=1),
+                   Column("Charged", "right"), Column("Why", wrap=True, max_lines=None, min_width=20)]
+        out.append(Grid(columns, rows, styles, empty=f"{d.imposer}: no layer bears on {dotted(a.code)}"))
+        hidden = int((a.layers["reason"] == "not covered").sum())
+        if hidden:
+            out.append(Line([f"{hidden} other product-group layers in effect do not cover this code."], style="dim"))
         waived = a.additional_if_waived
         if waived is not None and waived != a.additional_rate:
-            parts.append(Text(f"If the waivers marked 'may be waived' are granted: additional "
-                              f"{pct(waived)}"
-                              + ("" if a.mfn_rate is None else f", total {pct(a.mfn_rate + waived)}"),
-                              style="yellow"))
+            total = "" if a.mfn_rate is None else f", total {pct(a.mfn_rate + waived)}"
+            out.append(note(f"if the waivers marked 'may be waived' are granted: additional {pct(waived)}{total}"))
         if a.varies or a.total_rate is None and a.range("total"):
-            parts.append(_lines_table(a))
-        parts += [Text(f"note: {note}", style="yellow") for note in a.notes]
-        parts.append(Text(""))
-        blocks.append(Group(*parts))
-    return Group(*blocks)
+            out += [blank(), _lines_grid(a)]
+        out += [note(text) for text in a.notes]
+    if len(answers) > 1:  # repeated last, so both totals are on the screen when the command ends
+        out += [blank(), Line([(f"Total on {answers[0].date}: ", "bold"),
+                               (", ".join(f"{IMPOSER.get(a.direction.imposer, a.direction.imposer)} {_product_total(a)}"
+                                          for a in answers), "bold")])]
+    return out
 
 
 def _spread(pair) -> str:
     return "unknown" if pair is None else f"varies, {pct(pair[0])} to {pct(pair[1])} (see the lines)"
 
 
-def _lines_table(a, limit: int = 20) -> Table:
+def _lines_grid(a, limit: int = 20) -> Grid:
     """The per-line breakdown of a code whose lines differ: each line's own totals."""
-    table = Table(title=f"{len(a.lines)} lines under {dotted(a.code)}"
-                  + (f" (first {limit})" if len(a.lines) > limit else ""), title_justify="left")
-    for column, justify in (("Line", "left"), ("Description", "left"), ("MFN", "right"),
-                            ("Additional", "right"), ("Total", "right")):
-        table.add_column(column, justify=justify, overflow="fold")
-    for row in a.lines.head(limit).itertuples():
-        table.add_row(dotted(row.line), short(str(row.description), 60), pct(row.mfn_rate),
-                      pct(row.additional_rate), pct(row.total_rate))
-    return table
+    # The last part of a line's description is what tells it from its siblings (JSON has it whole).
+    rows = [[dotted(row.line), str(row.description).split(": ")[-1], pct(row.mfn_rate), pct(row.additional_rate),
+             pct(row.total_rate)]
+            for row in a.lines.head(limit).itertuples()]
+    more = f" (first {limit})" if len(a.lines) > limit else ""
+    columns = [Column("Line"), Column("Description", wrap=True, max_lines=2), Column("MFN", "right"),
+               Column("Additional", "right"), Column("Total", "right")]
+    return Grid(columns, rows, title=f"{len(a.lines)} lines under {dotted(a.code)}{more}")
 
 
-def product_diff_view(diffs) -> Group:
-    blocks = []
+def _points(value) -> str:
+    return "varies" if value is None or pd.isna(value) else signed(value)
+
+
+def product_diff_view(diffs, names: dict | None = None) -> list:
+    """The change in each direction's total first; then the layers whose charge or reason changed."""
+    names = names or {}
+    out = []
     for diff in diffs:
         before, after = diff.before, diff.after
-        d = after.direction
         sides = diff.labels or (before.date, after.date)
-        table = Table(title=f"{d.imposer} on goods from {d.origin}: {dotted(diff.code)}, {sides[0]} → {sides[1]}",
-                      title_justify="left")
-        for column, justify in (("Layer", "left"), ("Old", "right"), ("New", "right"), ("Δ", "right"),
-                                ("Why now", "left")):
-            table.add_column(column, justify=justify, overflow="fold")
-        for row in diff.changes.itertuples():
-            table.add_row(row.name, pct(row.old_rate), pct(row.new_rate),
-                          Text(signed(row.delta), style=_delta_style(row.delta)), row.new_reason or row.old_reason)
-        if diff.changes.empty:
-            table.add_row("(no change)", "", "", "", "")
         if before.total_rate is None or after.total_rate is None:
-            total = Text(f"Additional: {pct(before.additional_rate) or 'varies'} → "
-                         f"{pct(after.additional_rate) or 'varies'} (no single total: MFN unknown or varies)")
+            change = ["additional ", pct(before.additional_rate) or "varies", " → ",
+                      (pct(after.additional_rate) or "varies", "bold cyan"), " (no single total: MFN unknown or varies)"]
         else:
             delta = after.total_rate - before.total_rate
-            total = Text.assemble(("Total: ", "bold"), pct(before.total_rate), " → ", (pct(after.total_rate), "bold"),
-                                  "  (", (signed(delta), _delta_style(delta)), ")")
-        blocks.append(Group(table, total, Text("")))
-    return Group(*blocks)
-
+            change = ["total ", pct(before.total_rate), " → ", (pct(after.total_rate), "bold cyan"), "  (",
+                      (signed(delta), _delta_style(delta)), ")"]
+        out.append(Line([(f"{who(after.direction)}, {dotted(diff.code)}: ", "bold"), *change,
+                         f" from {sides[0]} to {sides[1]}"], kind="headline"))
+    for diff in diffs:
+        imposer = diff.after.direction.imposer
+        rows, styles = [], []
+        for row in diff.changes.itertuples():
+            rows.append([names.get(row.layer_id, row.name), pct(row.old_rate), pct(row.new_rate), _points(row.delta),
+                         row.new_reason or row.old_reason])
+            styles.append("" if pd.isna(row.delta) else _delta_style(row.delta))
+        columns = [Column(f"{imposer} layer changed", wrap=True, max_lines=2, min_width=_name_floor(rows)),
+                   Column("Old", "right"),
+                   Column("New", "right"), Column("Δ", "right"), Column("Why now", wrap=True, max_lines=None, min_width=20)]
+        out += [blank(), Grid(columns, rows, styles, empty=f"{imposer}: no layer changed for {dotted(diff.code)}")]
+    return out
 
 
 def refunds_view(r, cur: str) -> list:

@@ -166,14 +166,22 @@ class Applied:
                        "changes_record": e.changed, "effect": e.text} for e in self.effects],
         }
 
-    def banner(self) -> list[str]:
-        """Lines naming the scenario above a table."""
+    def banner(self, width: int = 80) -> list[str]:
+        """Lines naming the scenario above a table, wrapped to ``width`` with no trailing spaces.
+
+        What it supposes, in its own words; what it rests on and each edit's effect are in
+        ``tariffcalc scenarios -f json`` and in the notes of the dates they bear on."""
+        import textwrap
+
         s = self.scenario
-        lines = [f"SCENARIO {s.name} (a what-if, not the record): {s.description}",
-                 f"Rests on: {s.rests_on} <{s.source}>"]
-        lines += [f"  - {e.text}" for e in self.effects]
-        lines.append("Rows marked 'scenario' are charged only in the scenario; 'scenario ended' only in the record.")
-        return lines
+
+        def wrap(text: str, indent: str = "") -> list[str]:
+            return textwrap.wrap(text, max(width, 40), initial_indent=indent, subsequent_indent=indent,
+                                 break_long_words=False, break_on_hyphens=False)
+
+        return [*wrap(f"SCENARIO {s.name}: a what-if, not the record (sources: scenarios -f json)"),
+                *wrap(s.description, "  "),
+                *wrap("Rows marked 'scenario' are charged only in the scenario; 'scenario ended' only in the record.")]
 
 
 # -- reading ---------------------------------------------------------------------------------

@@ -194,10 +194,10 @@ def test_chart_draws_the_scenario_dashed(tmp_path, runner, monkeypatch):
 
     seen = {}
 
-    def fake_save(series, events, path, measure, title, threatened=None, **kw):
-        seen.update(series=series, threatened=threatened, title=title, **kw)
+    def fake_draw(data, path):
+        seen.update(series=data.series, threatened=data.threatened, title=data.title, dashed_label=data.dashed_label)
 
-    monkeypatch.setattr(chart, "save_chart", fake_save)
+    monkeypatch.setattr(chart, "draw", fake_draw)
     out = tmp_path / "c.png"
     result = runner.invoke(cli, ["chart", "--headline", "--from", "2025-10-01", "--to", "2025-12-31",
                                  "--scenario", "threat-100", "-o", str(out)])
@@ -432,3 +432,17 @@ def test_empty_scenario_output_is_the_record_output(tmp_path, runner, monkeypatc
         assert got == expected + expected.replace("tariff, ", "tariff, scenario empty, ", 1)
     else:
         assert got == expected
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_banner_fits_the_width_without_trailing_spaces(runner, width):
+    result = runner.invoke(cli, ["rate", "--date", "2025-04-12", "--scenario", "truce-lapses"],
+                           env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    end = next(i for i, line in enumerate(lines) if line.startswith("US on goods from China:"))
+    banner = lines[:end]
+    assert banner[0].startswith("SCENARIO truce-lapses: a what-if, not the record")
+    assert all(line == line.rstrip() and len(line) <= width for line in banner), banner
+    assert len(banner) <= 9  # the description in full, and how to read the rows
+    assert "The truce lapses" in " ".join(banner)
