@@ -22,7 +22,7 @@ ORIGINS = {"us": ["CN", "HK", "MO"], "cn": ["US"]}
 
 
 def same(a, b) -> bool:
-    return (a != a and b != b) or a == pytest.approx(b, abs=1e-9)
+    return (pd.isna(a) and pd.isna(b)) or a == pytest.approx(b, abs=1e-9)
 
 
 def check(codes, days, direction, assume=None):
