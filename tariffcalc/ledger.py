@@ -349,7 +349,10 @@ class _Lines:
                 handle.seek(starts.get(number, 0))
                 size = ends.get(number, offset) - starts.get(number, 0)
                 text = handle.read(size).decode("utf-8-sig").rstrip("\r")
-                out[number] = next(csv.reader([text]), [])
+                try:
+                    out[number] = next(csv.reader([text]), [])
+                except csv.Error:  # a bare carriage return inside an unquoted field: keep it as written
+                    out[number] = text.split(",")
         return [out[int(r)] for r in rows]
 
     def first_long_record(self, width: int) -> tuple[int, int] | None:
