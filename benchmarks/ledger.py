@@ -136,16 +136,14 @@ def dask_check(path: Path) -> None:
 
     from tariffcalc import duties, export, ledger
     from tariffcalc.cluster import summarize_dask
-    from tariffcalc.engine import Engine
     from tariffcalc.loader import load_dataset
     from tariffcalc.products import ProductEngine
-    from tariffcalc.schedule import Schedules
 
     class Summary:
         def __init__(self, summary):
             self.summary = summary
     dataset = load_dataset()
-    products = ProductEngine(Engine(dataset), Schedules.for_dataset(dataset))
+    products = ProductEngine.from_dataset(dataset)
     start = time.perf_counter()
     whole = duties.compute_duties(ledger.read_ledger(path, skip_bad=True), products, as_of=date(2026, 12, 1))
     single = time.perf_counter() - start

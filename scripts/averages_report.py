@@ -14,7 +14,6 @@ from tariffcalc.conventions import CHOICES, Convention
 from tariffcalc.engine import Engine, direction_with_origin
 from tariffcalc.loader import load_dataset
 from tariffcalc.products import ProductEngine
-from tariffcalc.schedule import Schedules
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "averages.md"
@@ -396,7 +395,7 @@ def convention_lines(convention) -> list[str]:
 def main() -> str:
     dataset = load_dataset()
     engine = Engine(dataset)
-    products = ProductEngine(engine, Schedules.for_dataset(dataset))
+    products = ProductEngine.from_dataset(dataset, engine)
     weights = WeightSets.for_dataset(dataset)
     lines = [INTRO] + piie_section(products, weights) + ["", *yale_section(products, weights)]
     lines.append(WHY)

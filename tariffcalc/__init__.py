@@ -9,6 +9,14 @@ Library use::
     answer = engine.rate_on(date(2025, 4, 12), "us")
     answer.directions[0].headline_rate   # 145.0
 
+    products = tariffcalc.ProductEngine.from_dataset(tariffcalc.load_dataset())
+    ledger = tariffcalc.read_ledger("examples/sample-ledger.csv")
+    result = tariffcalc.compute_duties(ledger, products, as_of=date(2026, 12, 1))
+    result.summary.duty_total            # the ledger's duty, in USD
+
+Data: ``DIRECTIONS`` maps "us" and "cn" to their ``Direction`` (who imposes on goods of whom);
+``PARTITION_COLUMNS`` are the columns of a priced partition (``price_partition``).
+
 The names below are imported on first use, so that importing the package (and ``--help``)
 does not import pandas.
 """
@@ -28,6 +36,14 @@ _LAZY = {
     "load_dataset": "loader",
     "load_directory": "loader",
     "bundled_data_dir": "loader",
+    "ProductEngine": "products",
+    "Schedules": "schedule",
+    "read_ledger": "ledger",
+    "Ledger": "ledger",
+    "LedgerReader": "ledger",
+    "compute_duties": "duties",
+    "DutyResult": "duties",
+    "DutySummary": "duties",
     "Dataset": "model",
     "Layer": "model",
     "Step": "model",

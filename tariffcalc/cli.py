@@ -248,9 +248,8 @@ def _directions(direction, origin):
 
 def _products(engine):
     from .products import ProductEngine
-    from .schedule import Schedules
 
-    return ProductEngine(engine, Schedules.for_dataset(engine.dataset))
+    return ProductEngine.from_dataset(engine.dataset, engine)
 
 
 def _weights_for(engine, direction_key: str, year, convention=None):

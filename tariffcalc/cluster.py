@@ -7,14 +7,12 @@ cent, however it is partitioned). The product engine is sent to the workers once
 
     import dask.dataframe as dd
     from distributed import Client
-    from tariffcalc import Engine, load_dataset
+    from tariffcalc import ProductEngine, load_dataset
     from tariffcalc.cluster import price_dask, summarize_dask
-    from tariffcalc.products import ProductEngine
-    from tariffcalc.schedule import Schedules
 
     client = Client()                                   # or a cluster's scheduler address
     dataset = load_dataset()                            # the bundled data (or a data directory)
-    products = ProductEngine(Engine(dataset), Schedules.for_dataset(dataset))
+    products = ProductEngine.from_dataset(dataset)
     rows = dd.read_parquet("ledger/*.parquet")          # or dd.read_csv(..., dtype=str)
     priced = price_dask(rows, products, as_of=date(2026, 12, 1))   # lazy, one priced row per row
     priced.to_parquet("duties/")
@@ -36,7 +34,7 @@ def priced_meta():
     """The empty frame with the columns and dtypes of ``price_partition``'s result (Dask's meta)."""
     import pandas as pd
 
-    return partition._typed(pd.DataFrame(columns=partition.PARTITION_COLUMNS))
+    return partition.typed_partition(pd.DataFrame(columns=partition.PARTITION_COLUMNS))
 
 
 def price_dask(rows, products, **options):

@@ -417,14 +417,14 @@ def _mfn_notes(counts: np.ndarray) -> list[str]:
     """The notes of ``_mfn``'s counts: (equivalent used, not computed, computed from quantity)."""
     notes = []
     if counts[0]:
-        notes.append(f"{_entries(int(counts[0]))} have a specific or compound MFN duty that was not "
+        notes.append(f"{entries_text(int(counts[0]))} have a specific or compound MFN duty that was not "
                      "computed: the ad-valorem equivalent was used (give quantity, in the unit of the duty, for simple ones)")
     if counts[1]:
-        notes.append(f"{_entries(int(counts[1]))} have an MFN duty the data cannot compute "
+        notes.append(f"{entries_text(int(counts[1]))} have an MFN duty the data cannot compute "
                      "(specific/compound without quantity or equivalent, or a code not in the schedule): "
                      "left out of the totals")
     if counts[2]:
-        notes.append(f"{_entries(int(counts[2]))} have a specific MFN duty computed from quantity")
+        notes.append(f"{entries_text(int(counts[2]))} have a specific MFN duty computed from quantity")
     return notes
 
 
@@ -559,7 +559,8 @@ def refund_window(products: ProductEngine, imposer: str) -> tuple[date, date] | 
     return min(p.start for p in programs), max(p.end for p in programs) - timedelta(days=1)
 
 
-def _entries(count: int) -> str:
+def entries_text(count: int) -> str:
+    """'1 entry', '12,345 entries': a count of entries as the notes and summaries write it."""
     return f"{count:,} entr{'y' if count == 1 else 'ies'}"
 
 
@@ -729,10 +730,10 @@ class DutyTotals:
         if self.after_verified:
             notes.append(f"{imposer} data verified through {verified}; entries after that date may miss later actions")
         if self.waived:
-            notes.append(f"{_entries(self.waived)} include duties that may be waived (exclusions granted on "
+            notes.append(f"{entries_text(self.waived)} include duties that may be waived (exclusions granted on "
                          "application): counted as charged")
         if self.moved:
-            notes.append(f"an in-transit rate applied to {_entries(self.moved)} (exported and entered before the "
+            notes.append(f"an in-transit rate applied to {entries_text(self.moved)} (exported and entered before the "
                          "dates of the step)")
         refunds = self.refunds.summary(dataset or products.engine.dataset)
         entries = int(self.entries_by_month.sum())
@@ -743,7 +744,9 @@ class DutyTotals:
 
 # -- per-entry frames ------------------------------------------------------------------------
 
-def _line_reasons(result: DutyResult, lines: Lines) -> np.ndarray:
+def line_reasons(result: DutyResult, lines: Lines) -> np.ndarray:
+    """The reason of each layer line of ``lines`` (``result.line_arrays``): its layer's reason, plus
+    the in-transit note where the in-transit rate applied."""
     layers = result.layers
     reason = layers["reason"].to_numpy(dtype=object)[lines.layer]
     moved = np.flatnonzero(lines.transit)
@@ -772,7 +775,7 @@ def lines_frame(result: DutyResult, start: int, stop: int) -> pd.DataFrame:
                       "reason": chunk["mfn_reason"].to_numpy()}),
         pd.DataFrame({"_pos": lines.entry, "_kind": 1, "kind": "layer",
                       **{c: layers[c].to_numpy()[lines.layer] for c in ("layer_id", "name", "authority", "rate", "applies")},
-                      "charged": lines.charged, "duty": lines.duty, "reason": _line_reasons(result, lines)}),
+                      "charged": lines.charged, "duty": lines.duty, "reason": line_reasons(result, lines)}),
         pd.DataFrame({"_pos": positions, "_kind": 2, "kind": "total", "layer_id": "", "name": TOTAL_NAME, "authority": "",
                       "rate": np.nan, "applies": True, "charged": chunk["total_rate"].to_numpy(),
                       "duty": chunk["duty_total"].to_numpy(),

@@ -596,7 +596,7 @@ class _TidyDutyCsv:
         self.lead = f"{result.direction.key},{result.direction.imposer}"
 
     def text(self, start: int, stop: int) -> str:
-        from .duties import _line_reasons
+        from .duties import line_reasons
 
         result = self.result
         chunk = result.entries.iloc[start:stop]
@@ -614,7 +614,7 @@ class _TidyDutyCsv:
         reason = self.layer_reason[lines.layer]
         if lines.transit.any():
             reason = reason.copy()
-            reason[lines.transit] = _csv_fields(_line_reasons(result, lines)[lines.transit])
+            reason[lines.transit] = _csv_fields(line_reasons(result, lines)[lines.transit])
         layer = [f"{p},{part},{c},{d},{why},,,," for p, part, c, d, why in zip(
             prefix[lines.entry - start], self.layer_part[lines.layer], _short_fields(lines.charged),
             _money_fields(lines.duty), reason)]

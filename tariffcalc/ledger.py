@@ -725,6 +725,14 @@ class LedgerReader:
             return self.label
         return str(self.files[0]) if len(self.files) == 1 else f"{len(self.files)} files"
 
+    def empty(self) -> Ledger:
+        """A ledger of no rows with the columns this reader reads (the columns of the first file
+        read, or the default names): what prices to the header and zero totals."""
+        names = self.names or {f: f for f in ("entry_id", "entry_date", "hts", "origin", "customs_value")}
+        check = _Checker(names, self.asked)
+        return Ledger(self.path, self.direction or "us", _entries_frame(_Columns().arrays(), check),
+                      pd.DataFrame(columns=["row", "reason"]), names, self.skip_bad)
+
     def __iter__(self):
         if self._frame is not None:
             yield from self.frame(self._frame, self.label)

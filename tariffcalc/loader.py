@@ -248,7 +248,7 @@ def read_yaml(path: Path, budget: Budget | None = None):
         raise DataError(path, 1, f"malformed YAML: {str(exc).splitlines()[0]}") from None
 
 
-class _Checker:
+class FieldChecker:
     """Validates one mapping against a schema table and converts its values."""
 
     def __init__(self, path: Path, what: str):
@@ -342,8 +342,10 @@ class _Checker:
         self.fail(line, f"'{key}' must be a date YYYY-MM-DD, not {raw!r}")
 
 
-def _step(path: Path, index: int, raw, line) -> Step:
-    check = _Checker(path, f"step {index}")
+def parse_step(path: Path, index: int, raw, line) -> Step:
+    """Step ``index`` (from 1) of a layer file, checked against ``STEP_FIELDS``; ``DataError`` names
+    the file and line of what is wrong. Scenario edits that add a step read theirs with it too."""
+    check = FieldChecker(path, f"step {index}")
     v = check.fields(raw, STEP_FIELDS, line)
     where = getattr(raw, "line", line)
     if v["end"] is not None and v["end"] <= v["start"]:
@@ -352,7 +354,7 @@ def _step(path: Path, index: int, raw, line) -> Step:
         check.fail(raw.key_lines["rate"], f"rate {v['rate']:g} is outside 0..{MAX_RATE:g}")
     transit = None
     if v["in_transit"] is not None:
-        t = _Checker(path, f"step {index}: in_transit").fields(
+        t = FieldChecker(path, f"step {index}: in_transit").fields(
             v["in_transit"], IN_TRANSIT_FIELDS, where
         )
         transit = InTransit(**t)
@@ -377,7 +379,7 @@ def _conditions(path: Path, raw, line) -> tuple[Condition, ...]:
     conditions, seen = [], {}
     for i, item in enumerate(raw or (), 1):
         item_line = raw.item_lines[i - 1]
-        v = _Checker(path, f"conditions {i}").fields(item, CONDITION_FIELDS, item_line)
+        v = FieldChecker(path, f"conditions {i}").fields(item, CONDITION_FIELDS, item_line)
         if v["id"] in seen:
             raise DataError(path, item_line, f"conditions {i}: id '{v['id']}' repeats conditions {seen[v['id']]}")
         seen[v["id"]] = i
@@ -386,7 +388,7 @@ def _conditions(path: Path, raw, line) -> tuple[Condition, ...]:
 
 
 def _product_set(path: Path, root: Path, raw, line, what: str, named: bool) -> ProductSet:
-    check = _Checker(path, what)
+    check = FieldChecker(path, what)
     v = check.fields(raw, PRODUCT_SET_FIELDS, line)
     where = getattr(raw, "line", line)
     if named and not v["name"]:
@@ -411,7 +413,7 @@ def _product_set(path: Path, root: Path, raw, line, what: str, named: bool) -> P
 def parse_layer(path: Path, raw, root: Path | None = None) -> Layer:
     """Check one layer file's content and build the Layer (lists resolve against ``root``)."""
     root = root if root is not None else path.parent.parent
-    check = _Checker(path, "")
+    check = FieldChecker(path, "")
     if not isinstance(raw, dict):
         check.fail(1, "top level must be a mapping with id, name, imposer, ... (see docs/data-format.md)")
     v = check.fields(raw, LAYER_FIELDS, 1)
@@ -420,7 +422,7 @@ def parse_layer(path: Path, raw, root: Path | None = None) -> Layer:
     folder = path.parent.name.upper()
     if folder in IMPOSERS and folder != v["imposer"]:
         check.fail(raw.key_lines["imposer"], f"imposer {v['imposer']} in the folder for {folder}")
-    cov = _Checker(path, "coverage").fields(v["coverage"], COVERAGE_FIELDS, raw.key_lines["coverage"])
+    cov = FieldChecker(path, "coverage").fields(v["coverage"], COVERAGE_FIELDS, raw.key_lines["coverage"])
     if cov["products"] is not None:
         cov["products"] = _product_set(path, root, cov["products"], raw.key_lines["coverage"],
                                        "coverage: products", named=False)
@@ -430,11 +432,11 @@ def parse_layer(path: Path, raw, root: Path | None = None) -> Layer:
     )
     rules = Rules()
     if v["rules"] is not None:
-        r = _Checker(path, "rules").fields(v["rules"], RULE_FIELDS, raw.key_lines["rules"])
+        r = FieldChecker(path, "rules").fields(v["rules"], RULE_FIELDS, raw.key_lines["rules"])
         rules = Rules(**r, line=raw.key_lines["rules"])
     conditions = _conditions(path, v["conditions"], raw.key_lines.get("conditions"))
     step_list = v["steps"]
-    steps = [_step(path, i, s, step_list.item_lines[i - 1]) for i, s in enumerate(step_list, 1)]
+    steps = [parse_step(path, i, s, step_list.item_lines[i - 1]) for i, s in enumerate(step_list, 1)]
     ordered = sorted(enumerate(steps, 1), key=lambda pair: pair[1].start)
     for (i_prev, prev), (i_next, nxt) in zip(ordered, ordered[1:]):
         if prev.end is None or prev.end > nxt.start:
@@ -476,12 +478,12 @@ def _read_dataset_meta(directory: Path, budget: Budget | None = None) -> dict:
     raw = read_yaml(path, budget)
     if not isinstance(raw, dict):
         raise DataError(path, 1, "top level must be a mapping")
-    v = _Checker(path, "").fields(raw, DATASET_FIELDS, 1)
+    v = FieldChecker(path, "").fields(raw, DATASET_FIELDS, 1)
     meta = {"verified_through": {}, "content_estimates": {}, "footnotes": {}}
     for key in meta:
         for imposer, value in (v[key] or {}).items():
             line = v[key].key_lines.get(imposer)
-            check = _Checker(path, key)
+            check = FieldChecker(path, key)
             if imposer not in IMPOSERS:
                 check.fail(line, f"unknown imposer {imposer!r}")
             if key == "verified_through":
@@ -546,7 +548,9 @@ def _check_conditions(layers: list[Layer]) -> None:
                                 f"condition '{product_set.condition}' is not declared (conditions: of any layer)")
 
 
-def _check_rules(layers: list[Layer]) -> None:
+def check_rules(layers: list[Layer]) -> None:
+    """Every layer a rule names (not_on_goods_of, replaces, not_on_content_of) exists and is not
+    the layer itself; else ``DataError`` at the rule's line."""
     known = {layer.id for layer in layers}
     for layer in layers:
         for kind in ("not_on_goods_of", "replaces", "not_on_content_of"):
@@ -592,7 +596,7 @@ def _load_checked(dirs: list[Path], bundled: bool) -> Dataset:
         for key, values in found.items():
             meta[key].update(values)
     layers = list(by_id.values())
-    _check_rules(layers)
+    check_rules(layers)
     _check_conditions(layers)
     programs, interest = load_refunds(dirs, layers)
     dataset = Dataset(layers=tuple(layers), dirs=tuple(str(d) for d in dirs), refunds=programs,
@@ -810,7 +814,7 @@ def read_index(path: Path, what: str, required: set) -> list[tuple[dict, int]]:
 
 # -- refund programs and interest tables (data/refunds/) --------------------------------------
 
-def _whole(check: _Checker, value, line, key: str) -> int | None:
+def _whole(check: FieldChecker, value, line, key: str) -> int | None:
     if value is None:
         return None
     if value < 0 or value != int(value):
@@ -819,7 +823,7 @@ def _whole(check: _Checker, value, line, key: str) -> int | None:
 
 
 def _route(path: Path, index: int, raw, line) -> RefundRoute:
-    check = _Checker(path, f"route {index}")
+    check = FieldChecker(path, f"route {index}")
     v = check.fields(raw, ROUTE_FIELDS, line)
     where = getattr(raw, "line", line)
     days = _whole(check, v["max_days_since_liquidation"], raw.key_lines.get("max_days_since_liquidation"),
@@ -828,7 +832,7 @@ def _route(path: Path, index: int, raw, line) -> RefundRoute:
         check.fail(where, "max_days_since_liquidation needs a liquidated entry, but liquidated is false")
     deadline = None
     if v["deadline"] is not None:
-        d_check = _Checker(path, f"route {index}: deadline")
+        d_check = FieldChecker(path, f"route {index}: deadline")
         d = d_check.fields(v["deadline"], DEADLINE_FIELDS, raw.key_lines["deadline"])
         d_line = getattr(v["deadline"], "line", where)
         if (d["days"] is None) == (d["years"] is None):
@@ -842,14 +846,14 @@ def _route(path: Path, index: int, raw, line) -> RefundRoute:
 
 def parse_refund(path: Path, raw) -> RefundProgram:
     """Check one refund program file (data/refunds/<id>.yaml) and build it."""
-    check = _Checker(path, "")
+    check = FieldChecker(path, "")
     if not isinstance(raw, dict):
         check.fail(1, "top level must be a mapping with id, name, imposer, layers, ... (see docs/data-format.md)")
     v = check.fields(raw, REFUND_FIELDS, 1)
-    w = _Checker(path, "window").fields(v["window"], WINDOW_FIELDS, raw.key_lines["window"])
+    w = FieldChecker(path, "window").fields(v["window"], WINDOW_FIELDS, raw.key_lines["window"])
     if w["end"] <= w["start"]:
         check.fail(raw.key_lines["window"], f"window: end {w['end']} is not after start {w['start']}")
-    lit = _Checker(path, "litigation").fields(v["litigation"], LITIGATION_FIELDS, raw.key_lines["litigation"])
+    lit = FieldChecker(path, "litigation").fields(v["litigation"], LITIGATION_FIELDS, raw.key_lines["litigation"])
     routes = tuple(_route(path, i, r, v["routes"].item_lines[i - 1]) for i, r in enumerate(v["routes"], 1))
     return RefundProgram(
         id=v["id"], name=v["name"], imposer=v["imposer"], layers=v["layers"], start=w["start"], end=w["end"],
@@ -861,14 +865,14 @@ def parse_refund(path: Path, raw) -> RefundProgram:
 
 def parse_interest(path: Path, raw) -> InterestTable:
     """Check one interest table (data/refunds/interest/<id>.yaml): dated rates that do not overlap."""
-    check = _Checker(path, "")
+    check = FieldChecker(path, "")
     if not isinstance(raw, dict):
         check.fail(1, "top level must be a mapping with id, name, rule, compounding, rates, ...")
     v = check.fields(raw, INTEREST_FIELDS, 1)
     rates = []
     for i, item in enumerate(v["rates"], 1):
         line = v["rates"].item_lines[i - 1]
-        r_check = _Checker(path, f"rate {i}")
+        r_check = FieldChecker(path, f"rate {i}")
         r = r_check.fields(item, INTEREST_RATE_FIELDS, line)
         if r["end"] <= r["start"]:
             r_check.fail(line, f"end {r['end']} is not after start {r['start']}")

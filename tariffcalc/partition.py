@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import duties
 from .engine import ORIGINS_OF, direction_with_origin
-from .ledger import CHUNK_ROWS, Ledger, LedgerReader, _Checker, _Columns, _entries_frame
+from .ledger import CHUNK_ROWS, LedgerReader
 from .products import ProductEngine
 
 # The columns of ``price_partition``: the per-entry (wide) columns without one column per layer,
@@ -57,15 +57,9 @@ class DutyRun:
             self.totals = result.totals if self.totals is None else self.totals + result.totals
             yield result
         if self.totals is None:  # nothing to price: an empty ledger (its totals, the header of its output)
-            result = duties.compute_duties(self._empty(), self.products, **self.options)
+            result = duties.compute_duties(self.reader.empty(), self.products, **self.options)
             self.direction, self.totals = result.direction, result.totals
             yield result
-
-    def _empty(self) -> Ledger:
-        names = self.reader.names or {f: f for f in ("entry_id", "entry_date", "hts", "origin", "customs_value")}
-        check = _Checker(names, self.reader.asked)
-        return Ledger(self.reader.path, self.reader.direction or "us", _entries_frame(_Columns().arrays(), check),
-                      pd.DataFrame(columns=["row", "reason"]), names, self.reader.skip_bad)
 
     @property
     def summary(self) -> duties.DutySummary:
@@ -120,10 +114,10 @@ def _priced_frame(result: duties.DutyResult, rejects: pd.DataFrame) -> pd.DataFr
                             "rejected": rejects["reason"].astype(str).to_numpy(dtype=object)})
         frame = pd.concat([frame, bad], ignore_index=True).sort_values("row", kind="stable")
     frame = frame.reindex(columns=PARTITION_COLUMNS).reset_index(drop=True)
-    return _typed(frame)
+    return typed_partition(frame)
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+def typed_partition(frame: pd.DataFrame) -> pd.DataFrame:
     """The same dtypes whatever rows a partition has (a distributed frame needs one schema)."""
     out = frame.copy()
     for name in PARTITION_COLUMNS:
@@ -149,7 +143,7 @@ def _price(frame: pd.DataFrame, products: ProductEngine, direction: str = "us", 
     if priced:
         out = _priced_frame(priced[0], rejects)
     else:
-        out = _typed(pd.DataFrame({"row": rejects["row"].to_numpy(dtype=np.int64) if len(rejects) else [],
+        out = typed_partition(pd.DataFrame({"row": rejects["row"].to_numpy(dtype=np.int64) if len(rejects) else [],
                                    "rejected": rejects["reason"].to_numpy(dtype=object) if len(rejects) else []})
                      .reindex(columns=PARTITION_COLUMNS))
     return out, run.totals.with_rejected(run._unpriced)

@@ -19,6 +19,7 @@ from .engine import Engine
 from .errors import QueryError
 from .loader import read_list_file
 from .model import CONTENTS, Dataset, Direction, ProductSet
+from .schedule import Schedules
 
 RESULT_COLUMNS = [
     "code", "date", "layer_id", "name", "authority", "scope", "rate", "status", "applies",
@@ -763,6 +764,13 @@ class ProductEngine:
         self.index = index if index is not None else ProductIndex(engine.dataset)
         self.transit = transit_table(engine)
         self.assume = assume  # what rate() and table() assume unless told otherwise (a convention's)
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset, engine: Engine | None = None,
+                     assume: Contents = NO_ASSUMPTIONS) -> ProductEngine:
+        """The product engine of a data set: its layer engine (``engine``, if the caller has one
+        of ``dataset`` already), its product index and the schedules it ships (``Schedules.for_dataset``)."""
+        return cls(engine if engine is not None else Engine(dataset), Schedules.for_dataset(dataset), assume)
 
     def change_dates(self, direction: Direction, start: date, end: date) -> list[date]:
         """Layer change dates plus the dates product lists change (rows added or removed), and

@@ -298,15 +298,15 @@ def _two_lines(header: str) -> str:
 
 def duty_summary_view(result) -> list:
     """Total and refundable amount first; then by authority, the statuses, by month. Amounts whole."""
-    from .duties import _entries
+    from .duties import entries_text
 
     s, cur = result.summary, result.summary.currency
     floor = getattr(s, "mfn_unknown", 0)
     out = [Line([(f"{result.direction.imposer} duties: ", "bold"),
                  (f"{'at least ' if floor else ''}{_money(s.duty_total)} {cur}", "bold cyan"),
-                 f" on {_entries(s.entries)}, customs value {_money(s.customs_value)} {cur}"], kind="headline")]
+                 f" on {entries_text(s.entries)}, customs value {_money(s.customs_value)} {cur}"], kind="headline")]
     if floor:
-        out.append(Line([f"MFN duty unknown on {_entries(floor)}: not in the totals"], kind="headline"))
+        out.append(Line([f"MFN duty unknown on {entries_text(floor)}: not in the totals"], kind="headline"))
     if s.refund_window:
         out.append(Line([("IEEPA refundable: ", "bold"), (f"{_money(s.ieepa_refundable)} {cur}", "bold cyan"),
                          f" (entries {s.refund_window[0]} to {s.refund_window[1]})"], kind="headline"))

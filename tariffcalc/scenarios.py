@@ -23,11 +23,11 @@ from pathlib import Path
 
 from .errors import DataError, QueryError
 from .loader import (
-    _check_rules,
-    _Checker,
-    _step,
+    FieldChecker,
     bundled_data_dir,
+    check_rules,
     parse_layer,
+    parse_step,
     read_yaml,
 )
 from .model import (
@@ -186,7 +186,7 @@ class Applied:
 
 # -- reading ---------------------------------------------------------------------------------
 
-def _until(check: _Checker, raw, line):
+def _until(check: FieldChecker, raw, line):
     if raw is None:
         return None
     if isinstance(raw, str) and raw.strip() == "open":
@@ -196,7 +196,7 @@ def _until(check: _Checker, raw, line):
 
 def parse_scenario(path: Path, raw, bundled: bool = False) -> Scenario:
     """Check a scenario file's content (file:line messages, as for layer files)."""
-    check = _Checker(path, "")
+    check = FieldChecker(path, "")
     if not isinstance(raw, dict):
         check.fail(1, "top level must be a mapping with name, description, rests_on, source, edits")
     v = check.fields(raw, SCENARIO_FIELDS, 1)
@@ -212,7 +212,7 @@ def parse_scenario(path: Path, raw, bundled: bool = False) -> Scenario:
 
 
 def _edit(path: Path, number: int, item, line: int, top: dict, raw_top) -> Edit:
-    check = _Checker(path, f"edit {number}")
+    check = FieldChecker(path, f"edit {number}")
     if not isinstance(item, dict):
         check.fail(line, f"expected a mapping with one of {', '.join(EDIT_KINDS)}")
     kinds = [k for k in EDIT_KINDS if k in item]
@@ -242,7 +242,7 @@ def _edit(path: Path, number: int, item, line: int, top: dict, raw_top) -> Edit:
         return Edit(kind, v["set_rate"], v["from"], v["until"] or "open", v["rate"], (), instrument, source,
                     v["note"], line=item.line)
     if kind == "add_step":
-        step = _step(path, 1, v["step"], item.key_lines["step"])
+        step = parse_step(path, 1, v["step"], item.key_lines["step"])
         return Edit(kind, v["add_step"], step.start, step.end or "open", step.rate, (), step.instrument,
                     step.source, v["note"], step=step, line=item.line)
     layer = parse_layer(path, v["add_layer"], _list_root(path, v["add_layer"]))
@@ -436,7 +436,7 @@ def apply_scenario(dataset: Dataset, scenario: Scenario) -> Applied:
                               window[0] if window else edit.start, window[1] if window else None))
     new_layers = [layers[i] for i in order]
     try:
-        _check_rules(new_layers)
+        check_rules(new_layers)
     except DataError as exc:
         raise DataError(scenario.path, None, f"after the edits: {exc}") from None
     return Applied(scenario, replace(dataset, layers=tuple(new_layers)), effects)

@@ -12,11 +12,10 @@ from hypothesis import strategies as st
 
 from tariffcalc.averages import WeightSet, WeightSets, average_on, average_rates
 from tariffcalc.cli import cli
-from tariffcalc.engine import Engine, direction_with_origin
+from tariffcalc.engine import direction_with_origin
 from tariffcalc.errors import QueryError
 from tariffcalc.loader import load_dataset
 from tariffcalc.products import ProductEngine
-from tariffcalc.schedule import Schedules
 
 ROOT = Path(__file__).resolve().parent.parent
 US, CN = direction_with_origin("us"), direction_with_origin("cn")
@@ -25,7 +24,7 @@ US, CN = direction_with_origin("us"), direction_with_origin("cn")
 @pytest.fixture(scope="module")
 def products():
     dataset = load_dataset()
-    return ProductEngine(Engine(dataset), Schedules.for_dataset(dataset))
+    return ProductEngine.from_dataset(dataset)
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tariffcalc.content import Contents
-from tariffcalc.engine import Engine, direction_with_origin
+from tariffcalc.engine import direction_with_origin
 from tariffcalc.loader import load_dataset
 from tariffcalc.products import ProductEngine, additional_totals
-from tariffcalc.schedule import Schedules
 
 DATASET = load_dataset()
-PRODUCTS = ProductEngine(Engine(DATASET), Schedules.for_dataset(DATASET))
+PRODUCTS = ProductEngine.from_dataset(DATASET)
 ORIGINS = {"us": ["CN", "HK", "MO"], "cn": ["US"]}
 
 

@@ -7,7 +7,6 @@ import pytest
 
 from tariffcalc import cluster, duties, export, ledger
 from tariffcalc.products import ProductEngine
-from tariffcalc.schedule import Schedules
 
 dd = pytest.importorskip("dask.dataframe")  # installed with the test extra: CI runs this
 distributed = pytest.importorskip("distributed")
@@ -23,7 +22,7 @@ class _Summary:
 
 @pytest.fixture(scope="module")
 def products(bundled_engine):
-    return ProductEngine(bundled_engine, Schedules.for_dataset(bundled_engine.dataset))
+    return ProductEngine.from_dataset(bundled_engine.dataset, bundled_engine)
 
 
 @pytest.fixture(scope="module")

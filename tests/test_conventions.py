@@ -8,11 +8,10 @@ import pytest
 from tariffcalc.averages import WeightSet, WeightSets, average_rates
 from tariffcalc.cli import cli
 from tariffcalc.conventions import Convention, Conventions, value_parts
-from tariffcalc.engine import Engine, direction_with_origin
+from tariffcalc.engine import direction_with_origin
 from tariffcalc.errors import QueryError
 from tariffcalc.loader import load_dataset
 from tariffcalc.products import ProductEngine
-from tariffcalc.schedule import Schedules
 
 from .conftest import GOLDEN
 
@@ -24,7 +23,7 @@ YALE_CHOICES = ("denominator", "exclusion_shares", "metal_content", "rate_offset
 @pytest.fixture(scope="module")
 def products():
     dataset = load_dataset()
-    return ProductEngine(Engine(dataset), Schedules.for_dataset(dataset))
+    return ProductEngine.from_dataset(dataset)
 
 
 @pytest.fixture(scope="module")

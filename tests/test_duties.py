@@ -11,7 +11,6 @@ import pytest
 from tariffcalc import duties, export, ledger
 from tariffcalc.engine import direction_with_origin
 from tariffcalc.products import ProductEngine
-from tariffcalc.schedule import Schedules
 
 from .snapshot import assert_snapshot
 
@@ -23,7 +22,7 @@ AS_OF = date(2026, 12, 1)
 
 @pytest.fixture(scope="module")
 def products(bundled_engine):
-    return ProductEngine(bundled_engine, Schedules.for_dataset(bundled_engine.dataset))
+    return ProductEngine.from_dataset(bundled_engine.dataset, bundled_engine)
 
 
 def test_vintage_numbers_are_vintage_on(products):

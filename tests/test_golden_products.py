@@ -8,10 +8,9 @@ import csv
 
 import pytest
 
-from tariffcalc.engine import Engine, direction_with_origin
+from tariffcalc.engine import direction_with_origin
 from tariffcalc.loader import load_dataset
 from tariffcalc.products import ProductEngine
-from tariffcalc.schedule import Schedules
 
 from .conftest import GOLDEN, d
 
@@ -30,7 +29,7 @@ def gap(fact):
 @pytest.fixture(scope="module")
 def products():
     dataset = load_dataset()
-    return ProductEngine(Engine(dataset), Schedules.for_dataset(dataset))
+    return ProductEngine.from_dataset(dataset)
 
 
 def test_product_facts_cover_both_directions_many_products_and_years():

@@ -11,14 +11,14 @@ from tariffcalc import duties, export, ledger
 from tariffcalc.engine import direction_with_origin
 from tariffcalc.errors import QueryError
 from tariffcalc.products import ProductEngine
-from tariffcalc.schedule import Schedules, parse_specific
+from tariffcalc.schedule import parse_specific
 
 LEDGERS = Path(__file__).parent / "fixtures" / "ledgers"
 
 
 @pytest.fixture(scope="module")
 def products(bundled_engine):
-    return ProductEngine(bundled_engine, Schedules.for_dataset(bundled_engine.dataset))
+    return ProductEngine.from_dataset(bundled_engine.dataset, bundled_engine)
 
 
 @pytest.fixture(scope="module")

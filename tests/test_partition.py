@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from tariffcalc import duties, export, ledger, partition
 from tariffcalc.cli import cli
 from tariffcalc.products import ProductEngine
-from tariffcalc.schedule import Schedules
 
 RANDOM = Path(__file__).parent / "fixtures" / "ledgers" / "random-us.csv"  # 400 rows, seeded, bundled codes
 AS_OF = date(2026, 12, 1)
@@ -20,7 +19,7 @@ AS_OF = date(2026, 12, 1)
 
 @pytest.fixture(scope="module")
 def products(bundled_engine):
-    return ProductEngine(bundled_engine, Schedules.for_dataset(bundled_engine.dataset))
+    return ProductEngine.from_dataset(bundled_engine.dataset, bundled_engine)
 
 
 @pytest.fixture(scope="module")

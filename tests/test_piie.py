@@ -15,11 +15,10 @@ import pytest
 from tariffcalc.averages import WeightSets, average_rates
 from tariffcalc.cli import cli
 from tariffcalc.conventions import Convention, Conventions
-from tariffcalc.engine import Engine, direction_with_origin
+from tariffcalc.engine import direction_with_origin
 from tariffcalc.errors import DataError, QueryError
 from tariffcalc.loader import load_dataset
 from tariffcalc.products import ProductEngine
-from tariffcalc.schedule import Schedules
 
 from .conftest import GOLDEN
 
@@ -29,7 +28,7 @@ STATUSES = {"P", "P-copy", "D", "S", "W"}
 @pytest.fixture(scope="module")
 def products():
     dataset = load_dataset()
-    return ProductEngine(Engine(dataset), Schedules.for_dataset(dataset))
+    return ProductEngine.from_dataset(dataset)
 
 
 @pytest.fixture(scope="module")

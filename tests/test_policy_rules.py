@@ -8,7 +8,7 @@ import pytest
 
 from tariffcalc.cli import cli
 from tariffcalc.content import ContentEstimates, Contents
-from tariffcalc.engine import Engine, direction_with_origin
+from tariffcalc.engine import direction_with_origin
 from tariffcalc.loader import load_dataset
 from tariffcalc.products import ProductEngine
 from tariffcalc.schedule import Schedules
@@ -23,7 +23,7 @@ MEDICAMENTS = "3004909220"  # on the Section 232 steel and aluminum derivative l
 @pytest.fixture(scope="module")
 def products():
     dataset = load_dataset()
-    return ProductEngine(Engine(dataset), Schedules.for_dataset(dataset))
+    return ProductEngine.from_dataset(dataset)
 
 
 @pytest.fixture(scope="module")

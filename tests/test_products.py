@@ -3,11 +3,10 @@ import pandas as pd
 import pytest
 
 from tariffcalc.codes import dotted, normalize_code
-from tariffcalc.engine import Engine, direction_with_origin
+from tariffcalc.engine import direction_with_origin
 from tariffcalc.errors import QueryError
 from tariffcalc.loader import load_dataset
 from tariffcalc.products import ProductEngine, evaluate, product_diff, product_lookup
-from tariffcalc.schedule import Schedules
 
 from .conftest import BASIC, d
 
@@ -17,7 +16,7 @@ US, HK, CN = (direction_with_origin("us"), direction_with_origin("us", "HK"), di
 @pytest.fixture(scope="module")
 def products():
     dataset = load_dataset(BASIC, bundled=False)
-    return ProductEngine(Engine(dataset), Schedules.for_dataset(dataset))
+    return ProductEngine.from_dataset(dataset)
 
 
 def reasons(answer):

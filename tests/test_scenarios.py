@@ -34,7 +34,6 @@ from tariffcalc.scenarios import (
     read_scenario,
     scenario_engine,
 )
-from tariffcalc.schedule import Schedules
 
 ROOT = Path(__file__).resolve().parent.parent
 LEDGER_HEADER = "entry_id,entry_date,hts,origin,customs_value\n"
@@ -46,7 +45,7 @@ def record():
 
 
 def _products(engine):
-    return ProductEngine(engine, Schedules.for_dataset(engine.dataset))
+    return ProductEngine.from_dataset(engine.dataset, engine)
 
 
 def _write(tmp_path, name, text):

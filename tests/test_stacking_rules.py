@@ -5,10 +5,9 @@ says what the cited instrument says, and that the engine applies it.
 """
 import pytest
 
-from tariffcalc.engine import Engine, direction_with_origin
+from tariffcalc.engine import direction_with_origin
 from tariffcalc.loader import load_dataset
 from tariffcalc.products import ProductEngine
-from tariffcalc.schedule import Schedules
 
 from .conftest import d
 
@@ -19,7 +18,7 @@ STEEL_PLATE = "7208510000"
 @pytest.fixture(scope="module")
 def products():
     dataset = load_dataset()
-    return ProductEngine(Engine(dataset), Schedules.for_dataset(dataset))
+    return ProductEngine.from_dataset(dataset)
 
 
 def layer(products, code, day, layer_id):
