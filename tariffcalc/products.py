@@ -985,8 +985,10 @@ class ProductEngine:
         lines["mfn_rate"] = self.schedules.mfn_column(direction.imposer, lines["line"], lines["date"].dt.date) \
             .to_numpy(dtype=float) if len(lines) else np.zeros(0)
         totals = fold_totals(lines, ["code", "date"])
-        # lines alike in total may differ in the layers charging it: those codes vary too
-        alike = totals.loc[(totals["lines"] > 1) & ~totals["varies"], ["code", "date"]]
+        # lines alike in a total may differ in the layers charging it: then no total is one answer
+        # (a code whose MFN varies may still have one additional rate: check it too)
+        alike = totals.loc[(totals["lines"] > 1) & (totals["additional_rate"].notna() | totals["total_rate"].notna()),
+                           ["code", "date"]]
         several = lines.merge(alike, on=["code", "date"])
         if len(several):
             applied = additional_totals(self.engine, self.index, several["line"].unique(), day_index, direction,

@@ -95,6 +95,9 @@ def test_golden_codes_agree():
     codes = ["940360", "851713", "9018310000", "90183100", "9999999999", "3208100000", "3004909220", "8471300100"]
     days = [date(2019, 7, 1), date(2024, 10, 1), date(2025, 4, 12), date(2025, 9, 1), date(2026, 3, 1)]
     check(codes, days, us)
+    # 854390 in 2020: 25% on every line, List 1 on five lines and List 3 on five (found by the
+    # property test above), and an MFN that differs: the bulk rate must not keep the 25 either
+    check(["854390"], [date(2020, 1, 1)], us)
     check(codes, days, us, assume=Contents(shares={"steel": 0.2, "aluminum": 0.1}, conditions=frozenset({"auto-part"})))
     table = PRODUCTS.table(["940360", "851713", "9999999999"], [date(2019, 7, 1), date(2025, 4, 12)], us)
     table = table.set_index(["code", "date"])
