@@ -19,9 +19,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from .content import Contents
 from .engine import EARLIEST, LATEST, direction_with_origin
-from .ledger import Ledger, reject_rows
-from .model import AUTHORITIES, DIRECTIONS, Direction
+from .ledger import Ledger, condition_ids, reject_rows
+from .model import AUTHORITIES, CONTENTS, DIRECTIONS, Direction
 from .products import ProductEngine, transit_holds, transit_note
 from .refunds import ROUTES as ROUTE_NAMES
 from .schedule import code_keys, parse_specific
@@ -219,6 +220,39 @@ def _line_vintages(products: ProductEngine, imposer: str, codes: np.ndarray) -> 
     return found.reshape(len(codes), len(starts))
 
 
+def entry_assumptions(ledger: Ledger, products: ProductEngine) -> tuple[list[Contents], np.ndarray]:
+    """What each entry asserts, as ``rate --assume … --content …`` would: the conditions of its
+    ``assume`` column (ids separated by ';') and the shares of customs_value its ``*_value``
+    columns declare (``steel_value`` 200 on 1,000: steel=0.2), on top of the engine's own (a
+    convention's). Returns the distinct assertions, the first being the engine's (entries that
+    assert nothing), and the number of each entry's."""
+    entries, base = ledger.entries, products.assume
+    metals = [m for m in CONTENTS if f"{m}_value" in entries]
+    if "assume" not in entries and not metals:
+        return [base], np.zeros(len(entries), dtype=np.int64)
+    parts = {}
+    if "assume" in entries:
+        parts["assume"] = entries["assume"].cat.codes.to_numpy().astype(np.int64)
+    value = entries["customs_value"].to_numpy(dtype=float)
+    for metal in metals:
+        with np.errstate(divide="ignore", invalid="ignore"):  # nothing of no value: a share of 0
+            parts[metal] = np.where(value > 0, entries[f"{metal}_value"].to_numpy(dtype=float) / value, 0.0)
+        parts[metal][np.isnan(entries[f"{metal}_value"].to_numpy(dtype=float))] = np.nan
+    frame = pd.DataFrame(parts)
+    number = frame.groupby(list(parts), dropna=False, sort=False).ngroup().to_numpy()
+    distinct = frame.groupby(list(parts), dropna=False, sort=False).head(1)
+    texts = list(entries["assume"].cat.categories) if "assume" in entries else []
+    assumed, of_group = [base], np.zeros(len(distinct), dtype=np.int64)
+    for group, row in zip(number[distinct.index.to_numpy()], distinct.itertuples(index=False)):
+        row = row._asdict()
+        ids = frozenset(condition_ids(texts[row["assume"]])) if row.get("assume", -1) >= 0 else frozenset()
+        shares = {m: float(row[m]) for m in metals if not pd.isna(row[m])}
+        if ids or shares:
+            of_group[group] = len(assumed)
+            assumed.append(Contents({**base.shares, **shares}, base.conditions | ids))
+    return assumed, of_group[number]
+
+
 def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, code_at: np.ndarray,
                   days: Days, include_threatened: bool):
     """The layer rows bearing on the entries, each with its ``key``, and the key of each entry.
@@ -228,8 +262,8 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     returns the first day and the day after the last of the period of every key."""
     origin_at = ledger.entries["origin"].cat.codes.to_numpy()
     origins = list(ledger.entries["origin"].cat.categories)
-    directions = {origin: direction_with_origin(ledger.direction, origin) for origin in origins}
-    layer_ids = set().union(*(products.engine.direction_steps(d)["layer_id"] for d in directions.values()))
+    layer_ids = set().union(*(products.engine.direction_steps(direction_with_origin(ledger.direction, o))["layer_id"]
+                              for o in origins))
     present = np.flatnonzero(np.bincount(code_at, minlength=len(codes)))
     kind, reps, _found = _kinds(products, codes[present], layer_ids,  # alike for every origin
                                 DIRECTIONS[ledger.direction].imposer)
@@ -237,20 +271,29 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     kind_of_code[present] = kind
     n_kinds = len(reps)
 
-    # key = the origin's offset + kind * (the origin's number of periods) + the period of the day
-    changes = [_change_dates(products, directions[origin]) for origin in origins]
+    # A block is an origin with what its entries assert (``entry_assumptions``: the ledger's assume
+    # and *_value columns); without those columns, the origins. Its answers are a group of
+    # answer_pairs: key = the block's offset + kind * (its origin's periods) + the period of the day.
+    assumed, assume_at = entry_assumptions(ledger, products)
+    block_at, block_pairs = pd.factorize(origin_at.astype(np.int64) * len(assumed) + assume_at, sort=True)
+    block_origin, block_assume = block_pairs // len(assumed), block_pairs % len(assumed)
+    labels = [origins[o] if a == 0 else f"{origins[o]}+{a}" for o, a in zip(block_origin, block_assume)]
+    directions = {label: direction_with_origin(ledger.direction, origins[o]) for label, o in zip(labels, block_origin)}
+    assumes = {label: assumed[a] for label, a in zip(labels, block_assume)}
+    changes_of = [_change_dates(products, direction_with_origin(ledger.direction, o)) for o in origins]
+    changes = [changes_of[o] for o in block_origin]
     periods = np.array([len(c) for c in changes], dtype=np.int64)
     offsets = np.cumsum(n_kinds * periods) - n_kinds * periods
-    by_day = np.array([offset + days.periods(c) for offset, c in zip(offsets, changes)],
-                      dtype=np.int64).reshape(len(origins), len(days.span))
-    key = kind_of_code[code_at] * periods[origin_at]
+    by_day = np.array([days.periods(c) for c in changes_of], dtype=np.int64).reshape(len(origins), len(days.span))
+    key = kind_of_code[code_at] * periods[block_at] + offsets[block_at]
     key += by_day[origin_at, days.offset]
-    used = np.flatnonzero(np.bincount(key, minlength=int((n_kinds * periods).sum())))
+    space = int((n_kinds * periods).sum())
+    used = np.flatnonzero(np.bincount(key, minlength=space)) if space <= 4 * len(key) + 2 ** 20 else np.unique(key)
     pairs, blocks = [], {}
-    for number, origin in enumerate(origins):
-        blocks[origin] = (offsets[number], changes[number])
+    for number, label in enumerate(labels):
+        blocks[label] = (offsets[number], changes[number])
         local = used[(used >= offsets[number]) & (used < offsets[number] + n_kinds * periods[number])] - offsets[number]
-        pairs.append(pd.DataFrame({"group": origin, "code": np.asarray(reps, dtype=object)[local // periods[number]],
+        pairs.append(pd.DataFrame({"group": label, "code": np.asarray(reps, dtype=object)[local // periods[number]],
                                    "date": changes[number][local % periods[number]].astype("datetime64[ns]")}))
     if not len(code_at):
         empty = np.zeros(0, dtype="datetime64[D]")
@@ -258,7 +301,7 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
             (empty, empty), np.zeros(0, dtype=np.int64)
     # The one evaluation path (ProductEngine.answer_pairs): each code's schedule lines, folded.
     answers = products.answer_pairs(pd.concat(pairs, ignore_index=True), directions, include_threatened,
-                                    explain=False)
+                                    explain=False, assume=assumes)
 
     def key_of(frame):
         keys = np.zeros(len(frame), dtype=np.int64)
@@ -469,6 +512,24 @@ def _not_lines(ledger: Ledger, products: ProductEngine) -> tuple[np.ndarray, lis
     return bad, [reason_of[p] for p in pair[bad]]
 
 
+def _unknown_conditions(ledger: Ledger, products: ProductEngine) -> tuple[np.ndarray, list[str]]:
+    """Entries whose ``assume`` names a condition the data does not declare, and why."""
+    if "assume" not in ledger.entries:
+        return np.zeros(0, dtype=np.int64), []
+    known = products.index.conditions
+    texts = ledger.entries["assume"].cat.categories
+    why = {}
+    for number, text in enumerate(texts):
+        unknown = [c for c in condition_ids(text) if c not in known]
+        if unknown:
+            why[number] = f"{text!r}: unknown condition {unknown[0]!r} (known: {', '.join(sorted(known))})"
+    if not why:
+        return np.zeros(0, dtype=np.int64), []
+    at = ledger.entries["assume"].cat.codes.to_numpy()
+    bad = np.flatnonzero(np.isin(at, list(why)))
+    return bad, [why[int(n)] for n in at[bad]]
+
+
 def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: bool = False,
                    as_of: date | None = None, interest_payer: str | None = None) -> DutyResult:
     """Price every entry of ``ledger``: MFN, each layer bearing on it (with the reason), the totals,
@@ -478,6 +539,7 @@ def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: 
     An entry whose code stands for no line of the schedule in force on its date, or for lines
     that get different duties, cannot be priced: it is a bad row (``ledger.reject_rows``: an
     error, or with ``skip_bad`` a reject)."""
+    ledger = reject_rows(ledger, *_unknown_conditions(ledger, products), field="assume")
     ledger = reject_rows(ledger, *_not_lines(ledger, products))
     result = _compute_duties(ledger, products, include_threatened, as_of, interest_payer)
     if len(result.varying):
