@@ -275,7 +275,10 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     # and *_value columns); without those columns, the origins. Its answers are a group of
     # answer_pairs: key = the block's offset + kind * (its origin's periods) + the period of the day.
     assumed, assume_at = entry_assumptions(ledger, products)
-    block_at, block_pairs = pd.factorize(origin_at.astype(np.int64) * len(assumed) + assume_at, sort=True)
+    if len(assumed) == 1:  # nothing asserted (the usual ledger): the blocks are the origins
+        block_at, block_pairs = origin_at.astype(np.int64), np.arange(len(origins), dtype=np.int64)
+    else:
+        block_at, block_pairs = pd.factorize(origin_at.astype(np.int64) * len(assumed) + assume_at, sort=True)
     block_origin, block_assume = block_pairs // len(assumed), block_pairs % len(assumed)
     labels = [origins[o] if a == 0 else f"{origins[o]}+{a}" for o, a in zip(block_origin, block_assume)]
     directions = {label: direction_with_origin(ledger.direction, origins[o]) for label, o in zip(labels, block_origin)}
