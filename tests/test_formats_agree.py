@@ -257,6 +257,7 @@ def questions(draw):
     return code, day.isoformat(), direction, origin, exported
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(question=questions())
 def test_every_format_agrees(runner, no_user_data, tmp_path_factory, question):
@@ -312,7 +313,7 @@ def test_asserted_golden_cases_agree(runner, no_user_data, tmp_path, code, day, 
     assert got["duty"].exit_code == 0, got["duty"].output
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(question=questions())
 def test_every_format_agrees_many(runner, no_user_data, tmp_path_factory, question):
