@@ -924,7 +924,9 @@ def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, dire
     (CN, HK, MO for US duties; US for China's), customs_value (in the imposer's currency) and
     optionally export_date (for in-transit rules) and quantity (for specific MFN duties, in the
     unit of the duty), liquidation_date (a date, or 'unliquidated') and entry_summary_date (when
-    the duty was deposited) for refunds. The summary gives totals by authority and month and the
+    the duty was deposited) for refunds, and what rate --assume and --content take: assume
+    (condition ids separated by ';') and steel_value, aluminum_value, copper_value (the metal
+    content's value, in the ledger's currency). The summary gives totals by authority and month and the
     refunds on the --as-of date: for every entry with a refundable duty its route (CAPE phase 1,
     protest, later phase, time-barred; unknown without a liquidation date; Section 122 duties
     contingent on the appeal), deadline and interest, totals by route and the entries due

@@ -20,9 +20,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from .content import Contents
 from .engine import EARLIEST, LATEST, direction_with_origin
-from .ledger import Ledger, Problem, reject_rows
-from .model import AUTHORITIES, DIRECTIONS, Direction
+from .ledger import Ledger, Problem, condition_ids, reject_rows
+from .model import AUTHORITIES, CONTENTS, DIRECTIONS, Direction
 from .products import ProductEngine, transit_holds, transit_note
 from .refunds import ROUTES as ROUTE_NAMES
 from .schedule import code_keys, parse_specific
@@ -186,14 +187,17 @@ class PricingMemo:
 class _KeyMemo:
     """Kinds of codes and the evaluated layer rows of each key, for one direction and layer set."""
 
-    KIND, ORIGIN = 20, 12  # a key as one integer: kind << 20 | origin << 12 | period
+    # a key as one integer: kind << 32 | block << 12 | period; a block is an origin with what its
+    # entries assert (``entry_assumptions``), up to 2**20 of them
+    KIND, ORIGIN = 32, 12
+    BLOCKS = (1 << (KIND - ORIGIN)) - 1
 
     def __init__(self):
         self.row_id: dict = {}  # a product-index row's (layer, role, set, dates, match, condition) -> id
         self.kind_of_signature: dict = {}
         self.kind_of_code: dict = {}
         self.reps: list = []  # kind -> the code answered for it
-        self.origins: dict = {}  # origin -> its number in the keys
+        self.origins: dict = {}  # block (origin, conditions, shares) -> its number in the keys
         self.gid: dict = {}  # key -> its number in the tables below
         self.first: list = []  # gid -> first row of its layer rows in ``rows``
         self.count: list = []
@@ -275,6 +279,39 @@ def _line_vintages(products: ProductEngine, imposer: str, codes: np.ndarray) -> 
     return found.reshape(len(codes), len(starts))
 
 
+def entry_assumptions(ledger: Ledger, products: ProductEngine) -> tuple[list[Contents], np.ndarray]:
+    """What each entry asserts, as ``rate --assume … --content …`` would: the conditions of its
+    ``assume`` column (ids separated by ';') and the shares of customs_value its ``*_value``
+    columns declare (``steel_value`` 200 on 1,000: steel=0.2), on top of the engine's own (a
+    convention's). Returns the distinct assertions, the first being the engine's (entries that
+    assert nothing), and the number of each entry's."""
+    entries, base = ledger.entries, products.assume
+    metals = [m for m in CONTENTS if f"{m}_value" in entries]
+    if "assume" not in entries and not metals:
+        return [base], np.zeros(len(entries), dtype=np.int64)
+    parts = {}
+    if "assume" in entries:
+        parts["assume"] = entries["assume"].cat.codes.to_numpy().astype(np.int64)
+    value = entries["customs_value"].to_numpy(dtype=float)
+    for metal in metals:
+        with np.errstate(divide="ignore", invalid="ignore"):  # nothing of no value: a share of 0
+            parts[metal] = np.where(value > 0, entries[f"{metal}_value"].to_numpy(dtype=float) / value, 0.0)
+        parts[metal][np.isnan(entries[f"{metal}_value"].to_numpy(dtype=float))] = np.nan
+    frame = pd.DataFrame(parts)
+    number = frame.groupby(list(parts), dropna=False, sort=False).ngroup().to_numpy()
+    distinct = frame.groupby(list(parts), dropna=False, sort=False).head(1)
+    texts = list(entries["assume"].cat.categories) if "assume" in entries else []
+    assumed, of_group = [base], np.zeros(len(distinct), dtype=np.int64)
+    for group, row in zip(number[distinct.index.to_numpy()], distinct.itertuples(index=False)):
+        row = row._asdict()
+        ids = frozenset(condition_ids(texts[row["assume"]])) if row.get("assume", -1) >= 0 else frozenset()
+        shares = {m: float(row[m]) for m in metals if not pd.isna(row[m])}
+        if ids or shares:
+            of_group[group] = len(assumed)
+            assumed.append(Contents({**base.shares, **shares}, base.conditions | ids))
+    return assumed, of_group[number]
+
+
 def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, code_at: np.ndarray,
                   days: Days, include_threatened: bool, memo: PricingMemo | None = None):
     """The layer rows bearing on the entries, each with its ``key``, and the key of each entry.
@@ -287,41 +324,58 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     memo = PricingMemo() if memo is None else memo
     origin_at = ledger.entries["origin"].cat.codes.to_numpy()
     origins = list(ledger.entries["origin"].cat.categories)
-    directions = {origin: direction_with_origin(ledger.direction, origin) for origin in origins}
-    layer_ids = set().union(*(products.engine.direction_steps(d)["layer_id"] for d in directions.values()))
+    layer_ids = set().union(*(products.engine.direction_steps(direction_with_origin(ledger.direction, o))["layer_id"]
+                              for o in origins))
     keys = memo.key_memo(ledger.direction, include_threatened, layer_ids)
     present = np.flatnonzero(np.bincount(code_at, minlength=len(codes)))
     kind_of_code = np.zeros(len(codes), dtype=np.int64)
     kind_of_code[present] = _kinds(products, codes[present], layer_ids,  # alike for every origin
                                    DIRECTIONS[ledger.direction].imposer, keys)
-    changes = [_change_dates(products, directions[origin]) for origin in origins]
+    changes = [_change_dates(products, direction_with_origin(ledger.direction, origin)) for origin in origins]
     if any(len(c) >= 1 << _KeyMemo.ORIGIN for c in changes):
         raise ValueError("more change dates than a pricing key holds")
-    number = np.array([keys.origins.setdefault(o, len(keys.origins)) for o in origins], dtype=np.int64)
-    by_day = np.array([(number[i] << _KeyMemo.ORIGIN) + np.maximum(days.periods(c), 0)
-                       for i, c in enumerate(changes)], dtype=np.int64).reshape(len(origins), len(days.span))
+    # A block is an origin with what its entries assert (the ledger's assume and *_value columns);
+    # a ledger without those columns has its origins as blocks. A block is a group of answer_pairs.
+    assumed, assume_at = entry_assumptions(ledger, products)
+    if len(assumed) == 1:
+        block_at, block_pairs = origin_at.astype(np.int64), np.arange(len(origins), dtype=np.int64)
+    else:
+        block_at, block_pairs = pd.factorize(origin_at.astype(np.int64) * len(assumed) + assume_at, sort=True)
+        block_at = block_at.astype(np.int64)
+    block_origin, block_assume = block_pairs // len(assumed), block_pairs % len(assumed)
+    names = [(origins[o], tuple(sorted(assumed[a].conditions)), tuple(sorted(assumed[a].shares.items())))
+             for o, a in zip(block_origin, block_assume)]
+    number = np.array([keys.origins.setdefault(n, len(keys.origins)) for n in names], dtype=np.int64)
+    if len(keys.origins) > _KeyMemo.BLOCKS:
+        raise ValueError("more distinct assertions than a pricing key holds")
+    directions = {int(n): direction_with_origin(ledger.direction, origins[o]) for n, o in zip(number, block_origin)}
+    assumes = {int(n): assumed[a] for n, a in zip(number, block_assume)}
+    by_day = np.array([np.maximum(days.periods(c), 0) for c in changes],
+                      dtype=np.int64).reshape(len(origins), len(days.span))
     if not len(code_at):
         empty = np.zeros(0, dtype="datetime64[D]")
         return pd.DataFrame(columns=[*LAYER_FIELDS, "transit_loaded", "transit_entered", "transit_rate", "key"]), \
             np.zeros(0, dtype=np.int64), (empty, empty), np.zeros(0, dtype=np.int64)
-    full = (kind_of_code[code_at] << _KeyMemo.KIND) | by_day[origin_at, days.offset]
+    full = (kind_of_code[code_at] << _KeyMemo.KIND) | (number[block_at] << _KeyMemo.ORIGIN) \
+        | by_day[origin_at, days.offset]
     used, key = np.unique(full, return_inverse=True)
     key = key.astype(np.int64).ravel()
-    kind_of, origin_of, period_of = used >> _KeyMemo.KIND, (used >> _KeyMemo.ORIGIN) & 0xFF, used & 0xFFF
-    local_origin = pd.Index(number).get_indexer(origin_of)
+    kind_of, block_of = used >> _KeyMemo.KIND, (used >> _KeyMemo.ORIGIN) & _KeyMemo.BLOCKS
+    period_of = used & ((1 << _KeyMemo.ORIGIN) - 1)
+    local_origin = block_origin[pd.Index(number).get_indexer(block_of)]
 
     new = [k for k in used.tolist() if k not in keys.gid]
     if new:
         new = np.array(new, dtype=np.int64)
         at = pd.Index(used).get_indexer(new)
-        pairs = pd.DataFrame({"group": np.asarray(origins, dtype=object)[local_origin[at]],
+        pairs = pd.DataFrame({"group": block_of[at],
                               "code": np.asarray(keys.reps, dtype=object)[kind_of[at]],
                               "date": np.array([changes[o][p] for o, p in zip(local_origin[at], period_of[at])],
                                                dtype="datetime64[D]").astype("datetime64[ns]")})
         pairs["_full"] = new
         # The one evaluation path (ProductEngine.answer_pairs): each code's schedule lines, folded.
         answers = products.answer_pairs(pairs[["group", "code", "date"]], directions, include_threatened,
-                                        explain=False)
+                                        explain=False, assume=assumes)
         lookup = pairs.set_index(["group", "code", "date"])["_full"]
 
         def full_of(frame):
@@ -583,6 +637,24 @@ def _not_lines(ledger: Ledger, products: ProductEngine, memo: PricingMemo | None
     return bad, [reason_of[p] for p in pair[bad]]
 
 
+def _unknown_conditions(ledger: Ledger, products: ProductEngine) -> tuple[np.ndarray, list[str]]:
+    """Entries whose ``assume`` names a condition the data does not declare, and why."""
+    if "assume" not in ledger.entries:
+        return np.zeros(0, dtype=np.int64), []
+    known = products.index.conditions
+    texts = ledger.entries["assume"].cat.categories
+    why = {}
+    for number, text in enumerate(texts):
+        unknown = [c for c in condition_ids(text) if c not in known]
+        if unknown:
+            why[number] = f"{text!r}: unknown condition {unknown[0]!r} (known: {', '.join(sorted(known))})"
+    if not why:
+        return np.zeros(0, dtype=np.int64), []
+    at = ledger.entries["assume"].cat.codes.to_numpy()
+    bad = np.flatnonzero(np.isin(at, list(why)))
+    return bad, [why[int(n)] for n in at[bad]]
+
+
 def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: bool = False,
                    as_of: date | None = None, interest_payer: str | None = None,
                    memo: PricingMemo | None = None) -> DutyResult:
@@ -596,6 +668,8 @@ def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: 
     once per distinct code and key for the next parts of the same ledger: give the same one to
     every chunk; the result does not depend on it."""
     memo = PricingMemo() if memo is None else memo
+    ledger = reject_rows(ledger, *_unknown_conditions(ledger, products), Problem.ASSUME_UNKNOWN_CONDITION,
+                         field="assume")
     ledger = reject_rows(ledger, *_not_lines(ledger, products, memo), Problem.HTS_NOT_A_LINE)
     result = _compute_duties(ledger, products, include_threatened, as_of, interest_payer, memo)
     if len(result.varying):

@@ -23,14 +23,18 @@ import pandas as pd
 from .codes import code_problem
 from .engine import EARLIEST, LATEST
 from .errors import TariffcalcError
+from .model import CONTENTS
 
+# What the importer knows of the goods, as ``rate --assume``/``--content`` take it: condition ids
+# separated by ';', and the value of each metal content, in the ledger's currency.
+CONTENT_FIELDS = tuple(f"{content}_value" for content in CONTENTS)
 FIELDS = ("entry_id", "entry_date", "hts", "origin", "customs_value", "export_date", "quantity",
-          "liquidation_date", "entry_summary_date")
+          "liquidation_date", "entry_summary_date", "assume", *CONTENT_FIELDS)
 REQUIRED = FIELDS[:5]
-NUMBERS = ("customs_value", "quantity")
+NUMBERS = ("customs_value", "quantity", *CONTENT_FIELDS)
 # Read as categorical: the parser hashes the few distinct values in C. Not hts: pandas turns
 # categories that all look like numbers into numbers, and 05119910 would lose its leading zero.
-REPEATING = ("entry_date", "export_date", "origin", "liquidation_date", "entry_summary_date")
+REPEATING = ("entry_date", "export_date", "origin", "liquidation_date", "entry_summary_date", "assume")
 UNLIQUIDATED = "unliquidated"  # written in liquidation_date for an entry not liquidated yet
 DIRECTION_OF_ORIGIN = {"CN": "us", "HK": "us", "MO": "us", "US": "cn"}
 CHUNK_ROWS = 250_000
@@ -156,6 +160,15 @@ class Problem(enum.IntEnum):
     ENTRY_ID_REPEATED = 16  # found across the rows read so far
     HTS_NOT_A_LINE = 17  # found when pricing: the code is no line of the schedule in force
     HTS_LINES_DIFFER = 18  # found when pricing: the code's lines get different duties
+    ASSUME_NOT_A_CONDITION_ID = 19
+    STEEL_VALUE_NOT_A_NUMBER = 20
+    STEEL_VALUE_NEGATIVE = 21
+    ALUMINUM_VALUE_NOT_A_NUMBER = 22
+    ALUMINUM_VALUE_NEGATIVE = 23
+    COPPER_VALUE_NOT_A_NUMBER = 24
+    COPPER_VALUE_NEGATIVE = 25
+    CONTENT_VALUES_EXCEED_CUSTOMS_VALUE = 26
+    ASSUME_UNKNOWN_CONDITION = 27  # found when pricing: a condition id the data does not declare
 
     @property
     def code(self) -> str:
@@ -191,15 +204,31 @@ MESSAGES = {
     Problem.CUSTOMS_VALUE_TOO_LARGE:
         "{customs_value} {customs_value_text} is more than {max_value:g}, the largest tariffcalc accepts",
     Problem.QUANTITY_TOO_LARGE: "{quantity} {quantity_text} is more than {max_quantity:g}, the largest tariffcalc accepts",
+    Problem.ASSUME_NOT_A_CONDITION_ID: "{assume} {assume_text!r}: {condition_problem}",
+    Problem.STEEL_VALUE_NOT_A_NUMBER: "{steel_value} {steel_value_text!r} is not a number",
+    Problem.STEEL_VALUE_NEGATIVE: "{steel_value} {steel_value_text} is negative",
+    Problem.ALUMINUM_VALUE_NOT_A_NUMBER: "{aluminum_value} {aluminum_value_text!r} is not a number",
+    Problem.ALUMINUM_VALUE_NEGATIVE: "{aluminum_value} {aluminum_value_text} is negative",
+    Problem.COPPER_VALUE_NOT_A_NUMBER: "{copper_value} {copper_value_text!r} is not a number",
+    Problem.COPPER_VALUE_NEGATIVE: "{copper_value} {copper_value_text} is negative",
+    Problem.CONTENT_VALUES_EXCEED_CUSTOMS_VALUE: "{contents_text} add up to more than {customs_value} {customs_value_text}",
 }
+CONDITION_ID = re.compile(r"[a-z0-9][a-z0-9-]*$")
+
+
+def condition_ids(text: str) -> tuple[str, ...]:
+    """An ``assume`` cell -> its condition ids, sorted (``'auto-part; civil-aircraft'``)."""
+    return tuple(sorted({part.strip().lower() for part in str(text).split(";") if part.strip()}))
 
 
 class _Checker:
     """Types and checks the chunks of one ledger; keeps the codes and origins met so far."""
 
-    def __init__(self, names: dict, direction: str):
-        self.names, self.direction = names, direction
-        self.codes, self.origins = _Registry(), _Registry()
+    def __init__(self, names: dict, direction: str, conditions=None):
+        """``conditions``: the condition ids the data declares (an ``assume`` cell naming another
+        is a bad row); None: checked when pricing (``duties.compute_duties``)."""
+        self.names, self.direction, self.conditions = names, direction, conditions
+        self.codes, self.origins, self.assumes = _Registry(), _Registry(), _Registry()
         self.hts: dict[str, tuple[int, str | None]] = {}  # text -> (code id, problem), across chunks
 
     def column(self, raw: pd.DataFrame, name: str) -> pd.Series:
@@ -245,6 +274,19 @@ class _Checker:
                  "export_date": export_date, "origin": origin, "code": code,
                  "customs_value": value, "quantity": quantity, "liquidation_date": liquidation_date,
                  "unliquidated": open_text[liquidation_at], "entry_summary_date": summary_dates[summary_at]}
+        # assume and *_value: only where the ledger has the columns (a 20 M-row ledger without
+        # them carries no column of blanks)
+        assume_at, assume_text = _distinct(self.column(raw, "assume"))
+        assumed = [condition_ids(text) for text in assume_text]
+        condition_problem = np.array([self.condition_problem(ids) for ids in assumed], dtype=object)
+        if "assume" in self.names:
+            typed["assume"] = self.assumes(assume_text)[assume_at]
+        contents = {f: _number(self.column(raw, f)) for f in CONTENT_FIELDS if f in self.names}
+        for f, (content, _blank) in contents.items():
+            typed[f] = content
+        declared = np.zeros(len(raw))
+        for content, blank in contents.values():
+            declared += np.where(blank | ~np.isfinite(content), 0.0, content)
 
         # The checks, in the order their messages are tried; those on a column of few distinct
         # values are made once per value (``[at]`` picks each row's).
@@ -266,26 +308,46 @@ class _Checker:
                 Problem.ENTRY_SUMMARY_DATE_NOT_A_DATE: lambda at: bad_summary[summary_at[at]],
                 Problem.CUSTOMS_VALUE_TOO_LARGE: lambda at: value[at] > MAX_CUSTOMS_VALUE,
                 Problem.QUANTITY_TOO_LARGE: lambda at: ~quantity_blank[at] & (quantity[at] > MAX_QUANTITY),
+                Problem.ASSUME_NOT_A_CONDITION_ID: lambda at: pd.notna(condition_problem)[assume_at[at]],
             }
+            for f in CONTENT_FIELDS:  # steel_value, aluminum_value, copper_value: not a number, negative
+                content, blank = contents.get(f, (np.zeros(len(raw)), np.ones(len(raw), dtype=bool)))
+                name = f.upper()
+                checks[Problem[f"{name}_NOT_A_NUMBER"]] = lambda at, c=content, b=blank: ~b[at] & ~np.isfinite(c[at])
+                checks[Problem[f"{name}_NEGATIVE"]] = lambda at, c=content, b=blank: ~b[at] & (c[at] < 0)
+            checks[Problem.CONTENT_VALUES_EXCEED_CUSTOMS_VALUE] = lambda at: declared[at] > value[at]
             suspect = ((~np.isfinite(value) | (value < 0)) | (export_date > entry_date) | no_id
                        | (~quantity_blank & (~np.isfinite(quantity) | (quantity < 0)))
                        | (liquidation_date < entry_date) | (value > MAX_CUSTOMS_VALUE)
-                       | (~quantity_blank & (quantity > MAX_QUANTITY)))
+                       | (~quantity_blank & (quantity > MAX_QUANTITY)) | (declared > value))
+            for content, blank in contents.values():
+                suspect |= ~blank & (~np.isfinite(content) | (content < 0))
             for distinct, at in ((np.isnat(entry_dates) | (entry_dates < np.datetime64(EARLIEST))
                                   | (entry_dates > np.datetime64(LATEST)), entry_at),
                                  (pd.notna(problems), hts_at), (~wanted, origin_at),
                                  ((export_text != "") & np.isnat(export_dates), export_at),
-                                 (bad_liquidation, liquidation_at), (bad_summary, summary_at)):
+                                 (bad_liquidation, liquidation_at), (bad_summary, summary_at),
+                                 (pd.notna(condition_problem), assume_at)):
                 if distinct.any():
                     suspect |= distinct[at]
             bad = np.flatnonzero(suspect)
             first = np.zeros(len(raw), dtype=np.int8)
             for problem in reversed(checks):  # the first problem wins
                 first[bad[checks[problem](bad)]] = problem
-        reasons = np.array([self.message(raw, i, Problem(first[i]), problems[hts_at[i]]) for i in bad], dtype=object)
+        reasons = np.array([self.message(raw, i, Problem(first[i]), problems[hts_at[i]],
+                                         condition_problem[assume_at[i]]) for i in bad], dtype=object)
         return typed, first, reasons
 
-    def message(self, raw: pd.DataFrame, i: int, kind: Problem, problem) -> str:
+    def condition_problem(self, ids) -> str | None:
+        """What is wrong with the condition ids of an ``assume`` cell, if anything."""
+        for condition in ids:
+            if not CONDITION_ID.match(condition):
+                return f"{condition!r} is not a condition id (ids are separated by ';')"
+            if self.conditions is not None and condition not in self.conditions:
+                return f"unknown condition {condition!r} (known: {', '.join(sorted(self.conditions))})"
+        return None
+
+    def message(self, raw: pd.DataFrame, i: int, kind: Problem, problem, condition_problem=None) -> str:
         def text(name):
             value = self.column(raw, name).iloc[i]
             return "" if pd.isna(value) else f"{value:g}" if isinstance(value, float) else str(value).strip()
@@ -293,7 +355,9 @@ class _Checker:
         allowed = ", ".join(o for o, d in DIRECTION_OF_ORIGIN.items() if self.direction in ("both", d))
         words = {f: self.names.get(f, f) for f in FIELDS}
         words.update({f"{f}_text": text(f) for f in FIELDS}, problem=problem, allowed=allowed,
-                     earliest=EARLIEST, latest=LATEST, max_value=MAX_CUSTOMS_VALUE, max_quantity=MAX_QUANTITY)
+                     earliest=EARLIEST, latest=LATEST, max_value=MAX_CUSTOMS_VALUE, max_quantity=MAX_QUANTITY,
+                     condition_problem=condition_problem,
+                     contents_text=" + ".join(f"{words[f]} {text(f)}" for f in CONTENT_FIELDS if text(f)))
         return MESSAGES[kind].format(**words)
 
 
@@ -497,13 +561,13 @@ class _Columns:
         rows = len(typed["row"])
         if self.columns is None:
             expected = int(rows / share * 1.02) + 16 if share > 0 else rows
-            self.columns = {name: np.empty(max(expected, rows), dtype=typed[name].dtype) for name in self.NAMES}
+            self.columns = {name: np.empty(max(expected, rows), dtype=typed[name].dtype) for name in typed}
         capacity = len(self.columns["row"])
         if self.filled + rows > capacity:
             grown = max(2 * capacity, self.filled + rows)
             self.columns = {name: np.concatenate([column[:self.filled], np.empty(grown - self.filled, column.dtype)])
                             for name, column in self.columns.items()}
-        for name in self.NAMES:
+        for name in self.columns:
             self.columns[name][self.filled:self.filled + rows] = typed[name]
         self.filled += rows
 
@@ -556,6 +620,9 @@ def _entries_frame(merged: dict, check: _Checker) -> pd.DataFrame:
         "liquidation_date": merged["liquidation_date"].astype("datetime64[ns]", copy=False),
         "unliquidated": merged["unliquidated"].astype(bool, copy=False),
         "entry_summary_date": merged["entry_summary_date"].astype("datetime64[ns]", copy=False),
+        # the optional columns the ledger has: assume (as written, ``condition_ids`` reads it) and *_value
+        **({"assume": check.assumes.categorical(merged["assume"].astype(np.int32))} if "assume" in merged else {}),
+        **{f: merged[f].astype(float, copy=False) for f in CONTENT_FIELDS if f in merged},
     }, copy=False)  # the arrays are new: no copy, no consolidation into 2-D blocks
 
 
@@ -608,9 +675,10 @@ def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = Fa
     return Ledger(str(path), direction, entries, rejects.reset_index(drop=True), names, skip_bad)
 
 
-def reject_rows(ledger: Ledger, positions, reasons, problem: Problem) -> Ledger:
+def reject_rows(ledger: Ledger, positions, reasons, problem: Problem, field: str = "hts") -> Ledger:
     """``ledger`` less the entries at ``positions``, found bad after reading (``problem``: say, a
-    code that is not a line of the schedule in force): without ``skip_bad`` the first of them (by row) raises
+    code that is not a line of the schedule in force; the reasons are about ``field``'s cell):
+    without ``skip_bad`` the first of them (by row) raises
     ``LedgerError``; with it they join the rejects, their cells as written in the file."""
     positions = np.asarray(positions, dtype=np.int64)
     if not len(positions):
@@ -618,8 +686,8 @@ def reject_rows(ledger: Ledger, positions, reasons, problem: Problem) -> Ledger:
     rows = ledger.entries["row"].to_numpy()[positions]
     order = np.argsort(rows, kind="stable")
     rows, reasons = rows[order], np.asarray(reasons, dtype=object)[order]
-    hts = ledger.names.get("hts", "hts")
-    reasons = np.array([f"{hts} {r}" for r in reasons], dtype=object)
+    name = ledger.names.get(field, field)  # the reasons are about this field's cell
+    reasons = np.array([f"{name} {r}" for r in reasons], dtype=object)
     if not ledger.skip_bad:
         raise LedgerError(ledger.path, int(rows[0]), reasons[0])
     if ledger.cells is not None:

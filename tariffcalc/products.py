@@ -160,21 +160,32 @@ def evaluate(engine: Engine, index: ProductIndex, codes, days, direction: Direct
     return frame[RESULT_COLUMNS].reset_index(drop=True)
 
 
-def unmet(found: pd.DataFrame, assume: Contents) -> pd.Series:
-    """Index rows under a condition the user has not asserted: a condition is never assumed met."""
-    return found["condition"].notna() & ~found["condition"].isin(assume.conditions)
+def unmet(found: pd.DataFrame, assume: Contents | dict) -> pd.Series:
+    """Index rows under a condition the user has not asserted: a condition is never assumed met.
+    ``assume``: one ``Contents``, or one per value of ``found``'s ``group`` column (a ledger's
+    entries each assert their own)."""
+    if not isinstance(assume, dict):
+        return found["condition"].notna() & ~found["condition"].isin(assume.conditions)
+    asserted = pd.DataFrame([(group, c) for group, a in assume.items() for c in sorted(a.conditions)],
+                            columns=["group", "condition"]).assign(_met=True)
+    met = found[["group", "condition"]].merge(asserted, on=["group", "condition"], how="left")["_met"]
+    return found["condition"].notna() & ~pd.Series(met.notna().to_numpy(), index=found.index)
 
 
 def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, direction,
                    include_threatened: bool = False, matches: pd.DataFrame | None = None,
-                   assume: Contents = NO_ASSUMPTIONS) -> pd.DataFrame:
+                   assume: Contents | dict = NO_ASSUMPTIONS) -> pd.DataFrame:
     """``evaluate`` for the given (code, date) pairs only, dates as datetime64 (bulk use).
 
     ``direction`` is a Direction, or a dict of them keyed by the values of a ``group`` column of
-    ``pairs`` (say, one per origin), so that several directions are answered in one pass.
+    ``pairs`` (say, one per origin), so that several directions are answered in one pass;
+    ``assume`` likewise one ``Contents`` or a dict of them by group (a ledger's entries assert
+    their own conditions and contents).
     ``matches``: ``index.matches`` of the codes, if the caller has it already."""
     if isinstance(direction, Direction):
         pairs, direction = pairs.assign(group=0), {0: direction}
+        if isinstance(assume, dict):
+            assume = assume.get(0, NO_ASSUMPTIONS)
     pairs = pairs[["group", "code", "date"]].drop_duplicates().reset_index(drop=True)
     pairs["pair"] = np.arange(len(pairs))  # one integer key for (group, code, date) in the joins below
     by_group = [(group, rows["date"].unique()) for group, rows in pairs.groupby("group", sort=False)]
@@ -259,7 +270,7 @@ def _condition_notes(frame: pd.DataFrame, index: ProductIndex) -> pd.DataFrame:
     return frame
 
 
-def _charge_content(frame: pd.DataFrame, index: ProductIndex, direction, assume: Contents) -> pd.DataFrame:
+def _charge_content(frame: pd.DataFrame, index: ProductIndex, direction, assume: Contents | dict) -> pd.DataFrame:
     """Rows of content-basis steps are charged on the content's share of the value (only those rows
     are touched: a bulk frame is mostly rows without a content)."""
     frame["content"] = frame["content"].fillna("")
@@ -268,7 +279,9 @@ def _charge_content(frame: pd.DataFrame, index: ProductIndex, direction, assume:
     if not has.any():
         return frame
     groups = direction if isinstance(direction, dict) else {0: direction}
-    done = pd.concat([apply_content(rows, index.estimates(groups[group].imposer), assume.shares)
+    declared = assume if isinstance(assume, dict) else {group: assume for group in groups}
+    done = pd.concat([apply_content(rows, index.estimates(groups[group].imposer),
+                                    declared.get(group, NO_ASSUMPTIONS).shares)
                       for group, rows in frame[has].groupby("group", sort=False)])
     columns = ["charged", "reason", "content_share", "content_basis"]
     frame.loc[done.index, columns] = done[columns]
@@ -544,7 +557,7 @@ def _filled(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _explained(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, directions: dict,
-               include_threatened: bool, assume: Contents = NO_ASSUMPTIONS) -> pd.DataFrame:
+               include_threatened: bool, assume: Contents | dict = NO_ASSUMPTIONS) -> pd.DataFrame:
     """``evaluate_pairs`` of (group, code, date) pairs plus the group layers in effect that do
     not cover the code (reason 'not covered', or 'unknown' when the data lacks the list)."""
     frame = evaluate_pairs(engine, index, pairs, directions, include_threatened, assume=assume).assign(bears=True)
@@ -816,7 +829,7 @@ class ProductEngine:
         return pd.concat([lines, own], ignore_index=True)
 
     def answer_pairs(self, pairs: pd.DataFrame, directions: dict, include_threatened: bool = False,
-                     exported=None, explain: bool = True, assume: Contents | None = None) -> Answers:
+                     exported=None, explain: bool = True, assume: Contents | dict | None = None) -> Answers:
         """The evaluation path: (group, code, date) pairs -> ``Answers``.
 
         Each code stands for the lines of the schedule in force on its date (``Schedules.resolve``);
@@ -824,7 +837,8 @@ class ProductEngine:
         in-transit rule applied when ``exported`` (one date, or a column of ``pairs``) is given,
         and the lines folded into the code's answer (``_fold``). Without ``explain`` the group
         layers that cover none of the lines are left out (bulk use: the ledger). ``assume``: the
-        conditions asserted and contents declared (default: the engine's)."""
+        conditions asserted and contents declared (default: the engine's), or a dict of them by
+        group (``directions``' keys)."""
         assume = self.assume if assume is None else assume
         pairs = pairs[["group", "code", "date"]].drop_duplicates().reset_index(drop=True)
         if exported is not None and "exported" not in pairs:

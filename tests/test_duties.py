@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tariffcalc import duties, export, ledger
+from tariffcalc.content import Contents
 from tariffcalc.engine import direction_with_origin
 from tariffcalc.errors import QueryError
 from tariffcalc.schedule import parse_specific
@@ -384,3 +385,58 @@ def test_an_empty_ledger_costs_nothing(products, tmp_path):
     assert result.lines().empty and list(result.lines().columns) == duties.LINE_COLUMNS
 
 
+# -- what the importer knows: the assume and *_value columns (as rate --assume / --content) ---
+
+KNOWN = "entry_id,entry_date,hts,origin,customs_value,assume,steel_value,aluminum_value\n"
+
+
+def test_the_assume_column_asserts_a_condition(products, tmp_path):
+    """Needle roller bearings 8482.40.00 (MFN 5.8%) on 2025-09-01: the auto-parts list holds the
+    heading only for parts of the vehicles of U.S. note 33(g) (Proclamation 10908, 90 FR 14705,
+    9903.94.05; note 33(h)(ii) sends the rest to 9903.94.06, no duty). Asserted by the row: 25%
+    Section 232, and the reciprocal tariff is not charged on it; not asserted: the reciprocal 10%.
+    List 1 25% (83 FR 28710) and fentanyl 20% either way."""
+    path = write(tmp_path, KNOWN + "part,2025-09-01,8482.40.00,CN,1000,auto-part,,\n"
+                           "other,2025-09-01,8482.40.00,CN,1000,,,\n")
+    result = duties.compute_duties(ledger.read_ledger(path), products)
+    assert layer_duties(result, "part") == {"us-ieepa-fentanyl": 200, "us-ieepa-reciprocal": 0,
+                                            "us-ieepa-reciprocal-suspended": 0, "us-s232-auto-parts": 250,
+                                            "us-s301-list1": 250}
+    assert entry(result, "part")["duty_total"] == pytest.approx(1000 * (0.058 + 0.20 + 0.25 + 0.25))
+    assert layer_duties(result, "other")["us-s232-auto-parts"] == 0
+    assert entry(result, "other")["duty_total"] == pytest.approx(1000 * (0.058 + 0.20 + 0.10 + 0.25))
+    reason = result.lines().query("entry_id == 'part' and layer_id == 'us-s232-auto-parts'")["reason"].iloc[0]
+    assert "(condition asserted: the good is a part of the passenger vehicles" in reason
+
+
+def test_the_steel_value_column_is_the_steel_content(products, tmp_path):
+    """Stainless cooking ware 7323.93.00.35 (MFN 2%) on 2025-09-01: Section 232 steel 50% on the
+    steel content's value (Proclamation 10947, FR Doc 2025-10524, 9903.81.87), the reciprocal 10%
+    on the rest (EO 14257 as amended: not on the 232 content), fentanyl 20% on the whole."""
+    path = write(tmp_path, KNOWN + "pan,2025-09-01,7323.93.00.35,CN,1000,,600,\n")
+    result = duties.compute_duties(ledger.read_ledger(path), products)
+    got = layer_duties(result, "pan")
+    assert got["us-s232-steel"] == pytest.approx(0.50 * 600)
+    assert got["us-ieepa-reciprocal"] == pytest.approx(0.10 * 400)
+    assert got["us-ieepa-fentanyl"] == pytest.approx(0.20 * 1000)
+    assert entry(result, "pan")["duty_total"] == pytest.approx(20 + 300 + 40 + 200)
+    reason = result.lines().query("entry_id == 'pan' and layer_id == 'us-s232-steel'")["reason"].iloc[0]
+    assert "(50% of the steel content's value; steel 60% of the value, as declared)" in reason
+    # the answer of rate --hts --content steel=0.6, to the layer
+    answer = products.rate("7323930035", date(2025, 9, 1), direction_with_origin("us"),
+                           assume=Contents({"steel": 0.6}))
+    assert entry(result, "pan")["additional_duty"] == pytest.approx(1000 * answer.additional_rate / 100)
+
+
+def test_entries_asserting_different_things_are_priced_apart(products, tmp_path):
+    """One code, one day, three assertions: each entry its own answer (the key includes them)."""
+    path = write(tmp_path, KNOWN + "a,2025-09-01,7323.93.00.35,CN,1000,,600,\n"
+                           "b,2025-09-01,7323.93.00.35,CN,1000,,300,\n"
+                           "c,2025-09-01,7323.93.00.35,CN,2000,,600,\n"
+                           "d,2025-09-01,7323.93.00.35,CN,1000,,,\n")
+    result = duties.compute_duties(ledger.read_ledger(path), products)
+    steel = {e: layer_duties(result, e)["us-s232-steel"] for e in "abcd"}
+    assert steel["a"] == pytest.approx(300) and steel["b"] == pytest.approx(150)
+    assert steel["c"] == pytest.approx(300)  # 600 of 2000: 30%
+    estimated = products.rate("7323930035", date(2025, 9, 1), direction_with_origin("us"))
+    assert steel["d"] == pytest.approx(1000 * estimated.layers.set_index("layer_id").loc["us-s232-steel", "charged"] / 100)

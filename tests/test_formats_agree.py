@@ -33,19 +33,33 @@ def number(text):
     return None if text in ("", None) else float(text)
 
 
-def answers(runner, tmp_path, code, day, direction, origin, exported=None):
-    """The answer of each format, as comparable values (None where a command refused the code)."""
+def answers(runner, tmp_path, code, day, direction, origin, exported=None, assume=(), values=None):
+    """The answer of each format, as comparable values (None where a command refused the code).
+    ``assume`` (condition ids) and ``values`` (metal -> content value of the VALUE entry) are what
+    the importer asserts: ``rate --assume … --content metal=value/VALUE`` and, in the one-row
+    ledger, the ``assume`` and ``*_value`` columns."""
+    values = values or {}
     common = ["--hts", code, "-d", direction, "--origin", origin]
     extra = ["--exported", exported] if exported else []
+    for condition in assume:
+        extra += ["--assume", condition]
+    if values:
+        extra += ["--content", ",".join(f"{metal}={value / VALUE!r}" for metal, value in values.items())]
     got = {}
     result = run(runner, "rate", "--date", day, *common, *extra, "-f", "json")
     got["json"] = result
     got["csv"] = run(runner, "rate", "--date", day, *common, *extra, "-f", "csv")
     got["table"] = run(runner, "rate", "--date", day, *common, *extra, env={"COLUMNS": "200"})
-    if not exported:
+    if not exported and not assume and not values:  # export --hts takes no assertions
         got["export"] = run(runner, "export", "--from", day, "--to", day, "--freq", "D", *common)
     ledger = tmp_path / "one.csv"
-    ledger.write_text(HEADER + f"x,{day},{code},{origin},{VALUE},{exported or ''},\n")
+    if assume or values:
+        metals = ["steel", "aluminum", "copper"]
+        ledger.write_text(HEADER.strip() + ",assume," + ",".join(f"{m}_value" for m in metals) + "\n"
+                          + f"x,{day},{code},{origin},{VALUE},{exported or ''},,{';'.join(assume)},"
+                          + ",".join(str(values.get(m, "")) for m in metals) + "\n")
+    else:
+        ledger.write_text(HEADER + f"x,{day},{code},{origin},{VALUE},{exported or ''},\n")
     got["duty"] = run(runner, "duty", ledger, "-d", direction, "-f", "csv")
     return got
 
@@ -249,6 +263,54 @@ def questions(draw):
 def test_every_format_agrees(runner, no_user_data, tmp_path_factory, question):
     code, day, direction, origin, exported = question
     check_agreement(answers(runner, tmp_path_factory.mktemp("agree"), code, day, direction, origin, exported))
+
+
+CONDITIONS = sorted(load_dataset().conditions())
+
+
+@st.composite
+def assertions(draw):
+    """A question with what the importer asserts: some conditions, some metal content values."""
+    code, day, direction, origin, exported = draw(questions())
+    assume = draw(st.lists(st.sampled_from(CONDITIONS), unique=True, max_size=2))
+    values, left = {}, VALUE
+    for metal in draw(st.lists(st.sampled_from(["steel", "aluminum", "copper"]), unique=True, max_size=3)):
+        values[metal] = draw(st.integers(0, left))
+        left -= values[metal]
+    return code, day, direction, origin, exported, assume, values
+
+
+def check_asserted(got, values):
+    """check_agreement, and the declared contents are what the layers were charged on."""
+    check_agreement(got)
+    if got["json"].exit_code != 0:
+        return
+    product = json.loads(got["json"].stdout)["directions"][0]["product"]
+    for layer in product["layers"]:
+        if layer["applies"] and layer["content"] in values and layer["content_basis"] == "declared":
+            assert layer["content_share"] == pytest.approx(values[layer["content"]] / VALUE)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(question=assertions())
+def test_a_ledger_row_asserting_conditions_and_contents_is_rate_with_them(runner, no_user_data, tmp_path_factory,
+                                                                          question):
+    """The ledger's assume and *_value columns are rate --assume and --content (issue 10)."""
+    code, day, direction, origin, exported, assume, values = question
+    got = answers(runner, tmp_path_factory.mktemp("assert"), code, day, direction, origin, exported, assume, values)
+    check_asserted(got, values)
+
+
+@pytest.mark.parametrize(("code", "day", "assume", "values"), [
+    ("8482.40.00", "2025-09-01", ["auto-part"], {}),  # note 33(g) bearings: S232 auto parts, not the reciprocal
+    ("7323.93.00.35", "2025-09-01", [], {"steel": 60000}),  # steel 50% on 60%, the reciprocal on 40%
+    ("3004.90.92.20", "2025-09-01", [], {"steel": 20000, "aluminum": 10000}),
+    ("8471.30.01", "2025-09-01", ["auto-part"], {}),
+])
+def test_asserted_golden_cases_agree(runner, no_user_data, tmp_path, code, day, assume, values):
+    got = answers(runner, tmp_path, code, day, "us", "CN", None, assume, values)
+    check_asserted(got, values)
+    assert got["duty"].exit_code == 0, got["duty"].output
 
 
 @pytest.mark.soak

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from tariffcalc import duties, ledger
+from tariffcalc.cli import cli
 
 from .ledgers import HEADER, write
 
@@ -67,9 +68,11 @@ def test_a_ledger_mixing_directions_needs_a_direction(tmp_path):
 
 # -- named problem codes: every one from a real bad row, in the rejects file's problem column --
 
-CODES_HEADER = "entry_id,entry_date,hts,origin,customs_value,export_date,quantity,liquidation_date,entry_summary_date\n"
+CODES_HEADER = ("entry_id,entry_date,hts,origin,customs_value,export_date,quantity,liquidation_date,entry_summary_date,"
+                "assume,steel_value,aluminum_value,copper_value\n")
 GOOD = {"entry_id": "", "entry_date": "2025-05-01", "hts": "8517.13.00", "origin": "CN", "customs_value": "1000",
-        "export_date": "", "quantity": "", "liquidation_date": "", "entry_summary_date": ""}
+        "export_date": "", "quantity": "", "liquidation_date": "", "entry_summary_date": "", "assume": "",
+        "steel_value": "", "aluminum_value": "", "copper_value": ""}
 # problem -> the cells that differ from a good row (each row has that one problem)
 BAD_ROWS = {
     ledger.Problem.ENTRY_ID_EMPTY: {"entry_id": "  "},
@@ -91,6 +94,15 @@ BAD_ROWS = {
     # lines of the golden rejects (tests/golden/ledgers/random-us.rejects.csv)
     ledger.Problem.HTS_NOT_A_LINE: {"hts": "4407140999", "entry_date": "2025-09-20"},
     ledger.Problem.HTS_LINES_DIFFER: {"hts": "731700", "entry_date": "2021-05-26"},
+    ledger.Problem.ASSUME_NOT_A_CONDITION_ID: {"assume": "auto part"},
+    ledger.Problem.STEEL_VALUE_NOT_A_NUMBER: {"steel_value": "lots"},
+    ledger.Problem.STEEL_VALUE_NEGATIVE: {"steel_value": "-1"},
+    ledger.Problem.ALUMINUM_VALUE_NOT_A_NUMBER: {"aluminum_value": "some"},
+    ledger.Problem.ALUMINUM_VALUE_NEGATIVE: {"aluminum_value": "-1"},
+    ledger.Problem.COPPER_VALUE_NOT_A_NUMBER: {"copper_value": "a little"},
+    ledger.Problem.COPPER_VALUE_NEGATIVE: {"copper_value": "-1"},
+    ledger.Problem.CONTENT_VALUES_EXCEED_CUSTOMS_VALUE: {"steel_value": "600", "aluminum_value": "500"},
+    ledger.Problem.ASSUME_UNKNOWN_CONDITION: {"assume": "auto-prt"},  # found when pricing
 }
 
 
@@ -138,7 +150,8 @@ def test_the_problem_column_round_trips_through_the_rejects_file(problems_ledger
     # and read again as a ledger, the same rows have the same problems
     again = ledger.read_ledger(tmp_path / "out.rejects.csv", skip_bad=True).rejects
     assert sorted(again["problem"]) == sorted(p.code for p in BAD_ROWS if p not in (
-        ledger.Problem.ENTRY_ID_REPEATED, ledger.Problem.HTS_NOT_A_LINE, ledger.Problem.HTS_LINES_DIFFER))
+        ledger.Problem.ENTRY_ID_REPEATED, ledger.Problem.HTS_NOT_A_LINE, ledger.Problem.HTS_LINES_DIFFER,
+        ledger.Problem.ASSUME_UNKNOWN_CONDITION))
 
 
 def test_a_ledger_column_named_like_a_rejects_column_is_kept(tmp_path):
@@ -154,3 +167,45 @@ def test_a_ledger_column_named_like_a_rejects_column_is_kept(tmp_path):
 def test_the_readme_lists_every_problem_code():
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     assert [p.code for p in ledger.Problem if f"`{p.code}`" not in readme] == []
+
+
+# -- the assume and *_value columns: bad cells (pricing with them: tests/test_duties.py) ---------
+
+KNOWN = "entry_id,entry_date,hts,origin,customs_value,assume,steel_value,aluminum_value\n"
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("x,2025-09-01,8482.40.00,CN,1000,auto-prt,,", "assume 'auto-prt': unknown condition 'auto-prt' (known: auto-part"),
+    ("x,2025-09-01,8482.40.00,CN,1000,auto part,,", "assume 'auto part': 'auto part' is not a condition id"),
+    ("x,2025-09-01,8482.40.00,CN,1000,,lots,", "steel_value 'lots' is not a number"),
+    ("x,2025-09-01,8482.40.00,CN,1000,,,-5", "aluminum_value -5 is negative"),
+    ("x,2025-09-01,8482.40.00,CN,1000,,600,500",
+     "steel_value 600 + aluminum_value 500 add up to more than customs_value 1000"),
+])
+def test_bad_assume_and_content_cells_are_bad_rows(products, tmp_path, runner, no_user_data, row, message):
+    path = write(tmp_path, KNOWN + "ok,2025-09-01,8482.40.00,CN,1000,auto-part; civil-aircraft,0,\n" + row + "\n")
+    result = runner.invoke(cli, ["duty", str(path)])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == f"Error: {path}:3: {message}" + result.stderr.split(message, 1)[1]
+    assert len(result.stderr.strip().splitlines()) == 1
+    out = tmp_path / "out.csv"
+    result = runner.invoke(cli, ["duty", str(path), "-o", str(out), "--skip-bad"])
+    assert result.exit_code == 0, result.output
+    rejects = pd.read_csv(tmp_path / "out.rejects.csv", dtype=str, keep_default_na=False)
+    assert list(rejects["row"]) == ["3"] and rejects["reason"].iloc[0].startswith(message)
+    assert list(pd.read_csv(out, dtype=str)["entry_id"].unique()) == ["ok"]
+
+
+def test_a_mapped_assume_column_and_parquet(products, tmp_path):
+    """--columns maps the new fields like the others; a Parquet ledger reads them as numbers."""
+    frame = pd.DataFrame({"id": ["pan"], "entry_date": ["2025-09-01"], "hts": ["7323.93.00.35"], "origin": ["CN"],
+                          "customs_value": [1000.0], "Conditions": [""], "Steel": [600.0]})
+    frame.to_parquet(tmp_path / "l.parquet")
+    reader = ledger.LedgerReader(tmp_path / "l.parquet", ["entry_id=id,assume=Conditions,steel_value=Steel"])
+    part = next(iter(reader))
+    result = duties.compute_duties(part, products)
+    lines = result.lines()
+    steel = lines[(lines["entry_id"] == "pan") & (lines["layer_id"] == "us-s232-steel")]["duty"]
+    assert steel.tolist() == [pytest.approx(300)]
+
+
