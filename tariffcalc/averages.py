@@ -28,12 +28,7 @@ from .conventions import (
 )
 from .errors import DataError, QueryError
 from .loader import read_index, tables_dir
-from .model import Direction
-
-AVERAGE_COLUMNS = [
-    "date", "direction", "imposer", "origin", "average_rate", "additional_average", "coverage",
-    "mfn_unknown_share", "weights", "convention",
-]
+from .model import AVERAGE_COLUMNS, Direction
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from datetime import date
 import click
 
 from . import __version__
+from .model import DIRECTION_OF_ORIGIN, DIRECTIONS, EARLIEST, LATEST, ORIGINS, SIDES
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -43,9 +44,8 @@ class DateType(click.ParamType):
             day = date.fromisoformat(text)
         except ValueError:
             self.fail(f"{value!r} is not a date: use YYYY-MM-DD or 'today'", param, ctx)
-        from_, to = date(2018, 1, 1), date(2030, 12, 31)
-        if not from_ <= day <= to:
-            self.fail(f"{day} is outside the range tariffcalc covers ({from_} to {to})", param, ctx)
+        if not EARLIEST <= day <= LATEST:
+            self.fail(f"{day} is outside the range tariffcalc covers ({EARLIEST} to {LATEST})", param, ctx)
         return day
 
 
@@ -99,11 +99,13 @@ def data_options(command):
     return command
 
 
+DIRECTION_CHOICES = [*DIRECTIONS, "both"]
+
+
 def direction_option(command):
     return click.option(
-        "-d", "--direction", type=click.Choice(["us", "cn", "both"], case_sensitive=False), default="both",
-        show_default=True,
-        help="us = tariffs the US charges on goods from China; cn = China's on US goods.",
+        "-d", "--direction", type=click.Choice(DIRECTION_CHOICES, case_sensitive=False), default="both",
+        show_default=True, help="; ".join(f"{side.key} = {side.title}" for side in SIDES) + ".",
     )(command)
 
 
@@ -120,10 +122,20 @@ AVERAGE_HELP = ("Add the trade-weighted average tariff (MFN + every applicable l
                 "value) and the share of trade hit. Off by default in rate, timeline, chart and export.")
 
 
+def _origins_in_words(origins) -> str:
+    """``CN (default), HK or MO``; ``US``."""
+    first, *rest = origins
+    named = [f"{first} (default)" if rest else first, *rest]
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]
+
+
+ORIGIN_HELP = "; ".join(f"{_origins_in_words(side.origins)} for {side.key}" for side in SIDES)
+
+
 def origin_option(command):
     return click.option(
-        "--origin", type=click.Choice(["CN", "HK", "MO", "US"], case_sensitive=False),
-        help="Origin of the goods: CN (default for us), HK or MO for the US direction; US for cn.",
+        "--origin", type=click.Choice(ORIGINS, case_sensitive=False),
+        help=f"Origin of the goods: {ORIGIN_HELP}.",
     )(command)
 
 
@@ -242,7 +254,7 @@ def _directions(direction, origin):
     if origin is None:
         return directions_for(direction)
     origin = origin.upper()
-    keys = [direction] if direction != "both" else (["cn"] if origin == "US" else ["us"])
+    keys = [direction] if direction != "both" else [DIRECTION_OF_ORIGIN[origin]]
     return [direction_with_origin(key, origin) for key in keys]
 
 
@@ -672,7 +684,7 @@ def _read_codes(path) -> list[str]:
 @cli.command()
 @click.argument("code")
 @click.option("--date", "day", type=DATE, default="today", show_default=True, help="Schedule date.")
-@click.option("-d", "--direction", type=click.Choice(["us", "cn", "both"], case_sensitive=False), default="us",
+@click.option("-d", "--direction", type=click.Choice(DIRECTION_CHOICES, case_sensitive=False), default="us",
               show_default=True, help="us = the US schedule (HTS); cn = China's schedule; both.")
 @origin_option
 @format_option("table", "markdown", "json", "csv")

@@ -21,12 +21,11 @@ import pandas as pd
 
 from .engine import EARLIEST, LATEST, direction_with_origin
 from .ledger import Ledger, reject_rows
-from .model import AUTHORITIES, DIRECTIONS, Direction
+from .model import AUTHORITIES, CURRENCY, DIRECTIONS, Direction
 from .products import ProductEngine, transit_holds, transit_note
 from .refunds import ROUTES as ROUTE_NAMES
 from .schedule import code_keys, parse_specific
 
-CURRENCY = {"US": "USD", "CN": "CNY"}
 LAYER_FIELDS = ["layer_id", "name", "authority", "scope", "rate", "status", "applies", "charged", "waivable",
                 "reason", "confidence"]
 # Per entry, on its total line (tidy) or its row (wide): the refund route on the as-of date, the

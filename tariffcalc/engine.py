@@ -15,11 +15,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import QueryError
-from .model import COUNTED_STATUSES, DIRECTIONS, Dataset, Direction
+from .model import COUNTED_STATUSES, DIRECTIONS, EARLIEST, LATEST, ORIGINS_OF, Dataset, Direction
 from .stacking import RuleTable
 
-EARLIEST = date(2018, 1, 1)
-LATEST = date(2030, 12, 31)
 UPCOMING_DAYS = 90
 FREQUENCIES = ("D", "W", "M", "changes")
 
@@ -41,9 +39,6 @@ def check_date(day: date) -> date:
     if not EARLIEST <= day <= LATEST:
         raise QueryError(f"date {day} is outside the range tariffcalc covers ({EARLIEST} to {LATEST})")
     return day
-
-
-ORIGINS_OF = {"us": ("CN", "HK", "MO"), "cn": ("US",)}
 
 
 def direction_with_origin(key: str, origin: str | None = None) -> Direction:

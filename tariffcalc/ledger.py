@@ -22,6 +22,7 @@ import pandas as pd
 from .codes import code_problem
 from .engine import EARLIEST, LATEST
 from .errors import TariffcalcError
+from .model import DIRECTION_OF_ORIGIN
 
 FIELDS = ("entry_id", "entry_date", "hts", "origin", "customs_value", "export_date", "quantity",
           "liquidation_date", "entry_summary_date")
@@ -31,7 +32,6 @@ NUMBERS = ("customs_value", "quantity")
 # categories that all look like numbers into numbers, and 05119910 would lose its leading zero.
 REPEATING = ("entry_date", "export_date", "origin", "liquidation_date", "entry_summary_date")
 UNLIQUIDATED = "unliquidated"  # written in liquidation_date for an entry not liquidated yet
-DIRECTION_OF_ORIGIN = {"CN": "us", "HK": "us", "MO": "us", "US": "cn"}
 CHUNK_ROWS = 250_000
 # The largest customs value and quantity accepted (README "Ledgers"): a quadrillion is thirty times
 # a year of world trade; above it duties lose cents to rounding, and 1e308 would price as Infinity.
