@@ -359,7 +359,7 @@ def _uncovered(every: pd.DataFrame, frame: pd.DataFrame, index: ProductIndex, ke
 
 def additional_totals(engine: Engine, index: ProductIndex, codes, days, direction: Direction,
                       include_threatened: bool = False, assume: Contents = NO_ASSUMPTIONS,
-                      by_layer: bool = False) -> pd.DataFrame:
+                      by_layer: bool | str = False) -> pd.DataFrame:
     """Additional rate per (code, date) for many codes at once: the answer of ``evaluate``, fast.
 
     Sparse and integer-keyed: a (code, date) item is one int64, a (code, date, layer) row another.
@@ -429,7 +429,10 @@ def additional_totals(engine: Engine, index: ProductIndex, codes, days, directio
     share = np.where(stacked.removed, rules.outside(r_item, r_layer, stacked, factor), factor)
     weights = rate[r_item % n_days, r_layer] * share
     if by_layer:  # (code, date, layer_id, charged) of every layer charged: what the sums add up
-        charged = weights != 0
+        # ``by_layer="applied"``: every layer that applies, charged or not (a 0% step, a content
+        # declared 0), as ``evaluate`` says ``applies``: what tells lines alike (``layers_vary``)
+        applied = by_layer == "applied"
+        charged = np.where(stacked.removed, share > 0, True) if applied else weights != 0
         plain = np.setdiff1d(np.arange(n_codes * n_days), touched)
         p_day, p_layer = np.nonzero(headline[plain % n_days])
         p_item = plain[p_day]
@@ -438,7 +441,7 @@ def additional_totals(engine: Engine, index: ProductIndex, codes, days, directio
         item = np.concatenate([r_item[charged], p_item])
         layer = np.concatenate([r_layer[charged], p_layer])
         value = np.concatenate([weights[charged], rate[p_item % n_days, p_layer]])
-        keep = value != 0
+        keep = np.ones(len(value), dtype=bool) if applied else value != 0
         return pd.DataFrame({"code": codes.to_numpy()[item[keep] // n_days],
                              "date": day_index.date[item[keep] % n_days],
                              "layer_id": rules.layer_ids.to_numpy()[layer[keep]], "charged": value[keep]})
@@ -711,6 +714,40 @@ def fold_totals(lines: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return totals
 
 
+def layers_vary(resolved: pd.DataFrame, applied: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The keys (codes asked on a date) whose lines differ in a layer: it applies on some of
+    the lines only, or is charged at different rates on them. Lines that pay one total through
+    different layers (List 1 on some, List 3 on others) are not one answer (issue 10).
+
+    ``resolved``: keys and ``line``; ``applied``: per line and date (``code`` is the line, plus
+    ``group`` if in ``keys``) the layers that apply (``layer_id``, ``charged``). The one test, for
+    ``answer_pairs`` and the bulk ``table``."""
+    on = [k for k in keys if k not in ("code", "date")]
+    lines = resolved[keys + ["line"]].drop_duplicates()
+    n_lines = lines.groupby(keys, sort=False).size().rename("n_lines")
+    rows = lines.merge(applied[on + ["code", "date", "layer_id", "charged"]].rename(columns={"code": "line"}),
+                       on=on + ["line", "date"])
+    if rows.empty:
+        return pd.DataFrame(columns=keys)
+    per_layer = rows.groupby(keys + ["layer_id"], sort=False)["charged"].agg(["size", "min", "max"]).reset_index()
+    per_layer = per_layer.merge(n_lines.reset_index(), on=keys)
+    differ = (per_layer["size"] < per_layer["n_lines"]) | (per_layer["min"] != per_layer["max"])
+    return per_layer.loc[differ, keys].drop_duplicates().reset_index(drop=True)
+
+
+def through_layers(totals: pd.DataFrame, varying: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``totals`` (``fold_totals``) with the keys of ``varying`` (``layers_vary``) answered as
+    varying: no scalar total, the range (which may be one number) and the lines stay."""
+    if varying.empty or totals.empty:
+        return totals
+    hit = totals[keys].merge(varying.assign(_hit=True), on=keys, how="left")["_hit"].fillna(False)
+    hit = hit.to_numpy(dtype=bool)
+    totals = totals.copy()
+    totals.loc[hit, "varies"] = True
+    totals.loc[hit, [c for c in ("additional_rate", "total_rate", "additional_if_waived") if c in totals]] = np.nan
+    return totals
+
+
 BULK_COLUMNS = ["code", "date", "additional_rate", "mfn_rate", "total_rate", "lines", "varies",
                 "additional_mean", "mfn_mean", "total_mean"]
 
@@ -816,6 +853,8 @@ class ProductEngine:
             rows = self._in_transit(rows, resolved)
         layers = _fold(resolved, rows)
         totals, lines = self._totals(resolved, rows, directions)
+        keys = ["group", "code", "date"]
+        totals = through_layers(totals, layers_vary(resolved, rows[rows["applies"].astype(bool)], keys), keys)
         return Answers(layers, totals, lines, rows, missing)
 
     def answers(self, codes, days, direction: Direction, include_threatened: bool = False,
@@ -909,8 +948,12 @@ class ProductEngine:
             answer.notes.append(mfn.note)
         if schedule_note:
             answer.notes.append(schedule_note)
-        if answer.varies:
-            spread = answer.range("additional")
+        spread = answer.range("additional")
+        if answer.varies and spread and spread[0] == spread[1] and layers["varies"].astype(bool).any():
+            answer.notes.append(f"the {len(lines)} lines under {code} all pay {spread[0]:g}% additional, but "
+                                "through different layers: no single answer; see the lines, or ask for a "
+                                "longer code")
+        elif answer.varies:
             answer.notes.append(f"the {len(lines)} lines under {code} get different duties (additional "
                                 f"{spread[0]:g}-{spread[1]:g}%): no single total; see the lines")
         if (layers["reason"].str.startswith("unknown")).any():
@@ -942,6 +985,14 @@ class ProductEngine:
         lines["mfn_rate"] = self.schedules.mfn_column(direction.imposer, lines["line"], lines["date"].dt.date) \
             .to_numpy(dtype=float) if len(lines) else np.zeros(0)
         totals = fold_totals(lines, ["code", "date"])
+        # lines alike in total may differ in the layers charging it: those codes vary too
+        alike = totals.loc[(totals["lines"] > 1) & ~totals["varies"], ["code", "date"]]
+        several = lines.merge(alike, on=["code", "date"])
+        if len(several):
+            applied = additional_totals(self.engine, self.index, several["line"].unique(), day_index, direction,
+                                        include_threatened, assume, by_layer="applied")
+            applied["date"] = pd.to_datetime(applied["date"])
+            totals = through_layers(totals, layers_vary(several, applied, ["code", "date"]), ["code", "date"])
         out = grid.merge(totals, on=["code", "date"], how="left")
         out["lines"] = out["lines"].fillna(0).astype(int)
         out["varies"] = out["varies"].fillna(False).astype(bool)

@@ -340,9 +340,29 @@ def layer_names(dataset) -> dict[str, str]:
 def _product_total(a) -> str:
     if a.total_rate is not None:
         return pct(a.total_rate)
+    if _one_number(a.range("total")):
+        return f"{pct(a.range('total')[0])} on every line"
     if a.range("total"):
         return _spread(a.range("total"))
     return "unknown (MFN unknown)"
+
+
+def _one_number(pair) -> bool:
+    """A range over the lines that is one number: the lines pay alike through different layers."""
+    return pair is not None and pair[0] == pair[1]
+
+
+def _layer_split(a, names: dict | None = None) -> str:
+    """'S301 List 1 ($34 bn) on 20 lines, S301 List 3 ($200 bn) on 7': the layers that differ
+    over the lines, each with the number of lines it applies to (or its range where it applies to all)."""
+    names, parts = names or {}, []
+    for row in a.layers[a.layers["varies"].astype(bool)].itertuples():
+        name = names.get(row.layer_id, row.name)
+        if row.lines_applying == row.lines:
+            parts.append(f"{name} at {row.low:g}-{row.high:g}%")
+        elif row.lines_applying:
+            parts.append(f"{name} on {row.lines_applying}" + ("" if parts else " lines"))
+    return ", ".join(parts)
 
 
 def _mfn_text(a) -> str:
@@ -351,7 +371,10 @@ def _mfn_text(a) -> str:
     return "varies over the lines" if a.range("total") or a.varies else "unknown"
 
 
-def _additional_text(a) -> str:
+def _additional_text(a, names: dict | None = None) -> str:
+    if a.additional_rate is None and _one_number(a.range("additional")):
+        return (f"{pct(a.range('additional')[0])} on every line, through different layers "
+                f"({_layer_split(a, names)})")
     return pct(a.additional_rate) if a.additional_rate is not None else _spread(a.range("additional"))
 
 
@@ -365,7 +388,10 @@ def product_headline(a, names: dict) -> Line:
             parts.append(f"{name} {row.low:g}-{row.high:g}")
         elif row.applies and row.charged:
             parts.append(f"{name} {row.charged:g}")
-    if a.mfn_rate is not None:
+    if a.mfn_rate is not None and a.additional_rate is None and _one_number(a.range("additional")):
+        made_of = (f"  = MFN {a.mfn_rate:g} + {a.range('additional')[0]:g} through different layers "
+                   f"({_layer_split(a, names)})")
+    elif a.mfn_rate is not None:
         made_of = "  = " + " + ".join([f"MFN {a.mfn_rate:g}", *parts])
     else:
         made_of = f"  (additional {_additional_text(a)})"
@@ -397,7 +423,8 @@ def product_view(answers, names: dict | None = None) -> list:
         out += [blank(), Line([f"{dotted(a.code)} on {a.date}: {a.description or '(not a line of the schedule)'}"],
                               style="dim"),
                 Line([("MFN: ", "bold"), _mfn_text(a)]),
-                Line([("Additional: ", "bold"), _additional_text(a), "  ", ("Total: ", "bold"), _product_total(a)])]
+                Line([("Additional: ", "bold"), _additional_text(a, names), "  ", ("Total: ", "bold"),
+                      _product_total(a)])]
         shown = a.layers[a.layers["reason"] != "not covered"]
         rows, styles = [], []
         for row in shown.itertuples():

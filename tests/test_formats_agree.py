@@ -82,6 +82,9 @@ def check_agreement(got):
     additional = re.search(r"Additional: (\S+)", table).group(1)
     if product["additional_rate"] is not None:
         assert additional == f"{product['additional_rate']:g}%"
+    elif product["additional_range"][0] == product["additional_range"][1]:  # one rate, different layers
+        assert additional == f"{product['additional_range'][0]:g}%"
+        assert "on every line, through different layers" in table
     else:
         assert additional.startswith("varies")
     if product["total_rate"] is not None:
@@ -96,12 +99,7 @@ def check_agreement(got):
     if product["varies"]:  # the additional rate is one, the MFN differs over the lines
         assert duty.exit_code == 2 and "different duties" in duty.stderr
         return
-    if any(layer["varies"] for layer in product["layers"]):
-        # Known gap (the strict xfail below): one total over the lines, made of different layers
-        # (8412 in 2022: List 1 on some lines, List 3 on others); rate answers the total, duty
-        # refuses the code, since it cannot split the duty by layer.
-        assert duty.exit_code == 2 and "different duties" in duty.stderr
-        return
+    assert not any(layer["varies"] for layer in product["layers"])  # a layer that varies: the answer does
     assert duty.exit_code == 0, duty.output
     lines = list(csv.DictReader(io.StringIO(duty.stdout)))
     assert layers_of_csv(lines) == layers_of_csv(rows)
@@ -114,14 +112,24 @@ def check_agreement(got):
 
 # -- golden cases (bundled data) ----------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="a code whose lines pay one total through different layers: rate "
-                   "answers the total, duty refuses the code; one of them must change")
 def test_one_total_made_of_different_layers_answers_alike(runner, no_user_data, tmp_path):
     """8412 on 2022-10-02: every line pays 25%, 20 of 27 through List 1 (83 FR 28710), 7 through
-    List 3 (84 FR 20459). Found by test_every_format_agrees."""
+    List 3 (84 FR 20459). Found by test_every_format_agrees. Not one answer: it varies in every
+    format (no scalar total, the range and the lines), and the table still says the number."""
     got = answers(runner, tmp_path, "8412", "2022-10-02", "us", "CN")
+    check_agreement(got)
     product = json.loads(got["json"].stdout)["directions"][0]["product"]
-    assert product["varies"] == (got["duty"].exit_code == 2)
+    assert product["varies"] and product["additional_rate"] is None and product["total_rate"] is None
+    assert product["additional_range"] == [25, 25] and len(product["lines"]) == 27
+    layers = {x["id"]: x for x in product["layers"]}
+    assert (layers["us-s301-list1"]["lines_applying"], layers["us-s301-list3"]["lines_applying"]) == (20, 7)
+    assert got["duty"].exit_code == 2 and "different duties" in got["duty"].stderr
+    table = " ".join(got["table"].stdout.split())
+    assert ("Additional: 25% on every line, through different layers (S301 List 1 ($34 bn) on 20 lines, "
+            "S301 List 3 ($200 bn) on 7)") in table
+    assert "Total: 25% on every line" in table
+    total = next(r for r in csv.DictReader(io.StringIO(got["csv"].stdout)) if r["kind"] == "total")
+    assert (total["varies"], total["total_rate"]) == ("true", "")
 
 
 def test_940360_list_3_in_every_format(runner, no_user_data, tmp_path):
