@@ -12,6 +12,7 @@ by (key, month) groups, in whole millionths.
 from __future__ import annotations
 
 import dataclasses
+import enum
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import NamedTuple
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .engine import EARLIEST, LATEST, direction_with_origin
-from .ledger import Ledger, reject_rows
+from .ledger import Ledger, Problem, reject_rows
 from .model import AUTHORITIES, CURRENCY, DIRECTIONS, Direction
 from .products import ProductEngine, transit_holds, transit_note
 from .refunds import ROUTES as ROUTE_NAMES
@@ -302,12 +303,22 @@ def _transit_pairs(result: DutyResult) -> tuple[np.ndarray, np.ndarray]:
 
 # -- MFN -------------------------------------------------------------------------------------
 
-MFN_SUFFIX = {  # by case; a specific duty computed from quantity is worded per entry
-    0: "",
-    2: "; specific/compound duty not computed (no quantity): ad-valorem equivalent used",
-    3: "; specific/compound duty not computed: ad-valorem equivalent used",
-    4: "; MFN duty not computed (not ad valorem, no ad-valorem equivalent, no quantity)",
-    5: "; MFN duty not computed (not ad valorem, no ad-valorem equivalent)",
+class MfnCase(enum.IntEnum):
+    """How the MFN duty of a (code, vintage) pair is found; its reason ends with ``MFN_SUFFIX``."""
+
+    COMPUTED = 0  # ad valorem (a specific duty computed from quantity is worded per entry)
+    EQUIVALENT_NO_QUANTITY = 1  # specific/compound, no quantity: the ad-valorem equivalent
+    EQUIVALENT = 2  # compound or not computable from quantity: the ad-valorem equivalent
+    UNKNOWN_NO_QUANTITY = 3  # specific/compound, no equivalent, no quantity: not computed
+    UNKNOWN = 4  # no ad-valorem rate or equivalent: not computed
+
+
+MFN_SUFFIX = {
+    MfnCase.COMPUTED: "",
+    MfnCase.EQUIVALENT_NO_QUANTITY: "; specific/compound duty not computed (no quantity): ad-valorem equivalent used",
+    MfnCase.EQUIVALENT: "; specific/compound duty not computed: ad-valorem equivalent used",
+    MfnCase.UNKNOWN_NO_QUANTITY: "; MFN duty not computed (not ad valorem, no ad-valorem equivalent, no quantity)",
+    MfnCase.UNKNOWN: "; MFN duty not computed (not ad valorem, no ad-valorem equivalent)",
 }
 
 
@@ -382,10 +393,12 @@ def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.n
     specific = ~np.isnan(per_unit)
     ave = np.array([str(b).startswith("ave") for b in mfn["basis"]], dtype=bool) & ~np.isnan(rate)
     unknown = np.isnan(rate)
-    case = np.select([ave & specific, ave, unknown & specific, unknown], [2, 3, 4, 5], 0)
+    case = np.select([ave & specific, ave, unknown & specific, unknown],
+                     [MfnCase.EQUIVALENT_NO_QUANTITY, MfnCase.EQUIVALENT, MfnCase.UNKNOWN_NO_QUANTITY, MfnCase.UNKNOWN],
+                     MfnCase.COMPUTED)
     text = mfn["label"].copy()
-    for c in np.unique(case[case > 0]):
-        text[case == c] += MFN_SUFFIX[c]
+    for c in np.unique(case[case != MfnCase.COMPUTED]):
+        text[case == c] += MFN_SUFFIX[MfnCase(c)]
 
     shown = rate[at]
     duty = np.multiply(value, shown)
@@ -406,9 +419,10 @@ def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.n
     reason_at[by_quantity] = number[len(text):]
     reason = pd.Categorical.from_codes(reason_at, categories=pd.Index(texts, dtype=object))
 
-    per_case = (np.bincount(case, weights=per_pair[used], minlength=6).astype(np.int64)
-                - np.bincount(case[line], minlength=6))
-    counts = np.array([per_case[2] + per_case[3], per_case[4] + per_case[5], len(by_quantity)], dtype=np.int64)
+    per_case = (np.bincount(case, weights=per_pair[used], minlength=len(MfnCase)).astype(np.int64)
+                - np.bincount(case[line], minlength=len(MfnCase)))
+    counts = np.array([per_case[MfnCase.EQUIVALENT_NO_QUANTITY] + per_case[MfnCase.EQUIVALENT],
+                       per_case[MfnCase.UNKNOWN_NO_QUANTITY] + per_case[MfnCase.UNKNOWN], len(by_quantity)], dtype=np.int64)
     return shown, duty, reason, counts
 
 
@@ -477,7 +491,7 @@ def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: 
     An entry whose code stands for no line of the schedule in force on its date, or for lines
     that get different duties, cannot be priced: it is a bad row (``ledger.reject_rows``: an
     error, or with ``skip_bad`` a reject)."""
-    ledger = reject_rows(ledger, *_not_lines(ledger, products))
+    ledger = reject_rows(ledger, *_not_lines(ledger, products), Problem.HTS_NOT_A_LINE)
     result = _compute_duties(ledger, products, include_threatened, as_of, interest_payer)
     if len(result.varying):
         bad = np.flatnonzero(np.isin(result.key, result.varying))
@@ -485,7 +499,7 @@ def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: 
         days = result.entries["entry_date"].dt.date.to_numpy()[bad]
         reasons = [f"{c} stands for schedule lines that get different duties on {t}: give the full line code"
                    for c, t in zip(codes, days)]
-        result = _compute_duties(reject_rows(ledger, bad, reasons), products, include_threatened, as_of,
+        result = _compute_duties(reject_rows(ledger, bad, reasons, Problem.HTS_LINES_DIFFER), products, include_threatened, as_of,
                                  interest_payer)
     return result
 

@@ -8,6 +8,7 @@ and checked once; the checks are vectorized masks, messages are built only for r
 from __future__ import annotations
 
 import csv
+import enum
 import glob
 import mmap
 import os
@@ -75,7 +76,7 @@ class Ledger:
     path: str
     direction: str  # us | cn
     entries: pd.DataFrame
-    rejects: pd.DataFrame  # row, reason, then the ledger's own columns as read
+    rejects: pd.DataFrame  # row, problem, reason (REJECT_COLUMNS), then the ledger's own columns as read
     names: dict  # field -> the ledger's column name
     skip_bad: bool = False  # rows found bad when pricing (a code not in the schedule) go to rejects too
     cells: object = None  # rows -> their cells as written (a part of a ledger keeps its raw chunk)
@@ -132,22 +133,64 @@ def _number(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return pd.to_numeric(text, errors="coerce").to_numpy(dtype=float), (text == "").to_numpy()
 
 
+class Problem(enum.IntEnum):
+    """Why a ledger row is rejected. ``code`` ('entry-id-empty') is what the rejects file's
+    ``problem`` column says beside the reason; the checks of a row are tried in this order and
+    its first problem is the one reported (``MESSAGES`` words those found while reading)."""
+
+    ENTRY_ID_EMPTY = 1
+    ENTRY_DATE_NOT_A_DATE = 2
+    ENTRY_DATE_OUT_OF_RANGE = 3
+    HTS_NOT_A_CODE = 4
+    ORIGIN_NOT_ALLOWED = 5
+    CUSTOMS_VALUE_NOT_A_NUMBER = 6
+    CUSTOMS_VALUE_NEGATIVE = 7
+    EXPORT_DATE_NOT_A_DATE = 8
+    EXPORT_DATE_AFTER_ENTRY = 9
+    QUANTITY_INVALID = 10
+    LIQUIDATION_DATE_NOT_A_DATE = 11
+    LIQUIDATION_BEFORE_ENTRY = 12
+    ENTRY_SUMMARY_DATE_NOT_A_DATE = 13
+    CUSTOMS_VALUE_TOO_LARGE = 14
+    QUANTITY_TOO_LARGE = 15
+    ENTRY_ID_REPEATED = 16  # found across the rows read so far
+    HTS_NOT_A_LINE = 17  # found when pricing: the code is no line of the schedule in force
+    HTS_LINES_DIFFER = 18  # found when pricing: the code's lines get different duties
+
+    @property
+    def code(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+    @classmethod
+    def from_code(cls, code: str) -> Problem:
+        """The problem a rejects file's ``problem`` cell names ('entry-id-empty')."""
+        return cls[code.upper().replace("-", "_")]
+
+
+# A rejected row's code by problem number (0: not rejected), to pick many at once.
+PROBLEM_CODES = np.array(["", *(p.code for p in Problem)], dtype=object)
+# The rejects' own columns; then the ledger's columns, as written (``_rejects``).
+REJECT_COLUMNS = ("row", "problem", "reason")
+
 MESSAGES = {
-    1: "{entry_id} is empty (or only spaces)",
-    2: "{entry_date} {entry_date_text!r} is not a date (YYYY-MM-DD)",
-    3: "{entry_date} {entry_date_text} is outside the range tariffcalc covers ({earliest} to {latest})",
-    4: "{hts}: {problem}",
-    5: "{origin} {origin_text!r} is not an origin of this ledger (use {allowed})",
-    6: "{customs_value} {customs_value_text!r} is not a number",
-    7: "{customs_value} {customs_value_text} is negative",
-    8: "{export_date} {export_date_text!r} is not a date (YYYY-MM-DD)",
-    9: "{export_date} {export_date_text} is after {entry_date} {entry_date_text}",
-    10: "{quantity} {quantity_text!r} is not a number of 0 or more",
-    11: "{liquidation_date} {liquidation_date_text!r} is not a date (YYYY-MM-DD) or 'unliquidated'",
-    12: "{liquidation_date} {liquidation_date_text} is before {entry_date} {entry_date_text}",
-    13: "{entry_summary_date} {entry_summary_date_text!r} is not a date (YYYY-MM-DD)",
-    14: "{customs_value} {customs_value_text} is more than {max_value:g}, the largest tariffcalc accepts",
-    15: "{quantity} {quantity_text} is more than {max_quantity:g}, the largest tariffcalc accepts",
+    Problem.ENTRY_ID_EMPTY: "{entry_id} is empty (or only spaces)",
+    Problem.ENTRY_DATE_NOT_A_DATE: "{entry_date} {entry_date_text!r} is not a date (YYYY-MM-DD)",
+    Problem.ENTRY_DATE_OUT_OF_RANGE:
+        "{entry_date} {entry_date_text} is outside the range tariffcalc covers ({earliest} to {latest})",
+    Problem.HTS_NOT_A_CODE: "{hts}: {problem}",
+    Problem.ORIGIN_NOT_ALLOWED: "{origin} {origin_text!r} is not an origin of this ledger (use {allowed})",
+    Problem.CUSTOMS_VALUE_NOT_A_NUMBER: "{customs_value} {customs_value_text!r} is not a number",
+    Problem.CUSTOMS_VALUE_NEGATIVE: "{customs_value} {customs_value_text} is negative",
+    Problem.EXPORT_DATE_NOT_A_DATE: "{export_date} {export_date_text!r} is not a date (YYYY-MM-DD)",
+    Problem.EXPORT_DATE_AFTER_ENTRY: "{export_date} {export_date_text} is after {entry_date} {entry_date_text}",
+    Problem.QUANTITY_INVALID: "{quantity} {quantity_text!r} is not a number of 0 or more",
+    Problem.LIQUIDATION_DATE_NOT_A_DATE:
+        "{liquidation_date} {liquidation_date_text!r} is not a date (YYYY-MM-DD) or 'unliquidated'",
+    Problem.LIQUIDATION_BEFORE_ENTRY: "{liquidation_date} {liquidation_date_text} is before {entry_date} {entry_date_text}",
+    Problem.ENTRY_SUMMARY_DATE_NOT_A_DATE: "{entry_summary_date} {entry_summary_date_text!r} is not a date (YYYY-MM-DD)",
+    Problem.CUSTOMS_VALUE_TOO_LARGE:
+        "{customs_value} {customs_value_text} is more than {max_value:g}, the largest tariffcalc accepts",
+    Problem.QUANTITY_TOO_LARGE: "{quantity} {quantity_text} is more than {max_quantity:g}, the largest tariffcalc accepts",
 }
 
 
@@ -164,7 +207,7 @@ class _Checker:
 
     def __call__(self, raw: pd.DataFrame) -> tuple[dict, np.ndarray, np.ndarray]:
         """Typed columns of the rows of a chunk that are not blank lines, the number of the first
-        problem of each row (0 if good) and its wording (for bad rows only)."""
+        problem of each row (its ``Problem``, 0 if good) and its wording (for bad rows only)."""
         ids = self.column(raw, "entry_id").to_numpy(dtype=object)
         no_id = pd.isna(ids)
         if no_id.any():  # blank lines (a row is blank only if its entry_id is)
@@ -206,23 +249,24 @@ class _Checker:
         # The checks, in the order their messages are tried; those on a column of few distinct
         # values are made once per value (``[at]`` picks each row's).
         with np.errstate(invalid="ignore"):
-            checks = [
-                lambda at: no_id[at],
-                lambda at: np.isnat(entry_dates)[entry_at[at]],
-                lambda at: ((entry_dates < np.datetime64(EARLIEST)) | (entry_dates > np.datetime64(LATEST)))[entry_at[at]],
-                lambda at: pd.notna(problems)[hts_at[at]],
-                lambda at: ~wanted[origin_at[at]],
-                lambda at: ~np.isfinite(value[at]),
-                lambda at: value[at] < 0,
-                lambda at: ((export_text != "") & np.isnat(export_dates))[export_at[at]],
-                lambda at: export_date[at] > entry_date[at],
-                lambda at: ~quantity_blank[at] & (~np.isfinite(quantity[at]) | (quantity[at] < 0)),
-                lambda at: bad_liquidation[liquidation_at[at]],
-                lambda at: liquidation_date[at] < entry_date[at],
-                lambda at: bad_summary[summary_at[at]],
-                lambda at: value[at] > MAX_CUSTOMS_VALUE,
-                lambda at: ~quantity_blank[at] & (quantity[at] > MAX_QUANTITY),
-            ]
+            checks = {
+                Problem.ENTRY_ID_EMPTY: lambda at: no_id[at],
+                Problem.ENTRY_DATE_NOT_A_DATE: lambda at: np.isnat(entry_dates)[entry_at[at]],
+                Problem.ENTRY_DATE_OUT_OF_RANGE: lambda at: ((entry_dates < np.datetime64(EARLIEST))
+                                                    | (entry_dates > np.datetime64(LATEST)))[entry_at[at]],
+                Problem.HTS_NOT_A_CODE: lambda at: pd.notna(problems)[hts_at[at]],
+                Problem.ORIGIN_NOT_ALLOWED: lambda at: ~wanted[origin_at[at]],
+                Problem.CUSTOMS_VALUE_NOT_A_NUMBER: lambda at: ~np.isfinite(value[at]),
+                Problem.CUSTOMS_VALUE_NEGATIVE: lambda at: value[at] < 0,
+                Problem.EXPORT_DATE_NOT_A_DATE: lambda at: ((export_text != "") & np.isnat(export_dates))[export_at[at]],
+                Problem.EXPORT_DATE_AFTER_ENTRY: lambda at: export_date[at] > entry_date[at],
+                Problem.QUANTITY_INVALID: lambda at: ~quantity_blank[at] & (~np.isfinite(quantity[at]) | (quantity[at] < 0)),
+                Problem.LIQUIDATION_DATE_NOT_A_DATE: lambda at: bad_liquidation[liquidation_at[at]],
+                Problem.LIQUIDATION_BEFORE_ENTRY: lambda at: liquidation_date[at] < entry_date[at],
+                Problem.ENTRY_SUMMARY_DATE_NOT_A_DATE: lambda at: bad_summary[summary_at[at]],
+                Problem.CUSTOMS_VALUE_TOO_LARGE: lambda at: value[at] > MAX_CUSTOMS_VALUE,
+                Problem.QUANTITY_TOO_LARGE: lambda at: ~quantity_blank[at] & (quantity[at] > MAX_QUANTITY),
+            }
             suspect = ((~np.isfinite(value) | (value < 0)) | (export_date > entry_date) | no_id
                        | (~quantity_blank & (~np.isfinite(quantity) | (quantity < 0)))
                        | (liquidation_date < entry_date) | (value > MAX_CUSTOMS_VALUE)
@@ -236,12 +280,12 @@ class _Checker:
                     suspect |= distinct[at]
             bad = np.flatnonzero(suspect)
             first = np.zeros(len(raw), dtype=np.int8)
-            for number in range(len(checks), 0, -1):  # the first problem wins
-                first[bad[checks[number - 1](bad)]] = number
-        reasons = np.array([self.message(raw, i, int(first[i]), problems[hts_at[i]]) for i in bad], dtype=object)
+            for problem in reversed(checks):  # the first problem wins
+                first[bad[checks[problem](bad)]] = problem
+        reasons = np.array([self.message(raw, i, Problem(first[i]), problems[hts_at[i]]) for i in bad], dtype=object)
         return typed, first, reasons
 
-    def message(self, raw: pd.DataFrame, i: int, kind: int, problem) -> str:
+    def message(self, raw: pd.DataFrame, i: int, kind: Problem, problem) -> str:
         def text(name):
             value = self.column(raw, name).iloc[i]
             return "" if pd.isna(value) else f"{value:g}" if isinstance(value, float) else str(value).strip()
@@ -469,13 +513,33 @@ class _Columns:
         return {name: column[:self.filled] for name, column in self.columns.items()}
 
 
+def _reject_names(header) -> list[str]:
+    """The ledger's column names in its rejects: one named as a rejects' own column is suffixed."""
+    return [f"{h} (ledger)" if h in REJECT_COLUMNS else h for h in header]
+
+
+def _rejects(rows, problems, reasons, cells: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rejected rows: row, problem (its ``Problem.code``), reason, then the ledger's ``cells``."""
+    frame = pd.DataFrame({"row": rows, "problem": problems, "reason": reasons})
+    if cells is None:
+        return frame
+    return frame.join(cells.reset_index(drop=True).set_axis(_reject_names(cells.columns), axis=1))
+
+
+def _no_rejects(rejects: list, header) -> pd.DataFrame:
+    """The rejects of a ledger (or a chunk), in row order, with every column even if none."""
+    columns = [*REJECT_COLUMNS, *_reject_names(header)]
+    frame = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=columns)
+    return frame.sort_values("row", kind="stable").reindex(columns=columns)
+
+
 def _duplicates_as_written(lines: _Lines, rows: np.ndarray, reasons: np.ndarray, header: list[str]) -> pd.DataFrame:
     """Rejected duplicates with every field as the ledger has it (read again: pandas's typed
     values of the good rows are all that is kept while reading)."""
     starts = lines.starts() if lines.quoted else None
     records = rows if starts is None else np.searchsorted(starts, rows) + 1  # line -> record number
     cells = [(record + [""] * len(header))[:len(header)] for record in lines.records(records)]
-    return pd.DataFrame({"row": rows, "reason": reasons}).join(pd.DataFrame(cells, columns=header, dtype=object))
+    return _rejects(rows, Problem.ENTRY_ID_REPEATED.code, reasons, pd.DataFrame(cells, columns=header, dtype=object))
 
 
 def _entries_frame(merged: dict, check: _Checker) -> pd.DataFrame:
@@ -515,7 +579,7 @@ def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = Fa
                 raise LedgerError(path, int(lines([typed["row"][np.flatnonzero(first)[0]]])[0]), reasons[0])
             is_bad = first > 0
             cells = raw.set_index("_row").loc[typed["row"][is_bad], header].reset_index(drop=True)
-            bad.append(pd.DataFrame({"row": typed["row"][is_bad], "reason": reasons}).join(_as_written(cells)))
+            bad.append(_rejects(typed["row"][is_bad], PROBLEM_CODES[first[is_bad]], reasons, _as_written(cells)))
             typed = {name: values[~is_bad] for name, values in typed.items()}
         good.add(typed, share)
 
@@ -534,8 +598,7 @@ def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = Fa
             raise LedgerError(path, int(dup["row"].iloc[0]), reasons.iloc[0])
         bad.append(_duplicates_as_written(lines, dup["row"].to_numpy(), reasons.to_numpy(), header))
         entries = entries[~repeated].reset_index(drop=True)
-    rejects = pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(columns=["row", "reason", *header])
-    rejects = rejects.sort_values("row", kind="stable").reindex(columns=["row", "reason", *header])
+    rejects = _no_rejects(bad, header)
     found = sorted({DIRECTION_OF_ORIGIN[o] for o in entries["origin"].cat.categories})
     if direction == "both":
         if len(found) > 1:
@@ -545,9 +608,9 @@ def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = Fa
     return Ledger(str(path), direction, entries, rejects.reset_index(drop=True), names, skip_bad)
 
 
-def reject_rows(ledger: Ledger, positions, reasons) -> Ledger:
-    """``ledger`` less the entries at ``positions``, found bad after reading (say, a code that is
-    not a line of the schedule in force): without ``skip_bad`` the first of them (by row) raises
+def reject_rows(ledger: Ledger, positions, reasons, problem: Problem) -> Ledger:
+    """``ledger`` less the entries at ``positions``, found bad after reading (``problem``: say, a
+    code that is not a line of the schedule in force): without ``skip_bad`` the first of them (by row) raises
     ``LedgerError``; with it they join the rejects, their cells as written in the file."""
     positions = np.asarray(positions, dtype=np.int64)
     if not len(positions):
@@ -566,7 +629,7 @@ def reject_rows(ledger: Ledger, positions, reasons) -> Ledger:
         header = _header(ledger.path)
         cells = pd.read_csv(ledger.path, dtype=str, keep_default_na=False, header=0, names=header,
                             skiprows=lambda i: i > 0 and (i + 1) not in wanted)
-    bad = pd.DataFrame({"row": rows, "reason": reasons}).join(cells.reset_index(drop=True))
+    bad = _rejects(rows, problem.code, reasons, cells)
     keep = np.ones(len(ledger.entries), dtype=bool)
     keep[positions] = False
     entries = ledger.entries[keep].reset_index(drop=True)
@@ -731,7 +794,7 @@ class LedgerReader:
         names = self.names or {f: f for f in ("entry_id", "entry_date", "hts", "origin", "customs_value")}
         check = _Checker(names, self.asked)
         return Ledger(self.path, self.direction or "us", _entries_frame(_Columns().arrays(), check),
-                      pd.DataFrame(columns=["row", "reason"]), names, self.skip_bad)
+                      _rejects([], [], []), names, self.skip_bad)
 
     def __iter__(self):
         if self._frame is not None:
@@ -767,7 +830,7 @@ class LedgerReader:
             starts = lines.starts() if lines.quoted else None
             records = rows if starts is None else np.searchsorted(starts, rows) + 1  # line -> record number
             cells = [(record + [""] * len(header))[:len(header)] for record in lines.records(records)]
-            out.loc[out.index[mine], header] = pd.DataFrame(cells, columns=header, dtype=object).to_numpy()
+            out.loc[out.index[mine], _reject_names(header)] = pd.DataFrame(cells, columns=header, dtype=object).to_numpy()
         return out
 
     def frame(self, frame: pd.DataFrame, label: str = "partition"):
@@ -798,15 +861,14 @@ class LedgerReader:
                     raise LedgerError(path, int(typed["row"][np.flatnonzero(first)[0]]), reasons[0])
                 is_bad = first > 0
                 cells = by_row.loc[typed["row"][is_bad], header].reset_index(drop=True)
-                bad.append(pd.DataFrame({"row": typed["row"][is_bad], "reason": reasons}).join(_as_written(cells)))
+                bad.append(_rejects(typed["row"][is_bad], PROBLEM_CODES[first[is_bad]], reasons, _as_written(cells)))
                 typed = {name: values[~is_bad] for name, values in typed.items()}
             entries = _entries_frame(typed, check)
             entries, repeated = self._unique(path, number, names, entries)
             if len(repeated):
                 cells = by_row.loc[repeated["row"].to_numpy(), header].reset_index(drop=True)
-                bad.append(repeated.join(_as_written(cells)))
-            rejects = pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(columns=["row", "reason", *header])
-            rejects = rejects.sort_values("row", kind="stable").reindex(columns=["row", "reason", *header])
+                bad.append(_rejects(repeated["row"], repeated["problem"], repeated["reason"], _as_written(cells)))
+            rejects = _no_rejects(bad, header)
             if len(self.files) > 1:
                 rejects.insert(0, "file", str(path))
             found = sorted({DIRECTION_OF_ORIGIN[o] for o in entries["origin"].cat.categories})
@@ -837,7 +899,7 @@ class LedgerReader:
         repeated = earlier_row >= 0
         self.seen.add(hashes[~repeated], rows[~repeated], number)
         if not repeated.any():
-            return entries, pd.DataFrame(columns=["row", "reason"])
+            return entries, _rejects([], [], [])
         where = np.array(["" if f == number else f" of {self.files[f]}" for f in earlier_file[repeated]], dtype=object)
         reasons = np.array([f"{names['entry_id']} {i} repeats row {r}{w}" for i, r, w in
                             zip(ids[repeated], earlier_row[repeated], where)], dtype=object)
@@ -846,4 +908,4 @@ class LedgerReader:
         kept = entries[~repeated].reset_index(drop=True)
         for column in ("origin", "code"):
             kept[column] = kept[column].cat.remove_unused_categories()
-        return kept, pd.DataFrame({"row": rows[repeated], "reason": reasons})
+        return kept, _rejects(rows[repeated], Problem.ENTRY_ID_REPEATED.code, reasons)

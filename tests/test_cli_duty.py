@@ -82,8 +82,8 @@ def test_skip_bad_writes_good_rows_and_rejects(runner, no_user_data, tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["rejected"] == 1
     rejects = (tmp_path / "out.rejects.csv").read_text().splitlines()
-    assert rejects[0] == "row,reason,entry_id,entry_date,hts,origin,customs_value,export_date,quantity"
-    assert rejects[1] == "3,customs_value 'lots' is not a number,b,2025-04-15,8517.13.00,CN,lots,,"
+    assert rejects[0] == "row,problem,reason,entry_id,entry_date,hts,origin,customs_value,export_date,quantity"
+    assert rejects[1] == "3,customs-value-not-a-number,customs_value 'lots' is not a number,b,2025-04-15,8517.13.00,CN,lots,,"
     assert "a,2025-04-15" in out.read_text() and "\nb," not in out.read_text()
 
 

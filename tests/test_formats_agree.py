@@ -196,8 +196,9 @@ def test_a_ledger_row_that_is_no_line_is_a_bad_row(runner, no_user_data, tmp_pat
     assert result.exit_code == 0, result.output
     assert (json.loads(result.stdout)["entries"], json.loads(result.stdout)["rejected"]) == (1, 1)
     rejects = list(csv.reader(io.StringIO((tmp_path / "out.rejects.csv").read_text())))
-    assert rejects[1][0] == "3" and rejects[1][1].startswith("hts 9999.99.99 is not a line of US schedule")
-    assert rejects[1][2:] == ["b", "2025-04-15", "9999.99.99", "CN", "100", "", ""]  # the row as written
+    assert rejects[1][:2] == ["3", "hts-not-a-line"]
+    assert rejects[1][2].startswith("hts 9999.99.99 is not a line of US schedule")
+    assert rejects[1][3:] == ["b", "2025-04-15", "9999.99.99", "CN", "100", "", ""]  # the row as written
 
 
 def test_a_code_whose_lines_differ_varies_with_a_breakdown(runner, no_user_data):

@@ -246,7 +246,8 @@ def test_row08_a_bad_row_after_a_multiline_field_is_named_by_its_physical_line(r
     assert line == f"Error: {path}:4: customs_value 'lots' is not a number"
     result = runner.invoke(cli, ["duty", str(path), "-o", str(tmp_path / "out.csv"), "--skip-bad", "-f", "json"])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "out.rejects.csv").read_text().splitlines()[1].startswith("4,customs_value 'lots'")
+    assert (tmp_path / "out.rejects.csv").read_text().splitlines()[1].startswith(
+        "4,customs-value-not-a-number,customs_value 'lots'")
 
 
 # row 9: row with more fields than the header
@@ -279,4 +280,4 @@ def test_row11_a_rejected_duplicate_keeps_every_field_as_written(runner, no_user
     result = runner.invoke(cli, ["duty", str(path), "-o", str(tmp_path / "out.csv"), "--skip-bad", "-f", "json"])
     assert result.exit_code == 0, result.output
     rejects = (tmp_path / "out.rejects.csv").read_text().splitlines()
-    assert rejects[1:] == ["5,entry_id a repeats row 2,a,2025-04-16,8517.13.00,CN,0100.50,2025-04-01,007"]
+    assert rejects[1:] == ["5,entry-id-repeated,entry_id a repeats row 2,a,2025-04-16,8517.13.00,CN,0100.50,2025-04-01,007"]

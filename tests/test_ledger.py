@@ -376,3 +376,94 @@ def test_a_ledger_mixing_directions_needs_a_direction(tmp_path):
     with pytest.raises(ledger.LedgerError, match="mixes goods"):
         ledger.read_ledger(path)
     assert ledger.read_ledger(path, direction="cn", skip_bad=True).rejects["row"].tolist() == [2]
+
+
+# -- named problem codes: every one from a real bad row, in the rejects file's problem column --
+
+CODES_HEADER = "entry_id,entry_date,hts,origin,customs_value,export_date,quantity,liquidation_date,entry_summary_date\n"
+GOOD = {"entry_id": "", "entry_date": "2025-05-01", "hts": "8517.13.00", "origin": "CN", "customs_value": "1000",
+        "export_date": "", "quantity": "", "liquidation_date": "", "entry_summary_date": ""}
+# problem -> the cells that differ from a good row (each row has that one problem)
+BAD_ROWS = {
+    ledger.Problem.ENTRY_ID_EMPTY: {"entry_id": "  "},
+    ledger.Problem.ENTRY_DATE_NOT_A_DATE: {"entry_date": "2025-13-01"},
+    ledger.Problem.ENTRY_DATE_OUT_OF_RANGE: {"entry_date": "2017-12-31"},
+    ledger.Problem.HTS_NOT_A_CODE: {"hts": "85x7"},
+    ledger.Problem.ORIGIN_NOT_ALLOWED: {"origin": "FR"},
+    ledger.Problem.CUSTOMS_VALUE_NOT_A_NUMBER: {"customs_value": "lots"},
+    ledger.Problem.CUSTOMS_VALUE_NEGATIVE: {"customs_value": "-5"},
+    ledger.Problem.EXPORT_DATE_NOT_A_DATE: {"export_date": "soon"},
+    ledger.Problem.EXPORT_DATE_AFTER_ENTRY: {"export_date": "2025-06-01"},
+    ledger.Problem.QUANTITY_INVALID: {"quantity": "-1"},
+    ledger.Problem.LIQUIDATION_DATE_NOT_A_DATE: {"liquidation_date": "later"},
+    ledger.Problem.LIQUIDATION_BEFORE_ENTRY: {"liquidation_date": "2025-04-01"},
+    ledger.Problem.ENTRY_SUMMARY_DATE_NOT_A_DATE: {"entry_summary_date": "May"},
+    ledger.Problem.CUSTOMS_VALUE_TOO_LARGE: {"customs_value": "1e16"},
+    ledger.Problem.QUANTITY_TOO_LARGE: {"quantity": "1e16"},
+    ledger.Problem.ENTRY_ID_REPEATED: {"entry_id": "good"},
+    # lines of the golden rejects (tests/golden/ledgers/random-us.rejects.csv)
+    ledger.Problem.HTS_NOT_A_LINE: {"hts": "4407140999", "entry_date": "2025-09-20"},
+    ledger.Problem.HTS_LINES_DIFFER: {"hts": "731700", "entry_date": "2021-05-26"},
+}
+
+
+def test_every_problem_has_a_bad_row():
+    assert set(BAD_ROWS) == set(ledger.Problem)
+    assert set(ledger.MESSAGES) <= set(ledger.Problem)
+
+
+@pytest.fixture(scope="module")
+def problems_ledger(tmp_path_factory):
+    path = tmp_path_factory.mktemp("problems") / "bad.csv"
+    rows = [{**GOOD, "entry_id": "good"}]
+    rows += [{**GOOD, "entry_id": problem.code, **cells} for problem, cells in BAD_ROWS.items()]
+    path.write_text(CODES_HEADER + "".join(",".join(row.values()) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def _problem_by_row(rejects: pd.DataFrame) -> dict:
+    return {int(row): ledger.Problem.from_code(code) for row, code in zip(rejects["row"], rejects["problem"])}
+
+
+def _expected_by_row() -> dict:
+    return {number: problem for number, problem in enumerate(BAD_ROWS, 3)}  # line 1 the header, 2 the good row
+
+
+def test_each_problem_code_is_produced_by_its_bad_row(problems_ledger, products):
+    result = duties.compute_duties(ledger.read_ledger(problems_ledger, skip_bad=True), products)
+    rejects = result.ledger.rejects
+    assert list(rejects.columns[:3]) == ["row", "problem", "reason"]
+    assert _problem_by_row(rejects) == _expected_by_row()
+    assert result.entries["entry_id"].tolist() == ["good"]
+
+
+def test_the_problem_column_round_trips_through_the_rejects_file(problems_ledger, tmp_path, runner):
+    from tariffcalc.cli import cli
+
+    out = tmp_path / "out.csv"
+    result = runner.invoke(cli, ["duty", str(problems_ledger), "-o", str(out), "--skip-bad", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(tmp_path / "out.rejects.csv", dtype=str, keep_default_na=False)
+    assert _problem_by_row(written) == _expected_by_row()
+    # the reason beside each code is the message of that problem; the cells are as written
+    assert written.set_index("entry_id").loc["customs-value-negative", "reason"] == "customs_value -5 is negative"
+    assert written.set_index("entry_id").loc["hts-not-a-code", "hts"] == "85x7"
+    # and read again as a ledger, the same rows have the same problems
+    again = ledger.read_ledger(tmp_path / "out.rejects.csv", skip_bad=True).rejects
+    assert sorted(again["problem"]) == sorted(p.code for p in BAD_ROWS if p not in (
+        ledger.Problem.ENTRY_ID_REPEATED, ledger.Problem.HTS_NOT_A_LINE, ledger.Problem.HTS_LINES_DIFFER))
+
+
+def test_a_ledger_column_named_like_a_rejects_column_is_kept(tmp_path):
+    path = write(tmp_path, "entry_id,entry_date,hts,origin,customs_value,reason,problem\n"
+                           "a,2025-04-01,8517.13.00,CN,10,mine,x\nb,2025-04-01,8517.13.00,CN,lots,theirs,y\n")
+    rejects = ledger.read_ledger(path, skip_bad=True).rejects
+    assert list(rejects.columns) == ["row", "problem", "reason", "entry_id", "entry_date", "hts", "origin",
+                                     "customs_value", "reason (ledger)", "problem (ledger)"]
+    assert rejects.iloc[0][["problem", "reason (ledger)", "problem (ledger)"]].tolist() == [
+        "customs-value-not-a-number", "theirs", "y"]
+
+
+def test_the_readme_lists_every_problem_code():
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert [p.code for p in ledger.Problem if f"`{p.code}`" not in readme] == []

@@ -67,7 +67,7 @@ def test_a_folder_of_csv_and_parquet_partitions_is_one_ledger(products, whole, t
         pass
     assert summary_of(run) == summary_of(whole)
     rejects = run.rejects()
-    assert list(rejects.columns[:3]) == ["file", "row", "reason"]
+    assert list(rejects.columns[:4]) == ["file", "row", "problem", "reason"]
     # rows are each file's own lines (CSV: the header is line 1) or rows (Parquet: from 1)
     first = whole.ledger.rejects.iloc[0]
     assert (rejects.iloc[0]["file"], rejects.iloc[0]["row"]) == (str(folder / "part-0.csv"), first["row"])
@@ -100,7 +100,7 @@ def test_rejects_keep_their_fields_exactly_as_written(products, tmp_path):
     for _ in run.results():
         pass
     assert run.rejects().to_csv(index=False).splitlines()[1] == \
-        "3,entry_id a repeats row 2,a,2025-04-16,8517.13.00,CN,0100.50,2025-04-01,007"
+        "3,entry-id-repeated,entry_id a repeats row 2,a,2025-04-16,8517.13.00,CN,0100.50,2025-04-01,007"
 
 
 def test_price_partition_is_pure_and_its_totals_add_up(products, whole):
