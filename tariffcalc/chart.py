@@ -79,18 +79,18 @@ class ChartData:
     zoom: tuple[date, date] | None = None  # the busiest calendar year, drawn again in a second panel
 
 
-def _values(engine, products, start, end, average, weights_year, include_threatened, weights_for,
-            convention=None, weights=None) -> pd.DataFrame:
+def _values(engine, products, start, end, average, weights_year, include_threatened, convention=None,
+            weights=None) -> pd.DataFrame:
     """The plotted value of each direction on each change date (``weights``: filled with the
     label of the weights used per direction)."""
-    from .averages import average_rates
+    from .averages import average_rates, weights_for
     from .engine import directions_for
 
     parts = []
     for d in directions_for("both"):
         days = products.change_dates(d, start, end) if products is not None else engine.change_dates(d, start, end)
         if average:
-            chosen, frame = weights_for(engine, d.key, weights_year, convention)
+            chosen, frame = weights_for(engine.dataset, d.key, weights_year, convention)
             if weights is not None:
                 weights[d.key] = chosen.label
             values = average_rates(products, d, days, chosen, frame, include_threatened, convention)
@@ -182,14 +182,14 @@ def _footer(average: bool, convention, weights: dict) -> str:
 
 
 def chart_data(engine, products, start: date, end: date, average: bool, weights_year, include_threatened: bool,
-               weights_for, convention=None) -> ChartData:
+               convention=None) -> ChartData:
     """The series, events, shading and words of a chart of both directions from ``start`` to ``end``."""
     weights: dict = {}
-    values = _values(engine, products, start, end, average, weights_year, False, weights_for, convention, weights)
+    values = _values(engine, products, start, end, average, weights_year, False, convention, weights)
     threatened = None
     if include_threatened:
-        threatened = chart_series(_values(engine, products, start, end, average, weights_year, True, weights_for,
-                                          convention), end)
+        threatened = chart_series(_values(engine, products, start, end, average, weights_year, True, convention),
+                                  end)
     measure = "Trade-weighted average tariff (MFN + additional)" if average else "Headline additional tariff"
     if average and convention is not None and convention.name != "tariffcalc":
         measure += f", {convention.name} convention"
