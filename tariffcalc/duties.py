@@ -166,46 +166,101 @@ class Days:
         return np.searchsorted(starts, self.span, side="right") - 1
 
 
-def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids, imposer: str | None = None
-           ) -> tuple[np.ndarray, list[str], pd.DataFrame]:
+class PricingMemo:
+    """What pricing works out once per distinct value, kept across the chunks (or partitions) of a
+    ledger: the kind of each code, the answer of each (origin, kind, period) key, the MFN line of
+    each (code, vintage) and whether a code is a line of a vintage. A ledger has few distinct codes
+    and days relative to its rows, so after the first chunks a chunk's pricing is mostly lookups.
+    The answers do not depend on which chunk asked first: codes of a kind are answered alike."""
+
+    def __init__(self):
+        self.keys: dict = {}  # (direction, include_threatened, layer ids) -> _KeyMemo
+        self.mfn: dict = {}  # imposer -> _MfnMemo
+        self.is_line: dict = {}  # (imposer, code, vintage number) -> whether the schedule has it as a line
+
+    def key_memo(self, direction: str, include_threatened: bool, layer_ids) -> _KeyMemo:
+        return self.keys.setdefault((direction, include_threatened, frozenset(layer_ids)), _KeyMemo())
+
+
+class _KeyMemo:
+    """Kinds of codes and the evaluated layer rows of each key, for one direction and layer set."""
+
+    KIND, ORIGIN = 20, 12  # a key as one integer: kind << 20 | origin << 12 | period
+
+    def __init__(self):
+        self.row_id: dict = {}  # a product-index row's (layer, role, set, dates, match, condition) -> id
+        self.kind_of_signature: dict = {}
+        self.kind_of_code: dict = {}
+        self.reps: list = []  # kind -> the code answered for it
+        self.origins: dict = {}  # origin -> its number in the keys
+        self.gid: dict = {}  # key -> its number in the tables below
+        self.first: list = []  # gid -> first row of its layer rows in ``rows``
+        self.count: list = []
+        self.varies: list = []
+        self.parts: list = []  # frames of layer rows, in gid order
+        self.n_rows = 0
+        self._rows = None
+
+    def rows(self) -> pd.DataFrame:
+        if self._rows is None or len(self._rows) != self.n_rows:
+            self._rows = pd.concat(self.parts, ignore_index=True) if len(self.parts) > 1 else self.parts[0]
+            self.parts = [self._rows]
+        return self._rows
+
+
+class _MfnMemo:
+    def __init__(self):
+        self.at: dict = {}  # (code, vintage number) -> row in the arrays
+        self.arrays: dict | None = None
+        self.size = 0
+
+
+def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids, imposer: str | None = None,
+           memo: _KeyMemo | None = None) -> np.ndarray:
     """Codes the data treats alike share a kind: the same set of (layer, role, set, dates, match)
     rows of the product index, and lines of the same schedule vintages (a code renumbered in 2022
     cannot stand for a 2021 entry of another code). A code shorter than a list's rows is resolved
-    from its own schedule lines, so it is a kind of its own. Returns the kind of each code, one
-    code per kind and the index rows of those codes."""
-    found = products.index.matches(codes)
-    found = found[found["layer_id"].isin(layer_ids)]
-    row_kind = found.groupby(["layer_id", "role", "set_name", "start", "end", "match", "condition"], dropna=False,
-                             sort=False).ngroup().to_numpy()
-    code_at = pd.Index(codes).get_indexer(found["code"])
-    order = np.lexsort((row_kind, code_at))
-    code_at, row_kind = code_at[order], row_kind[order]
-    signature = [b""] * len(codes)
-    bounds = np.flatnonzero(np.diff(code_at)) + 1
-    for position, rows in zip(code_at[np.concatenate(([0], bounds))] if len(code_at) else [],
-                              np.split(row_kind, bounds)):
-        signature[position] = rows.tobytes()
-    for position in np.unique(pd.Index(codes).get_indexer(found.loc[found["match"] == "partial", "code"])):
-        signature[position] = b"partial:" + codes[position].encode()
-    for position in np.flatnonzero([len(c) < 10 for c in codes]):  # it stands for the lines under it
-        signature[position] = b"lines:" + codes[position].encode()
-    if imposer is not None and len(codes):
-        for position, vintages in enumerate(_line_vintages(products, imposer, codes)):
-            signature[position] += b"in:" + vintages.tobytes()
-    # Codes on a layer charged on a metal content are alike only if their estimated contents are.
-    content_layers = {layer.id for layer in products.engine.dataset.layers if any(s.content for s in layer.steps)}
-    on = found.loc[(found["role"] == "cover") & found["layer_id"].isin(content_layers), "code"].unique()
-    for estimates in products.index.content_estimates():
-        if len(on):
-            shares = estimates.shares(on).to_numpy()
-            for position, row in zip(pd.Index(codes).get_indexer(on), shares):
-                signature[position] += b"content:" + row.tobytes()
-    kind_of: dict[bytes, int] = {}
-    kinds = np.array([kind_of.setdefault(s, len(kind_of)) for s in signature], dtype=np.int64)
-    first = np.zeros(len(kind_of), dtype=np.int64)
-    first[kinds[::-1]] = np.arange(len(codes))[::-1]
-    reps = [codes[i] for i in first]
-    return kinds, reps, found[found["code"].isin(reps)]
+    from its own schedule lines, so it is a kind of its own. Returns the kind of each code; the
+    code answered for each kind (the first met) is ``memo.reps``. Kinds are kept in ``memo`` across
+    calls: only codes not met before are looked at."""
+    memo = _KeyMemo() if memo is None else memo
+    new = np.array([c for c in dict.fromkeys(codes) if c not in memo.kind_of_code], dtype=object)
+    if len(new):
+        found = products.index.matches(new)
+        found = found[found["layer_id"].isin(layer_ids)]
+        columns = ["layer_id", "role", "set_name", "start", "end", "match", "condition"]
+        described = zip(*(found[c].where(found[c].notna(), None).tolist() for c in columns))
+        row_kind = np.array([memo.row_id.setdefault(d, len(memo.row_id)) for d in described], dtype=np.int64)
+        new_index = pd.Index(new)
+        code_at = new_index.get_indexer(found["code"])
+        order = np.lexsort((row_kind, code_at))
+        code_at, row_kind = code_at[order], row_kind[order]
+        signature = [b""] * len(new)
+        bounds = np.flatnonzero(np.diff(code_at)) + 1
+        for position, rows in zip(code_at[np.concatenate(([0], bounds))] if len(code_at) else [],
+                                  np.split(row_kind, bounds)):
+            signature[position] = rows.tobytes()
+        for position in np.unique(new_index.get_indexer(found.loc[found["match"] == "partial", "code"])):
+            signature[position] = b"partial:" + new[position].encode()
+        for position in np.flatnonzero([len(c) < 10 for c in new]):  # it stands for the lines under it
+            signature[position] = b"lines:" + new[position].encode()
+        if imposer is not None:
+            for position, vintages in enumerate(_line_vintages(products, imposer, new)):
+                signature[position] += b"in:" + vintages.tobytes()
+        # Codes on a layer charged on a metal content are alike only if their estimated contents are.
+        content_layers = {layer.id for layer in products.engine.dataset.layers if any(s.content for s in layer.steps)}
+        on = found.loc[(found["role"] == "cover") & found["layer_id"].isin(content_layers), "code"].unique()
+        for estimates in products.index.content_estimates():
+            if len(on):
+                shares = estimates.shares(on).to_numpy()
+                for position, row in zip(new_index.get_indexer(on), shares):
+                    signature[position] += b"content:" + row.tobytes()
+        for code, s in zip(new, signature):
+            kind = memo.kind_of_signature.setdefault(s, len(memo.kind_of_signature))
+            if kind == len(memo.reps):
+                memo.reps.append(code)
+            memo.kind_of_code[code] = kind
+    return np.array([memo.kind_of_code[c] for c in codes], dtype=np.int64)
 
 
 def _line_vintages(products: ProductEngine, imposer: str, codes: np.ndarray) -> np.ndarray:
@@ -220,64 +275,83 @@ def _line_vintages(products: ProductEngine, imposer: str, codes: np.ndarray) -> 
 
 
 def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, code_at: np.ndarray,
-                  days: Days, include_threatened: bool):
+                  days: Days, include_threatened: bool, memo: PricingMemo | None = None):
     """The layer rows bearing on the entries, each with its ``key``, and the key of each entry.
 
     A key is (origin, kind of code, period): origins differ in the layers that apply (the US
-    charges some on goods of China but not of Hong Kong), each has its own change dates. Also
-    returns the first day and the day after the last of the period of every key."""
+    charges some on goods of China but not of Hong Kong), each has its own change dates. Each key
+    is answered once (``ProductEngine.answer_pairs``) and kept in ``memo`` for later chunks; the
+    keys of this ledger are numbered from 0 in key order. Also returns the first day and the day
+    after the last of the period of every key, and the keys whose lines get different duties."""
+    memo = PricingMemo() if memo is None else memo
     origin_at = ledger.entries["origin"].cat.codes.to_numpy()
     origins = list(ledger.entries["origin"].cat.categories)
     directions = {origin: direction_with_origin(ledger.direction, origin) for origin in origins}
     layer_ids = set().union(*(products.engine.direction_steps(d)["layer_id"] for d in directions.values()))
+    keys = memo.key_memo(ledger.direction, include_threatened, layer_ids)
     present = np.flatnonzero(np.bincount(code_at, minlength=len(codes)))
-    kind, reps, _found = _kinds(products, codes[present], layer_ids,  # alike for every origin
-                                DIRECTIONS[ledger.direction].imposer)
     kind_of_code = np.zeros(len(codes), dtype=np.int64)
-    kind_of_code[present] = kind
-    n_kinds = len(reps)
-
-    # key = the origin's offset + kind * (the origin's number of periods) + the period of the day
+    kind_of_code[present] = _kinds(products, codes[present], layer_ids,  # alike for every origin
+                                   DIRECTIONS[ledger.direction].imposer, keys)
     changes = [_change_dates(products, directions[origin]) for origin in origins]
-    periods = np.array([len(c) for c in changes], dtype=np.int64)
-    offsets = np.cumsum(n_kinds * periods) - n_kinds * periods
-    by_day = np.array([offset + days.periods(c) for offset, c in zip(offsets, changes)],
-                      dtype=np.int64).reshape(len(origins), len(days.span))
-    key = kind_of_code[code_at] * periods[origin_at]
-    key += by_day[origin_at, days.offset]
-    used = np.flatnonzero(np.bincount(key, minlength=int((n_kinds * periods).sum())))
-    pairs, blocks = [], {}
-    for number, origin in enumerate(origins):
-        blocks[origin] = (offsets[number], changes[number])
-        local = used[(used >= offsets[number]) & (used < offsets[number] + n_kinds * periods[number])] - offsets[number]
-        pairs.append(pd.DataFrame({"group": origin, "code": np.asarray(reps, dtype=object)[local // periods[number]],
-                                   "date": changes[number][local % periods[number]].astype("datetime64[ns]")}))
+    if any(len(c) >= 1 << _KeyMemo.ORIGIN for c in changes):
+        raise ValueError("more change dates than a pricing key holds")
+    number = np.array([keys.origins.setdefault(o, len(keys.origins)) for o in origins], dtype=np.int64)
+    by_day = np.array([(number[i] << _KeyMemo.ORIGIN) + np.maximum(days.periods(c), 0)
+                       for i, c in enumerate(changes)], dtype=np.int64).reshape(len(origins), len(days.span))
     if not len(code_at):
         empty = np.zeros(0, dtype="datetime64[D]")
-        return pd.DataFrame(columns=[*LAYER_FIELDS, "transit_loaded", "transit_entered", "transit_rate", "key"]), key, \
-            (empty, empty), np.zeros(0, dtype=np.int64)
-    # The one evaluation path (ProductEngine.answer_pairs): each code's schedule lines, folded.
-    answers = products.answer_pairs(pd.concat(pairs, ignore_index=True), directions, include_threatened,
-                                    explain=False)
+        return pd.DataFrame(columns=[*LAYER_FIELDS, "transit_loaded", "transit_entered", "transit_rate", "key"]), \
+            np.zeros(0, dtype=np.int64), (empty, empty), np.zeros(0, dtype=np.int64)
+    full = (kind_of_code[code_at] << _KeyMemo.KIND) | by_day[origin_at, days.offset]
+    used, key = np.unique(full, return_inverse=True)
+    key = key.astype(np.int64).ravel()
+    kind_of, origin_of, period_of = used >> _KeyMemo.KIND, (used >> _KeyMemo.ORIGIN) & 0xFF, used & 0xFFF
+    local_origin = pd.Index(number).get_indexer(origin_of)
 
-    def key_of(frame):
-        keys = np.zeros(len(frame), dtype=np.int64)
-        for origin, rows in frame.groupby("group", sort=False).indices.items():
-            start, changes = blocks[origin]
-            picked = frame.iloc[rows]
-            keys[rows] = (start + pd.Index(reps).get_indexer(picked["code"]).astype(np.int64) * len(changes)
-                          + np.searchsorted(changes, picked["date"].to_numpy("datetime64[D]")))
-        return keys
+    new = [k for k in used.tolist() if k not in keys.gid]
+    if new:
+        new = np.array(new, dtype=np.int64)
+        at = pd.Index(used).get_indexer(new)
+        pairs = pd.DataFrame({"group": np.asarray(origins, dtype=object)[local_origin[at]],
+                              "code": np.asarray(keys.reps, dtype=object)[kind_of[at]],
+                              "date": np.array([changes[o][p] for o, p in zip(local_origin[at], period_of[at])],
+                                               dtype="datetime64[D]").astype("datetime64[ns]")})
+        pairs["_full"] = new
+        # The one evaluation path (ProductEngine.answer_pairs): each code's schedule lines, folded.
+        answers = products.answer_pairs(pairs[["group", "code", "date"]], directions, include_threatened,
+                                        explain=False)
+        lookup = pairs.set_index(["group", "code", "date"])["_full"]
 
-    frame = answers.layers[answers.layers["bears"].astype(bool)].reset_index(drop=True)
-    frame["key"] = key_of(frame)
-    varying = np.union1d(frame.loc[frame["varies"].astype(bool), "key"].to_numpy(dtype=np.int64),
-                         key_of(answers.totals)[answers.totals["varies"].to_numpy(dtype=bool)])
-    frame = frame.merge(products.transit, on=["layer_id", "step"], how="left")
-    spans = [(np.tile(changes, n_kinds), np.tile(np.append(changes[1:], np.datetime64(LATEST, "D") + 1), n_kinds))
-             for _start, changes in blocks.values()]
-    first_day = np.concatenate([s[0] for s in spans]) if spans else np.zeros(0, dtype="datetime64[D]")
-    end_day = np.concatenate([s[1] for s in spans]) if spans else np.zeros(0, dtype="datetime64[D]")
+        def full_of(frame):
+            return lookup.reindex(pd.MultiIndex.from_frame(frame[["group", "code", "date"]])).to_numpy(dtype=np.int64)
+
+        frame = answers.layers[answers.layers["bears"].astype(bool)].reset_index(drop=True)
+        frame["_full"] = full_of(frame)
+        varies = set(frame.loc[frame["varies"].astype(bool), "_full"].tolist())
+        varies |= set(full_of(answers.totals)[answers.totals["varies"].to_numpy(dtype=bool)].tolist())
+        frame = frame.merge(products.transit, on=["layer_id", "step"], how="left")
+        columns = LAYER_FIELDS + ["transit_loaded", "transit_entered", "transit_rate"]
+        gid = np.array([keys.gid.setdefault(k, len(keys.gid)) for k in new.tolist()], dtype=np.int64)
+        frame["_gid"] = pd.Series(gid, index=new).reindex(frame["_full"].to_numpy()).to_numpy(dtype=np.int64)
+        frame = frame.sort_values("_gid", kind="stable")[columns + ["_gid"]].reset_index(drop=True)
+        count = np.bincount(frame["_gid"].to_numpy() - gid[0], minlength=len(gid))
+        first = keys.n_rows + np.cumsum(count) - count
+        keys.first.extend(first.tolist())
+        keys.count.extend(count.tolist())
+        keys.varies.extend(k in varies for k in new.tolist())
+        keys.parts.append(frame[columns])
+        keys.n_rows += len(frame)
+
+    gid = np.array([keys.gid[k] for k in used.tolist()], dtype=np.int64)
+    first, count = np.asarray(keys.first, dtype=np.int64)[gid], np.asarray(keys.count, dtype=np.int64)[gid]
+    take = np.repeat(first - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
+    frame = keys.rows().iloc[take].reset_index(drop=True)
+    frame["key"] = np.repeat(np.arange(len(used), dtype=np.int64), count)
+    varying = np.flatnonzero(np.asarray(keys.varies, dtype=bool)[gid])
+    starts = [np.append(c, np.datetime64(LATEST, "D") + 1) for c in changes]
+    first_day = np.array([starts[o][p] for o, p in zip(local_origin, period_of)], dtype="datetime64[D]")
+    end_day = np.array([starts[o][p + 1] for o, p in zip(local_origin, period_of)], dtype="datetime64[D]")
     return frame, key, (first_day, end_day), varying
 
 
@@ -369,8 +443,27 @@ def _mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at
     return out
 
 
+def _memo_mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.ndarray,
+                    vintage_at: np.ndarray, memo: PricingMemo | None) -> dict:
+    """``_mfn_lines``, each (code, vintage) worked out once across the chunks sharing ``memo``."""
+    if memo is None or not len(code_at):
+        return _mfn_lines(products, imposer, codes, code_at, vintage_at)
+    store = memo.mfn.setdefault(imposer, _MfnMemo())
+    asked = list(zip(codes[code_at].tolist(), np.asarray(vintage_at).tolist()))
+    new = [i for i, pair in enumerate(asked) if pair not in store.at]
+    if new:
+        new = np.array(new, dtype=np.int64)
+        found = _mfn_lines(products, imposer, codes, np.asarray(code_at)[new], np.asarray(vintage_at)[new])
+        for i in new.tolist():
+            store.at[asked[i]] = len(store.at)
+        store.arrays = found if store.arrays is None else {
+            name: np.concatenate([store.arrays[name], found[name]]) for name in found}
+    row = np.array([store.at[pair] for pair in asked], dtype=np.int64)
+    return {name: values[row] for name, values in store.arrays.items()}
+
+
 def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.ndarray, days: Days,
-         value: np.ndarray, quantity: np.ndarray):
+         value: np.ndarray, quantity: np.ndarray, memo: PricingMemo | None = None):
     """Per entry (its code ``codes[code_at]``, day, customs value and quantity): MFN rate shown,
     MFN duty (NaN if it cannot be computed) and reason; plus the counts of its notes (``_mfn_notes``).
 
@@ -387,7 +480,7 @@ def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.n
     at[used] = np.arange(len(used))
     at = at[pair]
     del pair
-    mfn = _mfn_lines(products, imposer, codes, used // n_vintages, used % n_vintages)
+    mfn = _memo_mfn_lines(products, imposer, codes, used // n_vintages, used % n_vintages, memo)
 
     rate, per_unit = mfn["rate"], mfn["per_unit"]
     specific = ~np.isnan(per_unit)
@@ -443,7 +536,8 @@ def _mfn_notes(counts: np.ndarray) -> list[str]:
 
 # -- pricing ---------------------------------------------------------------------------------
 
-def _not_lines(ledger: Ledger, products: ProductEngine) -> tuple[np.ndarray, list[str]]:
+def _not_lines(ledger: Ledger, products: ProductEngine, memo: PricingMemo | None = None
+               ) -> tuple[np.ndarray, list[str]]:
     """Entries whose code stands for no line of the schedule in force on their date, and why.
 
     Each distinct (code, vintage) pair is resolved once, as integers: the schedule's lines for
@@ -463,9 +557,15 @@ def _not_lines(ledger: Ledger, products: ProductEngine) -> tuple[np.ndarray, lis
     pair = code_at * len(starts) + vintage_at
     used, first = np.unique(pair, return_index=True)
     asked = pd.DataFrame({"code": codes[used // len(starts)], "date": starts[used % len(starts)].astype("datetime64[ns]")})
-    lines = schedules.resolve(imposer, asked["code"], asked["date"])
-    found = pd.MultiIndex.from_frame(lines[["code", "date"]])
-    lost = ~pd.MultiIndex.from_frame(asked).isin(found)
+    memo = PricingMemo() if memo is None else memo
+    known = [(imposer, c, v) for c, v in zip(asked["code"].tolist(), (used % len(starts)).tolist())]
+    new = [i for i, k in enumerate(known) if k not in memo.is_line]
+    if new:  # each (code, vintage) resolved once across the chunks sharing ``memo``
+        lines = schedules.resolve(imposer, asked["code"].iloc[new], asked["date"].iloc[new])
+        found = pd.MultiIndex.from_frame(lines[["code", "date"]])
+        line = pd.MultiIndex.from_frame(asked.iloc[new]).isin(found)
+        memo.is_line.update(zip((known[i] for i in new), line.tolist()))
+    lost = ~np.array([memo.is_line[k] for k in known], dtype=bool)
     if lost.any():  # a product list in force may name the code in full: a line of its date
         for origin in entries["origin"].cat.categories:
             if not lost.any():
@@ -483,29 +583,34 @@ def _not_lines(ledger: Ledger, products: ProductEngine) -> tuple[np.ndarray, lis
 
 
 def compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: bool = False,
-                   as_of: date | None = None, interest_payer: str | None = None) -> DutyResult:
+                   as_of: date | None = None, interest_payer: str | None = None,
+                   memo: PricingMemo | None = None) -> DutyResult:
     """Price every entry of ``ledger``: MFN, each layer bearing on it (with the reason), the totals,
     and the refund of each entry (route, deadline, interest) on ``as_of`` (default today), with
     interest at the ``interest_payer`` rates (default: each refund program's).
 
     An entry whose code stands for no line of the schedule in force on its date, or for lines
     that get different duties, cannot be priced: it is a bad row (``ledger.reject_rows``: an
-    error, or with ``skip_bad`` a reject)."""
-    ledger = reject_rows(ledger, *_not_lines(ledger, products), Problem.HTS_NOT_A_LINE)
-    result = _compute_duties(ledger, products, include_threatened, as_of, interest_payer)
+    error, or with ``skip_bad`` a reject). ``memo`` (a ``PricingMemo``) keeps what is worked out
+    once per distinct code and key for the next parts of the same ledger: give the same one to
+    every chunk; the result does not depend on it."""
+    memo = PricingMemo() if memo is None else memo
+    ledger = reject_rows(ledger, *_not_lines(ledger, products, memo), Problem.HTS_NOT_A_LINE)
+    result = _compute_duties(ledger, products, include_threatened, as_of, interest_payer, memo)
     if len(result.varying):
         bad = np.flatnonzero(np.isin(result.key, result.varying))
         codes = result.entries["code"].to_numpy(dtype=object)[bad]
         days = result.entries["entry_date"].dt.date.to_numpy()[bad]
         reasons = [f"{c} stands for schedule lines that get different duties on {t}: give the full line code"
                    for c, t in zip(codes, days)]
-        result = _compute_duties(reject_rows(ledger, bad, reasons, Problem.HTS_LINES_DIFFER), products, include_threatened, as_of,
-                                 interest_payer)
+        result = _compute_duties(reject_rows(ledger, bad, reasons, Problem.HTS_LINES_DIFFER), products,
+                                 include_threatened, as_of, interest_payer, memo)
     return result
 
 
 def _compute_duties(ledger: Ledger, products: ProductEngine, include_threatened: bool = False,
-                    as_of: date | None = None, interest_payer: str | None = None) -> DutyResult:
+                    as_of: date | None = None, interest_payer: str | None = None,
+                    memo: PricingMemo | None = None) -> DutyResult:
     from . import refunds
 
     base = DIRECTIONS[ledger.direction]
@@ -513,7 +618,8 @@ def _compute_duties(ledger: Ledger, products: ProductEngine, include_threatened:
     codes = entries["code"].cat.categories.to_numpy(dtype=object)
     code_at = entries["code"].cat.codes.to_numpy().astype(np.int64)
     days = Days(entries["entry_date"].to_numpy("datetime64[D]"))
-    frame, key, key_days, varying = _price_layers(products, ledger, codes, code_at, days, include_threatened)
+    frame, key, key_days, varying = _price_layers(products, ledger, codes, code_at, days, include_threatened,
+                                                  memo)
     columns = LAYER_FIELDS + ["transit_loaded", "transit_entered", "transit_rate", "key"]
     layers = frame[columns].sort_values("key", kind="stable").reset_index(drop=True)
     empty = np.zeros(0, dtype=np.int64)
@@ -530,7 +636,7 @@ def _compute_duties(ledger: Ledger, products: ProductEngine, include_threatened:
                   result.transit_rate[result.transit_layer] - result.charged[result.transit_layer])
     additional = value * rate / 100
     mfn_rate, mfn_duty, mfn_reason, mfn_counts = _mfn(products, base.imposer, codes, code_at, days, value,
-                                                  entries["quantity"].to_numpy(dtype=float))
+                                                  entries["quantity"].to_numpy(dtype=float), memo)
     total = additional + mfn_duty  # unknown where the MFN duty is: never a total that looks known
     with np.errstate(divide="ignore", invalid="ignore"):
         total_rate = np.where(value > 0, total / value * 100, np.nan)

@@ -42,6 +42,7 @@ class DutyRun:
         self._rejects: list[pd.DataFrame] = []
         self._unpriced = 0  # rows rejected in chunks with no good row (not priced)
         self.direction = None
+        self.memo = duties.PricingMemo()  # codes, keys and MFN lines worked out once for all chunks
 
     def results(self):
         for part in self.reader:
@@ -49,7 +50,7 @@ class DutyRun:
                 self._rejects.append(part.rejects)
                 self._unpriced += len(part.rejects)
                 continue
-            result = duties.compute_duties(part, self.products, **self.options)
+            result = duties.compute_duties(part, self.products, memo=self.memo, **self.options)
             rejects = result.ledger.rejects
             if "file" in part.rejects.columns:  # many files: name each reject's, those found when pricing too
                 rejects = rejects.assign(file=str(part.path))[["file", *[c for c in rejects.columns if c != "file"]]]
@@ -58,7 +59,7 @@ class DutyRun:
             self.totals = result.totals if self.totals is None else self.totals + result.totals
             yield result
         if self.totals is None:  # nothing to price: an empty ledger (its totals, the header of its output)
-            result = duties.compute_duties(self.reader.empty(), self.products, **self.options)
+            result = duties.compute_duties(self.reader.empty(), self.products, memo=self.memo, **self.options)
             self.direction, self.totals = result.direction, result.totals
             yield result
 
