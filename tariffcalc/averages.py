@@ -28,12 +28,7 @@ from .conventions import (
 )
 from .errors import DataError, QueryError
 from .loader import read_index, tables_dir
-from .model import Direction
-
-AVERAGE_COLUMNS = [
-    "date", "direction", "imposer", "origin", "average_rate", "additional_average", "coverage",
-    "mfn_unknown_share", "weights", "convention",
-]
+from .model import AVERAGE_COLUMNS, Direction
 
 
 @dataclass(frozen=True)
@@ -201,6 +196,37 @@ def average_on(products, direction: Direction, days, weights: WeightSet, frame: 
     out["weights"] = weights.label
     out["convention"] = convention.name
     return out[AVERAGE_COLUMNS]
+
+
+def weights_for(dataset, direction_key: str, year: int | None = None,
+                convention: Convention | None = None) -> tuple[WeightSet, pd.DataFrame]:
+    """The weight set a direction is averaged with (a year asked for, else the convention's, else
+    the detailed set) and its table of codes and weights."""
+    sets = WeightSets.for_dataset(dataset)
+    chosen = sets.for_convention(direction_key, convention, year)
+    return chosen, sets.frame(chosen)
+
+
+def convention_named(dataset, name: str | None) -> Convention:
+    """The convention ``--convention NAME`` names in the data (ours when None)."""
+    from .conventions import Conventions
+
+    return Conventions.for_dataset(dataset).get(name or "tariffcalc")
+
+
+def averages_for(products, directions, days, year: int | None = None, include_threatened: bool = False,
+                 convention: Convention | str | None = None) -> pd.DataFrame:
+    """``average_rates`` of each direction, one frame: ``days`` a list of dates or a function of
+    the direction giving its dates; ``convention`` a Convention or the name of one."""
+    dataset = products.engine.dataset
+    if not isinstance(convention, Convention):
+        convention = convention_named(dataset, convention)
+    frames = []
+    for d in directions:
+        chosen, frame = weights_for(dataset, d.key, year, convention)
+        frames.append(average_rates(products, d, days(d) if callable(days) else days, chosen, frame,
+                                    include_threatened, convention))
+    return pd.concat(frames, ignore_index=True)
 
 
 AVERAGE_DIFF_COLUMNS = ["date_from", "date_to", "direction", "imposer", "origin", "average_from", "average_to",

@@ -32,13 +32,13 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 import weakref
 from datetime import date
 from pathlib import Path
 
 from . import __version__
+from .output import temporary_name, write_text
 
 ENV_CACHE_DIR = "TARIFFCALC_CACHE_DIR"
 ENV_NO_CACHE = "TARIFFCALC_NO_CACHE"
@@ -199,17 +199,7 @@ def _read_json(path: Path):
 
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    write_text(path, data)  # the one atomic writer (output.py): whole or not at all
 
 
 def _write_json(path: Path, value) -> bool:
@@ -266,8 +256,8 @@ def _prune(root: Path, keep: int) -> None:
         named = {(_read_json(p) or {}).get("file") for p in manifests[:keep]}
         hour_ago = time.time() - 3600
         for path in root.iterdir():
-            stale = path.name.startswith(".tmp-") and path.stat().st_mtime < hour_ago
-            orphan = not path.name.endswith(".manifest.json") and not path.name.startswith(".tmp-") \
+            stale = temporary_name(path) and path.stat().st_mtime < hour_ago
+            orphan = not path.name.endswith(".manifest.json") and not temporary_name(path) \
                 and path.name not in named and path.stat().st_mtime < hour_ago
             if stale or orphan:
                 path.unlink(missing_ok=True)

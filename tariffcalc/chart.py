@@ -11,8 +11,9 @@ import pandas as pd
 from rich.console import Group
 from rich.text import Text
 
+from .model import SIDE
+
 COLOURS = {"us": "#c0392b", "cn": "#1f5fa8"}
-LABELS = {"us": "US tariffs on goods from China", "cn": "China's tariffs on US goods"}
 BLOCKS = "▁▂▃▄▅▆▇█"
 CHART_SUFFIXES = (".png", ".svg")  # the formats save_chart draws, named by the file's extension
 
@@ -52,7 +53,7 @@ def terminal_chart(series: pd.DataFrame, start: date, end: date, measure_label: 
         values = column_maxima(group, edges)
         bar = "".join("·" if v <= 0 else BLOCKS[min(len(BLOCKS) - 1, int(v / top * (len(BLOCKS) - 1) + 0.5))]
                       for v in values)
-        label = {"us": "US on CN", "cn": "CN on US"}.get(key, key)
+        label = SIDE[key].compact if key in SIDE else key
         now = float(group.sort_values("date")["value"].iloc[-1])
         lines.append(Text.assemble((f"{label:9}", COLOURS.get(key, "")), bar,
                                    f" {now:.1f}% (max {max(values):.1f}%)"))
@@ -78,18 +79,18 @@ class ChartData:
     zoom: tuple[date, date] | None = None  # the busiest calendar year, drawn again in a second panel
 
 
-def _values(engine, products, start, end, average, weights_year, include_threatened, weights_for,
-            convention=None, weights=None) -> pd.DataFrame:
+def _values(engine, products, start, end, average, weights_year, include_threatened, convention=None,
+            weights=None) -> pd.DataFrame:
     """The plotted value of each direction on each change date (``weights``: filled with the
     label of the weights used per direction)."""
-    from .averages import average_rates
+    from .averages import average_rates, weights_for
     from .engine import directions_for
 
     parts = []
     for d in directions_for("both"):
         days = products.change_dates(d, start, end) if products is not None else engine.change_dates(d, start, end)
         if average:
-            chosen, frame = weights_for(engine, d.key, weights_year, convention)
+            chosen, frame = weights_for(engine.dataset, d.key, weights_year, convention)
             if weights is not None:
                 weights[d.key] = chosen.label
             values = average_rates(products, d, days, chosen, frame, include_threatened, convention)
@@ -144,13 +145,11 @@ def pick_events(values: pd.DataFrame, zoom, count: int = 10, outside: int = 5) -
 
 def _label_events(moves: pd.DataFrame, engine, include_threatened: bool) -> pd.DataFrame:
     """'09 Apr 2025  US +74 pts to 104%: IEEPA reciprocal 34→84' — what moved, in the layers' names."""
-    from .engine import directions_for
     from .events import describe
 
-    by_key = {d.key: d for d in directions_for("both")}
     labels = []
     for row in moves.itertuples():
-        who = "US" if by_key[row.direction].imposer == "US" else "China"
+        who = SIDE[row.direction].name
         what = ""
         if engine is not None and isinstance(row.before, date):
             changes = engine.diff(row.before, row.date, row.direction, include_threatened).directions[0].changes
@@ -174,7 +173,7 @@ def _first_parts(text: str, limit: int) -> str:
 
 def _footer(average: bool, convention, weights: dict) -> str:
     if average:
-        used = "; ".join(f"{'US' if key == 'us' else 'China'}: {label}" for key, label in weights.items())
+        used = "; ".join(f"{SIDE[key].name}: {label}" for key, label in weights.items())
         named = f"; convention: {convention.label}" if convention is not None else ""
         return ("Plotted: the trade-weighted average tariff each way, MFN plus every additional layer that applies, "
                 f"product by product, weighted by import value ({used}){named}.")
@@ -183,14 +182,14 @@ def _footer(average: bool, convention, weights: dict) -> str:
 
 
 def chart_data(engine, products, start: date, end: date, average: bool, weights_year, include_threatened: bool,
-               weights_for, convention=None) -> ChartData:
+               convention=None) -> ChartData:
     """The series, events, shading and words of a chart of both directions from ``start`` to ``end``."""
     weights: dict = {}
-    values = _values(engine, products, start, end, average, weights_year, False, weights_for, convention, weights)
+    values = _values(engine, products, start, end, average, weights_year, False, convention, weights)
     threatened = None
     if include_threatened:
-        threatened = chart_series(_values(engine, products, start, end, average, weights_year, True, weights_for,
-                                          convention), end)
+        threatened = chart_series(_values(engine, products, start, end, average, weights_year, True, convention),
+                                  end)
     measure = "Trade-weighted average tariff (MFN + additional)" if average else "Headline additional tariff"
     if average and convention is not None and convention.name != "tariffcalc":
         measure += f", {convention.name} convention"

@@ -13,6 +13,7 @@ from datetime import date
 import click
 
 from . import __version__
+from .model import DIRECTION_OF_ORIGIN, DIRECTIONS, EARLIEST, LATEST, ORIGINS, SIDES
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -43,9 +44,8 @@ class DateType(click.ParamType):
             day = date.fromisoformat(text)
         except ValueError:
             self.fail(f"{value!r} is not a date: use YYYY-MM-DD or 'today'", param, ctx)
-        from_, to = date(2018, 1, 1), date(2030, 12, 31)
-        if not from_ <= day <= to:
-            self.fail(f"{day} is outside the range tariffcalc covers ({from_} to {to})", param, ctx)
+        if not EARLIEST <= day <= LATEST:
+            self.fail(f"{day} is outside the range tariffcalc covers ({EARLIEST} to {LATEST})", param, ctx)
         return day
 
 
@@ -99,11 +99,13 @@ def data_options(command):
     return command
 
 
+DIRECTION_CHOICES = [*DIRECTIONS, "both"]
+
+
 def direction_option(command):
     return click.option(
-        "-d", "--direction", type=click.Choice(["us", "cn", "both"], case_sensitive=False), default="both",
-        show_default=True,
-        help="us = tariffs the US charges on goods from China; cn = China's on US goods.",
+        "-d", "--direction", type=click.Choice(DIRECTION_CHOICES, case_sensitive=False), default="both",
+        show_default=True, help="; ".join(f"{side.key} = {side.title}" for side in SIDES) + ".",
     )(command)
 
 
@@ -120,10 +122,20 @@ AVERAGE_HELP = ("Add the trade-weighted average tariff (MFN + every applicable l
                 "value) and the share of trade hit. Off by default in rate, timeline, chart and export.")
 
 
+def _origins_in_words(origins) -> str:
+    """``CN (default), HK or MO``; ``US``."""
+    first, *rest = origins
+    named = [f"{first} (default)" if rest else first, *rest]
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]
+
+
+ORIGIN_HELP = "; ".join(f"{_origins_in_words(side.origins)} for {side.key}" for side in SIDES)
+
+
 def origin_option(command):
     return click.option(
-        "--origin", type=click.Choice(["CN", "HK", "MO", "US"], case_sensitive=False),
-        help="Origin of the goods: CN (default for us), HK or MO for the US direction; US for cn.",
+        "--origin", type=click.Choice(ORIGINS, case_sensitive=False),
+        help=f"Origin of the goods: {ORIGIN_HELP}.",
     )(command)
 
 
@@ -242,7 +254,7 @@ def _directions(direction, origin):
     if origin is None:
         return directions_for(direction)
     origin = origin.upper()
-    keys = [direction] if direction != "both" else (["cn"] if origin == "US" else ["us"])
+    keys = [direction] if direction != "both" else [DIRECTION_OF_ORIGIN[origin]]
     return [direction_with_origin(key, origin) for key in keys]
 
 
@@ -250,36 +262,6 @@ def _products(engine):
     from .products import ProductEngine
 
     return ProductEngine.from_dataset(engine.dataset, engine)
-
-
-def _weights_for(engine, direction_key: str, year, convention=None):
-    from .averages import WeightSets
-
-    sets = WeightSets.for_dataset(engine.dataset)
-    chosen = sets.for_convention(direction_key, convention, year)  # a convention may name its weights
-    return chosen, sets.frame(chosen)
-
-
-def _convention(engine, name):
-    from .conventions import Conventions
-
-    return Conventions.for_dataset(engine.dataset).get(name or "tariffcalc")
-
-
-def _averages(engine, dirs, days, year, include_threatened, products=None, convention=None):
-    """Trade-weighted averages for each direction on the given dates (one DataFrame)."""
-    import pandas as pd
-
-    from .averages import average_rates
-
-    products = products or _products(engine)
-    convention = _convention(engine, convention)
-    frames = []
-    for d in dirs:
-        chosen, frame = _weights_for(engine, d.key, year, convention)
-        frames.append(average_rates(products, d, days if not callable(days) else days(d), chosen, frame,
-                                    include_threatened, convention))
-    return pd.concat(frames, ignore_index=True)
 
 
 def _code(text):
@@ -320,6 +302,16 @@ def _emit(text: str, output=None) -> None:
         write_text(output, text)
     else:
         click.echo(text, nl=False)
+
+
+def _answer(fmt: str, output=None, *, view=None, json=None, csv=None) -> None:
+    """The one output dispatcher: the format chosen picks one of the renderings of the answer, each
+    a function called only when chosen. ``view`` gives blocks for table and markdown; ``json``
+    and ``csv`` give text, printed or written whole to ``output``."""
+    if fmt in ("table", "markdown"):
+        _show(view(), fmt)
+    else:
+        _emit({"json": json, "csv": csv}[fmt](), output)
 
 
 def _show(view, fmt: str = "table") -> None:
@@ -442,40 +434,41 @@ def rate(when, day, code, exported, sources, direction, origin, average, weights
         answers = [products.rate(_code(code), day, d, include_threatened, exported, assume) for d in dirs]
     averages = None
     if average:
+        from .averages import averages_for
         from .render import working
 
         with working("averaging over every product"):
-            averages = _averages(engine, dirs, [day], weights_year, include_threatened, products, convention)
-    answer = engine.rate_on(day, dirs[0] if len(dirs) == 1 else direction, include_threatened)
-    if fmt in ("table", "markdown"):
+            averages = averages_for(products, dirs, [day], weights_year, include_threatened, convention)
+    answer = engine.rate_on(day, dirs, include_threatened)
+    if fmt not in ("table", "markdown"):
+        _warn(answer.directions)  # a table shows them in place
+
+    def view():
         from . import render
 
-        if code:
-            view = render.product_view(answers, render.layer_names(engine.dataset))
-        else:
-            view = render.rate_view(answer, sources)
-        if average:
-            view = render.average_lines(averages) + view
-        _show(view, fmt)
-        return
-    _warn(answer.directions)
-    if fmt == "json":
+        shown = (render.product_view(answers, render.layer_names(engine.dataset)) if code
+                 else render.rate_view(answer, sources))
+        return render.average_lines(averages) + shown if average else shown
+
+    def as_json():
         data = export.rate_dict(answer)
         for i, entry in enumerate(data["directions"]):
             if code:
                 entry["product"] = export.product_dict(answers[i])
             if average:
                 entry.update(export.average_dict(averages.iloc[i]))
-        _emit(export.to_json(data))
-    elif average:
-        _emit(export.averages_csv(averages))
-    elif code:
-        from .products import answers_frame
+        return export.to_json(data)
 
-        _emit(export.product_csv([answers_frame(a.source, a.direction) for a in answers]))
-    else:
-        _emit(export.tidy_csv(engine.timeline(day, day, "D", dirs[0] if len(dirs) == 1 else direction,
-                                              include_threatened)))
+    def as_csv():
+        if average:
+            return export.averages_csv(averages)
+        if code:
+            from .products import answers_frame
+
+            return export.product_csv([answers_frame(a.source, a.direction) for a in answers])
+        return export.tidy_csv(engine.timeline(day, day, "D", dirs, include_threatened))
+
+    _answer(fmt, view=view, json=as_json, csv=as_csv)
 
 
 @cli.command()
@@ -513,6 +506,8 @@ def diff(date_from, date_to, code, direction, origin, average, weights_year, con
 
     if code and average:
         raise CliError("--hts and --average are separate questions: use one")
+    if average and fmt == "markdown":
+        raise CliError("diff --average has no markdown view: use --format table, json or csv")
     if date_to is None and not click.get_current_context().meta.get("scenario"):
         raise click.UsageError("Missing argument 'D2' (or give --scenario to compare it with the record on D1)")
     engine = _engine(data_dir, standalone)
@@ -522,21 +517,18 @@ def diff(date_from, date_to, code, direction, origin, average, weights_year, con
         before, date_to = engine.record, date_from
         labels = (f"record {date_from}", f"scenario {_applied().scenario.name} {date_from}")
     _warn_unverified(engine, dirs, max(date_from, date_to))
+    from . import render
+
     if average:
-        from .averages import AVERAGE_DIFF_COLUMNS, average_diff
+        from .averages import AVERAGE_DIFF_COLUMNS, average_diff, averages_for
 
-        old = _averages(before, dirs, [date_from], weights_year, include_threatened, convention=convention)
-        new = _averages(engine, dirs, [date_to], weights_year, include_threatened, convention=convention)
+        old = averages_for(_products(before), dirs, [date_from], weights_year, include_threatened, convention)
+        new = averages_for(_products(engine), dirs, [date_to], weights_year, include_threatened, convention)
         frame = average_diff(old, new)
-        if fmt == "table":
-            from .render import average_diff_view
-
-            _console().print(average_diff_view(frame, labels or (date_from, date_to)))
-        elif fmt == "json":
-            _emit(export.to_json([{k: export.number(v) if isinstance(v, float) else str(v) for k, v in row.items()}
-                                  for row in frame.to_dict("records")]))
-        else:
-            _emit(export.frame_to_csv(frame, AVERAGE_DIFF_COLUMNS))
+        _answer(fmt, view=lambda: render.average_diff_view(frame, labels or (date_from, date_to)),
+                json=lambda: export.to_json([{k: export.number(v) if isinstance(v, float) else str(v)
+                                              for k, v in row.items()} for row in frame.to_dict("records")]),
+                csv=lambda: export.frame_to_csv(frame, AVERAGE_DIFF_COLUMNS))
         return
     if code:
         from .products import product_diff
@@ -545,25 +537,13 @@ def diff(date_from, date_to, code, direction, origin, average, weights_year, con
         old_products = products if before is engine else _products(before)
         diffs = [product_diff(old_products, _code(code), date_from, date_to, d, include_threatened, products, labels)
                  for d in dirs]
-        if fmt in ("table", "markdown"):
-            from .render import layer_names, product_diff_view
-
-            _show(product_diff_view(diffs, layer_names(engine.dataset)), fmt)
-        elif fmt == "json":
-            _emit(export.to_json([export.product_diff_dict(d) for d in diffs]))
-        else:
-            _emit(export.product_diff_csv(diffs))
+        _answer(fmt, view=lambda: render.product_diff_view(diffs, render.layer_names(engine.dataset)),
+                json=lambda: export.to_json([export.product_diff_dict(d) for d in diffs]),
+                csv=lambda: export.product_diff_csv(diffs))
         return
-    answer = before.diff(date_from, date_to, dirs[0] if len(dirs) == 1 else direction, include_threatened, engine,
-                         labels)
-    if fmt in ("table", "markdown"):
-        from .render import diff_view
-
-        _show(diff_view(answer), fmt)
-    elif fmt == "json":
-        _emit(export.to_json(export.diff_dict(answer)))
-    else:
-        _emit(export.diff_csv(answer))
+    answer = before.diff(date_from, date_to, dirs, include_threatened, engine, labels)
+    _answer(fmt, view=lambda: render.diff_view(answer), json=lambda: export.to_json(export.diff_dict(answer)),
+            csv=lambda: export.diff_csv(answer))
 
 
 @cli.command(name="export")
@@ -625,9 +605,11 @@ def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, 
                 return products.change_dates(d, date_from, date_to)
             return engine.timeline_dates(date_from, date_to, freq, d)
 
+        from .averages import averages_for
+
         with working("averaging over every product"):
-            frame = _averages(engine, dirs, dates_of, weights_year, include_threatened, products, convention)
-        _emit(export.averages_csv(frame) if fmt == "csv" else export.averages_json(frame), output)
+            frame = averages_for(products, dirs, dates_of, weights_year, include_threatened, convention)
+        _answer(fmt, output, json=lambda: export.averages_json(frame), csv=lambda: export.averages_csv(frame))
         return
     if codes or hts_file:
         from .products import product_timeline
@@ -639,15 +621,11 @@ def export_(date_from, date_to, freq, wide, output, codes, hts_file, direction, 
             for d in dirs:
                 days = engine.timeline_dates(date_from, date_to, freq, d)
                 frames.append(product_timeline(products, wanted, days, d, include_threatened))
-        _emit(export.product_csv(frames) if fmt == "csv" else export.product_json(frames), output)
+        _answer(fmt, output, json=lambda: export.product_json(frames), csv=lambda: export.product_csv(frames))
         return
-    timeline = engine.timeline(date_from, date_to, freq, dirs[0] if len(dirs) == 1 else direction,
-                               include_threatened)
-    if fmt == "json":
-        text = export.timeline_json(timeline)
-    else:
-        text = export.wide_csv(timeline) if wide else export.tidy_csv(timeline)
-    _emit(text, output)
+    timeline = engine.timeline(date_from, date_to, freq, dirs, include_threatened)
+    _answer(fmt, output, json=lambda: export.timeline_json(timeline),
+            csv=lambda: export.wide_csv(timeline) if wide else export.tidy_csv(timeline))
 
 
 def _read_codes(path) -> list[str]:
@@ -672,7 +650,7 @@ def _read_codes(path) -> list[str]:
 @cli.command()
 @click.argument("code")
 @click.option("--date", "day", type=DATE, default="today", show_default=True, help="Schedule date.")
-@click.option("-d", "--direction", type=click.Choice(["us", "cn", "both"], case_sensitive=False), default="us",
+@click.option("-d", "--direction", type=click.Choice(DIRECTION_CHOICES, case_sensitive=False), default="us",
               show_default=True, help="us = the US schedule (HTS); cn = China's schedule; both.")
 @origin_option
 @format_option("table", "markdown", "json", "csv")
@@ -698,15 +676,15 @@ def hts(code, day, direction, origin, fmt, data_dir, standalone, verbose):
     engine = _engine(data_dir, standalone)
     products = _products(engine)
     found = [product_lookup(products, _code(code), day, d) for d in _directions(direction, origin)]
-    if fmt == "json":
-        _emit(export.to_json(found[0] if len(found) == 1 else found))
-    elif fmt == "csv":
-        _emit(export.lookup_csv(found))
-    else:
+
+    def view():
         from .blocks import blank
         from .render import lookup_view
 
-        _show([block for i, one in enumerate(found) for block in ([blank()] if i else []) + lookup_view(one)], fmt)
+        return [block for i, one in enumerate(found) for block in ([blank()] if i else []) + lookup_view(one)]
+
+    _answer(fmt, view=view, json=lambda: export.to_json(found[0] if len(found) == 1 else found),
+            csv=lambda: export.lookup_csv(found))
 
 
 @cli.command()
@@ -736,24 +714,22 @@ def timeline(date_from, date_to, direction, average, weights_year, convention, f
 
     if weights_year and not average:
         raise CliError("--weights needs --average")
+    from .averages import averages_for
+    from .render import events_view
+
     engine = _engine(data_dir, standalone)
-    _warn_unverified(engine, _directions(direction, None), date_to)
+    dirs = _directions(direction, None)
+    _warn_unverified(engine, dirs, date_to)
     products = _products(engine) if average else None
 
     def averages(d, days):
-        return _averages(engine, [d], days, weights_year, include_threatened, products, convention)
+        return averages_for(products, [d], days, weights_year, include_threatened, convention)
 
     with working("averaging over every product" if average else "finding the change dates"):
-        events = change_events(engine, date_from, date_to, direction, include_threatened,
+        events = change_events(engine, date_from, date_to, dirs, include_threatened,
                                averages if average else None, products)
-    if fmt in ("table", "markdown"):
-        from .render import events_view
-
-        _show(events_view(events, average), fmt)
-    elif fmt == "json":
-        _emit(export.events_json(events))
-    else:
-        _emit(export.events_csv(events))
+    _answer(fmt, view=lambda: events_view(events, average), json=lambda: export.events_json(events),
+            csv=lambda: export.events_csv(events))
 
 
 @cli.command()
@@ -795,18 +771,20 @@ def chart(date_from, date_to, average, weights_year, convention, output, include
         raise CliError("--weights needs --average")
     engine = _engine(data_dir, standalone)
     _warn_unverified(engine, _directions("both", None), date_to)
+
+    def data_of(evaluated, threatened):
+        from .averages import convention_named
+
+        return chart_data(evaluated, _products(evaluated) if average else None, date_from, date_to, average,
+                          weights_year, threatened, convention_named(evaluated.dataset, convention) if average else None)
+
     with working("averaging over every product" if average else "computing the headlines"):
         applied = _applied()
-        record = engine.record if applied else engine
-        data = chart_data(record, _products(record) if average else None, date_from, date_to, average,
-                          weights_year, include_threatened and not applied, _weights_for,
-                          _convention(record, convention) if average else None)
+        data = data_of(engine.record if applied else engine, include_threatened and not applied)
         if applied:  # the record solid, the scenario dashed beside it
             from .scenarios import dashed_scenario
 
-            dashed_scenario(data, chart_data(engine, _products(engine) if average else None, date_from, date_to,
-                                             average, weights_year, include_threatened, _weights_for,
-                                             _convention(engine, convention) if average else None), applied)
+            dashed_scenario(data, data_of(engine, include_threatened), applied)
     if output:
         with working("drawing the chart"):
             draw(data, output)
@@ -843,15 +821,11 @@ def layers(direction, authority, fmt, data_dir, standalone, verbose):
         known = sorted({layer.authority for layer in engine.dataset.layers})
         if authority.lower() not in {a.lower() for a in known}:
             raise CliError(f"unknown authority {authority!r}: use one of {', '.join(known)}")
-    frame = layers_summary(engine, direction, authority)
-    if fmt in ("table", "markdown"):
-        from .render import layers_view
+    from .render import layers_view
 
-        _show(layers_view(frame), fmt)
-    elif fmt == "json":
-        _emit(export.to_json(export.layers_records(frame)))
-    else:
-        _emit(export.frame_to_csv(frame, export.LAYERS_COLUMNS))
+    frame = layers_summary(engine, direction, authority)
+    _answer(fmt, view=lambda: layers_view(frame), json=lambda: export.to_json(export.layers_records(frame)),
+            csv=lambda: export.frame_to_csv(frame, export.LAYERS_COLUMNS))
 
 
 @cli.command()
@@ -976,10 +950,9 @@ def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, dire
         else:
             for _ in result.results():  # priced chunk by chunk for the summary
                 pass
-    if fmt == "json":
-        _emit(export.to_json(export.duty_summary_dict(result)))
-    elif fmt in ("table", "markdown"):
-        _show(render.duty_summary_view(result), fmt)
+    if fmt != "csv":  # csv: the per-entry rows were the answer, above or in -o
+        _answer(fmt, view=lambda: render.duty_summary_view(result),
+                json=lambda: export.to_json(export.duty_summary_dict(result)))
     if fmt not in ("table", "markdown"):
         for note in result.summary.notes:
             click.echo(f"note: {note}", err=True)
@@ -1006,10 +979,7 @@ def scenarios_(fmt, data_dir, standalone, verbose):
     from .scenarios import list_scenarios, scenario_dicts, scenarios_view
 
     found = list_scenarios(data_dir)
-    if fmt == "json":
-        _emit(export.to_json(scenario_dicts(found)))
-    else:
-        _console().print(scenarios_view(found))
+    _answer(fmt, view=lambda: scenarios_view(found), json=lambda: export.to_json(scenario_dicts(found)))
 
 
 @cli.command(name="cache")

@@ -21,6 +21,7 @@ cent, however it is partitioned). The product engine is sent to the workers once
 from __future__ import annotations
 
 from . import partition
+from .output import write_files
 
 
 def _shared(products):
@@ -69,5 +70,5 @@ def price_and_summarize_dask(rows, products, folder, **options):
 
 def _write_part(part, products, path, options):
     frame, totals = partition.price_partition_and_totals(part, products, **options)
-    frame.to_parquet(path, index=False)
+    write_files([(path, lambda tmp: frame.to_parquet(tmp, index=False))])  # a killed worker leaves no half part
     return totals

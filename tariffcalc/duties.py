@@ -23,12 +23,11 @@ import pandas as pd
 from .content import Contents
 from .engine import EARLIEST, LATEST, direction_with_origin
 from .ledger import Ledger, Problem, condition_ids, reject_rows
-from .model import AUTHORITIES, CONTENTS, DIRECTIONS, Direction
+from .model import AUTHORITIES, CONTENTS, CURRENCY, DIRECTIONS, Direction
 from .products import ProductEngine, transit_holds, transit_note
 from .refunds import ROUTES as ROUTE_NAMES
 from .schedule import code_keys, parse_specific
 
-CURRENCY = {"US": "USD", "CN": "CNY"}
 LAYER_FIELDS = ["layer_id", "name", "authority", "scope", "rate", "status", "applies", "charged", "waivable",
                 "reason", "confidence"]
 # Per entry, on its total line (tidy) or its row (wide): the refund route on the as-of date, the

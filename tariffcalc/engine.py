@@ -15,11 +15,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import QueryError
-from .model import COUNTED_STATUSES, DIRECTIONS, Dataset, Direction
+from .model import COUNTED_STATUSES, DIRECTIONS, EARLIEST, LATEST, ORIGINS_OF, Dataset, Direction
 from .stacking import RuleTable
 
-EARLIEST = date(2018, 1, 1)
-LATEST = date(2030, 12, 31)
 UPCOMING_DAYS = 90
 FREQUENCIES = ("D", "W", "M", "changes")
 
@@ -43,9 +41,6 @@ def check_date(day: date) -> date:
     return day
 
 
-ORIGINS_OF = {"us": ("CN", "HK", "MO"), "cn": ("US",)}
-
-
 def direction_with_origin(key: str, origin: str | None = None) -> Direction:
     """``us`` with origin CN (default), HK or MO; ``cn`` with origin US."""
     base = DIRECTIONS[key]
@@ -58,15 +53,18 @@ def direction_with_origin(key: str, origin: str | None = None) -> Direction:
 
 
 def directions_for(choice) -> list[Direction]:
-    """``us``, ``cn``, ``both``, or a Direction (e.g. the US on goods from Hong Kong)."""
+    """``us``, ``cn``, ``both``, a Direction (e.g. the US on goods from Hong Kong) or a list of
+    Directions (those the command line worked out once from --direction and --origin)."""
     if isinstance(choice, Direction):
         return [choice]
+    if isinstance(choice, (list, tuple)) and all(isinstance(d, Direction) for d in choice):
+        return list(choice)
     if choice == "both":
         return list(DIRECTIONS.values())
     try:
         return [DIRECTIONS[choice]]
-    except KeyError:
-        raise QueryError(f"unknown direction {choice!r} (use us, cn or both)") from None
+    except (KeyError, TypeError):
+        raise QueryError(f"unknown direction {choice!r} (use {', '.join(DIRECTIONS)} or both)") from None
 
 
 @dataclass

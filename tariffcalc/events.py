@@ -7,8 +7,7 @@ from datetime import date
 import pandas as pd
 
 from .engine import Engine, directions_for
-
-EVENT_COLUMNS = ["date", "direction", "imposer", "origin", "changes", "headline", "average_rate"]
+from .model import EVENT_COLUMNS
 
 
 def describe(changes: pd.DataFrame) -> str:

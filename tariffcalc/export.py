@@ -14,6 +14,7 @@ import pandas as pd
 
 from .engine import DiffAnswer, RateAnswer
 from .errors import TariffcalcError
+from .model import AVERAGE_COLUMNS, EVENT_COLUMNS
 
 TIDY_COLUMNS = [
     "date", "direction", "imposer", "origin", "kind", "layer_id", "name", "authority", "scope",
@@ -421,10 +422,6 @@ def product_diff_csv(diffs) -> str:
     return frame_to_csv(pd.concat(parts, ignore_index=True), PRODUCT_DIFF_COLUMNS)
 
 
-AVERAGE_EXPORT_COLUMNS = ["date", "direction", "imposer", "origin", "average_rate", "additional_average",
-                          "coverage", "mfn_unknown_share", "weights", "convention"]
-
-
 def average_dict(row) -> dict:
     """The keys `rate --average --format json` adds to a direction object."""
     return {
@@ -447,7 +444,7 @@ def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def averages_csv(frame: pd.DataFrame) -> str:
-    return frame_to_csv(_rounded(frame), AVERAGE_EXPORT_COLUMNS)
+    return frame_to_csv(_rounded(frame), AVERAGE_COLUMNS)
 
 
 def averages_json(frame: pd.DataFrame) -> str:
@@ -458,13 +455,10 @@ def averages_json(frame: pd.DataFrame) -> str:
     })
 
 
-EVENT_EXPORT_COLUMNS = ["date", "direction", "imposer", "origin", "changes", "headline", "average_rate"]
-
-
 def events_csv(frame: pd.DataFrame) -> str:
     out = frame.copy()
     out["average_rate"] = out["average_rate"].astype(float).round(3)
-    return frame_to_csv(out, EVENT_EXPORT_COLUMNS)
+    return frame_to_csv(out, EVENT_COLUMNS)
 
 
 def events_json(frame: pd.DataFrame) -> str:

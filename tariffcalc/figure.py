@@ -16,7 +16,8 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from .chart import COLOURS, LABELS, ChartData
+from .chart import COLOURS, ChartData
+from .model import LABELS, SIDE
 
 DPI = 160
 INK = "#333333"
@@ -72,8 +73,7 @@ def _month_label(x, position) -> str:
 
 
 def _verified_text(data: ChartData) -> str:
-    names = {"us": "US", "cn": "China"}
-    parts = [f"{names.get(k, k)} {d:%-d %b %Y}" for k, d in sorted(data.verified_through.items(),
+    parts = [f"{SIDE[k].name if k in SIDE else k} {d:%-d %b %Y}" for k, d in sorted(data.verified_through.items(),
                                                                          key=lambda item: item[1], reverse=True)]
     return "past the data's verified date (" + ", ".join(parts) + ")"
 

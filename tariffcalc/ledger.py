@@ -23,7 +23,7 @@ import pandas as pd
 from .codes import code_problem
 from .engine import EARLIEST, LATEST
 from .errors import TariffcalcError
-from .model import CONTENTS
+from .model import CONTENTS, DIRECTION_OF_ORIGIN
 
 # What the importer knows of the goods, as ``rate --assume``/``--content`` take it: condition ids
 # separated by ';', and the value of each metal content, in the ledger's currency.
@@ -36,7 +36,6 @@ NUMBERS = ("customs_value", "quantity", *CONTENT_FIELDS)
 # categories that all look like numbers into numbers, and 05119910 would lose its leading zero.
 REPEATING = ("entry_date", "export_date", "origin", "liquidation_date", "entry_summary_date", "assume")
 UNLIQUIDATED = "unliquidated"  # written in liquidation_date for an entry not liquidated yet
-DIRECTION_OF_ORIGIN = {"CN": "us", "HK": "us", "MO": "us", "US": "cn"}
 CHUNK_ROWS = 250_000
 # The largest customs value and quantity accepted (README "Ledgers"): a quadrillion is thirty times
 # a year of world trade; above it duties lose cents to rounding, and 1e308 would price as Infinity.

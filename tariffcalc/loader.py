@@ -34,6 +34,7 @@ from .model import (
     REFUND_FIELDS,
     ROUTE_FIELDS,
     RULE_FIELDS,
+    SIDES,
     STEP_FIELDS,
     WINDOW_FIELDS,
     Condition,
@@ -419,6 +420,11 @@ def parse_layer(path: Path, raw, root: Path | None = None) -> Layer:
     v = check.fields(raw, LAYER_FIELDS, 1)
     if v["imposer"] in v["origin"]:
         check.fail(raw.key_lines["origin"], f"origin {v['imposer']} is the imposer itself")
+    covered = next(side.origins for side in SIDES if side.imposer == v["imposer"])
+    for origin in v["origin"]:  # an origin no direction of this imposer asks about would never be charged
+        if origin not in covered:
+            check.fail(raw.key_lines["origin"], f"origin {origin} is not one {v['imposer']}'s tariffs are "
+                                                f"answered for (allowed: {', '.join(covered)})")
     folder = path.parent.name.upper()
     if folder in IMPOSERS and folder != v["imposer"]:
         check.fail(raw.key_lines["imposer"], f"imposer {v['imposer']} in the folder for {folder}")

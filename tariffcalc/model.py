@@ -9,8 +9,59 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-IMPOSERS = ("US", "CN")
-ORIGINS = ("CN", "HK", "MO", "US")
+# -- the registry: what tariffcalc answers, declared once -----------------------------------------
+# The dates, directions, origins, currencies and names every module reads (the CLI too, for its
+# choices and --help, so nothing here imports pandas). Which layer charges what on which origin is
+# policy and lives in data/; this is the frame of the questions: a date in [EARLIEST, LATEST],
+# one of two directions, an origin the direction covers.
+
+EARLIEST = date(2018, 1, 1)  # the first and last dates tariffcalc answers for (inclusive)
+LATEST = date(2030, 12, 31)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One direction of the registry: who charges, on goods of which origins, in what currency."""
+
+    key: str  # us | cn: the --direction choice
+    imposer: str
+    origins: tuple[str, ...]  # the first is the default
+    currency: str  # customs values and duties of this direction
+    title: str  # chart legends: "US tariffs on goods from China"
+    compact: str  # narrow terminal charts: "US on CN"
+
+    @property
+    def name(self) -> str:
+        """``US``, ``China``: the imposer as a headline names it."""
+        return imposer_name(self.imposer)
+
+
+SIDES = (
+    Side("us", "US", ("CN", "HK", "MO"), "USD", "US tariffs on goods from China", "US on CN"),
+    Side("cn", "CN", ("US",), "CNY", "China's tariffs on US goods", "CN on US"),
+)
+# How a person names a country: as the imposer of a headline, and as the origin of goods.
+IMPOSER_NAMES = {"US": "US", "CN": "China"}
+COUNTRY_NAMES = {"CN": "China", "US": "the US", "HK": "Hong Kong", "MO": "Macau"}
+
+SIDE = {side.key: side for side in SIDES}
+IMPOSERS = tuple(side.imposer for side in SIDES)
+ORIGINS_OF = {side.key: side.origins for side in SIDES}
+DIRECTION_OF_ORIGIN = {origin: side.key for side in SIDES for origin in side.origins}
+ORIGINS = tuple(sorted(DIRECTION_OF_ORIGIN))
+CURRENCY = {side.imposer: side.currency for side in SIDES}
+LABELS = {side.key: side.title for side in SIDES}
+
+
+def imposer_name(imposer: str) -> str:
+    """``US``, ``China``: the imposer as a headline names it."""
+    return IMPOSER_NAMES.get(imposer, imposer)
+
+
+def country_name(code: str) -> str:
+    """``China``, ``Hong Kong``, ``the US``: an origin as a sentence names it."""
+    return COUNTRY_NAMES.get(code, code)
+
 AUTHORITIES = (
     "IEEPA",
     "Section 301",
@@ -361,13 +412,23 @@ class Direction:
 
     @property
     def label(self) -> str:
-        return f"{self.imposer} on goods from {self.origin}"
+        """``US on goods from China``, ``US on goods from Hong Kong``."""
+        return f"{imposer_name(self.imposer)} on goods from {country_name(self.origin)}"
+
+    @property
+    def side(self) -> Side:
+        return SIDE[self.key]
 
 
-DIRECTIONS = {
-    "us": Direction("us", "US", "CN"),
-    "cn": Direction("cn", "CN", "US"),
-}
+DIRECTIONS = {side.key: Direction(side.key, side.imposer, side.origins[0]) for side in SIDES}
+
+# Columns shared by a frame and its export, declared once: the change events of a timeline
+# (``events.change_events``) and the trade-weighted averages (``averages.average_rates``).
+EVENT_COLUMNS = ["date", "direction", "imposer", "origin", "changes", "headline", "average_rate"]
+AVERAGE_COLUMNS = [
+    "date", "direction", "imposer", "origin", "average_rate", "additional_average", "coverage",
+    "mfn_unknown_share", "weights", "convention",
+]
 
 
 @dataclass(frozen=True)

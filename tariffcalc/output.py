@@ -1,4 +1,5 @@
-"""Every file tariffcalc writes goes through here: checked before any work, written whole or not at all.
+"""Every file tariffcalc writes goes through here (outputs and the cache): checked before any work,
+written whole or not at all.
 
 ``check_target`` runs before anything is computed: the name has an extension the command writes,
 its folder exists and takes a new file, and it is not one of the command's input files (``duty
@@ -97,9 +98,14 @@ def _exit_on_signal(number, frame):
     raise SystemExit(128 + number)
 
 
+def temporary_name(path: Path) -> bool:
+    """Whether ``path`` is one of ``write_files``' temporary files (left behind only by a crash)."""
+    return path.name.startswith(".") and path.name.endswith(".tmp")
+
+
 def write_files(outputs) -> None:
-    """Write every ``(path, content)``: content is a text, an iterable of texts (written piece by
-    piece) or a function called with a temporary path to write (e.g. matplotlib's savefig).
+    """Write every ``(path, content)``: content is a text, bytes, an iterable of texts (written
+    piece by piece) or a function called with a temporary path to write (e.g. matplotlib's savefig).
 
     All contents are written to temporary files first; the renames follow, so a failure in any
     leaves every target as it was."""
@@ -113,6 +119,9 @@ def write_files(outputs) -> None:
                 if callable(content):
                     os.close(fd)
                     content(tmp)
+                elif isinstance(content, bytes):
+                    with os.fdopen(fd, "wb") as handle:
+                        handle.write(content)
                 else:
                     with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                         for chunk in [content] if isinstance(content, str) else content:
@@ -127,5 +136,5 @@ def write_files(outputs) -> None:
 
 
 def write_text(path, text) -> None:
-    """One file, whole or not at all (``text``: a string or an iterable of strings)."""
+    """One file, whole or not at all (``text``: a string, bytes or an iterable of strings)."""
     write_files([(path, text)])

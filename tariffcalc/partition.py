@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from . import duties
-from .engine import ORIGINS_OF, direction_with_origin
+from .engine import direction_with_origin
 from .ledger import CHUNK_ROWS, LedgerReader
+from .model import ORIGINS_OF
 from .products import ProductEngine
 
 # The columns of ``price_partition``: the per-entry (wide) columns without one column per layer,

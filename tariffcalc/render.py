@@ -14,6 +14,7 @@ from rich.table import Table
 from .blocks import Column, Grid, Line, Link, blank, note, title, warning
 from .codes import dotted
 from .engine import DiffAnswer, RateAnswer
+from .model import country_name, imposer_name
 
 STATUS_STYLE = {
     "in_effect": "",
@@ -23,9 +24,6 @@ STATUS_STYLE = {
     "scenario": "bold magenta",  # charged only in a what-if scenario
 }
 
-# How a person names who charges and whose goods, in a headline.
-COUNTRY = {"CN": "China", "US": "the US", "HK": "Hong Kong", "MO": "Macau"}
-IMPOSER = {"CN": "China", "US": "US"}
 
 
 def pct(value) -> str:
@@ -57,7 +55,7 @@ def _status(value: str) -> str:
 
 def who(direction) -> str:
     """``US on goods from China``."""
-    return f"{IMPOSER.get(direction.imposer, direction.imposer)} on goods from {COUNTRY.get(direction.origin, direction.origin)}"
+    return direction.label
 
 
 def _label(row) -> str:
@@ -180,7 +178,7 @@ def rate_view(answer: RateAnswer, sources: bool = False) -> list:
                                 "stacking rules, before product-level exemptions and on top of MFN.")])]
         out += [blank()] + sources_blocks(answer) + [blank()]
     # Repeated last, so the answer is on the screen when the command ends.
-    summary = ", ".join(f"{IMPOSER.get(d.direction.imposer, d.direction.imposer)} {pct(d.headline_rate)}"
+    summary = ", ".join(f"{imposer_name(d.direction.imposer)} {pct(d.headline_rate)}"
                         for d in answer.directions)
     hint = "" if sources else " · --sources: instruments, URLs"
     out.append(Line([(f"Headline on {answer.date}: ", "bold"), (summary, "bold"), hint]))
@@ -252,7 +250,7 @@ def averages_view(frame) -> list:
 
 def average_lines(frame) -> list:
     """One line per direction for ``rate --average``: the average, what is hit, the weights."""
-    return [Line([(f"{row.imposer} on goods from {COUNTRY.get(row.origin, row.origin)}: ", "bold"),
+    return [Line([(f"{row.imposer} on goods from {country_name(row.origin)}: ", "bold"),
                   (f"average {row.average_rate:.1f}%", "bold cyan"),
                   f" (additional {row.additional_average:.1f}%, {row.coverage:.0%} of trade hit; {row.weights}"
                   + (f"; convention {row.convention})" if isinstance(getattr(row, "convention", None), str) else ")")],
@@ -452,7 +450,7 @@ def product_view(answers, names: dict | None = None) -> list:
         out += [note(text) for text in a.notes]
     if len(answers) > 1:  # repeated last, so both totals are on the screen when the command ends
         out += [blank(), Line([(f"Total on {answers[0].date}: ", "bold"),
-                               (", ".join(f"{IMPOSER.get(a.direction.imposer, a.direction.imposer)} {_product_total(a)}"
+                               (", ".join(f"{imposer_name(a.direction.imposer)} {_product_total(a)}"
                                           for a in answers), "bold")])]
     return out
 

@@ -14,6 +14,7 @@ import pytest
 from tariffcalc import cache
 from tariffcalc.cli import cli
 from tariffcalc.loader import bundled_data_dir, load_dataset
+from tariffcalc.output import temporary_name
 
 from .conftest import BASIC
 
@@ -163,7 +164,7 @@ def test_files_written_just_now_are_hashed_again(fresh_cache, monkeypatch, tmp_p
 
 
 def _corrupt_each(folder: Path, damage):
-    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".tmp-")]
+    files = [p for p in folder.iterdir() if p.is_file() and not temporary_name(p)]
     assert files
     for path in files:
         damage(path)

@@ -12,14 +12,15 @@ import pytest
 from matplotlib.text import Text
 
 from tariffcalc import chart
+from tariffcalc.averages import convention_named
 from tariffcalc.chart import busiest_year, chart_data
-from tariffcalc.cli import _weights_for, cli
+from tariffcalc.cli import cli
 from tariffcalc.figure import figure, series_paths
+from tariffcalc.products import ProductEngine
 
 
 def _figure(engine, start, end, average=False, products=None):
-    data = chart_data(engine, products, start, end, average, None, False, _weights_for,
-                      None)
+    data = chart_data(engine, products, start, end, average, None, False, None)
     fig = figure(data)
     fig.canvas.draw()
     return data, fig
@@ -125,10 +126,9 @@ def test_footer_says_what_is_plotted(full_range, bundled_engine):
     footer = next(t.get_text() for t in full_range[1].texts if t.get_gid() == "footer")
     assert footer.startswith("Plotted: the headline additional tariff each way")
     assert "Rates in force at the end of each day of entry" in footer
-    from tariffcalc.cli import _convention, _products
-
-    data = chart_data(bundled_engine, _products(bundled_engine), date(2025, 5, 1), date(2025, 5, 2), True, None,
-                      False, _weights_for, _convention(bundled_engine, None))
+    products = ProductEngine.from_dataset(bundled_engine.dataset, bundled_engine)
+    data = chart_data(bundled_engine, products, date(2025, 5, 1), date(2025, 5, 2), True, None,
+                      False, convention_named(bundled_engine.dataset, None))
     assert data.footer.startswith("Plotted: the trade-weighted average tariff each way")
     assert "US imports from China 2024" in data.footer and "China's imports from the US 2017" in data.footer
     assert "convention: tariffcalc" in data.footer

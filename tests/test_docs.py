@@ -74,3 +74,15 @@ def test_readme_examples_print_what_the_readme_shows():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(list(module.examples(text))) >= 6
     assert module.problems(text) == []
+
+
+def test_architecture_names_every_module_and_only_modules_that_exist():
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^- `(\w+)\.py`", text, flags=re.M))
+    modules = {p.stem for p in (ROOT / "tariffcalc").glob("*.py")}
+    assert not modules - listed, f"docs/architecture.md: add a line for {sorted(modules - listed)}"
+    assert not listed - modules, f"docs/architecture.md names modules that do not exist: {sorted(listed - modules)}"
+
+
+def test_readme_links_the_architecture():
+    assert "(docs/architecture.md)" in (ROOT / "README.md").read_text(encoding="utf-8")

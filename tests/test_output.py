@@ -80,6 +80,28 @@ def test_a_failure_in_any_file_leaves_every_target_as_it_was(tmp_path):
     assert (tmp_path / "a.csv").read_text() == "old a\n"
 
 
+def test_bytes_are_written_as_they_are(tmp_path):
+    write_text(tmp_path / "a.bin", b"\x00\r\n\xff")
+    assert (tmp_path / "a.bin").read_bytes() == b"\x00\r\n\xff"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.bin"]
+
+
+def test_the_cache_writes_through_the_one_atomic_writer(tmp_path, monkeypatch):
+    from tariffcalc import cache, output
+
+    target = tmp_path / "sets" / "x.json"
+    cache._atomic_write(target, b"old")
+
+    def broken_rename(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(output.os, "replace", broken_rename)
+    with pytest.raises(OSError):
+        cache._atomic_write(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in target.parent.iterdir()] == ["x.json"]  # no temporary left behind
+
+
 def test_an_unwritable_folder_is_refused_up_front(tmp_path):
     folder = tmp_path / "ro"
     folder.mkdir()
