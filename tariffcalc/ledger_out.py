@@ -144,12 +144,20 @@ class TidyCsv:
     def __init__(self, result):
         self.result, self.header = result, ",".join(LINE_COLUMNS) + "\n"
         layers = result.layers
-        self.layer_part = [
-            f"layer,{_csv_field(str(i))},{_csv_field(str(name))},{_csv_field(str(a))},{rate},{'true' if ok else 'false'}"
-            for i, name, a, rate, ok in zip(layers["layer_id"], layers["name"], layers["authority"],
-                                            _short(layers["rate"].to_numpy(dtype=float)).to_pylist(),
-                                            layers["applies"])]
-        self.layer_reason = list(_csv_fields(layers["reason"].astype(str).to_numpy(dtype=object)))
+        # Layer rows repeat per key: each distinct (layer, name, authority, rate, applies) and
+        # reason is formatted once.
+        parts = pd.DataFrame({"i": layers["layer_id"].astype(str), "name": layers["name"].astype(str),
+                              "a": layers["authority"].astype(str), "rate": layers["rate"].astype(float),
+                              "ok": layers["applies"].astype(bool)})
+        at, distinct = pd.factorize(pd.MultiIndex.from_frame(parts), use_na_sentinel=False)
+        distinct = pd.DataFrame(list(distinct), columns=list(parts.columns))
+        texts = [f"layer,{_csv_field(i)},{_csv_field(name)},{_csv_field(a)},{rate},{'true' if ok else 'false'}"
+                 for i, name, a, rate, ok in zip(distinct["i"], distinct["name"], distinct["a"],
+                                                 _short(distinct["rate"].to_numpy(dtype=float)).to_pylist(),
+                                                 distinct["ok"])]
+        self.layer_part = np.asarray(texts, dtype=object)[at]
+        reason_at, reasons = pd.factorize(layers["reason"].astype(str).to_numpy(dtype=object))
+        self.layer_reason = _csv_fields(np.asarray(reasons, dtype=object))[reason_at]
         self.total_part = f"total,,{_csv_field(TOTAL_NAME)},,,true"
 
     def lines(self, start: int, stop: int):
