@@ -35,6 +35,15 @@ def bundled_engine():
     return Engine(load_dataset())
 
 
+@pytest.fixture(scope="session")
+def products(bundled_engine):
+    """The product engine of the bundled data, built once per test process (it reads every list
+    file). A module on other data overrides it with a ``products`` fixture of its own."""
+    from tariffcalc.products import ProductEngine
+
+    return ProductEngine.from_dataset(bundled_engine.dataset, bundled_engine)
+
+
 @pytest.fixture
 def runner():
     return CliRunner()

@@ -1,6 +1,5 @@
-"""Trade-weighted averages, the change-date story and charts."""
+"""Trade-weighted averages: weight sets, constant between change dates, the --average outputs."""
 import json
-import struct
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,17 +13,9 @@ from tariffcalc.averages import WeightSet, WeightSets, average_on, average_rates
 from tariffcalc.cli import cli
 from tariffcalc.engine import direction_with_origin
 from tariffcalc.errors import QueryError
-from tariffcalc.loader import load_dataset
-from tariffcalc.products import ProductEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 US, CN = direction_with_origin("us"), direction_with_origin("cn")
-
-
-@pytest.fixture(scope="module")
-def products():
-    dataset = load_dataset()
-    return ProductEngine.from_dataset(dataset)
 
 
 @pytest.fixture(scope="module")
@@ -124,38 +115,3 @@ def test_export_average_one_row_per_date_and_direction(runner, no_user_data):
     assert rows[0][:5] == ["date", "direction", "imposer", "origin", "average_rate"]
     keys = [(r[0], r[1]) for r in rows[1:]]
     assert len(keys) == len(set(keys)) and {"us", "cn"} == {k[1] for k in keys}
-
-
-def test_timeline_tells_what_changed(runner, no_user_data):
-    result = runner.invoke(cli, ["timeline", "--from", "2025-04-01", "--to", "2025-05-31", "-d", "cn", "-f", "csv"])
-    assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert any(line.startswith("2025-04-12,cn") and "84→125" in line and ",125," in line for line in lines)
-
-
-def png_size(path):
-    data = Path(path).read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    return struct.unpack(">II", data[16:24])
-
-
-def test_chart_writes_a_png_of_the_expected_size(runner, tmp_path, no_user_data):
-    target = tmp_path / "chart.png"
-    result = runner.invoke(cli, ["chart", "--from", "2024-06-01", "--to", "2026-01-01", "--headline",
-                                 "--include-threatened", "-o", str(target)])
-    assert result.exit_code == 0, result.output
-    assert png_size(target) == (1600, 900)
-    assert [p.name for p in tmp_path.iterdir()] == ["chart.png"]
-
-
-def test_chart_refuses_other_formats(runner, tmp_path, no_user_data):
-    result = runner.invoke(cli, ["chart", "--headline", "--from", "2025-01-01", "-o", str(tmp_path / "c.jpg")])
-    assert result.exit_code == 2 and "must end in .png or .svg" in result.stderr
-
-
-def test_terminal_chart_fits_80_columns(runner, no_user_data):
-    result = runner.invoke(cli, ["chart", "--headline", "--from", "2018-01-01", "--to", "2026-11-01"],
-                           env={"COLUMNS": "80"})
-    assert result.exit_code == 0, result.output
-    assert all(len(line) <= 80 for line in result.stdout.splitlines())
-    assert "US on CN" in result.stdout and "max 145.0%" in result.stdout

@@ -2,8 +2,10 @@
 numbers that touch no line and no other number (measured with matplotlib's own text boxes and
 line paths), the days past verified_through shaded and labelled, a footer saying what is plotted,
 the busiest year enlarged beside a long range, the output format checked before any computing."""
+import struct
 from datetime import date, timedelta
 from itertools import combinations, pairwise
+from pathlib import Path
 
 import matplotlib.dates as mdates
 import pytest
@@ -155,3 +157,31 @@ def test_svg_is_written_too(runner, tmp_path):
     result = runner.invoke(cli, ["chart", "--from", "2025-03-01", "--to", "2025-06-30", "-o", str(target)])
     assert result.exit_code == 0, result.output
     assert target.read_text(encoding="utf-8").lstrip().startswith("<?xml")
+
+
+def png_size(path):
+    data = Path(path).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_chart_writes_a_png_of_the_expected_size(runner, tmp_path, no_user_data):
+    target = tmp_path / "chart.png"
+    result = runner.invoke(cli, ["chart", "--from", "2024-06-01", "--to", "2026-01-01", "--headline",
+                                 "--include-threatened", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert png_size(target) == (1600, 900)
+    assert [p.name for p in tmp_path.iterdir()] == ["chart.png"]
+
+
+def test_chart_refuses_other_formats(runner, tmp_path, no_user_data):
+    result = runner.invoke(cli, ["chart", "--headline", "--from", "2025-01-01", "-o", str(tmp_path / "c.jpg")])
+    assert result.exit_code == 2 and "must end in .png or .svg" in result.stderr
+
+
+def test_terminal_chart_fits_80_columns(runner, no_user_data):
+    result = runner.invoke(cli, ["chart", "--headline", "--from", "2018-01-01", "--to", "2026-11-01"],
+                           env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert all(len(line) <= 80 for line in result.stdout.splitlines())
+    assert "US on CN" in result.stdout and "max 145.0%" in result.stdout

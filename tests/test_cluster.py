@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 
 from tariffcalc import cluster, duties, export, ledger
-from tariffcalc.products import ProductEngine
 
 dd = pytest.importorskip("dask.dataframe")  # installed with the test extra: CI runs this
 distributed = pytest.importorskip("distributed")
@@ -18,11 +17,6 @@ AS_OF = date(2026, 12, 1)
 class _Summary:
     def __init__(self, summary):
         self.summary = summary
-
-
-@pytest.fixture(scope="module")
-def products(bundled_engine):
-    return ProductEngine.from_dataset(bundled_engine.dataset, bundled_engine)
 
 
 @pytest.fixture(scope="module")

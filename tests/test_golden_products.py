@@ -9,8 +9,6 @@ import csv
 import pytest
 
 from tariffcalc.engine import direction_with_origin
-from tariffcalc.loader import load_dataset
-from tariffcalc.products import ProductEngine
 
 from .conftest import GOLDEN, d
 
@@ -24,12 +22,6 @@ KNOWN_GAPS = {
 }
 def gap(fact):
     return KNOWN_GAPS.get((fact["date"], fact["code"], fact["layer_id"]))
-
-
-@pytest.fixture(scope="module")
-def products():
-    dataset = load_dataset()
-    return ProductEngine.from_dataset(dataset)
 
 
 def test_product_facts_cover_both_directions_many_products_and_years():

@@ -11,15 +11,9 @@ from hypothesis import strategies as st
 
 from tariffcalc import duties, export, ledger, partition
 from tariffcalc.cli import cli
-from tariffcalc.products import ProductEngine
 
 RANDOM = Path(__file__).parent / "fixtures" / "ledgers" / "random-us.csv"  # 400 rows, seeded, bundled codes
 AS_OF = date(2026, 12, 1)
-
-
-@pytest.fixture(scope="module")
-def products(bundled_engine):
-    return ProductEngine.from_dataset(bundled_engine.dataset, bundled_engine)
 
 
 @pytest.fixture(scope="module")

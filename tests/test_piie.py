@@ -18,17 +18,10 @@ from tariffcalc.conventions import Convention, Conventions
 from tariffcalc.engine import direction_with_origin
 from tariffcalc.errors import DataError, QueryError
 from tariffcalc.loader import load_dataset
-from tariffcalc.products import ProductEngine
 
 from .conftest import GOLDEN
 
 STATUSES = {"P", "P-copy", "D", "S", "W"}
-
-
-@pytest.fixture(scope="module")
-def products():
-    dataset = load_dataset()
-    return ProductEngine.from_dataset(dataset)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from tariffcalc.cli import cli
 from tariffcalc.content import ContentEstimates, Contents
 from tariffcalc.engine import direction_with_origin
 from tariffcalc.loader import load_dataset
-from tariffcalc.products import ProductEngine
 from tariffcalc.schedule import Schedules
 
 from .conftest import d
@@ -18,12 +17,6 @@ from .conftest import d
 US = direction_with_origin("us")
 LAPTOP = "8471300100"  # portable automatic data processing machines
 MEDICAMENTS = "3004909220"  # on the Section 232 steel and aluminum derivative lists from 2025-08-18
-
-
-@pytest.fixture(scope="module")
-def products():
-    dataset = load_dataset()
-    return ProductEngine.from_dataset(dataset)
 
 
 @pytest.fixture(scope="module")

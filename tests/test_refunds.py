@@ -21,18 +21,12 @@ from tariffcalc import duties, export, ledger, refunds
 from tariffcalc.cli import cli
 from tariffcalc.errors import DataError
 from tariffcalc.loader import load_dataset, parse_interest, read_yaml
-from tariffcalc.products import ProductEngine
 
 HEADER = "entry_id,entry_date,hts,origin,customs_value,export_date,quantity,entry_summary_date,liquidation_date\n"
 SWEATER = "6110.20.20"  # 2025-06-02: IEEPA fentanyl 20% + reciprocal 10% (24 points suspended); 301 List 4A 7.5%
 AS_OF = date(2026, 12, 1)
 DAILY_6 = 1 + 0.06 / 365
 DAILY_5 = 1 + 0.05 / 365
-
-
-@pytest.fixture(scope="module")
-def products(bundled_engine):
-    return ProductEngine.from_dataset(bundled_engine.dataset, bundled_engine)
 
 
 def price(products, tmp_path, rows, as_of=AS_OF, header=HEADER):

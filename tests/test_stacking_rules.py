@@ -3,22 +3,13 @@
 The rules live in the layer files (`rules:` and `coverage.exempt`); these tests make sure the data
 says what the cited instrument says, and that the engine applies it.
 """
-import pytest
 
 from tariffcalc.engine import direction_with_origin
-from tariffcalc.loader import load_dataset
-from tariffcalc.products import ProductEngine
 
 from .conftest import d
 
 US = direction_with_origin("us")
 STEEL_PLATE = "7208510000"
-
-
-@pytest.fixture(scope="module")
-def products():
-    dataset = load_dataset()
-    return ProductEngine.from_dataset(dataset)
 
 
 def layer(products, code, day, layer_id):
