@@ -62,6 +62,7 @@ def test_hs2_scaled_weights_keep_the_years_chapter_totals(weights):
     assert frame["weight"].sum() / 1e9 == pytest.approx(503.7, abs=1.5)  # Census 2017 total $503.7 bn
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(day=st.dates(min_value=date(2018, 1, 2), max_value=date(2026, 11, 1)), key=st.sampled_from(["us", "cn"]))
 def test_averages_are_constant_between_change_dates(products, weights, day, key):
@@ -74,6 +75,7 @@ def test_averages_are_constant_between_change_dates(products, weights, day, key)
     assert both["average_rate"].nunique() == 1 and both["coverage"].nunique() == 1
 
 
+@pytest.mark.slow
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(start=st.dates(min_value=date(2018, 1, 1), max_value=date(2026, 10, 1)),
        length=st.integers(min_value=1, max_value=400), key=st.sampled_from(["us", "cn"]))
@@ -93,6 +95,7 @@ def test_daily_averages_are_the_change_point_series_forward_filled(products, wei
     pd.testing.assert_frame_equal(daily.loc[[middle]], direct)
 
 
+@pytest.mark.slow
 def test_averages_doc_is_current():
     sys.path.insert(0, str(ROOT / "scripts"))
     from averages_report import main

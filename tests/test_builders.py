@@ -63,6 +63,7 @@ MFN_DESCRIPTION_DIFFERENCES = {
 }
 
 
+@pytest.mark.slow
 @needs_raw
 def test_mfn_rebuild_row_for_row(tmp_path):
     import csv

@@ -71,6 +71,7 @@ def questions(draw):
     return codes, days, d
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(question=questions())
 def test_the_bulk_table_is_the_per_line_answer(question):
@@ -78,7 +79,7 @@ def test_the_bulk_table_is_the_per_line_answer(question):
     check(codes, days, direction)
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 @settings(max_examples=300, deadline=None)
 @given(question=questions())
 def test_the_bulk_table_is_the_per_line_answer_many(question):

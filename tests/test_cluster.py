@@ -26,6 +26,7 @@ def client():
         yield c
 
 
+@pytest.mark.slow
 def test_a_dask_ledger_gets_the_single_process_totals(products, client, tmp_path):
     whole = duties.compute_duties(ledger.read_ledger(RANDOM, skip_bad=True), products, as_of=AS_OF)
     rows = dd.from_pandas(pd.read_csv(RANDOM, dtype=str, keep_default_na=False), npartitions=5)

@@ -126,6 +126,7 @@ def test_unknown_convention_and_unknown_choice_are_refused():
         Convention.yale().only("weights")
 
 
+@pytest.mark.slow
 def test_yale_convention_is_within_2_points_of_the_published_china_series_every_day(yale_daily):
     assert len(yale_daily) == 730 and set(yale_daily["convention"]) == {"yale"}
     worst = yale_daily.loc[yale_daily["gap"].abs().idxmax()]

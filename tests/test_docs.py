@@ -62,6 +62,7 @@ def test_help_and_version_do_not_import_pandas():
     assert out.stdout.strip().endswith("False")
 
 
+@pytest.mark.slow
 def test_readme_examples_print_what_the_readme_shows():
     """Every `$ tariffcalc ...` block of README.md runs and prints what is shown under it
     (scripts/readme_examples.py --write rewrites them after an intended change)."""

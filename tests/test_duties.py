@@ -213,6 +213,7 @@ def ledger_text(items):
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(items=rows, order=st.randoms(use_true_random=False))
 def test_totals_add_up_and_order_does_not_matter(products, tmp_path_factory, items, order):
@@ -238,6 +239,7 @@ def test_totals_add_up_and_order_does_not_matter(products, tmp_path_factory, ite
     pd.testing.assert_frame_equal(a, b)
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(code=st.sampled_from(CODES), day=st.dates(min_value=date(2018, 1, 1), max_value=date(2026, 12, 31)),
        value=st.integers(min_value=1, max_value=1_000_000))
@@ -271,6 +273,7 @@ mixed = st.lists(st.tuples(st.sampled_from(CODES),
                  min_size=1, max_size=15)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(items=mixed)
 def test_the_summary_is_the_sum_of_the_lines(products, tmp_path_factory, items):
@@ -299,6 +302,7 @@ def test_the_summary_is_the_sum_of_the_lines(products, tmp_path_factory, items):
         len(result.transit_entry)
 
 
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(items=st.lists(st.tuples(st.sampled_from(CODES + ["8542.32.00.71", "8542.31.00.01", "8541.40.20.00"]),
                                 st.dates(min_value=date(2025, 4, 1), max_value=date(2025, 12, 31))),

@@ -243,6 +243,7 @@ def questions(draw):
     return code, day.isoformat(), direction, origin, exported
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(question=questions())
 def test_every_format_agrees(runner, no_user_data, tmp_path_factory, question):
@@ -250,7 +251,7 @@ def test_every_format_agrees(runner, no_user_data, tmp_path_factory, question):
     check_agreement(answers(runner, tmp_path_factory.mktemp("agree"), code, day, direction, origin, exported))
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(question=questions())
 def test_every_format_agrees_many(runner, no_user_data, tmp_path_factory, question):

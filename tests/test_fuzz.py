@@ -2,7 +2,7 @@
 
 For any generated ledger or layer file: exit 0, or exit 2 with one line naming the file and line;
 rows in = rows priced + rows rejected; no traceback; bounded time; no file left behind. The
-default suite runs a few examples of each; ``pytest -m slow`` runs many more.
+default suite runs a few examples of each; ``pytest -m soak`` runs many more.
 """
 import csv
 import io
@@ -88,7 +88,7 @@ def ledger_fuzz(examples):
 
 
 test_fuzzed_ledgers_are_priced_or_named = ledger_fuzz(12)
-test_many_fuzzed_ledgers = pytest.mark.slow(ledger_fuzz(400))
+test_many_fuzzed_ledgers = pytest.mark.soak(ledger_fuzz(400))
 
 
 # -- the YAML loader: layer files of generated YAML, aliases and anchors included --------------
@@ -139,7 +139,7 @@ def yaml_fuzz(examples):
 
 
 test_fuzzed_layer_files_load_or_are_named = yaml_fuzz(60)
-test_many_fuzzed_layer_files = pytest.mark.slow(yaml_fuzz(2000))
+test_many_fuzzed_layer_files = pytest.mark.soak(yaml_fuzz(2000))
 
 
 def test_a_key_with_a_line_break_is_named_on_one_line(runner, tmp_path):

@@ -95,6 +95,7 @@ def test_steps_agree_with_the_schedule(step_result, known):
     assert not fixed, f"known mismatches that no longer occur (remove them): {fixed}"
 
 
+@pytest.mark.slow
 def test_lists_agree_with_the_footnotes(list_result, known):
     found = tally(list_result[0])
     listed = {k: v for k, v in known.items() if k[1] == "*" or k[1].startswith("lists/")}
@@ -137,6 +138,7 @@ def test_a_step_outside_the_heading_dates_is_caught(dataset, extract):
     assert ("end-after-heading", "9903.88.69") in kinds
 
 
+@pytest.mark.slow
 def test_the_shipped_summary_is_current():
     import subprocess
     import sys

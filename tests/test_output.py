@@ -131,7 +131,7 @@ def test_an_ignored_hangup_stays_ignored(tmp_path):
     assert len((tmp_path / "out.csv").read_text().splitlines()) == 40
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 def test_sigterm_during_a_real_duty_run_leaves_nothing(tmp_path):
     """`timeout -s TERM` on a big `duty -o`: no hidden .out.csv.*.tmp of hundreds of MB."""
     header = "entry_id,entry_date,hts,origin,customs_value\n"

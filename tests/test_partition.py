@@ -30,6 +30,7 @@ def summary_of(run_or_result) -> dict:
     return export.duty_summary_dict(_Summary(run_or_result.summary))
 
 
+@pytest.mark.slow
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chunk_rows=st.integers(min_value=40, max_value=150))  # each chunk is priced whole: a few
 def test_totals_are_the_same_to_the_cent_whatever_the_chunks(products, whole, chunk_rows):
@@ -54,6 +55,7 @@ def split(tmp_path, cuts=(0, 130, 260, 400), formats=("csv", "parquet", "csv")) 
     return folder
 
 
+@pytest.mark.slow
 def test_a_folder_of_csv_and_parquet_partitions_is_one_ledger(products, whole, tmp_path):
     folder = split(tmp_path)
     run = partition.stream_duties(folder, products, skip_bad=True, chunk_rows=50, as_of=AS_OF)
@@ -97,6 +99,7 @@ def test_rejects_keep_their_fields_exactly_as_written(products, tmp_path):
         "3,entry-id-repeated,entry_id a repeats row 2,a,2025-04-16,8517.13.00,CN,0100.50,2025-04-01,007"
 
 
+@pytest.mark.slow
 def test_price_partition_is_pure_and_its_totals_add_up(products, whole):
     frame = pd.read_csv(RANDOM, dtype=str, keep_default_na=False)
     parts = [frame.iloc[i:i + 97].reset_index(drop=True) for i in range(0, len(frame), 97)]
@@ -113,6 +116,7 @@ def test_price_partition_is_pure_and_its_totals_add_up(products, whole):
     assert good["duty_total"].sum() == pytest.approx(whole.entries["duty_total"].sum())
 
 
+@pytest.mark.slow
 def test_duty_writes_parquet_and_reads_it_back(runner, no_user_data, tmp_path):
     folder = split(tmp_path)
     out = tmp_path / "duties.parquet"

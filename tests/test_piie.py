@@ -90,6 +90,7 @@ def test_full_value_charges_the_metal_duty_on_the_whole_value(products, weights)
     assert full > content + 3
 
 
+@pytest.mark.slow
 def test_levels_before_the_first_list_are_within_1_point(ours):
     """Before Section 301 no list's share of trade matters: PIIE's US level is MFN plus 201/232."""
     early = ours[(ours["direction"] == "us") & (ours["date"] < date(2018, 7, 6))]
@@ -166,6 +167,7 @@ def report():
     return averages_report
 
 
+@pytest.mark.slow
 def test_first_term_steps_follow_the_lists_stated_share_of_trade(report, products, weights):
     """The first-term gap is the weights: each list step USTR's stated trade values price (rate change x
     stated value / 2017 imports) comes closer to PIIE's step than ours does with the shipped weights."""

@@ -65,6 +65,7 @@ def test_advanced_chips_pay_only_if_they_meet_the_thresholds(products):
     assert row(met, "us-s232-semiconductors")["charged"] == 25
 
 
+@pytest.mark.slow
 def test_bulk_totals_follow_the_conditions_of_the_single_answers(products):
     codes = [LAPTOP, "8507600010", "8507600020", "8501102000", "8408202000", MEDICAMENTS]  # lines of 2025-26
     days = [d("2025-09-01"), d("2026-02-01")]

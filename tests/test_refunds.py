@@ -349,6 +349,7 @@ def test_a_later_as_of_never_revives_a_time_barred_entry(ieepa, deposit, gap, fi
         assert deadline[0] >= first + later
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.integers(0, 500), st.one_of(st.none(), st.just(-1), st.integers(0, 600)),
                           st.integers(1, 50_000)), min_size=1, max_size=12),
