@@ -82,6 +82,14 @@ def _kind_key(value):
     return (type(value).__name__, value)
 
 
+def csv_field(text: str) -> str:
+    """A field as the csv module writes it (quoted only if it holds a comma, quote or line break)."""
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\r\n') else text
+
+
+_csv_field = csv_field
+
+
 def frame_to_csv(frame: pd.DataFrame, columns: list[str]) -> str:
     """CSV text with exactly ``columns`` in order and every value formatted by ``_text``."""
     out = frame.reindex(columns=columns)
@@ -472,272 +480,18 @@ def events_json(frame: pd.DataFrame) -> str:
 
 # -- duties over a ledger (tariffcalc duty) ------------------------------------------------
 
-def duty_csv_chunks(result, wide: bool = False, chunk_entries: int = 50_000, progress=None, layer_columns=None):
-    """The per-entry CSV of ``duties.compute_duties``, piece by piece (tidy lines, or ``wide`` one
-    row per entry, with a duty column for each of ``layer_columns``: default, the layers that
-    charge something in ``result``)."""
-    from . import duties
-
-    n = len(result.entries)
-    if wide and layer_columns is None:
-        layer_columns = duties.wide_columns(result)
-    writer = _WideDutyCsv(result, layer_columns) if wide else _TidyDutyCsv(result)
-    for start in range(0, max(n, 1), chunk_entries):
-        stop = min(start + chunk_entries, n)
-        yield writer.text(start, stop)
-        if progress:
-            progress("write", stop, n)
+# The per-entry writers live beside the ledger code (``ledger_out``); these names stay here for
+# callers of ``export``, loaded on first use (``rate`` does not import the pricing modules).
+LEDGER_WRITERS = ("duty_csv_chunks", "duty_run_csv", "rejects_path", "write_duty_outputs", "write_duty_parquet",
+                  "write_duty_run")
 
 
-def _csv_field(text: str) -> str:
-    """A field as the csv module writes it (quoted only if it holds a comma, quote or line break)."""
-    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\r\n') else text
+def __getattr__(name):
+    if name in LEDGER_WRITERS:
+        from . import ledger_out
 
-
-def _csv_fields(values) -> np.ndarray:
-    """Many fields at once; the common case, nothing to quote, is found in one pass over the text."""
-    values = np.asarray(values, dtype=object)
-    if not any(c in "\x00".join(values) for c in ',"\r\n'):
-        return values
-    return np.array([_csv_field(v) for v in values], dtype=object)
-
-
-def _money_fields(values: np.ndarray) -> np.ndarray:
-    """Amounts with 2 decimals, blank if NaN: what round(2) then '%.2f' write."""
-    rounded = np.round(np.asarray(values, dtype=float), 2)
-    text = np.array(list(map("%.2f".__mod__, rounded.tolist())), dtype=object)
-    text[np.isnan(rounded)] = ""
-    return text
-
-
-def _short_fields(values: np.ndarray) -> np.ndarray:
-    """Rates and quantities as short numbers ('25', '7.5'), blank if NaN; each value formatted once."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=float))
-    return np.array([f"{v:g}" for v in uniques] + [""], dtype=object)[codes]
-
-
-def _date_fields(values: np.ndarray) -> np.ndarray:
-    codes, uniques = pd.factorize(np.asarray(values, dtype="datetime64[D]").view(np.int64))
-    days = np.datetime_as_string(uniques.astype("datetime64[D]"), unit="D")
-    return np.array([*days, ""], dtype=object)[np.where(uniques[codes] == np.iinfo(np.int64).min, -1, codes)]
-
-
-def _categorical_fields(values) -> np.ndarray:
-    """Fields of a column of few distinct texts: each escaped once."""
-    values = pd.Series(values).astype("category")
-    return np.array([*_csv_fields(values.cat.categories.astype(str).to_numpy(dtype=object)), ""],
-                    dtype=object)[values.cat.codes.to_numpy()]
-
-
-def _entry_prefixes(chunk: pd.DataFrame, lead: str) -> np.ndarray:
-    """The fields every line of an entry starts with: entry_id … quantity (``lead`` is 'direction,imposer')."""
-    return np.array([f"{i},{d},{x},{lead},{o},{c},{v},{q}" for i, d, x, o, c, v, q in zip(
-        _csv_fields(chunk["entry_id"].to_numpy(dtype=object)), _date_fields(chunk["entry_date"].to_numpy()),
-        _date_fields(chunk["export_date"].to_numpy()), _categorical_fields(chunk["origin"]),
-        _categorical_fields(chunk["code"]), _money_fields(chunk["customs_value"].to_numpy()),
-        _short_fields(chunk["quantity"].to_numpy()))], dtype=object)
-
-
-class _WideDutyCsv:
-    """The wide per-entry CSV (one row per entry, a duty column per layer that charges something)
-    written straight from the result's arrays, as ``_TidyDutyCsv`` does for the tidy one."""
-
-    def __init__(self, result, layer_columns: list[str]):
-        from .duties import ENTRY_COLUMNS, ENTRY_TAIL, REFUND_COLUMNS
-
-        self.result, self.layer_columns = result, layer_columns
-        self.header = ",".join(_csv_fields([*ENTRY_COLUMNS, *layer_columns, *ENTRY_TAIL, *REFUND_COLUMNS])) + "\n"
-        self.lead = f"{result.direction.key},{result.direction.imposer}"
-
-    def text(self, start: int, stop: int) -> str:
-        from .duties import wide_duties
-
-        result, k, n = self.result, len(self.layer_columns), stop - start
-        chunk = result.entries.iloc[start:stop]
-        dense = wide_duties(result, start, stop, self.layer_columns).ravel()
-        cells = np.full(n * k, "0.00", dtype=object)
-        charged = np.flatnonzero(dense)
-        cells[charged] = _money_fields(dense[charged])
-        duties = [",".join(row) for row in cells.reshape(n, k).tolist()] if k else [""] * n
-        rows = [f"{p},{r},{m},{d}{',' if k else ''}{a},{t},{tr},{why},{refund}" for p, r, m, d, a, t, tr, why, refund
-                in zip(_entry_prefixes(chunk, self.lead), _short_fields(chunk["mfn_rate"].to_numpy()),
-                       _money_fields(chunk["mfn_duty"].to_numpy()), duties,
-                       _money_fields(chunk["additional_duty"].to_numpy()), _money_fields(chunk["duty_total"].to_numpy()),
-                       _short_fields(chunk["total_rate"].to_numpy()), _categorical_fields(chunk["mfn_reason"]),
-                       _refund_fields(result, start, stop))]
-        body = "\n".join(rows) + "\n" if rows else ""
-        return (self.header if start == 0 else "") + body
-
-
-class _TidyDutyCsv:
-    """The tidy per-entry CSV (``duties.LINE_COLUMNS``) written straight from the result's arrays:
-    each distinct text (a layer row, a reason, a rate) is formatted once and each line is one
-    f-string, which is some ten times faster than building and writing the lines' DataFrame."""
-
-    def __init__(self, result):
-        from .duties import LINE_COLUMNS, TOTAL_NAME, UNKNOWN_TOTAL
-
-        self.result, self.header = result, ",".join(LINE_COLUMNS) + "\n"
-        self.unknown_total = UNKNOWN_TOTAL
-        layers = result.layers
-        self.layer_part = np.array([
-            f"layer,{_csv_field(str(i))},{_csv_field(str(name))},{_csv_field(str(a))},{rate},{'true' if ok else 'false'}"
-            for i, name, a, rate, ok in zip(layers["layer_id"], layers["name"], layers["authority"],
-                                            _short_fields(layers["rate"].to_numpy(dtype=float)), layers["applies"])],
-            dtype=object)
-        self.layer_reason = _csv_fields(layers["reason"].astype(str).to_numpy(dtype=object))
-        self.total_part = f"total,,{_csv_field(TOTAL_NAME)},,,true"
-        self.lead = f"{result.direction.key},{result.direction.imposer}"
-
-    def text(self, start: int, stop: int) -> str:
-        from .duties import line_reasons
-
-        result = self.result
-        chunk = result.entries.iloc[start:stop]
-        prefix = _entry_prefixes(chunk, self.lead)
-        mfn_rate = _short_fields(chunk["mfn_rate"].to_numpy())
-        mfn_applies = np.where(chunk["mfn_duty"].notna().to_numpy(), "true", "false")
-        mfn = [f"{p},mfn,mfn,MFN,MFN,{r},{a},{r},{d},{why},,,," for p, r, a, d, why in zip(
-            prefix, mfn_rate, mfn_applies, _money_fields(chunk["mfn_duty"].to_numpy()), _categorical_fields(chunk["mfn_reason"]))]
-        unknown = np.where(chunk["duty_total"].isna().to_numpy(), _csv_field(self.unknown_total), "")
-        total = [f"{p},{self.total_part},{r},{d},{why},{refund}" for p, r, d, why, refund in zip(
-            prefix, _short_fields(chunk["total_rate"].to_numpy()), _money_fields(chunk["duty_total"].to_numpy()),
-            unknown, _refund_fields(result, start, stop))]
-
-        lines = result.line_arrays(start, stop)
-        reason = self.layer_reason[lines.layer]
-        if lines.transit.any():
-            reason = reason.copy()
-            reason[lines.transit] = _csv_fields(line_reasons(result, lines)[lines.transit])
-        layer = [f"{p},{part},{c},{d},{why},,,," for p, part, c, d, why in zip(
-            prefix[lines.entry - start], self.layer_part[lines.layer], _short_fields(lines.charged),
-            _money_fields(lines.duty), reason)]
-
-        # Per entry: its MFN line, its layer lines, its total line.
-        counts = np.bincount(lines.entry - start, minlength=stop - start)
-        block = np.cumsum(counts + 2) - (counts + 2)
-        out = np.empty(len(layer) + 2 * (stop - start), dtype=object)
-        out[block] = mfn
-        out[block + counts + 1] = total
-        within = np.arange(len(layer)) - np.repeat(np.cumsum(counts) - counts, counts)
-        out[np.repeat(block + 1, counts) + within] = layer
-        body = "\n".join(out) + "\n" if len(out) else ""
-        return (self.header if start == 0 else "") + body
-
-
-def _refund_fields(result, start: int, stop: int) -> list[str]:
-    """``duties.REFUND_COLUMNS`` of entries start..stop as CSV text: route,duty,deadline,interest."""
-    from .duties import refund_columns
-
-    refund = refund_columns(result, start, stop)
-    return [f"{r},{d},{day},{i}" for r, d, day, i in zip(
-        _categorical_fields(refund["refund_route"]), _money_fields(refund["refund_duty"]),
-        _date_fields(refund["refund_deadline"]), _money_fields(refund["refund_interest"]))]
-
-
-def rejects_path(output) -> str:
-    """``out.csv`` (or ``out.parquet``) -> ``out.rejects.csv``."""
-    text = str(output)
-    for suffix in (".csv", ".parquet"):
-        if text.lower().endswith(suffix):
-            text = text[:-len(suffix)]
-    return text + ".rejects.csv"
-
-
-# -- a ledger priced chunk by chunk (partition.DutyRun) ---------------------------------------
-
-def duty_run_csv(run, wide: bool = False, products=None):
-    """The per-entry CSV of a ``partition.DutyRun``, chunk after chunk, one header. A wide CSV
-    has a column for every layer of the direction that charges something (``wide_layer_columns``):
-    the columns are fixed before the first chunk is written."""
-    from .partition import wide_layer_columns
-
-    layer_columns, first = None, True
-    for result in run.results():
-        if wide and layer_columns is None:
-            layer_columns = wide_layer_columns(products or run.products, result.direction.key,
-                                               run.options["include_threatened"])
-        for number, text in enumerate(duty_csv_chunks(result, wide, layer_columns=layer_columns)):
-            if number == 0 and not first:
-                text = text.split("\n", 1)[1]
-            yield text
-        first = False
-
-
-PARQUET_DATES = ("entry_date", "export_date", "refund_deadline")
-
-
-def _arrow_table(frame: pd.DataFrame, schema=None):
-    """A per-entry frame as an Arrow table: text as strings, dates as dates, in ``schema`` if given."""
-    import pyarrow as pa
-
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    for number, name in enumerate(table.column_names):
-        column = table.column(number)
-        if name in PARQUET_DATES:
-            column = column.cast(pa.timestamp("s")).cast(pa.date32()) if pa.types.is_timestamp(column.type) \
-                else column.cast(pa.date32())
-        elif pa.types.is_dictionary(column.type) or pa.types.is_null(column.type) or pa.types.is_large_string(column.type):
-            column = column.cast(pa.string())
-        table = table.set_column(number, name, column)
-    return table.cast(schema) if schema is not None else table
-
-
-def write_duty_parquet(run, path, wide: bool = False, chunk_entries: int = 250_000) -> None:
-    """The per-entry output of a ``partition.DutyRun`` as one Parquet file (``duty -o out.parquet``),
-    a row group per chunk: the lines (or ``wide`` one row per entry) written column-wise by pyarrow."""
-    import pyarrow.parquet as pq
-
-    from . import duties
-    from .partition import wide_layer_columns
-
-    writer, layer_columns = None, None
-    try:
-        for result in run.results():
-            if wide and layer_columns is None:
-                layer_columns = wide_layer_columns(run.products, result.direction.key, run.options["include_threatened"])
-            n = len(result.entries)
-            for start in range(0, max(n, 1), chunk_entries):
-                stop = min(start + chunk_entries, n)
-                frame = (duties.wide_frame(result, start, stop, layer_columns) if wide
-                         else duties.lines_frame(result, start, stop))
-                table = _arrow_table(frame, writer.schema if writer is not None else None)
-                if writer is None:
-                    writer = pq.ParquetWriter(path, table.schema)
-                if len(frame) or writer is not None:
-                    writer.write_table(table)
-    finally:
-        if writer is not None:
-            writer.close()
-
-
-def write_duty_run(run, output, wide: bool = False, skip_bad: bool = False, label=None) -> None:
-    """The per-entry output of a ``partition.DutyRun`` to ``output`` (.csv or .parquet) and, with
-    ``skip_bad``, its rejected rows beside it (``rejects_path``), each written whole or not at all.
-    ``label`` maps the CSV pieces (a scenario names itself in them)."""
-    from .output import write_files
-
-    if str(output).lower().endswith(".parquet"):
-        files = [(output, lambda tmp: write_duty_parquet(run, tmp, wide))]
-    else:
-        chunks = duty_run_csv(run, wide)
-        files = [(output, label(chunks) if label else chunks)]
-    if skip_bad:
-        files.append((rejects_path(output), lambda tmp: run.rejects().to_csv(tmp, index=False, lineterminator="\n")))
-    write_files(files)
-
-
-def write_duty_outputs(result, output, wide: bool = False, skip_bad: bool = False, progress=None,
-                       label=None) -> None:
-    """The per-entry CSV to ``output`` and, with ``skip_bad``, the rejected rows beside it; each
-    written whole or not at all. ``label`` maps the CSV pieces (a scenario names itself in them)."""
-    from .output import write_files
-
-    chunks = duty_csv_chunks(result, wide, progress=progress)
-    files = [(output, label(chunks) if label else chunks)]
-    if skip_bad:
-        files.append((rejects_path(output), result.ledger.rejects.to_csv(index=False, lineterminator="\n")))
-    write_files(files)
+        return getattr(ledger_out, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _money(value) -> float:

@@ -151,15 +151,15 @@ def test_row05_a_directory_without_layer_files_is_an_error(runner, no_user_data,
 
 SLOWED_DUTY = """
 import sys, time
-import tariffcalc.export as export
+import tariffcalc.ledger_out as ledger_out
 from tariffcalc.cli import cli
-real = export.duty_csv_chunks
+real = ledger_out.duty_csv_chunks
 def slowed(*args, **kwargs):
     for text in real(*args, **kwargs):
         yield text
         print("writing", file=sys.stderr, flush=True)
         time.sleep(60)
-export.duty_csv_chunks = slowed
+ledger_out.duty_csv_chunks = slowed
 cli(sys.argv[1:], prog_name="tariffcalc")
 """
 

@@ -1,0 +1,458 @@
+"""The per-entry output of ``tariffcalc duty``: CSV (tidy lines or wide) and Parquet, column-wise.
+
+A priced ledger (``duties.DutyResult``, or a ``partition.DutyRun`` of chunks) has few distinct
+texts relative to its lines: layer rows, reasons, rates, dates, origins. Each distinct text is
+formatted once; the lines are put together column by column with pyarrow's compute kernels
+(amounts from whole cents, the text of a CSV line joined element-wise) and written as the bytes
+of one Arrow string array per chunk: no Python work per line. The CSV is exactly what the
+``csv`` module would write for the same fields (a field is quoted only if it holds a comma,
+quote or line break). Files are written by ``output.write_files``: whole or not at all.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import duties
+from .duties import ENTRY_COLUMNS, ENTRY_TAIL, LINE_COLUMNS, REFUND_COLUMNS, TOTAL_NAME, UNKNOWN_TOTAL
+from .export import csv_field
+
+CHUNK_ENTRIES = 100_000  # entries formatted at a time (some 60 MB of CSV text)
+
+
+# -- fields: each distinct text formatted once ----------------------------------------------
+
+_csv_field = csv_field
+
+
+def _csv_fields(values) -> np.ndarray:
+    """Many fields at once; the common case, nothing to quote, is found in one pass over the text."""
+    values = np.asarray(values, dtype=object)
+    if not any(c in "\x00".join(values) for c in ',"\r\n'):
+        return values
+    return np.array([_csv_field(v) for v in values], dtype=object)
+
+
+def _pa():
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pa, pc
+
+
+def _taken(texts, at: np.ndarray):
+    """An Arrow string array: ``texts[at]`` (a few distinct texts, many rows)."""
+    pa, _ = _pa()
+    return pa.array(list(texts), type=pa.string()).take(pa.array(np.asarray(at, dtype=np.int64)))
+
+
+def _short(values: np.ndarray):
+    """Rates and quantities as short numbers ('25', '7.5'), blank if NaN; each value formatted once."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=float))
+    return _taken([f"{v:g}" for v in uniques] + [""], np.where(codes < 0, len(uniques), codes))
+
+
+def _money(values: np.ndarray):
+    """Amounts with 2 decimals, blank if NaN: what '%.2f' % round(value, 2) writes. round(v, 2) is
+    rint(v * 100) / 100, the double nearest a whole number of cents, so its text is those cents
+    (below 2**52 cents; larger amounts are formatted one by one)."""
+    pa, pc = _pa()
+    values = np.asarray(values, dtype=float)
+    cents = np.rint(values * 100)
+    blank = np.isnan(cents)
+    big = ~blank & (np.abs(cents) >= 2.0 ** 52)
+    whole = np.abs(np.where(blank | big, 0, cents)).astype(np.int64)
+    sign = pc.if_else(pa.array(np.signbit(cents) & ~blank), "-", "")
+    units = pc.cast(pa.array(whole // 100), pa.string())
+    hundredths = pc.utf8_lpad(pc.cast(pa.array(whole % 100), pa.string()), width=2, padding="0")
+    text = pc.binary_join_element_wise(pc.binary_join_element_wise(sign, units, ""), hundredths, ".")
+    if big.any():
+        rounded = np.round(values[big], 2)
+        text = pc.replace_with_mask(text, pa.array(big), pa.array([f"{v:.2f}" for v in rounded.tolist()]))
+    return pc.if_else(pa.array(blank), "", text)
+
+
+def _dates(values: np.ndarray):
+    """Days as YYYY-MM-DD, blank if NaT; each distinct day formatted once."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype="datetime64[D]").view(np.int64))
+    nat = uniques == np.iinfo(np.int64).min
+    days = np.datetime_as_string(uniques.astype("datetime64[D]"), unit="D").astype(object)
+    days[nat] = ""
+    return _taken(days, codes)
+
+
+def _categories(values):
+    """Fields of a column of few distinct texts (a categorical, or text): each escaped once."""
+    values = values if isinstance(values, pd.Series) else pd.Series(values)
+    values = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
+    codes = values.cat.codes.to_numpy().astype(np.int64)
+    texts = _csv_fields(values.cat.categories.astype(str).to_numpy(dtype=object))
+    return _taken([*texts, ""], np.where(codes < 0, len(texts), codes))
+
+
+def _ids(values: np.ndarray):
+    """Entry ids (all distinct): escaped only where one holds a comma, quote or line break."""
+    pa, pc = _pa()
+    ids = pa.array(np.asarray(values, dtype=object), type=pa.string())
+    odd = pc.match_substring_regex(ids, '[,"\\r\\n]')
+    if pc.any(odd).as_py():
+        mask = odd.to_numpy(zero_copy_only=False)
+        ids = pc.replace_with_mask(ids, odd, pa.array(
+            [_csv_field(v) for v in np.asarray(values, dtype=object)[mask]], type=pa.string()))
+    return ids
+
+
+def _joined(*fields, sep: str = ","):
+    """The CSV text of lines: the fields (Arrow string arrays or texts shared by every line)
+    joined, each line ending in a line break."""
+    _, pc = _pa()
+    return pc.binary_join_element_wise(*fields[:-1], fields[-1] + "\n", sep) if isinstance(fields[-1], str) \
+        else pc.binary_join_element_wise(pc.binary_join_element_wise(*fields, sep), "\n", "")
+
+
+def _bytes(lines) -> memoryview:
+    """The bytes of an Arrow string array of lines, back to back (the CSV text of those lines),
+    without a copy: a view of the array's data."""
+    if not len(lines):
+        return memoryview(b"")
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
+    return memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]]
+
+
+def _prefixes(result, start: int, stop: int):
+    """The fields every line of an entry starts with: entry_id … quantity."""
+    chunk = result.entries.iloc[start:stop]
+    lead = f"{result.direction.key},{result.direction.imposer}"
+    _, pc = _pa()
+    return pc.binary_join_element_wise(
+        _ids(chunk["entry_id"].to_numpy(dtype=object)), _dates(chunk["entry_date"].to_numpy()),
+        _dates(chunk["export_date"].to_numpy()), lead, _categories(chunk["origin"]), _categories(chunk["code"]),
+        _money(chunk["customs_value"].to_numpy()), _short(chunk["quantity"].to_numpy()), ",")
+
+
+def _refund_fields(result, start: int, stop: int):
+    """``duties.REFUND_COLUMNS`` of entries start..stop as CSV text: route,duty,deadline,interest."""
+    refund = duties.refund_columns(result, start, stop)
+    return (_categories(refund["refund_route"]), _money(refund["refund_duty"]), _dates(refund["refund_deadline"]),
+            _money(refund["refund_interest"]))
+
+
+class TidyCsv:
+    """The tidy per-entry CSV (``duties.LINE_COLUMNS``): per entry an MFN line, one line per
+    layer bearing on it, a total line; written straight from the result's arrays."""
+
+    def __init__(self, result):
+        self.result, self.header = result, ",".join(LINE_COLUMNS) + "\n"
+        layers = result.layers
+        # Layer rows repeat per key: each distinct (layer, name, authority, rate, applies) and
+        # reason is formatted once.
+        parts = pd.DataFrame({"i": layers["layer_id"].astype(str), "name": layers["name"].astype(str),
+                              "a": layers["authority"].astype(str), "rate": layers["rate"].astype(float),
+                              "ok": layers["applies"].astype(bool)})
+        at, distinct = pd.factorize(pd.MultiIndex.from_frame(parts), use_na_sentinel=False)
+        distinct = pd.DataFrame(list(distinct), columns=list(parts.columns))
+        texts = [f"layer,{_csv_field(i)},{_csv_field(name)},{_csv_field(a)},{rate},{'true' if ok else 'false'}"
+                 for i, name, a, rate, ok in zip(distinct["i"], distinct["name"], distinct["a"],
+                                                 _short(distinct["rate"].to_numpy(dtype=float)).to_pylist(),
+                                                 distinct["ok"])]
+        self.layer_part = np.asarray(texts, dtype=object)[at]
+        reason_at, reasons = pd.factorize(layers["reason"].astype(str).to_numpy(dtype=object))
+        self.layer_reason = _csv_fields(np.asarray(reasons, dtype=object))[reason_at]
+        self.total_part = f"total,,{_csv_field(TOTAL_NAME)},,,true"
+
+    def lines(self, start: int, stop: int):
+        """The lines of entries start..stop (an Arrow string array), in order."""
+        pa, pc = _pa()
+        result = self.result
+        chunk = result.entries.iloc[start:stop]
+        prefix = _prefixes(result, start, stop)
+        mfn_rate = _short(chunk["mfn_rate"].to_numpy())
+        mfn = _joined(prefix, "mfn,mfn,MFN,MFN", mfn_rate,
+                      pc.if_else(pa.array(chunk["mfn_duty"].notna().to_numpy()), "true", "false"), mfn_rate,
+                      _money(chunk["mfn_duty"].to_numpy()), _categories(chunk["mfn_reason"]), ",,,")
+        unknown = pc.if_else(pa.array(chunk["duty_total"].isna().to_numpy()), _csv_field(UNKNOWN_TOTAL), "")
+        total = _joined(prefix, self.total_part, _short(chunk["total_rate"].to_numpy()),
+                        _money(chunk["duty_total"].to_numpy()), unknown, *_refund_fields(result, start, stop))
+
+        lines = result.line_arrays(start, stop)
+        reason = np.asarray(self.layer_reason, dtype=object)[lines.layer] if lines.transit.any() else None
+        if reason is not None:
+            reason[lines.transit] = _csv_fields(duties.line_reasons(result, lines)[lines.transit])
+            reason = pa.array(reason, type=pa.string())
+        else:
+            reason = _taken(self.layer_reason, lines.layer)
+        local = pa.array(lines.entry - start)
+        layer = _joined(prefix.take(local), _taken(self.layer_part, lines.layer), _short(lines.charged),
+                        _money(lines.duty), reason, ",,,")
+
+        # Per entry: its MFN line, its layer lines, its total line.
+        n = stop - start
+        counts = np.bincount(lines.entry - start, minlength=n)
+        block = np.cumsum(counts + 2) - (counts + 2)
+        order = np.empty(len(lines.entry) + 2 * n, dtype=np.int64)
+        order[block] = np.arange(n)
+        order[block + counts + 1] = np.arange(n) + n + len(lines.entry)
+        within = np.arange(len(lines.entry)) - np.repeat(np.cumsum(counts) - counts, counts)
+        order[np.repeat(block + 1, counts) + within] = n + np.arange(len(lines.entry))
+        return pa.concat_arrays([mfn, layer, total]).take(pa.array(order))
+
+    def pieces(self, start: int, stop: int, header: bool) -> list:
+        """The header (if asked) and the bytes of the lines of entries start..stop."""
+        return ([self.header.encode()] if header else []) + ([_bytes(self.lines(start, stop))] if stop > start else [])
+
+
+class WideCsv:
+    """The wide per-entry CSV: one line per entry, a duty column for each of ``layer_columns``."""
+
+    def __init__(self, result, layer_columns: list[str]):
+        self.result, self.layer_columns = result, layer_columns
+        self.header = ",".join(_csv_fields([*ENTRY_COLUMNS, *layer_columns, *ENTRY_TAIL, *REFUND_COLUMNS])) + "\n"
+
+    def pieces(self, start: int, stop: int, header: bool) -> list:
+        """The header (if asked) and the bytes of the lines of entries start..stop."""
+        pa, pc = _pa()
+        result, k, n = self.result, len(self.layer_columns), stop - start
+        head = [self.header.encode()] if header else []
+        if not n:
+            return head
+        chunk = result.entries.iloc[start:stop]
+        dense = duties.wide_duties(result, start, stop, self.layer_columns)
+        layer_fields = []
+        for column in range(k):
+            values = dense[:, column]
+            layer_fields.append(pc.if_else(pa.array(values != 0), _money(values), "0.00"))
+        lines = _joined(_prefixes(result, start, stop), _short(chunk["mfn_rate"].to_numpy()),
+                        _money(chunk["mfn_duty"].to_numpy()), *layer_fields,
+                        _money(chunk["additional_duty"].to_numpy()), _money(chunk["duty_total"].to_numpy()),
+                        _short(chunk["total_rate"].to_numpy()), _categories(chunk["mfn_reason"]),
+                        *_refund_fields(result, start, stop))
+        return head + [_bytes(lines)]
+
+
+# -- one priced result, a run of chunks -------------------------------------------------------
+
+def duty_csv_chunks(result, wide: bool = False, chunk_entries: int = CHUNK_ENTRIES, progress=None,
+                    layer_columns=None, as_bytes: bool = False, header: bool = True):
+    """The per-entry CSV of ``duties.compute_duties``, piece by piece (tidy lines, or ``wide`` one
+    row per entry, with a duty column for each of ``layer_columns``: default, the layers that
+    charge something in ``result``): texts, or UTF-8 ``as_bytes`` (bytes-like views, valid until
+    the next piece is asked for); the header first unless not ``header``."""
+    n = len(result.entries)
+    if wide and layer_columns is None:
+        layer_columns = duties.wide_columns(result)
+    writer = WideCsv(result, layer_columns) if wide else TidyCsv(result)
+    for start in range(0, max(n, 1), chunk_entries):
+        stop = min(start + chunk_entries, n)
+        pieces = writer.pieces(start, stop, header and start == 0)
+        if as_bytes:
+            yield from pieces
+        else:
+            yield "".join(bytes(p).decode("utf-8") for p in pieces)
+        if progress:
+            progress("write", stop, n)
+
+
+def rejects_path(output) -> str:
+    """``out.csv`` (or ``out.parquet``) -> ``out.rejects.csv``."""
+    text = str(output)
+    for suffix in (".csv", ".parquet"):
+        if text.lower().endswith(suffix):
+            text = text[:-len(suffix)]
+    return text + ".rejects.csv"
+
+
+def duty_run_csv(run, wide: bool = False, products=None, as_bytes: bool = False):
+    """The per-entry CSV of a ``partition.DutyRun``, chunk after chunk, one header. A wide CSV
+    has a column for every layer of the direction that charges something (``wide_layer_columns``):
+    the columns are fixed before the first chunk is written."""
+    from .partition import wide_layer_columns
+
+    layer_columns, first = None, True
+    for result in run.results():
+        if wide and layer_columns is None:
+            layer_columns = wide_layer_columns(products or run.products, result.direction.key,
+                                               run.options["include_threatened"])
+        yield from duty_csv_chunks(result, wide, layer_columns=layer_columns, as_bytes=as_bytes, header=first)
+        first = False
+
+
+def _write_bytes(pieces):
+    """A ``write_files`` content that writes byte pieces to the temporary file."""
+    def write(path):
+        with open(path, "wb") as handle:
+            for piece in pieces:
+                handle.write(piece)
+    return write
+
+
+# -- Parquet ------------------------------------------------------------------------------------
+
+PARQUET_DATES = ("entry_date", "export_date", "refund_deadline")
+
+
+def _arrow_dates(values: np.ndarray):
+    pa, _ = _pa()
+    days = np.asarray(values, dtype="datetime64[D]")
+    return pa.array(days.view(np.int64).astype(np.int32), type=pa.date32(), mask=np.isnat(days))
+
+
+def _arrow_floats(values):
+    pa, _ = _pa()
+    return pa.array(np.asarray(values, dtype=float), type=pa.float64(), from_pandas=True)
+
+
+def _arrow_texts(values):
+    """Text (a categorical or objects) as an Arrow string array; blank (NaN) stays null."""
+    pa, _ = _pa()
+    values = values if isinstance(values, pd.Series) else pd.Series(values)
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype("category")
+    codes = values.cat.codes.to_numpy().astype(np.int64)
+    texts = pa.array(values.cat.categories.astype(str).to_numpy(dtype=object), type=pa.string())
+    return texts.take(pa.array(codes, mask=codes < 0))
+
+
+def lines_table(result, start: int, stop: int):
+    """The tidy lines of entries start..stop (``duties.LINE_COLUMNS``) as an Arrow table, built
+    column by column: per entry an MFN row, its layer rows, its total row; dates as dates."""
+    pa, pc = _pa()
+    layers = result.layers
+    lines = result.line_arrays(start, stop)
+    chunk = result.entries.iloc[start:stop]
+    n, m = stop - start, len(lines.entry)
+    counts = np.bincount(lines.entry - start, minlength=n)
+    block = np.cumsum(counts + 2) - (counts + 2)
+    order = np.empty(m + 2 * n, dtype=np.int64)  # rows: the MFN rows, the layer rows, the total rows
+    order[block] = np.arange(n)
+    order[block + counts + 1] = np.arange(n) + n + m
+    within = np.arange(m) - np.repeat(np.cumsum(counts) - counts, counts)
+    order[np.repeat(block + 1, counts) + within] = n + np.arange(m)
+    order = pa.array(order)
+    entry = pa.array(np.concatenate([np.arange(n), lines.entry - start, np.arange(n)]))
+
+    def per_entry(array):  # an entry's value on each of its rows
+        return array.take(entry).take(order)
+
+    def stacked(mfn, layer, total):
+        return pa.concat_arrays([mfn, layer, total]).take(order)
+
+    def const(value, size, type_):
+        return pa.array(np.full(size, value), type=type_, from_pandas=True) if size else pa.array([], type=type_)
+
+    string, double = pa.string(), pa.float64()
+    layer_text = {c: pa.array(layers[c].astype(str).to_numpy(dtype=object), type=string)
+                  for c in ("layer_id", "name", "authority")}
+    reason = pa.array(layers["reason"].astype(str).to_numpy(dtype=object), type=string).take(pa.array(lines.layer))
+    if lines.transit.any():
+        reason = pc.replace_with_mask(reason, pa.array(lines.transit), pa.array(
+            duties.line_reasons(result, lines)[lines.transit], type=string))
+    total_reason = np.where(chunk["duty_total"].isna().to_numpy(), duties.UNKNOWN_TOTAL, "").astype(object)
+    refund = duties.refund_columns(result, start, stop)
+    columns = {
+        "entry_id": per_entry(pa.array(chunk["entry_id"].to_numpy(dtype=object), type=string)),
+        "entry_date": per_entry(_arrow_dates(chunk["entry_date"].to_numpy())),
+        "export_date": per_entry(_arrow_dates(chunk["export_date"].to_numpy())),
+        "direction": const(result.direction.key, m + 2 * n, string),
+        "imposer": const(result.direction.imposer, m + 2 * n, string),
+        "origin": per_entry(_arrow_texts(chunk["origin"])),
+        "code": per_entry(_arrow_texts(chunk["code"])),
+        "customs_value": per_entry(_arrow_floats(chunk["customs_value"])),
+        "quantity": per_entry(_arrow_floats(chunk["quantity"])),
+        "kind": stacked(const("mfn", n, string), const("layer", m, string), const("total", n, string)),
+        "layer_id": stacked(const("mfn", n, string), layer_text["layer_id"].take(pa.array(lines.layer)),
+                            const("", n, string)),
+        "name": stacked(const("MFN", n, string), layer_text["name"].take(pa.array(lines.layer)),
+                        const(duties.TOTAL_NAME, n, string)),
+        "authority": stacked(const("MFN", n, string), layer_text["authority"].take(pa.array(lines.layer)),
+                             const("", n, string)),
+        "rate": stacked(_arrow_floats(chunk["mfn_rate"]), _arrow_floats(layers["rate"].to_numpy(dtype=float)[lines.layer]),
+                        const(np.nan, n, double)),
+        "applies": stacked(pa.array(chunk["mfn_duty"].notna().to_numpy()),
+                           pa.array(layers["applies"].to_numpy(dtype=bool)[lines.layer]), const(True, n, pa.bool_())),
+        "charged": stacked(_arrow_floats(chunk["mfn_rate"]), _arrow_floats(lines.charged),
+                           _arrow_floats(chunk["total_rate"])),
+        "duty": stacked(_arrow_floats(chunk["mfn_duty"]), _arrow_floats(lines.duty), _arrow_floats(chunk["duty_total"])),
+        "reason": stacked(_arrow_texts(chunk["mfn_reason"]), reason, pa.array(total_reason, type=string)),
+        "refund_route": stacked(const("", n, string), const("", m, string),
+                                pa.array(np.asarray(refund["refund_route"], dtype=object), type=string)),
+        "refund_duty": stacked(const(np.nan, n, double), const(np.nan, m, double), _arrow_floats(refund["refund_duty"])),
+        "refund_deadline": stacked(_arrow_dates(np.full(n, np.datetime64("NaT"), "datetime64[D]")),
+                                   _arrow_dates(np.full(m, np.datetime64("NaT"), "datetime64[D]")),
+                                   _arrow_dates(refund["refund_deadline"])),
+        "refund_interest": stacked(const(np.nan, n, double), const(np.nan, m, double),
+                                   _arrow_floats(refund["refund_interest"])),
+    }
+    return pa.table([columns[c] for c in LINE_COLUMNS], names=LINE_COLUMNS)
+
+
+def wide_table(result, start: int, stop: int, layer_columns: list[str]):
+    """One row per entry (``duties.wide_frame``) as an Arrow table, dates as dates."""
+    pa, _ = _pa()
+    frame = duties.wide_frame(result, start, stop, layer_columns)
+    columns = []
+    for name in frame.columns:
+        values = frame[name]
+        if name in PARQUET_DATES:
+            columns.append(_arrow_dates(values.to_numpy()))
+        elif values.dtype.kind in "fiub":
+            columns.append(pa.array(values.to_numpy(), from_pandas=True))
+        else:
+            columns.append(_arrow_texts(values))
+    return pa.table(columns, names=[str(c) for c in frame.columns])
+
+
+def write_duty_parquet(run, path, wide: bool = False, chunk_entries: int = CHUNK_ENTRIES) -> None:
+    """The per-entry output of a ``partition.DutyRun`` as one Parquet file (``duty -o out.parquet``),
+    a row group per chunk: the lines (or ``wide`` one row per entry) written column-wise by pyarrow."""
+    import pyarrow.parquet as pq
+
+    from .partition import wide_layer_columns
+
+    writer, layer_columns = None, None
+    try:
+        for result in run.results():
+            if wide and layer_columns is None:
+                layer_columns = wide_layer_columns(run.products, result.direction.key, run.options["include_threatened"])
+            n = len(result.entries)
+            for start in range(0, max(n, 1), chunk_entries):
+                stop = min(start + chunk_entries, n)
+                table = wide_table(result, start, stop, layer_columns) if wide else lines_table(result, start, stop)
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema)
+                writer.write_table(table.cast(writer.schema))
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def write_duty_run(run, output, wide: bool = False, skip_bad: bool = False, label=None) -> None:
+    """The per-entry output of a ``partition.DutyRun`` to ``output`` (.csv or .parquet) and, with
+    ``skip_bad``, its rejected rows beside it (``rejects_path``), each written whole or not at all.
+    ``label`` maps the CSV pieces (a scenario names itself in them)."""
+    from .output import write_files
+
+    if str(output).lower().endswith(".parquet"):
+        files = [(output, lambda tmp: write_duty_parquet(run, tmp, wide))]
+    elif label:
+        files = [(output, label(duty_run_csv(run, wide)))]
+    else:
+        files = [(output, _write_bytes(duty_run_csv(run, wide, as_bytes=True)))]
+    if skip_bad:
+        files.append((rejects_path(output), lambda tmp: run.rejects().to_csv(tmp, index=False, lineterminator="\n")))
+    write_files(files)
+
+
+def write_duty_outputs(result, output, wide: bool = False, skip_bad: bool = False, progress=None,
+                       label=None) -> None:
+    """The per-entry CSV to ``output`` and, with ``skip_bad``, the rejected rows beside it; each
+    written whole or not at all. ``label`` maps the CSV pieces (a scenario names itself in them)."""
+    from .output import write_files
+
+    if label:
+        content = label(duty_csv_chunks(result, wide, progress=progress))
+    else:
+        content = _write_bytes(duty_csv_chunks(result, wide, progress=progress, as_bytes=True))
+    files = [(output, content)]
+    if skip_bad:
+        files.append((rejects_path(output), result.ledger.rejects.to_csv(index=False, lineterminator="\n")))
+    write_files(files)
