@@ -4,6 +4,7 @@ Run:  python scripts/averages_report.py      (tests check that the file is curre
 """
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -65,7 +66,8 @@ WHY = """
   2017 weights restore the chapter mix but keep 2024's mix inside chapters, where the shift happened,
   so they close little of it (the list-step table above measures each list's share). The 2025 layers
   hit all goods, so their changes agree once PIIE's other choices (exclusions counted as charged,
-  Section 232 metals on full value) are applied.
+  Section 232 metals on full value, the reciprocal tariff kept on autos and parts) are applied, but
+  for the auto-parts step (which codes PIIE charges as auto parts: see above).
 - **Section 232 on derivatives**: our data charges the metal content where the proclamations say
   so (the content basis of the layer steps), with the rest paying the reciprocal tariff; Yale's
   metal-content shares (C) differ from ours product by product.
@@ -84,7 +86,7 @@ YALE_GOLDEN = ROOT / "tests" / "golden" / "yale_china_daily.csv"
 
 
 PIIE_GOLDEN = ROOT / "tests" / "golden" / "piie_averages.csv"
-PIIE_LETTERS = {"weights": "W", "exclusion_shares": "B", "metal_content": "C"}
+PIIE_LETTERS = {"weights": "W", "exclusion_shares": "B", "metal_content": "C", "not_stacked": "F"}
 FIRST_TERM_END = date(2025, 1, 1)  # PIIE's first-term series and the Biden review: the list steps
 
 
@@ -181,23 +183,75 @@ def first_term_steps(products, weights, changes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def changes_why(table: pd.DataFrame, changes: pd.DataFrame) -> str:
-    """The 2025 changes outside 1.5 pp, and the same span taken across PIIE's early-May point."""
+JAN_20, APRIL, EARLY_MAY, GENEVA = date(2025, 1, 20), date(2025, 4, 11), date(2025, 5, 3), date(2025, 5, 14)
+APRIL_URL = "https://www.piie.com/research/piie-charts/2019/us-china-trade-war-tariffs-date-chart?utm_source=chatgpt.com"
+MAY_URL = "https://www.piie.com/research/piie-charts/2019/us-china-trade-war-tariffs-date-chart?ref=readtangle.com"
+AUTOS = ["us-s232-autos", "us-s232-auto-parts"]
+METALS = ["us-s232-steel", "us-s232-aluminum"]
+
+
+def _us_on(products, weights, convention, days) -> dict:
+    chosen = weights.for_convention("us", convention)
+    series = average_rates(products, direction_with_origin("us"), days, chosen, weights.frame(chosen),
+                           convention=convention)
+    return dict(zip(series["date"], series["average_rate"]))
+
+
+def changes_why(products, weights, table: pd.DataFrame, changes: pd.DataFrame) -> str:
+    """The 2025 changes outside 1.5 pp, and what PIIE's page versions say around the early-May point:
+    the evidence for choice F, and what it leaves."""
     recent = changes[(changes["date_from"] >= date(2025, 1, 1)) & (changes["gap"].abs() > 1.5)]
-    if recent.empty:
-        return "Every 2025 change is within 1.5 pp of PIIE's."
-    first, last = recent.iloc[0], recent.iloc[-1]
-    rows = table[table["direction"] == first["direction"]].set_index("date")
-    span_piie = rows.at[last["date_to"], "piie_average"] - rows.at[first["date_from"], "piie_average"]
-    span_ours = rows.at[last["date_to"], "ours_piie"] - rows.at[first["date_from"], "ours_piie"]
-    listed = "; ".join(f"{r.direction} {r.date_from} – {r.date_to} ({r.gap:+.1f})" for r in recent.itertuples())
-    return (f"**2025 changes outside 1.5 pp**: {listed}. Both touch PIIE's early-May point "
-            f"({first['date_to']}, the May 2025 page version, where the neighbouring {first['date_from']} value is "
-            "from the April version). PIIE's average rises when the Section 232 auto-parts duty begins; under "
-            "the statute the reciprocal tariff is not charged on goods subject to Section 232 (EO 14257 as "
-            "amended), so 25% on auto parts replaces 125% and ours falls. Taken across that point, "
-            f"{first['date_from']} – {last['date_to']}, PIIE's change is {span_piie:+.1f} and ours "
-            f"{span_ours:+.1f} ({span_ours - span_piie:+.1f}).")
+    listed = "; ".join(f"{r.direction} {r.date_from} – {r.date_to} (PIIE {r.piie_change:+.1f}, ours "
+                       f"{r.ours_change:+.1f}, gap {r.gap:+.1f})" for r in recent.itertuples())
+    head = f"**2025 changes outside 1.5 pp**: {listed}." if listed else "Every 2025 change is within 1.5 pp of PIIE's."
+    piie = Convention.piie()
+    before_reciprocal = date(2025, 4, 4)  # after the March and April 3 Section 232 steps
+    days = [JAN_20, before_reciprocal, APRIL, EARLY_MAY, GENEVA]
+    statute = _us_on(products, weights, dataclasses.replace(piie, stacked=()), days)
+    stacked = _us_on(products, weights, piie, days)
+    metals = dataclasses.replace(piie, stacked=tuple(dataclasses.replace(s, on_goods_of=s.on_goods_of + tuple(METALS))
+                                                     for s in piie.stacked))
+    with_metals = _us_on(products, weights, metals, [JAN_20, APRIL])
+    every_part = _us_on(products, weights, dataclasses.replace(piie, assume=("auto-part",)), [APRIL, EARLY_MAY])
+    value = table[table["direction"] == "us"].set_index("date")["piie_average"]
+    step = value[EARLY_MAY] - value[APRIL]
+    geneva = value[GENEVA] - value[EARLY_MAY]
+    ours_step = stacked[EARLY_MAY] - stacked[APRIL]
+    metals_2025 = stacked[before_reciprocal] - stacked[JAN_20] - 20  # less the fentanyl tariff's 20 points
+    april_share = (value[APRIL] - value[JAN_20] - 20 - metals_2025) / 125
+    listed_share = sum(list_shares(products, weights, "us", ["us-s232-auto-parts"], convention=piie).values())
+    return " ".join([
+        head,
+        (f"PIIE's early-May point is its May 2025 page version ({MAY_URL}): \"Average US tariffs on imports from "
+         f"China had increased to {value[EARLY_MAY]:.1f} percent in early May 2025, before later being reduced\"; "
+         "the actions it lists include tariffs \"on imports of automobiles on April 3 and on automobile parts on "
+         "May 3\" and the April increases \"albeit with some sectoral carveouts, including one implemented on "
+         "April 11\". That version prints no mid-April value and no day for the peak (dated here May 3, the one "
+         f"tariff action of early May), and says nothing of how Section 232 and IEEPA combine. The {APRIL} value "
+         f"({value[APRIL]:.1f} = 20.8 + 103.3) is the April version's ({APRIL_URL}), which lists the actions up "
+         "to the April 11 carve-out; the May version's Jan 20 level is 51.1 - 30.4 = 20.7 against the April "
+         "version's 20.8, so the two versions may differ by rounding or revision."),
+        (f"Choice F is read from those numbers. PIIE's average rises {step:+.1f} on the auto-parts step; had the "
+         "reciprocal tariff yielded to the auto-parts duty, as EO 14257 sec. 3(b) and the data have it, 25% would "
+         f"replace 125% and the average fall (ours {statute[EARLY_MAY] - statute[APRIL]:+.1f} that way). PIIE's "
+         f"Geneva step, {geneva:+.1f} = -115 x {geneva / -115:.1%} of trade paying the reciprocal tariff, is close to "
+         f"the share its April step implies ({value[APRIL] - value[JAN_20]:.1f} - 20 fentanyl - "
+         f"{metals_2025:.1f} for the Section 232 steps of March 12 and April 3 as ours has them, over 125: "
+         f"{april_share:.1%}), where auto parts leaving the reciprocal tariff would have lowered it; without F ours "
+         f"is {statute[GENEVA] - statute[EARLY_MAY]:+.1f}, with it {stacked[GENEVA] - stacked[EARLY_MAY]:+.1f}. "
+         "Stacking the reciprocal on steel and aluminum as well "
+         f"would make ours {with_metals[APRIL] - with_metals[JAN_20]:+.1f} from {JAN_20} to {APRIL} against "
+         f"PIIE's {value[APRIL] - value[JAN_20]:+.1f} (ours with F alone: {stacked[APRIL] - stacked[JAN_20]:+.1f}), "
+         "so the metals are not stacked."),
+        (f"What F leaves: PIIE's {step:+.1f} on the auto-parts step equals 25 points on {step / 25:.1%} of trade; ours, "
+         f"{ours_step:+.1f}, equals 25 points on {ours_step / 25:.1%}, about the codes listed without the auto-part "
+         "condition (note 33(g)-(h): generic headings such as 8471, electric motors and lithium-ion batteries "
+         "pay only as parts of cars, and the average does not assume it). Every listed code is "
+         f"{listed_share:.1%} of the weights' trade; charged on all of them (`assume auto-part`, Yale's choice I) "
+         f"ours would be {every_part[EARLY_MAY] - every_part[APRIL]:+.1f}. Which codes PIIE charges, and "
+         "whether its May version revised the April level, no retrieved source says, so this step stays a "
+         "known gap (a strict xfail in tests/test_piie.py)."),
+    ])
 
 
 def steps_why(products, weights) -> str:
@@ -233,10 +287,11 @@ def piie_section(products, weights) -> list[str]:
         (f"Points: `tests/golden/piie_averages.csv`, {len(table)} published values with their source and status "
          "(P printed on a PIIE page, P-copy a copy of one, D derived from printed figures, S a secondary source "
          "citing PIIE, W the PIIE workbook). `ours` is `rate --average` (us: 2024 HTS-10 weights; cn: China's "
-         "2017 imports from the US, HS-8). The columns W, B and C are the gap each PIIE choice explains (ours "
+         "2017 imports from the US, HS-8). The columns W, B, C and F are the gap each PIIE choice explains (ours "
          "minus ours with that choice added, in that order): W its weights, B Section 301 exclusions not netted "
-         "out, C Section 232 metals on full value. `piie conv.` is ours with all three (`--convention piie`); "
-         "`unexplained` = piie conv. minus PIIE. The gap equals W + B + C + unexplained. Percentage points."),
+         "out, C Section 232 metals on full value, F the Section 232 autos and auto parts stacked on the "
+         "reciprocal tariff. `piie conv.` is ours with all four (`--convention piie`); `unexplained` = piie "
+         "conv. minus PIIE. The gap equals W + B + C + F + unexplained. Percentage points."),
         "",
         (f"**Levels within 1 pp with `--convention piie`: {int(within.sum())} of {len(table)} points** "
          f"({', '.join(f'{r.date} {r.direction}' for r in table[within].itertuples()) or 'none'}). Product-level "
@@ -267,7 +322,7 @@ def piie_section(products, weights) -> list[str]:
     for r in changes.itertuples():
         lines.append(f"| {r.direction} | {r.date_from} | {r.date_to} | {r.piie_change:+.1f} | {r.ours_change:+.1f} | "
                      f"{r.gap:+.1f} | {r.ours_default_change:+.1f} |")
-    lines += ["", changes_why(table, changes)]
+    lines += ["", changes_why(products, weights, table, changes)]
     steps = first_term_steps(products, weights, changes)
     total_2017 = weights.frame(weights.for_convention("us", piie))["weight"].sum()
     lines += [
@@ -301,6 +356,8 @@ def piie_section(products, weights) -> list[str]:
     lines += [f"- **B. Exclusion share** {e.share:.0%} of the lines on '{e.set}': {e.source}." for e in piie.exclusion_shares]
     if piie.full_value:
         lines.append(f"- **C. Full value** for {', '.join(piie.full_value)}: {piie.full_value_source}.")
+    lines += [f"- **F. Stacked** {n.layer} on goods of {', '.join(n.on_goods_of)} (charged on top of them): {n.source}."
+              for n in piie.stacked]
     return lines
 
 

@@ -47,7 +47,10 @@ def terminal_chart(series: pd.DataFrame, start: date, end: date, measure_label: 
     span = (end - start).days + 1
     edges = [start + timedelta(days=round(i * span / columns)) for i in range(columns + 1)]
     top = max(series["value"].max(), 1e-9)
-    lines = [Text(f"{measure_label}, {start} to {end}", style="bold"),
+    heading = f"{measure_label}, {start} to {end}"
+    if len(heading) > width:  # a long measure (a convention named) keeps the period whole, below it
+        heading = f"{measure_label},\n{start} to {end}"
+    lines = [Text(heading, style="bold"),
              Text(f"one column ≈ {span / columns:.0f} days; a full block = {top:.1f}%; · = 0", style="dim")]
     for key, group in series.groupby("direction", sort=False):
         values = column_maxima(group, edges)

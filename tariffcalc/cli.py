@@ -142,7 +142,8 @@ def origin_option(command):
 CONVENTION_HELP = ("Whose choices the average follows: tariffcalc (our statutory reading, default), yale "
                    "(the Yale Budget Lab tracker's denominator, exclusion and metal-content shares, auto "
                    "rebate, layers and dates) or piie (PIIE's chart: 2017-level weights unless --weights, "
-                   "Section 301 exclusions not netted out, Section 232 metals on full value). See "
+                   "Section 301 exclusions not netted out, Section 232 metals on full value, the reciprocal "
+                   "tariff kept on Section 232 autos and parts). See "
                    "docs/averages.md.")
 
 

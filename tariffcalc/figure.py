@@ -27,6 +27,8 @@ ZOOMED = "#fbefd0"
 RADII = (14, 22, 32, 46, 64, 86, 112, 142, 176, 214)
 ANGLES = (90, 60, 120, 30, 150, 0, 180, 330, 210, 300, 240, 270)
 LEADER_FROM = 20  # a number this far from its point gets a leader line
+TITLE_SIZE, TITLE_MIN_SIZE = 12.5, 10.5  # points: a long title shrinks to the minimum, then wraps
+TITLE_LEFT, TITLE_RIGHT, TITLE_TOP = 0.055, 0.975, 0.975  # figure fractions (the plot ends at 0.985)
 
 
 def step_points(group: pd.DataFrame) -> tuple[list, list]:
@@ -100,7 +102,8 @@ def figure(data: ChartData, width_px: int = 1600, height_px: int = 900):
                            "(layer data with instruments and sources).", 190)
     footer_top = 0.012 + 0.021 * len(footer)
     list_top = footer_top + 0.02 + 0.03 * half
-    bottom, top = list_top + 0.085, 0.825
+    extra = _fit_title(fig, data.title)  # the height a title of more than one line takes below one line
+    bottom, top = list_top + 0.085, 0.825 - extra
     zoom = data.zoom
     if zoom:
         panels = [(fig.add_axes((0.055, bottom, 0.545, top - bottom)), data.start, data.end),
@@ -148,8 +151,7 @@ def figure(data: ChartData, width_px: int = 1600, height_px: int = 900):
         handles.append(Patch(facecolor=UNVERIFIED, label=_verified_text(data)))
     if zoom:
         handles.append(Patch(facecolor=ZOOMED, label=f"{zoom[0]:%Y}: enlarged at right"))
-    fig.text(0.055, 0.975, data.title, fontsize=12.5, va="top", ha="left", gid="title")
-    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.05, 0.925), ncol=2, frameon=False, fontsize=8,
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.05, 0.925 - extra), ncol=2, frameon=False, fontsize=8,
                handlelength=2.2, columnspacing=1.6)
     left = 0.055
     for column, chunk in enumerate((numbered[:half], numbered[half:])):
@@ -171,6 +173,40 @@ def figure(data: ChartData, width_px: int = 1600, height_px: int = 900):
         if unverified is not None and unverified <= hi:
             _label_band(ax, renderer, max(unverified, lo), hi)
     return fig
+
+
+def _fit_title(fig, title: str) -> float:
+    """Draw the title within the figure's margins: at TITLE_SIZE if it fits, else smaller down to
+    TITLE_MIN_SIZE, else wrapped at words. Returns how much lower than one line at TITLE_SIZE it
+    ends (a figure fraction), for the legend and plot to move down by."""
+    renderer = fig.canvas.get_renderer()
+    room = (TITLE_RIGHT - TITLE_LEFT) * fig.bbox.width
+    text = fig.text(TITLE_LEFT, TITLE_TOP, "Ag", fontsize=TITLE_SIZE, va="top", ha="left", gid="title")
+    one_line = text.get_window_extent(renderer).height
+
+    def widest(lines) -> float:
+        text.set_text("\n".join(lines))
+        return text.get_window_extent(renderer).width
+
+    lines = title.split("\n")
+    size = TITLE_SIZE
+    while widest(lines) > room and size > TITLE_MIN_SIZE:  # text widths scale only nearly linearly
+        size = max(TITLE_MIN_SIZE, min(size - 0.1, size * room / widest(lines)))
+        text.set_fontsize(size)
+    wrapped = []
+    for line in lines:  # a line that still does not fit breaks at the last word that does
+        while widest([line]) > room and " " in line:
+            head, rest = line, []
+            while widest([head]) > room and " " in head:
+                head, word = head.rsplit(" ", 1)
+                rest.insert(0, word)
+            wrapped.append(head)
+            line = " ".join(rest)
+        wrapped.append(line)
+    lines = wrapped
+    text.set_text("\n".join(lines))
+    height = text.get_window_extent(renderer).height
+    return max(0.0, (height - one_line) / fig.bbox.height)
 
 
 def series_paths(ax) -> list:

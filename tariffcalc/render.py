@@ -249,7 +249,7 @@ def averages_view(frame) -> list:
 
 def average_lines(frame) -> list:
     """One line per direction for ``rate --average``: the average, what is hit, the weights."""
-    return [Line([(f"{row.imposer} on goods from {country_name(row.origin)}: ", "bold"),
+    return [Line([(f"{imposer_name(row.imposer)} on goods from {country_name(row.origin)}: ", "bold"),
                   (f"average {row.average_rate:.1f}%", "bold cyan"),
                   f" (additional {row.additional_average:.1f}%, {row.coverage:.0%} of trade hit; {row.weights}"
                   + (f"; convention {row.convention})" if isinstance(getattr(row, "convention", None), str) else ")")],

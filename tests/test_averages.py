@@ -111,6 +111,16 @@ def test_rate_average_json_adds_the_documented_keys(runner, no_user_data):
         assert 0 <= direction["coverage"] <= 1
 
 
+def test_rate_average_text_names_directions_as_the_headlines_do(runner, no_user_data):
+    """The average lines read like the headline lines under them: "China on goods from the US"."""
+    result = runner.invoke(cli, ["rate", "--date", "2025-05-14", "--average"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("US on goods from China: average ") for line in lines)
+    assert any(line.startswith("China on goods from the US: average ") for line in lines)
+    assert not any(line.startswith("CN on ") for line in lines)
+
+
 def test_export_average_one_row_per_date_and_direction(runner, no_user_data):
     result = runner.invoke(cli, ["export", "--from", "2025-04-01", "--to", "2025-05-31", "--average", "--weights", "2024"])
     assert result.exit_code == 0, result.output

@@ -95,6 +95,28 @@ def test_every_event_is_numbered_once_and_clear_of_lines(full_range, one_year, y
         _assert_labels_clear(fig)
 
 
+def test_a_long_title_stays_inside_and_pushes_the_legend_down(year_2025):
+    """A convention's name (and a scenario's second line) make the title longer: it shrinks, then
+    wraps, inside the margins, and the legend and plot move down under it."""
+    import dataclasses
+
+    data, fig = year_2025
+    legend_top = fig.legends[0].get_window_extent(fig.canvas.get_renderer()).y1
+    titles = [data.title.replace("headline additional tariff", "trade-weighted average tariff (MFN + additional), "
+                                 "yale convention"),
+              data.title + ", a convention with a long name\nrecord (solid) and what-if scenario x (dashed)"]
+    for title in titles:
+        longer = figure(dataclasses.replace(data, title=title))
+        longer.canvas.draw()
+        renderer = longer.canvas.get_renderer()
+        box = next(t for t in longer.texts if t.get_gid() == "title").get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= 0.985 * longer.bbox.width and box.y1 <= longer.bbox.height
+        legend = longer.legends[0].get_window_extent(renderer)
+        assert legend.y1 <= box.y0 and not any(box.overlaps(ax.get_window_extent(renderer)) for ax in longer.axes)
+        _assert_labels_clear(longer)
+    assert legend.y1 < legend_top  # the two-line title moved the legend down
+
+
 def test_event_list_names_what_moved(year_2025):
     data, fig = year_2025
     listed = "\n".join(t.get_text() for t in fig.texts if (t.get_gid() or "").startswith("event-list"))
@@ -185,3 +207,12 @@ def test_terminal_chart_fits_80_columns(runner, no_user_data):
     assert result.exit_code == 0, result.output
     assert all(len(line) <= 80 for line in result.stdout.splitlines())
     assert "US on CN" in result.stdout and "max 145.0%" in result.stdout
+
+
+def test_terminal_chart_with_a_convention_fits_80_columns(runner, no_user_data):
+    result = runner.invoke(cli, ["chart", "--average", "--convention", "piie", "--from", "2025-01-01",
+                                 "--to", "2025-12-31"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert lines[0].endswith("piie convention,") and lines[1] == "2025-01-01 to 2025-12-31"
