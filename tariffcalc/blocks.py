@@ -8,14 +8,10 @@ marked ``drop`` when the width is too small. Numbers, dates and ids are never sp
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from rich.cells import cell_len
-from rich.console import Group
-from rich.padding import Padding
-from rich.style import Style
-from rich.table import Table
-from rich.text import Text
 
 GAP = 2  # spaces between grid columns
 
@@ -185,6 +181,9 @@ def _folded(grid: Grid, widths: list[int | None]) -> tuple[list[list[str]], list
 
 
 def _rich_grid(grid: Grid, width: int):
+    from rich.table import Table
+    from rich.text import Text
+
     widths = column_widths(grid, width)
     rows, widths = _folded(grid, widths)
     shown = [i for i, w in enumerate(widths) if w is not None]
@@ -212,15 +211,22 @@ def _rich_grid(grid: Grid, width: int):
     return parts + [table]
 
 
-def _rich_line(line: Line) -> Text:
+def _rich_line(line: Line):
+    from rich.text import Text
+
     if line.kind == "blank":
         return Text("")
     text = Text.assemble(*line.parts, style=line.style)
     return text
 
 
-def to_rich(blocks: list, width: int = 80) -> Group:
-    """Lay the blocks out for a terminal ``width`` columns wide."""
+def to_rich(blocks: list, width: int = 80):
+    """Lay the blocks out for a terminal ``width`` columns wide (a rich ``Group``)."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.style import Style
+    from rich.text import Text
+
     out = []
     for block in blocks:
         if isinstance(block, Line):
@@ -235,3 +241,110 @@ def to_rich(blocks: list, width: int = 80) -> Group:
         else:  # a rich renderable from an older view
             out.append(block)
     return Group(*out)
+
+
+# -- the same layout as plain text, for output that is not a terminal -----------------------------
+# Piped output has no styles, so it needs no rich console: ``to_plain`` writes the lines rich
+# would print for ``to_rich`` (each with its trailing spaces removed, as cli._show prints them)
+# in a fraction of the time. Anything it does not lay out exactly as rich would (a tab or other
+# control character, a word longer than the width, a cell wider than its column, a header rich
+# would read as markup or emoji, a renderable that is not a block) makes it return None, and
+# the caller uses rich. tests/test_render.py checks that both give the same text.
+
+_WORD = re.compile(r"\s*\S+\s*")  # rich's words: leading and trailing whitespace included
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+
+
+class _NotPlain(Exception):
+    """A block ``to_plain`` leaves to rich."""
+
+
+def _plain_check(text: str) -> str:
+    if _CONTROL.search(text):
+        raise _NotPlain
+    return text
+
+
+def _plain_wrap(text: str, width: int) -> list[str]:
+    """Lines of ``text`` word-wrapped to ``width`` cells, breaking where rich's ``divide_line``
+    breaks (words that fit; a word longer than a line is left to rich)."""
+    out = []
+    for paragraph in _plain_check(text).split("\n"):
+        breaks, offset = [0], 0
+        for match in _WORD.finditer(paragraph):
+            start, word = match.start(), match.group(0)
+            length = cell_len(word.rstrip())
+            if width - offset >= length:
+                offset += cell_len(word)
+            elif length > width:
+                raise _NotPlain
+            elif offset and start:
+                breaks.append(start)
+                offset = cell_len(word)
+        breaks.append(len(paragraph))
+        out += [paragraph[a:b].rstrip() for a, b in zip(breaks, breaks[1:])]
+    return out
+
+
+def _plain_cell(text: str, width: int, justify: str) -> list[str]:
+    lines = _plain_check(str(text)).split("\n")
+    out = []
+    for line in lines:
+        pad = width - cell_len(line)
+        if pad < 0 or justify not in ("left", "right"):
+            raise _NotPlain
+        out.append(line + " " * pad if justify == "left" else " " * pad + line)
+    return out
+
+
+def _plain_grid(grid: Grid, width: int) -> list[str]:
+    if grid.title:
+        out = _plain_wrap(grid.title, width)
+    else:
+        out = []
+    if not grid.rows:
+        return out + _plain_wrap(grid.empty, width)
+    widths = column_widths(grid, width)
+    rows, widths = _folded(grid, widths)
+    shown = [i for i, w in enumerate(widths) if w is not None]
+    headers = [grid.columns[i].header for i in shown]
+    if any("[" in header or ":" in header for header in headers):  # rich would read markup, emoji
+        raise _NotPlain
+    for cells in [headers] + [[row[i] for i in shown] for row in rows]:
+        laid = []
+        for i, text in zip(shown, cells):
+            column = grid.columns[i]
+            if column.wrap and cells is not headers:
+                text = _wrap(text, widths[i], column.max_lines)
+            laid.append(_plain_cell(text, widths[i], column.justify))
+        height = max(len(lines) for lines in laid)
+        if cells is headers:  # rich aligns a header row at the bottom, other rows at the top
+            laid = [[" " * widths[i]] * (height - len(lines)) + lines for i, lines in zip(shown, laid)]
+        for n in range(height):
+            parts = [lines[n] if n < len(lines) else " " * widths[i] for i, lines in zip(shown, laid)]
+            out.append((" " * GAP).join(parts).rstrip())
+    return out
+
+
+def to_plain(blocks: list, width: int = 80) -> str | None:
+    """The text ``to_rich`` prints for the blocks on a console ``width`` columns wide that is not
+    a terminal, each line without trailing spaces; None where only rich lays it out exactly."""
+    out = []
+    try:
+        for block in blocks:
+            if isinstance(block, Line):
+                out += [""] if block.kind == "blank" else _plain_wrap(block.plain, width)
+            elif isinstance(block, Grid):
+                out += _plain_grid(block, width)
+            elif isinstance(block, Link):
+                out += _plain_wrap(block.label, width)
+                for detail in block.detail:
+                    out += [("    " + line).rstrip() for line in _plain_wrap(detail, max(width - 4, 1))]
+                if "\n" in block.url:
+                    raise _NotPlain
+                out.append(("    " + _plain_check(block.url)).rstrip())
+            else:
+                return None
+    except _NotPlain:
+        return None
+    return "".join(line + "\n" for line in out)

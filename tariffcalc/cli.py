@@ -322,6 +322,14 @@ def _show(view, fmt: str = "table") -> None:
 
         click.echo(to_markdown(view), nl=False)
         return
+    width = _piped_width() if isinstance(view, list) and not _applied() else None
+    if width is not None:
+        from .blocks import to_plain
+
+        text = to_plain(view, width)  # what rich would print, without loading rich
+        if text is not None:
+            click.echo(text, nl=False)
+            return
     from .blocks import to_rich
 
     console = _console()
@@ -332,6 +340,35 @@ def _show(view, fmt: str = "table") -> None:
     with console.capture() as capture:
         console.print(renderable, crop=False)
     click.echo("".join(line.rstrip() + "\n" for line in capture.get().splitlines()), nl=False)
+
+
+def _piped_width() -> int | None:
+    """The width rich's console would lay stdout out at, when that is plainly not a terminal
+    (a file or a pipe, nothing in the environment forcing a terminal); else None (use rich).
+    As rich: $COLUMNS if a number, else the size of the first of stdin, stdout, stderr that is
+    a terminal, else 80."""
+    import os
+
+    if sys.platform == "win32" or "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ:
+        return None
+    if any(name in sys.modules for name in ("IPython", "idlelib")):
+        return None
+    out = getattr(sys.stdout, "rich_proxied_file", sys.stdout)
+    isatty = getattr(out, "isatty", None)
+    try:
+        if isatty is None or isatty():
+            return None
+    except ValueError:  # a closed file: rich calls it no terminal too, but let rich decide
+        return None
+    columns = os.environ.get("COLUMNS")
+    if columns is not None and columns.isdigit():
+        return int(columns) or None
+    for fd in (0, 1, 2):
+        try:
+            return os.get_terminal_size(fd).columns or 80
+        except (AttributeError, ValueError, OSError):
+            continue
+    return 80
 
 
 def _warn_unverified(engine, dirs, last_day) -> None:

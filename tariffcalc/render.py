@@ -9,7 +9,6 @@ import math
 
 import pandas as pd
 from rich.cells import cell_len
-from rich.table import Table
 
 from . import money
 from .blocks import Column, Grid, Line, Link, blank, note, title, warning
@@ -583,8 +582,11 @@ class working:
         return False
 
 
-def average_diff_view(frame, labels) -> Table:
-    """``averages.average_diff``: each direction's averages on the two sides and the change."""
+def average_diff_view(frame, labels):
+    """``averages.average_diff``: each direction's averages on the two sides and the change (a
+    rich ``Table``)."""
+    from rich.table import Table
+
     table = Table(title=f"Trade-weighted average tariff: {labels[0]} → {labels[1]}", title_justify="left")
     for column, justify in (("Direction", "left"), ("Average", "right"), ("Additional", "right"),
                             ("Coverage", "right"), ("Weights", "left")):

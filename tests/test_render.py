@@ -190,3 +190,47 @@ def test_rate_in_an_80x24_terminal_ends_with_both_headlines():
     assert all(len(line) <= 80 for line in lines)
     screen = "\n".join([line for line in lines][-25:])  # the prompt takes the last row
     assert "US 145%" in screen and "China 125%" in screen
+
+
+# Piped output is laid out by blocks.to_plain, without rich; a terminal gets rich (blocks.to_rich).
+# Both must print the same text, at every width (to_plain leaves what it cannot match to rich).
+AGREE = [
+    ["rate", "--date", "2025-04-12", "--sources"],
+    ["rate", "2019-06-01", "-d", "cn"],
+    ["rate", "--date", "2025-09-01", "--hts", "7323.93.00", "-d", "us", "--content", "steel=0.6"],
+    ["hts", "8517.13", "--date", "2025-06-01"],
+    ["timeline", "--from", "2025-01-01", "--to", "2025-06-30"],
+    ["rate", "--date", "2025-05-14", "--average", "-d", "us"],
+    *COMMANDS.values(),
+]
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 200])
+@pytest.mark.parametrize("args", AGREE, ids=" ".join)
+def test_plain_layout_prints_what_rich_prints(runner, no_user_data, monkeypatch, args, width):
+    from tariffcalc import blocks
+
+    plain = run(runner, args, width)
+    monkeypatch.setattr(blocks, "to_plain", lambda view, width: None)
+    assert plain == run(runner, args, width)
+
+
+def test_plain_layout_leaves_what_it_cannot_match_to_rich():
+    from tariffcalc.blocks import Column, Grid, Line, to_plain
+
+    grid = Grid([Column("Name", wrap=True), Column("Rate", "right")], [["S301 List 1", "25%"]])
+    assert to_plain([Line(["a b c"]), grid], 40) == "a b c\nName         Rate\nS301 List 1   25%\n"
+    assert to_plain([Line(["a\tb"])], 40) is None  # rich expands tabs
+    assert to_plain([Line(["x" * 50])], 40) is None  # rich folds a word longer than the line
+    assert to_plain([Grid([Column("[b]x[/b]")], [["1"]])], 40) is None  # rich reads headers as markup
+    assert to_plain(["a rich renderable"], 40) is None
+
+
+def test_piped_rate_does_not_load_rich_tables():
+    code = ("import sys; from tariffcalc.cli import cli\n"
+            "try:\n    cli(['rate', '--date', '2025-04-12'])\nexcept SystemExit:\n    pass\n"
+            "print('rich.table' in sys.modules, 'rich.console' in sys.modules, file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80"})
+    assert done.stdout.startswith("US on goods from China: 145%")
+    assert done.stderr.strip().splitlines()[-1] == "False False"
