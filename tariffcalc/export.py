@@ -8,6 +8,8 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -295,23 +297,71 @@ def diff_dict(answer: DiffAnswer) -> dict:
     }
 
 
-def _plain_numbers(value):
-    """145.0 -> 145, so JSON shows rates as the CSV and the tables do (and jq prints 145)."""
+class Records(Sequence):
+    """A list of one dict per row of a frame, kept as the frame: ``to_json`` writes it column by
+    column (``records_json``), so a long list (a ledger's entries due within 30 days) never
+    exists as Python dicts. Indexing, iterating and ``==`` give the dicts, as a list would."""
+
+    def __init__(self, frame: pd.DataFrame, encoders: dict):
+        self.frame, self.encoders = frame.reset_index(drop=True), encoders
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __getitem__(self, at):
+        if isinstance(at, slice):
+            return [self[i] for i in range(*at.indices(len(self)))]
+        at = range(len(self))[at]  # IndexError past the end, as a list
+        row = self.frame.iloc[at:at + 1]
+        # tolist(): the Python scalars records_json encodes (str, int), not numpy's
+        return {key: _plain_numbers(encode(row[key].tolist()[0])) for key, encode in self.encoders.items()}
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, (list, Records)) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"Records({list(self)!r})"
+
+    def json(self) -> str:
+        return records_json(self.frame, self.encoders).rstrip("\n")
+
+
+def _plain_numbers(value, spliced: list | None = None):
+    """145.0 -> 145, so JSON shows rates as the CSV and the tables do (and jq prints 145).
+    With ``spliced``, each ``Records`` becomes a placeholder string and is appended to it."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {key: _plain_numbers(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain_numbers(item) for item in value]
+        return {key: _plain_numbers(item, spliced) for key, item in value.items()}
+    if isinstance(value, Records) and spliced is not None:
+        spliced.append(value)
+        return f"{_SPLICE}{len(spliced) - 1}{_SPLICE}"
+    if isinstance(value, (list, tuple, Records)):
+        return [_plain_numbers(item, spliced) for item in value]
     return value
 
 
+_SPLICE = "\x00records\x00"  # no JSON text of ours holds a NUL; json.dumps writes it \u0000
+_SPLICED = re.compile(r'"\\u0000records\\u0000(\d+)\\u0000records\\u0000"')
+
+
 def to_json(data) -> str:
-    """The one JSON writer: strict JSON, so NaN or Infinity is an error, never ``NaN`` in the file."""
+    """The one JSON writer: strict JSON, so NaN or Infinity is an error, never ``NaN`` in the file.
+    ``Records`` in ``data`` are written column-wise and spliced in at their place and indent."""
+    spliced: list = []
     try:
-        return json.dumps(_plain_numbers(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        text = json.dumps(_plain_numbers(data, spliced), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     except ValueError as exc:  # a value no JSON reader accepts: refuse rather than write it
         raise NonFiniteJSON(exc) from None
+    if not spliced:
+        return text
+    out, done = [], 0
+    for found in _SPLICED.finditer(text):
+        indent = text[text.rfind("\n", 0, found.start()) + 1:found.start()]
+        indent = indent[:len(indent) - len(indent.lstrip(" "))]
+        out += [text[done:found.start()], spliced[int(found.group(1))].json().replace("\n", "\n" + indent)]
+        done = found.end()
+    return "".join(out) + text[done:]
 
 
 def product_dict(answer) -> dict:
@@ -523,6 +573,11 @@ def duty_summary_dict(result) -> dict:
     }
 
 
+# The keys of an entry due within 30 days, in order, each with its JSON value from the cell.
+DUE_ENCODERS = {"entry_id": lambda v: v, "route": lambda v: v, "deadline": _day, "days_left": int, "duty": _money,
+                "interest": _money}
+
+
 def refunds_dict(r) -> dict:
     """The refunds on the as-of date: by route, the total (their sum), the entries due within 30
     days (deadline order), the programs met with their litigation status, the notes."""
@@ -532,9 +587,7 @@ def refunds_dict(r) -> dict:
                                  "confidence": row.confidence}
                      for row in r.by_route.itertuples()},
         "total": {"entries": int(r.by_route["entries"].sum()), "duty": _money(r.duty), "interest": _money(r.interest)},
-        "due_within_30_days": [{"entry_id": row.entry_id, "route": row.route, "deadline": _day(row.deadline),
-                                "days_left": int(row.days_left), "duty": _money(row.duty),
-                                "interest": _money(row.interest)} for row in r.due.itertuples()],
+        "due_within_30_days": Records(r.due, DUE_ENCODERS),
         "interest_through": _day(r.interest_through) if r.interest_through else None,
         "programs": [{"id": p.id, "name": p.name, "entries": entries, "duty": _money(duty),
                       "mechanism": " ".join(p.mechanism.split()), "litigation": p.litigation.status,

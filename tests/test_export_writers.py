@@ -71,3 +71,26 @@ def test_json_refuses_non_finite():
     frame = pd.DataFrame({"x": [math.inf]})
     with pytest.raises(ValueError):
         export.records_json(frame, {"x": float})
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["E1", "a,b", 'say "x"', "é", "line\nbreak"]),
+                          st.integers(-40, 40), st.floats(-1e6, 1e6, allow_nan=False)), max_size=8),
+       st.integers(0, 3))
+def test_records_splice_into_json_as_the_list_would(rows, depth):
+    """``Records`` nested at any depth: ``to_json`` writes what it writes of the list of dicts,
+    and the Records compare equal to that list (the library's dict API is unchanged)."""
+    frame = pd.DataFrame(rows, columns=["id", "days", "duty"])
+    encoders = {"id": lambda v: v, "days": int, "duty": export._money}
+    records = export.Records(frame, encoders)
+    dicts = [{"id": i, "days": d, "duty": export._money(m)} for i, d, m in rows]
+
+    def nest(value):
+        for level in range(depth):
+            value = {"before": level, f"level{level}": value, "after": [level]}
+        return value
+
+    assert export.to_json(nest(records)) == export.to_json(nest(dicts))
+    assert records == dicts and len(records) == len(dicts)
+    if dicts:
+        assert records[-1] == dicts[-1] and records[1:] == dicts[1:]
