@@ -385,7 +385,10 @@ def _warn_lines(warnings) -> None:
     if warnings:
         err = _console(stderr=True)
         for warning in warnings:
-            err.print(f"warning: {warning}", style="yellow", highlight=False)
+            if err.is_terminal:  # wrapped to the terminal, in colour
+                err.print(f"warning: {warning}", style="yellow", highlight=False)
+            else:  # a log or a pipe: one plain line per warning, as grep expects
+                click.echo(f"warning: {warning}", err=True)
 
 
 @click.group(cls=Group, context_settings=CONTEXT_SETTINGS)

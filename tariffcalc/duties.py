@@ -20,10 +20,12 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from . import money
 from .content import Contents
 from .engine import EARLIEST, LATEST, direction_with_origin
 from .ledger import Ledger, Problem, condition_ids, reject_rows
 from .model import AUTHORITIES, CONTENTS, CURRENCY, DIRECTIONS, Direction
+from .money import MICRO
 from .products import ProductEngine, transit_holds, transit_note
 from .refunds import ROUTES as ROUTE_NAMES
 from .schedule import code_keys, parse_specific
@@ -757,7 +759,6 @@ def entries_text(count: int) -> str:
     return f"{count:,} entr{'y' if count == 1 else 'ies'}"
 
 
-MICRO = 1_000_000
 
 
 def _micro(amounts: np.ndarray) -> np.ndarray:
@@ -903,7 +904,7 @@ class DutyTotals:
                 amount = float(grid[1::2, names.index(authority)].sum()) / MICRO
                 refundable += amount
                 status[authority] = (f"refundable: {authority} duties on entries {window[0]} to {window[1]} "
-                                     f"({amount:,.2f} {CURRENCY[imposer]} in this ledger)")
+                                     f"({money.rounded(amount):,.2f} {CURRENCY[imposer]} in this ledger)")
         by_authority = pd.DataFrame({"authority": [names[i] for i in keep], "entries": self.counts[keep],
                                      "duty": grid[:, keep].sum(axis=0) / MICRO,
                                      "status": [None] + [status.get(a) for a in present]})

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from . import money
 from .engine import DiffAnswer, RateAnswer, records
 from .errors import TariffcalcError
 from .model import AVERAGE_COLUMNS, EVENT_COLUMNS
@@ -495,7 +496,7 @@ def __getattr__(name):
 
 
 def _money(value) -> float:
-    return round(float(value), 2)
+    return money.rounded(value)
 
 
 def duty_summary_dict(result) -> dict:

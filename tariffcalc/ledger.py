@@ -818,14 +818,32 @@ class _SeenIds:
 
     def add(self, hashes: np.ndarray, rows: np.ndarray, file: int) -> None:
         order = np.argsort(hashes, kind="stable")
-        run = (hashes[order], np.asarray(rows, dtype=np.int64)[order], np.full(len(order), file, dtype=np.int32))
+        rows = np.asarray(rows)
+        # 8 bytes of hash, 4 of row and 2 of file an id (narrower only where they fit): a 20 M-row
+        # ledger's ids take some 280 MB
+        row_type = np.uint32 if not len(rows) or rows.max() < 2 ** 32 else np.int64
+        file_type = np.uint16 if file < 2 ** 16 else np.int32
+        run = (hashes[order], rows.astype(row_type)[order], np.full(len(order), file, dtype=file_type))
         while self.runs and len(self.runs[-1][0]) <= len(run[0]):
-            last = self.runs.pop()
-            merged = [np.concatenate([a, b]) for a, b in zip(last, run)]
-            order = np.argsort(merged[0], kind="stable")
-            run = tuple(part[order] for part in merged)
+            run = self._merged(self.runs.pop(), run)
         if len(run[0]):
             self.runs.append(run)
+
+    @staticmethod
+    def _merged(older, newer):
+        """Two sorted runs as one, the older's entries first among equal hashes (as a stable sort
+        of the two would have them), placed straight into the result: no sort, no index array
+        the size of both."""
+        size = len(older[0]) + len(newer[0])
+        to = np.searchsorted(older[0], newer[0], side="right") + np.arange(len(newer[0]))
+        from_older = np.ones(size, dtype=bool)
+        from_older[to] = False
+        merged = []
+        for a, b in zip(older, newer):
+            out = np.empty(size, dtype=np.result_type(a, b))
+            out[to], out[from_older] = b, a
+            merged.append(out)
+        return tuple(merged)
 
 
 class LedgerReader:

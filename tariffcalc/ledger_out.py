@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import duties
+from . import duties, money
 from .duties import ENTRY_COLUMNS, ENTRY_TAIL, LINE_COLUMNS, REFUND_COLUMNS, TOTAL_NAME, UNKNOWN_TOTAL
 from .export import csv_field
 
@@ -53,12 +53,11 @@ def _short(values: np.ndarray):
 
 
 def _money(values: np.ndarray):
-    """Amounts with 2 decimals, blank if NaN: what '%.2f' % round(value, 2) writes. round(v, 2) is
-    rint(v * 100) / 100, the double nearest a whole number of cents, so its text is those cents
-    (below 2**52 cents; larger amounts are formatted one by one)."""
+    """Amounts with 2 decimals, blank if NaN, rounded as everywhere (``money``): the text of
+    their whole cents (beyond 2**52 cents, formatted one by one)."""
     pa, pc = _pa()
     values = np.asarray(values, dtype=float)
-    cents = np.rint(values * 100)
+    cents = money.cents(values)
     blank = np.isnan(cents)
     big = ~blank & (np.abs(cents) >= 2.0 ** 52)
     whole = np.abs(np.where(blank | big, 0, cents)).astype(np.int64)
@@ -67,8 +66,8 @@ def _money(values: np.ndarray):
     hundredths = pc.utf8_lpad(pc.cast(pa.array(whole % 100), pa.string()), width=2, padding="0")
     text = pc.binary_join_element_wise(pc.binary_join_element_wise(sign, units, ""), hundredths, ".")
     if big.any():
-        rounded = np.round(values[big], 2)
-        text = pc.replace_with_mask(text, pa.array(big), pa.array([f"{v:.2f}" for v in rounded.tolist()]))
+        text = pc.replace_with_mask(text, pa.array(big), pa.array([f"{money.rounded(v):.2f}"
+                                                                   for v in values[big].tolist()]))
     return pc.if_else(pa.array(blank), "", text)
 
 
@@ -312,10 +311,29 @@ def _arrow_texts(values):
     return texts.take(pa.array(codes, mask=codes < 0))
 
 
+def _dictionary(at: np.ndarray, texts):
+    """An Arrow dictionary array: row i is ``texts[at[i]]`` (null where ``at`` is negative). The
+    Parquet writer writes it as the dictionary page it is, without hashing a text per row."""
+    pa, _ = _pa()
+    codes, distinct = pd.factorize(np.asarray(texts, dtype=object))  # the dictionary, each text once
+    at = np.asarray(at, dtype=np.int64)
+    taken = np.where(at < 0, 0, codes[np.clip(at, 0, None)] if len(codes) else 0)
+    return pa.DictionaryArray.from_arrays(pa.array(taken.astype(np.int32), mask=at < 0),
+                                          pa.array(np.asarray(distinct, dtype=object), type=pa.string()))
+
+
+def _categorical(values):
+    """(codes, texts) of a column of few distinct texts (a categorical, or text); -1 if blank."""
+    values = values if isinstance(values, pd.Series) else pd.Series(values)
+    values = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
+    return values.cat.codes.to_numpy().astype(np.int64), values.cat.categories.astype(str).to_numpy(dtype=object)
+
+
 def lines_table(result, start: int, stop: int):
     """The tidy lines of entries start..stop (``duties.LINE_COLUMNS``) as an Arrow table, built
-    column by column: per entry an MFN row, its layer rows, its total row; dates as dates."""
-    pa, pc = _pa()
+    column by column: per entry an MFN row, its layer rows, its total row; dates as dates; the
+    texts of few distinct values (all but entry_id) as dictionary columns."""
+    pa, _ = _pa()
     layers = result.layers
     lines = result.line_arrays(start, stop)
     chunk = result.entries.iloc[start:stop]
@@ -327,60 +345,66 @@ def lines_table(result, start: int, stop: int):
     order[block + counts + 1] = np.arange(n) + n + m
     within = np.arange(m) - np.repeat(np.cumsum(counts) - counts, counts)
     order[np.repeat(block + 1, counts) + within] = n + np.arange(m)
-    order = pa.array(order)
-    entry = pa.array(np.concatenate([np.arange(n), lines.entry - start, np.arange(n)]))
+    entry = np.concatenate([np.arange(n), lines.entry - start, np.arange(n)])[order]
+    rows = len(order)
 
-    def per_entry(array):  # an entry's value on each of its rows
-        return array.take(entry).take(order)
+    def stacked(mfn, layer, total):  # numbers (or indices) of the MFN, layer and total rows, in row order
+        return np.concatenate([np.broadcast_to(mfn, n), np.broadcast_to(layer, m), np.broadcast_to(total, n)])[order]
 
-    def stacked(mfn, layer, total):
-        return pa.concat_arrays([mfn, layer, total]).take(order)
+    def numbers(values):
+        return pa.array(np.asarray(values, dtype=float), type=pa.float64(), from_pandas=True)
 
-    def const(value, size, type_):
-        return pa.array(np.full(size, value), type=type_, from_pandas=True) if size else pa.array([], type=type_)
+    def days(values):
+        return _arrow_dates(np.asarray(values, dtype="datetime64[D]"))
 
-    string, double = pa.string(), pa.float64()
-    layer_text = {c: pa.array(layers[c].astype(str).to_numpy(dtype=object), type=string)
-                  for c in ("layer_id", "name", "authority")}
-    reason = pa.array(layers["reason"].astype(str).to_numpy(dtype=object), type=string).take(pa.array(lines.layer))
-    if lines.transit.any():
-        reason = pc.replace_with_mask(reason, pa.array(lines.transit), pa.array(
-            duties.line_reasons(result, lines)[lines.transit], type=string))
-    total_reason = np.where(chunk["duty_total"].isna().to_numpy(), duties.UNKNOWN_TOTAL, "").astype(object)
+    def same(text):  # one text on every row
+        return _dictionary(np.zeros(rows, dtype=np.int64), [text])
+
+    def layer_text(column, mfn_text, total_text):  # the MFN row's, the layer's, the total row's
+        at, texts = pd.factorize(layers[column].astype(str).to_numpy(dtype=object))
+        return _dictionary(stacked(0, 2 + at[lines.layer], 1), [mfn_text, total_text, *texts])
+
+    mfn_at, mfn_texts = _categorical(chunk["mfn_reason"])
+    layer_at, layer_texts = pd.factorize(layers["reason"].astype(str).to_numpy(dtype=object))
+    layer_reason = layer_at[lines.layer] + len(mfn_texts) + 2
+    moved = np.flatnonzero(lines.transit)
+    transit = duties.line_reasons(result, lines)[moved] if len(moved) else np.array([], dtype=object)
+    layer_reason[moved] = len(mfn_texts) + 2 + len(layer_texts) + np.arange(len(moved))
+    total_reason = np.where(chunk["duty_total"].isna().to_numpy(), 0, 1)  # UNKNOWN_TOTAL, or none
+    reason = _dictionary(stacked(np.where(mfn_at < 0, 1, mfn_at + 2), layer_reason, total_reason),
+                         [UNKNOWN_TOTAL, "", *mfn_texts, *layer_texts, *transit])
     refund = duties.refund_columns(result, start, stop)
+    route_at, routes = pd.factorize(np.asarray(refund["refund_route"], dtype=object))
+    origin_at, origins = _categorical(chunk["origin"])
+    code_at, codes = _categorical(chunk["code"])
+    nat = np.datetime64("NaT", "D")
     columns = {
-        "entry_id": per_entry(pa.array(chunk["entry_id"].to_numpy(dtype=object), type=string)),
-        "entry_date": per_entry(_arrow_dates(chunk["entry_date"].to_numpy())),
-        "export_date": per_entry(_arrow_dates(chunk["export_date"].to_numpy())),
-        "direction": const(result.direction.key, m + 2 * n, string),
-        "imposer": const(result.direction.imposer, m + 2 * n, string),
-        "origin": per_entry(_arrow_texts(chunk["origin"])),
-        "code": per_entry(_arrow_texts(chunk["code"])),
-        "customs_value": per_entry(_arrow_floats(chunk["customs_value"])),
-        "quantity": per_entry(_arrow_floats(chunk["quantity"])),
-        "kind": stacked(const("mfn", n, string), const("layer", m, string), const("total", n, string)),
-        "layer_id": stacked(const("mfn", n, string), layer_text["layer_id"].take(pa.array(lines.layer)),
-                            const("", n, string)),
-        "name": stacked(const("MFN", n, string), layer_text["name"].take(pa.array(lines.layer)),
-                        const(duties.TOTAL_NAME, n, string)),
-        "authority": stacked(const("MFN", n, string), layer_text["authority"].take(pa.array(lines.layer)),
-                             const("", n, string)),
-        "rate": stacked(_arrow_floats(chunk["mfn_rate"]), _arrow_floats(layers["rate"].to_numpy(dtype=float)[lines.layer]),
-                        const(np.nan, n, double)),
-        "applies": stacked(pa.array(chunk["mfn_duty"].notna().to_numpy()),
-                           pa.array(layers["applies"].to_numpy(dtype=bool)[lines.layer]), const(True, n, pa.bool_())),
-        "charged": stacked(_arrow_floats(chunk["mfn_rate"]), _arrow_floats(lines.charged),
-                           _arrow_floats(chunk["total_rate"])),
-        "duty": stacked(_arrow_floats(chunk["mfn_duty"]), _arrow_floats(lines.duty), _arrow_floats(chunk["duty_total"])),
-        "reason": stacked(_arrow_texts(chunk["mfn_reason"]), reason, pa.array(total_reason, type=string)),
-        "refund_route": stacked(const("", n, string), const("", m, string),
-                                pa.array(np.asarray(refund["refund_route"], dtype=object), type=string)),
-        "refund_duty": stacked(const(np.nan, n, double), const(np.nan, m, double), _arrow_floats(refund["refund_duty"])),
-        "refund_deadline": stacked(_arrow_dates(np.full(n, np.datetime64("NaT"), "datetime64[D]")),
-                                   _arrow_dates(np.full(m, np.datetime64("NaT"), "datetime64[D]")),
-                                   _arrow_dates(refund["refund_deadline"])),
-        "refund_interest": stacked(const(np.nan, n, double), const(np.nan, m, double),
-                                   _arrow_floats(refund["refund_interest"])),
+        "entry_id": pa.array(chunk["entry_id"].to_numpy(dtype=object), type=pa.string()).take(pa.array(entry)),
+        "entry_date": days(chunk["entry_date"].to_numpy(dtype="datetime64[D]")[entry]),
+        "export_date": days(chunk["export_date"].to_numpy(dtype="datetime64[D]")[entry]),
+        "direction": same(result.direction.key),
+        "imposer": same(result.direction.imposer),
+        "origin": _dictionary(origin_at[entry], origins),
+        "code": _dictionary(code_at[entry], codes),
+        "customs_value": numbers(chunk["customs_value"].to_numpy(dtype=float)[entry]),
+        "quantity": numbers(chunk["quantity"].to_numpy(dtype=float)[entry]),
+        "kind": _dictionary(stacked(0, 1, 2), ["mfn", "layer", "total"]),
+        "layer_id": layer_text("layer_id", "mfn", ""),
+        "name": layer_text("name", "MFN", TOTAL_NAME),
+        "authority": layer_text("authority", "MFN", ""),
+        "rate": numbers(stacked(chunk["mfn_rate"].to_numpy(dtype=float), layers["rate"].to_numpy(dtype=float)[lines.layer],
+                                np.nan)),
+        "applies": pa.array(stacked(chunk["mfn_duty"].notna().to_numpy(), layers["applies"].to_numpy(dtype=bool)[lines.layer],
+                                    True)),
+        "charged": numbers(stacked(chunk["mfn_rate"].to_numpy(dtype=float), lines.charged,
+                                   chunk["total_rate"].to_numpy(dtype=float))),
+        "duty": numbers(stacked(chunk["mfn_duty"].to_numpy(dtype=float), lines.duty,
+                                chunk["duty_total"].to_numpy(dtype=float))),
+        "reason": reason,
+        "refund_route": _dictionary(stacked(0, 0, route_at + 1), ["", *routes]),
+        "refund_duty": numbers(stacked(np.nan, np.nan, refund["refund_duty"])),
+        "refund_deadline": days(stacked(nat, nat, np.asarray(refund["refund_deadline"], dtype="datetime64[D]"))),
+        "refund_interest": numbers(stacked(np.nan, np.nan, refund["refund_interest"])),
     }
     return pa.table([columns[c] for c in LINE_COLUMNS], names=LINE_COLUMNS)
 

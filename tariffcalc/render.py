@@ -10,6 +10,7 @@ import math
 import pandas as pd
 from rich.cells import cell_len
 
+from . import money
 from .blocks import Column, Grid, Line, Link, blank, note, title, warning
 from .codes import dotted
 from .engine import DiffAnswer, RateAnswer, records
@@ -286,7 +287,7 @@ def lookup_view(found: dict) -> list:
 # -- duty summary --------------------------------------------------------------------------------
 
 def _money(value) -> str:
-    return f"{value:,.2f}"
+    return f"{money.rounded(value):,.2f}"
 
 
 def _two_lines(header: str) -> str:

@@ -335,8 +335,21 @@ def parse_specific(text: str) -> tuple[float, str, float] | None:
 def code_keys(codes) -> np.ndarray:
     """Codes of digits as int64 keys (the number and its length), for fast lookups; anything
     else (a blank, a schedule line with a letter) gets a distinct negative key that no code has."""
-    return np.array([int(c) * 16 + len(c) if c.isdigit() else -2 - i for i, c in enumerate(map(str, codes))],
-                    dtype=np.int64)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = -2 - np.arange(len(codes), dtype=np.int64)
+    try:  # whole-column string kernels: no Python loop over the codes
+        text = pa.array(np.asarray(codes, dtype=object), type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: each value as str() gives it
+        text = pa.array([str(c) for c in codes], type=pa.large_string())
+    # ASCII digits only, and few enough to fit an int64 key (a code has at most 10)
+    digits = pc.fill_null(pc.match_substring_regex(text, "^[0-9]{1,17}$"), False).to_numpy(zero_copy_only=False)
+    if digits.any():
+        chosen = pc.filter(text, pa.array(digits))
+        keys[digits] = (pc.cast(chosen, pa.int64()).to_numpy() * 16
+                        + pc.utf8_length(chosen).to_numpy().astype(np.int64))
+    return keys
 
 
 @lru_cache(maxsize=32)

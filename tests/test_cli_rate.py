@@ -65,6 +65,11 @@ def test_warning_after_verified_through_goes_to_stderr_for_json(runner):
     assert result.exit_code == 0
     assert "verified through 2025-12-31" in result.stderr
     json.loads(result.stdout)
+    # piped, each warning is one plain line (not wrapped at 80 columns, no trailing space)
+    result = runner.invoke(cli, ["rate", "--date", "2026-06-01", "-f", "json", "--data-dir", str(BASIC), "--standalone"],
+                           env={"COLUMNS": "40"})
+    lines = result.stderr.splitlines()
+    assert all(line.startswith("warning: ") and line == line.rstrip() for line in lines), lines
 
 
 def test_data_dir_from_environment(runner, monkeypatch):

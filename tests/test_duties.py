@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tariffcalc import duties, export, ledger
+from tariffcalc import duties, export, ledger, money
 from tariffcalc.content import Contents
 from tariffcalc.engine import direction_with_origin
 from tariffcalc.errors import QueryError
@@ -326,7 +326,7 @@ def test_every_entry_has_the_reasons_of_rate_hts(products, tmp_path_factory, ite
 
 def pandas_csv(frame: pd.DataFrame) -> str:
     """The reference: the frame written by to_csv, with the formats the CSV promises (ISO dates,
-    money with 2 decimals, rates and quantities as short numbers, true/false)."""
+    money to the cent, rates and quantities as short numbers, true/false)."""
     out = frame.copy()
     for name in out.columns:
         values = out[name]
@@ -336,9 +336,9 @@ def pandas_csv(frame: pd.DataFrame) -> str:
             out[name] = values.map({True: "true", False: "false"})
         elif name in ("rate", "charged", "quantity", "mfn_rate", "total_rate"):
             out[name] = values.map(lambda v: "" if pd.isna(v) else f"{v:g}")
-        elif values.dtype.kind == "f":
-            out[name] = values.round(2)
-    return out.to_csv(index=False, lineterminator="\n", float_format="%.2f", na_rep="")
+        elif values.dtype.kind == "f":  # to the cent as every output rounds (tariffcalc.money)
+            out[name] = values.map(lambda v: "" if pd.isna(v) else f"{money.rounded(v):.2f}")
+    return out.to_csv(index=False, lineterminator="\n", na_rep="")
 
 
 def test_the_csv_is_what_pandas_writes_of_the_lines(products, tmp_path):

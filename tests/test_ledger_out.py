@@ -1,0 +1,65 @@
+"""The per-entry writers of ledger_out: the Parquet lines hold what the CSV lines say, cell by cell."""
+import csv
+import io
+import math
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from tariffcalc import duties, ledger, ledger_out, money
+
+LEDGERS = Path(__file__).parent / "fixtures" / "ledgers"
+AS_OF = date(2026, 12, 1)
+MONEY = {"customs_value", "duty", "refund_duty", "refund_interest"}
+
+
+def _as_csv_text(column: str, value) -> str:
+    """A Parquet cell as the CSV writes it: money in cents, rates short, dates ISO, blank if null."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{money.rounded(value):.2f}" if column in MONEY else f"{value:g}"
+    return str(value)
+
+
+@pytest.fixture(scope="module", params=["random-us.csv", "us-golden.csv", "cn-golden.csv"])
+def result(request, products):
+    return duties.compute_duties(ledger.read_ledger(LEDGERS / request.param, skip_bad=True), products, as_of=AS_OF)
+
+
+def test_parquet_lines_say_what_the_csv_lines_say(result):
+    text = "".join(ledger_out.duty_csv_chunks(result, chunk_entries=97))  # several chunks
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == duties.LINE_COLUMNS
+    n = len(result.entries)
+    tables = [ledger_out.lines_table(result, start, min(start + 97, n)) for start in range(0, n, 97)]
+    table = pa.concat_tables(tables)
+    assert table.num_rows == len(rows) - 1 > n  # an MFN and a total line per entry, layer lines between
+    for name in duties.LINE_COLUMNS:
+        cells = [_as_csv_text(name, v) for v in table[name].to_pylist()]
+        written = [row[duties.LINE_COLUMNS.index(name)] for row in rows[1:]]
+        assert cells == written, name
+
+
+def test_parquet_texts_are_dictionary_columns_but_entry_ids(result):
+    table = ledger_out.lines_table(result, 0, len(result.entries))
+    texts = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+    assert "entry_id" not in texts and {"code", "kind", "layer_id", "reason", "refund_route"} <= set(texts)
+    for name in texts:  # each text once in its dictionary
+        dictionary = table[name].combine_chunks().dictionary.to_pylist()
+        assert len(dictionary) == len(set(dictionary)), name
+
+
+def test_const_text_columns_hold_one_value(result):
+    table = ledger_out.lines_table(result, 0, len(result.entries))
+    assert set(table["direction"].to_pylist()) == {result.direction.key}
+    assert set(table["imposer"].to_pylist()) == {result.direction.imposer}
+    kinds = np.array(table["kind"].to_pylist())
+    assert (kinds == "mfn").sum() == (kinds == "total").sum() == len(result.entries)
