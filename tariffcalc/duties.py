@@ -759,8 +759,6 @@ def entries_text(count: int) -> str:
     return f"{count:,} entr{'y' if count == 1 else 'ies'}"
 
 
-
-
 def _micro(amounts: np.ndarray) -> np.ndarray:
     """Amounts in millionths, as whole numbers (blanks as 0): their sums are exact (below 2**53
     millionths, about 9 billion) and so do not depend on the order of the rows, as float sums would."""

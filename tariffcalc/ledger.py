@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import enum
 import glob
-import mmap
 import os
 import re
 import warnings
@@ -384,12 +383,10 @@ class _Lines:
         self._starts = None
         self.quoted, self.newlines = False, 0
         with open(path, "rb") as handle:
-            try:
-                with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                    self.quoted = data.find(b'"') >= 0
-            except ValueError:  # an empty file cannot be mapped
-                return
+            # block by block, not mapped: a mapped 20 GB file would count in the peak memory
+            self.quoted = any(b'"' in block for block in iter(lambda: handle.read(1 << 24), b""))
             if self.quoted:
+                handle.seek(0)
                 last = b""
                 for block in iter(lambda: handle.read(1 << 24), b""):
                     self.newlines += block.count(b"\n")
@@ -825,23 +822,27 @@ class _SeenIds:
         file_type = np.uint16 if file < 2 ** 16 else np.int32
         run = (hashes[order], rows.astype(row_type)[order], np.full(len(order), file, dtype=file_type))
         while self.runs and len(self.runs[-1][0]) <= len(run[0]):
-            run = self._merged(self.runs.pop(), run)
+            pair, run = [list(self.runs.pop()), list(run)], None  # no name holds the runs but pair
+            run = self._merged(pair)
         if len(run[0]):
             self.runs.append(run)
 
     @staticmethod
-    def _merged(older, newer):
-        """Two sorted runs as one, the older's entries first among equal hashes (as a stable sort
-        of the two would have them), placed straight into the result: no sort, no index array
-        the size of both."""
+    def _merged(pair) -> tuple:
+        """Two sorted runs (older, newer: lists of columns) as one, the older's entries first among
+        equal hashes (as a stable sort of the two would have them), placed straight into the
+        result column by column, each column of the two let go once placed: no sort, and at
+        most one column more than the runs in memory."""
+        older, newer = pair
         size = len(older[0]) + len(newer[0])
         to = np.searchsorted(older[0], newer[0], side="right") + np.arange(len(newer[0]))
         from_older = np.ones(size, dtype=bool)
         from_older[to] = False
         merged = []
-        for a, b in zip(older, newer):
-            out = np.empty(size, dtype=np.result_type(a, b))
-            out[to], out[from_older] = b, a
+        for i in range(len(older)):
+            out = np.empty(size, dtype=np.result_type(older[i], newer[i]))
+            out[to], out[from_older] = newer[i], older[i]
+            older[i] = newer[i] = None
             merged.append(out)
         return tuple(merged)
 

@@ -80,12 +80,17 @@ def _dates(values: np.ndarray):
     return _taken(days, codes)
 
 
-def _categories(values):
-    """Fields of a column of few distinct texts (a categorical, or text): each escaped once."""
+def _categorical(values):
+    """(codes, texts) of a column of few distinct texts (a categorical, or text); -1 if blank."""
     values = values if isinstance(values, pd.Series) else pd.Series(values)
     values = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
-    codes = values.cat.codes.to_numpy().astype(np.int64)
-    texts = _csv_fields(values.cat.categories.astype(str).to_numpy(dtype=object))
+    return values.cat.codes.to_numpy().astype(np.int64), values.cat.categories.astype(str).to_numpy(dtype=object)
+
+
+def _categories(values):
+    """Fields of a column of few distinct texts (a categorical, or text): each escaped once."""
+    codes, texts = _categorical(values)
+    texts = _csv_fields(texts)
     return _taken([*texts, ""], np.where(codes < 0, len(texts), codes))
 
 
@@ -303,12 +308,8 @@ def _arrow_floats(values):
 def _arrow_texts(values):
     """Text (a categorical or objects) as an Arrow string array; blank (NaN) stays null."""
     pa, _ = _pa()
-    values = values if isinstance(values, pd.Series) else pd.Series(values)
-    if not isinstance(values.dtype, pd.CategoricalDtype):
-        values = values.astype("category")
-    codes = values.cat.codes.to_numpy().astype(np.int64)
-    texts = pa.array(values.cat.categories.astype(str).to_numpy(dtype=object), type=pa.string())
-    return texts.take(pa.array(codes, mask=codes < 0))
+    codes, texts = _categorical(values)
+    return pa.array(texts, type=pa.string()).take(pa.array(codes, mask=codes < 0))
 
 
 def _dictionary(at: np.ndarray, texts):
@@ -320,13 +321,6 @@ def _dictionary(at: np.ndarray, texts):
     taken = np.where(at < 0, 0, codes[np.clip(at, 0, None)] if len(codes) else 0)
     return pa.DictionaryArray.from_arrays(pa.array(taken.astype(np.int32), mask=at < 0),
                                           pa.array(np.asarray(distinct, dtype=object), type=pa.string()))
-
-
-def _categorical(values):
-    """(codes, texts) of a column of few distinct texts (a categorical, or text); -1 if blank."""
-    values = values if isinstance(values, pd.Series) else pd.Series(values)
-    values = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
-    return values.cat.codes.to_numpy().astype(np.int64), values.cat.categories.astype(str).to_numpy(dtype=object)
 
 
 def lines_table(result, start: int, stop: int):
@@ -351,12 +345,6 @@ def lines_table(result, start: int, stop: int):
     def stacked(mfn, layer, total):  # numbers (or indices) of the MFN, layer and total rows, in row order
         return np.concatenate([np.broadcast_to(mfn, n), np.broadcast_to(layer, m), np.broadcast_to(total, n)])[order]
 
-    def numbers(values):
-        return pa.array(np.asarray(values, dtype=float), type=pa.float64(), from_pandas=True)
-
-    def days(values):
-        return _arrow_dates(np.asarray(values, dtype="datetime64[D]"))
-
     def same(text):  # one text on every row
         return _dictionary(np.zeros(rows, dtype=np.int64), [text])
 
@@ -380,31 +368,31 @@ def lines_table(result, start: int, stop: int):
     nat = np.datetime64("NaT", "D")
     columns = {
         "entry_id": pa.array(chunk["entry_id"].to_numpy(dtype=object), type=pa.string()).take(pa.array(entry)),
-        "entry_date": days(chunk["entry_date"].to_numpy(dtype="datetime64[D]")[entry]),
-        "export_date": days(chunk["export_date"].to_numpy(dtype="datetime64[D]")[entry]),
+        "entry_date": _arrow_dates(chunk["entry_date"].to_numpy(dtype="datetime64[D]")[entry]),
+        "export_date": _arrow_dates(chunk["export_date"].to_numpy(dtype="datetime64[D]")[entry]),
         "direction": same(result.direction.key),
         "imposer": same(result.direction.imposer),
         "origin": _dictionary(origin_at[entry], origins),
         "code": _dictionary(code_at[entry], codes),
-        "customs_value": numbers(chunk["customs_value"].to_numpy(dtype=float)[entry]),
-        "quantity": numbers(chunk["quantity"].to_numpy(dtype=float)[entry]),
+        "customs_value": _arrow_floats(chunk["customs_value"].to_numpy(dtype=float)[entry]),
+        "quantity": _arrow_floats(chunk["quantity"].to_numpy(dtype=float)[entry]),
         "kind": _dictionary(stacked(0, 1, 2), ["mfn", "layer", "total"]),
         "layer_id": layer_text("layer_id", "mfn", ""),
         "name": layer_text("name", "MFN", TOTAL_NAME),
         "authority": layer_text("authority", "MFN", ""),
-        "rate": numbers(stacked(chunk["mfn_rate"].to_numpy(dtype=float), layers["rate"].to_numpy(dtype=float)[lines.layer],
+        "rate": _arrow_floats(stacked(chunk["mfn_rate"].to_numpy(dtype=float), layers["rate"].to_numpy(dtype=float)[lines.layer],
                                 np.nan)),
         "applies": pa.array(stacked(chunk["mfn_duty"].notna().to_numpy(), layers["applies"].to_numpy(dtype=bool)[lines.layer],
                                     True)),
-        "charged": numbers(stacked(chunk["mfn_rate"].to_numpy(dtype=float), lines.charged,
+        "charged": _arrow_floats(stacked(chunk["mfn_rate"].to_numpy(dtype=float), lines.charged,
                                    chunk["total_rate"].to_numpy(dtype=float))),
-        "duty": numbers(stacked(chunk["mfn_duty"].to_numpy(dtype=float), lines.duty,
+        "duty": _arrow_floats(stacked(chunk["mfn_duty"].to_numpy(dtype=float), lines.duty,
                                 chunk["duty_total"].to_numpy(dtype=float))),
         "reason": reason,
         "refund_route": _dictionary(stacked(0, 0, route_at + 1), ["", *routes]),
-        "refund_duty": numbers(stacked(np.nan, np.nan, refund["refund_duty"])),
-        "refund_deadline": days(stacked(nat, nat, np.asarray(refund["refund_deadline"], dtype="datetime64[D]"))),
-        "refund_interest": numbers(stacked(np.nan, np.nan, refund["refund_interest"])),
+        "refund_duty": _arrow_floats(stacked(np.nan, np.nan, refund["refund_duty"])),
+        "refund_deadline": _arrow_dates(stacked(nat, nat, np.asarray(refund["refund_deadline"], dtype="datetime64[D]"))),
+        "refund_interest": _arrow_floats(stacked(np.nan, np.nan, refund["refund_interest"])),
     }
     return pa.table([columns[c] for c in LINE_COLUMNS], names=LINE_COLUMNS)
 

@@ -1,5 +1,5 @@
-"""Amounts to the cent: one rounding rule for every output (the CSV, Parquet readers aside, the
-JSON, the tables).
+"""Amounts to the cent: one rounding rule for every output that writes cents (the per-entry CSV,
+the JSON, the tables; the Parquet output keeps amounts unrounded).
 
 A ledger is priced in whole millionths (``duties``), so a duty is often an exact half cent (25% of
 4,456.34 is 1,114.085). Rounding the float the old way, the double's binary value decides: 1,114.085
@@ -20,8 +20,8 @@ def rounded(value: float) -> float:
     if math.isnan(value) or math.isinf(value):
         return value
     micro = round(value * MICRO)
-    if abs(micro) >= _EXACT:  # millionths mean nothing this far up: to the nearest cent
-        return round(value, 2)
+    if abs(micro) >= _EXACT:  # millionths mean nothing this far up: the nearest cent, as ``cents``
+        return round(value * 100) / 100
     whole = (abs(micro) + MICRO // 200) // (MICRO // 100)
     return math.copysign(whole / 100, value)
 
