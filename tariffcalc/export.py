@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import money
-from .engine import DiffAnswer, RateAnswer
+from .engine import DiffAnswer, RateAnswer, records
 from .errors import TariffcalcError
 from .model import AVERAGE_COLUMNS, EVENT_COLUMNS
 
@@ -214,7 +214,7 @@ def rate_dict(answer: RateAnswer) -> dict:
                 "end": _day(row.end),
                 "note": row.note if isinstance(row.note, str) else None,
             }
-            for row in d.layers.itertuples()
+            for row in records(d.layers)
         ]
         upcoming = [
             {
@@ -227,7 +227,7 @@ def rate_dict(answer: RateAnswer) -> dict:
                 "instrument": row.instrument,
                 "source": row.source,
             }
-            for row in d.upcoming.itertuples()
+            for row in records(d.upcoming)
         ]
         directions.append({
             "direction": d.direction.key,

@@ -13,7 +13,7 @@ from rich.cells import cell_len
 from . import money
 from .blocks import Column, Grid, Line, Link, blank, note, title, warning
 from .codes import dotted
-from .engine import DiffAnswer, RateAnswer
+from .engine import DiffAnswer, RateAnswer, records
 from .model import country_name, imposer_name
 
 STATUS_STYLE = {
@@ -67,9 +67,9 @@ def _label(row) -> str:
 
 def headline_line(d) -> Line:
     """``US on goods from China: 145%  = IEEPA reciprocal 125 + IEEPA fentanyl 20``."""
-    counted = d.layers[d.layers["counted"] & (d.layers["scope"] == "all") & (d.layers["rate"] != 0)]
-    counted = counted.sort_values("rate", ascending=False, kind="stable")
-    parts = " + ".join(f"{_label(row)} {row.rate:g}" for row in counted.itertuples())
+    counted = [row for row in records(d.layers) if row.counted and row.scope == "all" and row.rate != 0]
+    counted.sort(key=lambda row: row.rate, reverse=True)  # stable: ties keep their order
+    parts = " + ".join(f"{_label(row)} {row.rate:g}" for row in counted)
     made_of = f"  = {parts}" if parts else "  (no all-goods layer in effect)"
     if len(counted) == 1:
         made_of = f"  = {parts}"
@@ -77,9 +77,10 @@ def headline_line(d) -> Line:
 
 
 def _not_counted_all_goods(d) -> list[Line]:
-    rows = d.layers[~d.layers["counted"] & (d.layers["scope"] == "all")]
     lines = []
-    for row in rows.itertuples():
+    for row in records(d.layers):
+        if row.counted or row.scope != "all":
+            continue
         why = row.excluded_by or _status(row.status)
         if row.status == "threatened":
             continue  # the engine's notes already say it, with the date announced
@@ -88,15 +89,16 @@ def _not_counted_all_goods(d) -> list[Line]:
 
 
 def group_grid(d) -> Grid:
-    groups = d.layers[d.layers["scope"] == "group"]
-    rows, styles = [], []
-    for row in groups.itertuples():
+    grid, styles = [], []
+    for row in records(d.layers):
+        if row.scope != "group":
+            continue
         status = _status(row.status) + ("?" if row.confidence == "unconfirmed" else "")
-        rows.append([_label(row), pct(row.rate), status, pct(row.total_on_covered_goods)])
+        grid.append([_label(row), pct(row.rate), status, pct(row.total_on_covered_goods)])
         styles.append(STATUS_STYLE.get(row.status, "") if row.counted else "dim")
-    columns = [Column(f"{d.direction.imposer} product-group layers ({len(rows)})", wrap=True, max_lines=2),
+    columns = [Column(f"{d.direction.imposer} product-group layers ({len(grid)})", wrap=True, max_lines=2),
                Column("Rate", "right"), Column("Status"), Column("Goods pay", "right")]
-    return Grid(columns, rows, styles, empty=f"{d.direction.imposer}: no product-group layer in effect")
+    return Grid(columns, grid, styles, empty=f"{d.direction.imposer}: no product-group layer in effect")
 
 
 def _upcoming_lines(answer: RateAnswer, width: int = 80) -> list[Line]:
@@ -104,8 +106,8 @@ def _upcoming_lines(answer: RateAnswer, width: int = 80) -> list[Line]:
     same day share a line when it still fits ``width`` (the reciprocal and its countermeasure)."""
     items = []
     for d in answer.directions:
-        now = {row.layer_id: row.rate for row in d.layers.itertuples()}
-        for row in d.upcoming.itertuples():
+        now = dict(zip(d.layers["layer_id"].tolist(), d.layers["rate"].tolist()))
+        for row in records(d.upcoming):
             old = now.get(row.layer_id)
             change = f"{pct(old)} → {pct(row.rate)}" if old is not None else pct(row.rate)
             extra = [] if old is not None else ["new"]
@@ -151,10 +153,10 @@ def sources_blocks(answer: RateAnswer) -> list:
     """Each layer in effect with its full name, id, coverage and instrument, and its URL whole."""
     out = [title("Sources: the instrument of each step in effect, and where it was read")]
     for d in answer.directions:
-        for row in d.layers.itertuples():
+        for row in records(d.layers):
             label = f"{d.direction.imposer}  {_label(row)} ({row.layer_id}), {pct(row.rate)} since {_day(row.start)}"
             out.append(Link(label, row.source, [row.name, f"covers: {row.coverage}", row.instrument]))
-        for row in d.upcoming.itertuples():
+        for row in records(d.upcoming):
             label = f"{d.direction.imposer}  next: {row.name} ({row.layer_id}), {pct(row.rate)} from {_day(row.start)}"
             out.append(Link(label, row.source, [row.instrument]))
     return out

@@ -69,23 +69,35 @@ class RuleTable:
     def __init__(self, dataset: Dataset):
         layers = dataset.layers
         self.layer_ids = pd.Index(sorted({layer.id for layer in layers}))
-        self.scope = pd.Series({layer.id: layer.coverage.scope for layer in layers}).reindex(self.layer_ids)
+        scope = {layer.id: layer.coverage.scope for layer in layers}
+        self.scope = pd.Series([scope[i] for i in self.layer_ids], index=self.layer_ids)
         rows = []
         for layer in layers:
             for kind, rule in KINDS.items():
                 for target in getattr(layer.rules, kind, ()):
                     removed, trigger = (layer.id, target) if rule.removed == "layer" else (target, layer.id)
                     rows.append((layer.id, kind, target, removed, trigger, layer.path, layer.rules.line))
-        table = pd.DataFrame(rows, columns=RULE_COLUMNS)
-        table = table[table["target"].isin(self.layer_ids)]  # the loader refuses unknown ids
+        # Rules on known targets (the loader refuses unknown ids) by kind, trigger and removed
+        # layer (a stable sort), the first of each (kind, removed, trigger): chosen on the tuples,
+        # the rows then taken once from the frame of them all.
         order = {kind: number for number, kind in enumerate(KINDS)}
-        table = table.assign(_kind=table["kind"].map(order)).sort_values(["_kind", "trigger", "removed"])
-        self.table = table.drop(columns="_kind").drop_duplicates(["kind", "removed", "trigger"]).reset_index(drop=True)
-        self.origins = pd.DataFrame([(layer.id, layer.imposer, origin) for layer in layers for origin in layer.origins],
-                                    columns=ORIGIN_COLUMNS)
-        self._kind = self.table["kind"].map(order).to_numpy(dtype=np.int64)
-        self._removed = self.position(self.table["removed"])
-        self._trigger = self.position(self.table["trigger"])
+        known = set(self.layer_ids)
+        chosen = sorted((i for i, row in enumerate(rows) if row[2] in known),
+                        key=lambda i: (order[rows[i][1]], rows[i][4], rows[i][3]))
+        seen, keep = set(), []
+        for i in chosen:
+            if (rows[i][1], rows[i][3], rows[i][4]) not in seen:
+                seen.add((rows[i][1], rows[i][3], rows[i][4]))
+                keep.append(i)
+        self.table = pd.DataFrame(rows, columns=RULE_COLUMNS).iloc[keep].reset_index(drop=True)
+        pairs = [(layer.id, layer.imposer, origin) for layer in layers for origin in layer.origins]
+        self.origins = pd.DataFrame(pairs, columns=ORIGIN_COLUMNS)
+        self._layers_of: dict[tuple[str, str], set[str]] = {}
+        for layer_id, imposer, origin in pairs:
+            self._layers_of.setdefault((imposer, origin), set()).add(layer_id)
+        self._kind = np.array([order[rows[i][1]] for i in keep], dtype=np.int64)
+        self._removed = self.position([rows[i][3] for i in keep])
+        self._trigger = self.position([rows[i][4] for i in keep])
 
     def position(self, layer_ids) -> np.ndarray:
         """Positions of layer ids in ``layer_ids`` (-1 for an unknown id)."""
@@ -93,8 +105,7 @@ class RuleTable:
 
     def layers_of(self, imposer: str, origin: str) -> set[str]:
         """Ids of the layers ``imposer`` charges on goods of ``origin``."""
-        rows = self.origins[(self.origins["imposer"] == imposer) & (self.origins["origin"] == origin)]
-        return set(rows["layer_id"])
+        return set(self._layers_of.get((imposer, origin), ()))
 
     def of_kind(self, kind: str) -> pd.DataFrame:
         return self.table[self.table["kind"] == kind]
