@@ -19,7 +19,7 @@ from .engine import Engine
 from .errors import QueryError
 from .loader import read_list_file
 from .model import CONTENTS, Dataset, Direction, ProductSet
-from .schedule import Schedules
+from .schedule import Schedules, _objects, _timestamps
 
 RESULT_COLUMNS = [
     "code", "date", "layer_id", "name", "authority", "scope", "rate", "status", "applies",
@@ -812,8 +812,7 @@ class ProductEngine:
         the direction names in full (China's 2025 lists name 2025 lines; the data's last CN schedule
         is of 2019), the code itself: the instrument proves it a line of its date."""
         lines = self.schedules.resolve(direction.imposer, codes, days)
-        asked = pd.DataFrame({"code": pd.Series(list(codes), dtype=object),
-                              "date": pd.to_datetime(pd.Series(list(days)))}).drop_duplicates()
+        asked = pd.DataFrame({"code": _objects(codes), "date": _timestamps(days)}).drop_duplicates()
         lost = asked.merge(lines[["code", "date"]].drop_duplicates().assign(_found=True), on=["code", "date"],
                            how="left")
         lost = lost[lost["_found"].isna()].drop(columns="_found")
@@ -909,7 +908,7 @@ class ProductEngine:
         lines["description"] = ""
         for group, part in lines.groupby("group", sort=False):
             imposer = directions[group].imposer
-            lines.loc[part.index, "mfn_rate"] = self.schedules.mfn_column(imposer, part["line"], part["date"].dt.date)
+            lines.loc[part.index, "mfn_rate"] = self.schedules.mfn_column(imposer, part["line"], part["date"])
             lines.loc[part.index, "description"] = self._descriptions(imposer, part)
         lines["total_rate"] = lines["mfn_rate"] + lines["additional_rate"]
         totals = fold_totals(lines, keys)
@@ -996,7 +995,7 @@ class ProductEngine:
         priced["date"] = pd.to_datetime(priced["date"])
         lines = resolved.merge(priced.rename(columns={"code": "line"}), on=["line", "date"], how="left")
         lines["if_waived"] = lines["additional_rate"]
-        lines["mfn_rate"] = self.schedules.mfn_column(direction.imposer, lines["line"], lines["date"].dt.date) \
+        lines["mfn_rate"] = self.schedules.mfn_column(direction.imposer, lines["line"], lines["date"]) \
             .to_numpy(dtype=float) if len(lines) else np.zeros(0)
         totals = fold_totals(lines, ["code", "date"])
         # lines alike in a total may differ in the layers charging it: then no total is one answer
