@@ -22,7 +22,7 @@ import pandas as pd
 from .codes import code_problem
 from .engine import EARLIEST, LATEST
 from .errors import TariffcalcError
-from .model import CONTENTS, DIRECTION_OF_ORIGIN
+from .model import CONTENTS, COUNTRY_NAMES, DIRECTION_OF_ORIGIN, SIDES
 
 # What the importer knows of the goods, as ``rate --assume``/``--content`` take it: condition ids
 # separated by ';', and the value of each metal content, in the ledger's currency.
@@ -36,6 +36,10 @@ NUMBERS = ("customs_value", "quantity", *CONTENT_FIELDS)
 REPEATING = ("entry_date", "export_date", "origin", "liquidation_date", "entry_summary_date", "assume")
 UNLIQUIDATED = "unliquidated"  # written in liquidation_date for an entry not liquidated yet
 CHUNK_ROWS = 250_000
+# One ledger is priced in one direction (its currency, its schedules): the origins name it.
+MIXED_DIRECTIONS = ("the ledger mixes goods of " + " with goods of ".join(
+    f"{'/'.join(side.origins)} (duties of {COUNTRY_NAMES.get(side.imposer, side.imposer)}, {side.currency})"
+    for side in SIDES) + ": run with " + ", then ".join(f"--direction {side.key}" for side in SIDES))
 # The largest customs value and quantity accepted (README "Ledgers"): a quadrillion is thirty times
 # a year of world trade; above it duties lose cents to rounding, and 1e308 would price as Infinity.
 MAX_CUSTOMS_VALUE = 1e15
@@ -347,7 +351,9 @@ class _Checker:
 
     def message(self, raw: pd.DataFrame, i: int, kind: Problem, problem, condition_problem=None) -> str:
         def text(name):
-            value = self.column(raw, name).iloc[i]
+            if name not in self.names:  # not a Series of blanks per message: a chunk of bad rows stays linear
+                return ""
+            value = raw[self.names[name]].iat[i]
             return "" if pd.isna(value) else f"{value:g}" if isinstance(value, float) else str(value).strip()
 
         allowed = ", ".join(o for o, d in DIRECTION_OF_ORIGIN.items() if self.direction in ("both", d))
@@ -665,8 +671,7 @@ def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = Fa
     found = sorted({DIRECTION_OF_ORIGIN[o] for o in entries["origin"].cat.categories})
     if direction == "both":
         if len(found) > 1:
-            raise LedgerError(path, None, "the ledger mixes goods from the US (China's duties, CNY) with goods "
-                                          "from CN/HK/MO (US duties, USD): run with --direction us, then --direction cn")
+            raise LedgerError(path, None, MIXED_DIRECTIONS)
         direction = found[0] if found else "us"
     return Ledger(str(path), direction, entries, rejects.reset_index(drop=True), names, skip_bad)
 
@@ -961,9 +966,7 @@ class LedgerReader:
             if self.direction is None and len(found) == 1:
                 self.direction = found[0]
             if len(found) > 1 or (found and found[0] != self.direction):
-                raise LedgerError(path, None, "the ledger mixes goods from the US (China's duties, CNY) with goods "
-                                              "from CN/HK/MO (US duties, USD): run with --direction us, then "
-                                              "--direction cn")
+                raise LedgerError(path, None, MIXED_DIRECTIONS)
 
             def cells_of(rows, by_row=by_row, header=header):
                 return _as_written(by_row.loc[np.asarray(rows), header].reset_index(drop=True))

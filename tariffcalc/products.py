@@ -587,8 +587,19 @@ def _fold(resolved: pd.DataFrame, line_rows: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=ANSWER_COLUMNS)
     # the reason shown for a layer that covers only some lines: one of the lines it bears on
-    rows = rows.sort_values("reason", key=lambda r: r == "not covered", kind="stable")
-    grouped = rows.groupby(keys + ["layer_id"], sort=False)
+    rows = rows.sort_values("reason", key=lambda r: r == "not covered", kind="stable").reset_index(drop=True)
+    rows["_at"] = np.arange(len(rows))  # (key, layer) answers come in the order they first appear
+    rows = rows.merge(n_lines, on=keys)
+    # A code of one line (most of a ledger's) has one row per layer: it is its own answer.
+    alone = (rows["lines"] == 1).to_numpy()
+    if alone.any():
+        alone = alone & ~rows[keys + ["layer_id"]].duplicated(keep=False).to_numpy()
+    single = rows[alone]
+    single = single.assign(reasons=single["reason"].notna().astype(int), present=1,
+                           lines_applying=single["applies"].astype(bool).astype(int), low=single["charged"],
+                           high=single["charged"], share_low=single["content_share"],
+                           share_high=single["content_share"])
+    grouped = rows[~alone].groupby(keys + ["layer_id"], sort=False)
     out = grouped.agg(step=("step", "first"), name=("name", "first"), authority=("authority", "first"),
                       scope=("scope", "first"), rate=("rate", "first"), status=("status", "first"),
                       confidence=("confidence", "first"), reason=("reason", "first"),
@@ -597,9 +608,12 @@ def _fold(resolved: pd.DataFrame, line_rows: pd.DataFrame) -> pd.DataFrame:
                       waivable=("waivable", "any"), bears=("bears", "any"),
                       conditional=("conditional", "any"), condition=("condition", "first"),
                       content=("content", "first"), content_basis=("content_basis", "first"),
-                      share_low=("content_share", "min"), share_high=("content_share", "max")).reset_index()
+                      share_low=("content_share", "min"), share_high=("content_share", "max"),
+                      lines=("lines", "first"), _at=("_at", "first")).reset_index()
+    if len(single):
+        out = pd.concat([out, single[out.columns]], ignore_index=True) if len(out) else single[out.columns]
+        out = out.sort_values("_at", kind="stable").reset_index(drop=True)
     out["content_share"] = out["share_low"].where(out["share_low"] == out["share_high"])
-    out = out.merge(n_lines, on=keys)
     short = out["present"] < out["lines"]  # lines the layer has no row for: not charged
     out.loc[short, "low"] = np.minimum(out.loc[short, "low"], 0.0)
     out.loc[short, "high"] = np.maximum(out.loc[short, "high"], 0.0)
@@ -835,7 +849,9 @@ class ProductEngine:
         every line is evaluated (``evaluate_pairs``: coverage, exemptions, the stacking rules), the
         in-transit rule applied when ``exported`` (one date, or a column of ``pairs``) is given,
         and the lines folded into the code's answer (``_fold``). Without ``explain`` the group
-        layers that cover none of the lines are left out (bulk use: the ledger). ``assume``: the
+        layers that cover none of the lines are left out, and ``totals`` and ``lines`` hold only
+        the codes that stand for several lines (bulk use: the ledger, which needs the totals only
+        to find the codes whose lines differ; a code of one line is that line). ``assume``: the
         conditions asserted and contents declared (default: the engine's), or a dict of them by
         group (``directions``' keys)."""
         assume = self.assume if assume is None else assume
@@ -865,9 +881,14 @@ class ProductEngine:
         if "exported" in pairs and len(rows):
             rows = self._in_transit(rows, resolved)
         layers = _fold(resolved, rows)
-        totals, lines = self._totals(resolved, rows, directions)
         keys = ["group", "code", "date"]
-        totals = through_layers(totals, layers_vary(resolved, rows[rows["applies"].astype(bool)], keys), keys)
+        if not explain:  # bulk: a code of one line has its line's answer, which cannot vary
+            resolved = resolved[resolved.groupby(keys, sort=False)["line"].transform("size").to_numpy() > 1]
+        if len(resolved) or explain:
+            totals, lines = self._totals(resolved, rows, directions)
+            totals = through_layers(totals, layers_vary(resolved, rows[rows["applies"].astype(bool)], keys), keys)
+        else:
+            totals, lines = pd.DataFrame(columns=TOTAL_COLUMNS), pd.DataFrame(columns=keys + ["line"])
         return Answers(layers, totals, lines, rows, missing)
 
     def answers(self, codes, days, direction: Direction, include_threatened: bool = False,
