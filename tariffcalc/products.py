@@ -313,10 +313,17 @@ def _charge_outside(frame: pd.DataFrame, rows: np.ndarray, stacked, engine: Engi
     metal = frame.loc[at[basis != ""], ["pair", "layer_id", "content", "content_basis"]]
     why = frame.loc[hit, ["pair", "layer_id"]].reset_index().merge(pairs, left_on="layer_id", right_on="removed") \
         .merge(metal.rename(columns={"layer_id": "trigger"}), on=["pair", "trigger"])
-    why = why.groupby("index").agg(contents=("content", lambda c: sorted(set(c))),
-                                   basis=("content_basis", lambda b: "estimate" if "estimate" in set(b)
-                                          else b.iloc[0]))
-    why = why.reindex(hit)
+    # per row hit: the sorted contents of its triggers, and 'estimate' if any trigger's share is
+    # estimated, else the first trigger's basis (one pass over sorted rows, no Python per group)
+    grouped = why.groupby("index", sort=True)
+    estimated = (why["content_basis"] == "estimate").groupby(why["index"], sort=True).any()
+    basis = pd.Series(np.where(estimated.to_numpy(), "estimate", grouped["content_basis"].first().to_numpy()),
+                      index=estimated.index, dtype=object)
+    names = why[["index", "content"]].drop_duplicates().sort_values(["index", "content"])
+    starts = np.flatnonzero(np.r_[True, np.diff(names["index"].to_numpy()) != 0]) if len(names) else []
+    contents = pd.Series([list(c) for c in np.split(names["content"].to_numpy(dtype=object), starts[1:])]
+                         if len(names) else [], index=names["index"].to_numpy()[starts], dtype=object)
+    why = pd.DataFrame({"contents": contents, "basis": basis}).reindex(hit)
     frame.loc[hit, "applies"] = True
     frame.loc[hit, "charged"] = frame.loc[hit, "rate"].to_numpy() * rest[paid]
     frame.loc[hit, "content_share"] = rest[paid]
