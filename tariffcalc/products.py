@@ -635,17 +635,21 @@ def _fold(resolved: pd.DataFrame, line_rows: pd.DataFrame) -> pd.DataFrame:
     many = out["lines"] > 1
     alike = many & uniform & (out["reasons"] == 1) & (out["present"] == out["lines"])
     hidden = alike & (out["reason"] == "not covered")
-    tail = " (all " + out["lines"].astype(str) + " lines under this code)"
-    out.loc[alike & ~hidden, "reason"] = out["reason"] + tail
+    # the texts of codes of several lines, built for their rows only (most rows are of one line)
+    def of(mask, build):
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            part = out.loc[mask]
+            out.loc[mask, "reason"] = build(part, part["lines"].astype(str))
+
+    of(alike & ~hidden, lambda f, n: f["reason"] + " (all " + n + " lines under this code)")
     mixed = many & uniform & ~alike
-    out.loc[mixed & out["applies"], "reason"] = "applies to all " + out["lines"].astype(str) + \
-        " lines under this code (e.g. " + out["reason"] + ")"
-    out.loc[mixed & ~out["applies"], "reason"] = "not charged on any of the " + out["lines"].astype(str) + \
-        " lines under this code (e.g. " + out["reason"] + ")"
-    out.loc[out["varies"], "reason"] = (
-        "varies: applies to " + out["lines_applying"].astype(int).astype(str) + " of the " + out["lines"].astype(str)
-        + " lines under this code (" + out["low"].map("{:g}".format) + "-" + out["high"].map("{:g}".format)
-        + "%); see the lines, or ask for a longer code")
+    of(mixed & out["applies"], lambda f, n: "applies to all " + n + " lines under this code (e.g. " + f["reason"] + ")")
+    of(mixed & ~out["applies"], lambda f, n: "not charged on any of the " + n + " lines under this code (e.g. "
+       + f["reason"] + ")")
+    of(out["varies"], lambda f, n: "varies: applies to " + f["lines_applying"].astype(int).astype(str) + " of the "
+       + n + " lines under this code (" + f["low"].map("{:g}".format) + "-" + f["high"].map("{:g}".format)
+       + "%); see the lines, or ask for a longer code")
     out["lines_applying"] = out["lines_applying"].astype(int)
     return out[ANSWER_COLUMNS]
 
@@ -834,9 +838,8 @@ class ProductEngine:
         is of 2019), the code itself: the instrument proves it a line of its date."""
         lines = self.schedules.resolve(direction.imposer, codes, days)
         asked = pd.DataFrame({"code": _objects(codes), "date": _timestamps(days)}).drop_duplicates()
-        lost = asked.merge(lines[["code", "date"]].drop_duplicates().assign(_found=True), on=["code", "date"],
-                           how="left")
-        lost = lost[lost["_found"].isna()].drop(columns="_found")
+        _, number = self.schedules.vintage_numbers(direction.imposer, asked["date"].to_numpy("datetime64[D]"))
+        lost = asked[~self.schedules.stands_for_lines(direction.imposer, asked["code"].to_numpy(dtype=object), number)]
         if lost.empty:
             return lines
         table = self.index.table
