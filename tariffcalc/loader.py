@@ -12,6 +12,7 @@ import functools
 import os
 import re
 from datetime import date
+from operator import itemgetter
 from pathlib import Path
 
 from .codes import VALID_LENGTHS, code_problem, normalize_code
@@ -733,15 +734,15 @@ def _plain_rows(records: list, width: int, header_line: int, where: dict):
         return []
     if len(records) > MAX_LIST_CODES or set(map(len, records)) != {width}:
         return None
-    columns = list(zip(*records))
-    codes = list(map(str.strip, columns[where["code"]]))
+    columns = {name: list(map(itemgetter(at), records)) for name, at in where.items()}
+    codes = list(map(str.strip, columns["code"]))
     joined = "".join(codes)  # ASCII digits of 2-10 digits, else the regex (any decimal digits)
     if not (joined.isascii() and joined.isdigit() and set(map(len, codes)) <= _PLAIN_LENGTHS) \
             and not _PLAIN_CODES.fullmatch("\n".join(codes) + "\n"):
         return None
     none = [None] * len(codes)
     starts = ends = none
-    texts = {name: list(map(str.strip, columns[where[name]])) for name in ("start", "end") if name in where}
+    texts = {name: list(map(str.strip, columns[name])) for name in ("start", "end") if name in where}
     if texts:
         try:  # a list repeats a few dates over thousands of rows: each is parsed once
             days = {text: date.fromisoformat(text) for column in texts.values() for text in set(column) if text}
@@ -764,7 +765,7 @@ def _plain_rows(records: list, width: int, header_line: int, where: dict):
                         return None
     conditions = none
     if "condition" in where:
-        conditions = [text or None for text in map(str.strip, columns[where["condition"]])]
+        conditions = [text or None for text in map(str.strip, columns["condition"])]
     return list(zip(codes, starts, ends, lines, conditions))
 
 
