@@ -20,9 +20,10 @@ from .export import csv_field
 CHUNK_ENTRIES = 100_000  # entries formatted at a time (some 60 MB of CSV text)
 
 
-# -- fields: each distinct text formatted once ----------------------------------------------
+# -- fields: each distinct text formatted once; lines glued from pieces ------------------------
 
 _csv_field = csv_field
+_MONEY_TAILS = [f".{h:02d}" for h in range(100)]  # the cents of an amount: '.00' .. '.99'
 
 
 def _csv_fields(values) -> np.ndarray:
@@ -40,44 +41,85 @@ def _pa():
     return pa, pc
 
 
-def _taken(texts, at: np.ndarray):
-    """An Arrow string array: ``texts[at]`` (a few distinct texts, many rows)."""
+def _glued(rows: int, *pieces):
+    """An Arrow large-string array of ``rows`` texts, each the concatenation of its pieces. A piece
+    is a text shared by every row, or (texts, at): row i takes ``texts[at[i]]`` (``at`` an int
+    array or one index; ``texts`` a list, an Arrow array or a list of Arrow arrays). The pieces'
+    texts go in one pool and one ``take`` copies each row's pieces back to back: a copy of bytes
+    per piece, where ``binary_join_element_wise`` costs several times as much per row."""
     pa, _ = _pa()
-    return pa.array(list(texts), type=pa.string()).take(pa.array(np.asarray(at, dtype=np.int64)))
+    merged = []
+    for piece in pieces:  # neighbouring shared texts are one piece
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    if not rows:
+        return pa.array([], type=pa.large_string())
+    pools, at, size = [], np.empty((rows, len(merged)), dtype=np.int64), 0
+    for k, piece in enumerate(merged):
+        texts, where = ([piece], 0) if isinstance(piece, str) else piece
+        if isinstance(texts, pa.Array):
+            texts = [texts]
+        elif not (isinstance(texts, list) and texts and isinstance(texts[0], pa.Array)):
+            texts = [pa.array(np.asarray(texts, dtype=object), type=pa.large_string())]
+        at[:, k] = where
+        at[:, k] += size
+        for part in texts:
+            pools.append(part if part.type == pa.large_string() else part.cast(pa.large_string()))
+            size += len(part)
+    taken = pa.concat_arrays(pools).take(pa.array(at.reshape(-1)))
+    offsets = np.frombuffer(taken.buffers()[1], dtype=np.int64, count=len(taken) + 1, offset=taken.offset * 8)
+    return pa.Array.from_buffers(pa.large_string(), rows,
+                                 [None, pa.py_buffer(np.ascontiguousarray(offsets[::len(merged)])), taken.buffers()[2]])
 
 
-def _short(values: np.ndarray):
-    """Rates and quantities as short numbers ('25', '7.5'), blank if NaN; each value formatted once."""
+def _indexed(codes: np.ndarray, texts, then: str = "", blank: str = ""):
+    """A piece: ``texts[codes]`` followed by ``then`` (``blank`` where a code is negative); each
+    text written once."""
+    texts = [f"{t}{then}" for t in texts]
+    return [*texts, blank + then], np.where(codes < 0, len(texts), codes)
+
+
+def _short(values: np.ndarray, then: str = ""):
+    """Rates and quantities as short numbers ('25', '7.5'), blank if NaN: a piece."""
     codes, uniques = pd.factorize(np.asarray(values, dtype=float))
-    return _taken([f"{v:g}" for v in uniques] + [""], np.where(codes < 0, len(uniques), codes))
+    return _indexed(codes, [f"{v:g}" for v in uniques.tolist()], then)
 
 
-def _money(values: np.ndarray):
-    """Amounts with 2 decimals, blank if NaN, rounded as everywhere (``money``): the text of
-    their whole cents (beyond 2**52 cents, formatted one by one)."""
+def _money_pieces(values: np.ndarray, then: str = "") -> list:
+    """Amounts with 2 decimals, blank if NaN, rounded as everywhere (``money``), as pieces: the
+    text of their whole units (Arrow casts the integers), then '.dd' (beyond 2**52 cents,
+    formatted one by one)."""
     pa, pc = _pa()
     values = np.asarray(values, dtype=float)
     cents = money.cents(values)
     blank = np.isnan(cents)
     big = ~blank & (np.abs(cents) >= 2.0 ** 52)
     whole = np.abs(np.where(blank | big, 0, cents)).astype(np.int64)
-    sign = pc.if_else(pa.array(np.signbit(cents) & ~blank), "-", "")
-    units = pc.cast(pa.array(whole // 100), pa.string())
-    hundredths = pc.utf8_lpad(pc.cast(pa.array(whole % 100), pa.string()), width=2, padding="0")
-    text = pc.binary_join_element_wise(pc.binary_join_element_wise(sign, units, ""), hundredths, ".")
-    if big.any():
-        text = pc.replace_with_mask(text, pa.array(big), pa.array([f"{money.rounded(v):.2f}"
-                                                                   for v in values[big].tolist()]))
-    return pc.if_else(pa.array(blank), "", text)
+    n = len(values)
+    odd = [""] + [f"{money.rounded(v):.2f}" for v in values[big].tolist()]  # the blank, the big ones
+    units_at = np.arange(n)
+    units_at[blank] = n
+    units_at[big] = n + 1 + np.arange(int(big.sum()))
+    units = ([pc.cast(pa.array(whole // 100), pa.large_string()), pa.array(odd, type=pa.large_string())], units_at)
+    tails = ([*(t + then for t in _MONEY_TAILS), then], np.where(blank | big, 100, whole % 100))
+    negative = np.signbit(cents) & ~blank & ~big
+    return ([(["", "-"], negative.astype(np.int64))] if negative.any() else []) + [units, tails]
 
 
-def _dates(values: np.ndarray):
-    """Days as YYYY-MM-DD, blank if NaT; each distinct day formatted once."""
+def _money(values: np.ndarray):
+    """Amounts as ``_money_pieces`` writes them, an Arrow string array."""
+    return _glued(len(values), *_money_pieces(values))
+
+
+def _dates(values: np.ndarray, then: str = ""):
+    """Days as YYYY-MM-DD, blank if NaT: a piece, each distinct day formatted once."""
     codes, uniques = pd.factorize(np.asarray(values, dtype="datetime64[D]").view(np.int64))
     nat = uniques == np.iinfo(np.int64).min
     days = np.datetime_as_string(uniques.astype("datetime64[D]"), unit="D").astype(object)
     days[nat] = ""
-    return _taken(days, codes)
+    return _indexed(codes, days, then)
 
 
 def _categorical(values):
@@ -87,58 +129,75 @@ def _categorical(values):
     return values.cat.codes.to_numpy().astype(np.int64), values.cat.categories.astype(str).to_numpy(dtype=object)
 
 
-def _categories(values):
-    """Fields of a column of few distinct texts (a categorical, or text): each escaped once."""
+def _categories(values, then: str = ""):
+    """Fields of a column of few distinct texts (a categorical, or text), each escaped once: a piece."""
     codes, texts = _categorical(values)
-    texts = _csv_fields(texts)
-    return _taken([*texts, ""], np.where(codes < 0, len(texts), codes))
+    return _indexed(codes, _csv_fields(texts), then)
 
 
 def _ids(values: np.ndarray):
-    """Entry ids (all distinct): escaped only where one holds a comma, quote or line break."""
+    """Entry ids (all distinct), escaped only where one holds a comma, quote or line break: a piece."""
     pa, pc = _pa()
-    ids = pa.array(np.asarray(values, dtype=object), type=pa.string())
+    ids = pa.array(np.asarray(values, dtype=object), type=pa.large_string())
     odd = pc.match_substring_regex(ids, '[,"\\r\\n]')
     if pc.any(odd).as_py():
         mask = odd.to_numpy(zero_copy_only=False)
         ids = pc.replace_with_mask(ids, odd, pa.array(
-            [_csv_field(v) for v in np.asarray(values, dtype=object)[mask]], type=pa.string()))
-    return ids
-
-
-def _joined(*fields, sep: str = ","):
-    """The CSV text of lines: the fields (Arrow string arrays or texts shared by every line)
-    joined, each line ending in a line break."""
-    _, pc = _pa()
-    return pc.binary_join_element_wise(*fields[:-1], fields[-1] + "\n", sep) if isinstance(fields[-1], str) \
-        else pc.binary_join_element_wise(pc.binary_join_element_wise(*fields, sep), "\n", "")
+            [_csv_field(v) for v in np.asarray(values, dtype=object)[mask]], type=pa.large_string()))
+    return ids, np.arange(len(ids))
 
 
 def _bytes(lines) -> memoryview:
-    """The bytes of an Arrow string array of lines, back to back (the CSV text of those lines),
-    without a copy: a view of the array's data."""
+    """The bytes of an Arrow (large) string array of lines, back to back (the CSV text of those
+    lines), without a copy: a view of the array's data."""
     if not len(lines):
         return memoryview(b"")
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
+    width = 8 if lines.type.equals(_pa()[0].large_string()) else 4
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32 if width == 4 else np.int64, count=len(lines) + 1,
+                            offset=lines.offset * width)
     return memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]]
 
 
-def _prefixes(result, start: int, stop: int):
-    """The fields every line of an entry starts with: entry_id … quantity."""
+def _prefix_pieces(result, start: int, stop: int) -> list:
+    """The fields every line of an entry starts with, entry_id … quantity, and a comma: pieces."""
     chunk = result.entries.iloc[start:stop]
     lead = f"{result.direction.key},{result.direction.imposer}"
-    _, pc = _pa()
-    return pc.binary_join_element_wise(
-        _ids(chunk["entry_id"].to_numpy(dtype=object)), _dates(chunk["entry_date"].to_numpy()),
-        _dates(chunk["export_date"].to_numpy()), lead, _categories(chunk["origin"]), _categories(chunk["code"]),
-        _money(chunk["customs_value"].to_numpy()), _short(chunk["quantity"].to_numpy()), ",")
+    return [_ids(chunk["entry_id"].to_numpy(dtype=object)), ",", _dates(chunk["entry_date"].to_numpy(), ","),
+            _dates(chunk["export_date"].to_numpy(), f",{lead},"), _categories(chunk["origin"], ","),
+            _categories(chunk["code"], ","), *_money_pieces(chunk["customs_value"].to_numpy(), ","),
+            _short(chunk["quantity"].to_numpy(), ",")]
 
 
-def _refund_fields(result, start: int, stop: int):
-    """``duties.REFUND_COLUMNS`` of entries start..stop as CSV text: route,duty,deadline,interest."""
-    refund = duties.refund_columns(result, start, stop)
-    return (_categories(refund["refund_route"]), _money(refund["refund_duty"]), _dates(refund["refund_deadline"]),
-            _money(refund["refund_interest"]))
+def _prefixes(result, start: int, stop: int):
+    """The prefix of each entry start..stop (``_prefix_pieces``), an Arrow string array."""
+    return _glued(stop - start, *_prefix_pieces(result, start, stop))
+
+
+def _refund_pieces(refund: dict, then: str = "") -> list:
+    """``duties.REFUND_COLUMNS`` (``duties.refund_columns``) after the route, duty,deadline,interest: pieces."""
+    return [*_money_pieces(refund["refund_duty"], ","), _dates(refund["refund_deadline"], ","),
+            *_money_pieces(refund["refund_interest"], then)]
+
+
+class _Rows:
+    """Where the lines of entries start..stop go (``result.line_arrays``): per entry its MFN line,
+    its layer lines, its total line. Lines are sorted by entry, so each position is arithmetic."""
+
+    def __init__(self, lines, start: int, n: int):
+        local = lines.entry - start
+        counts = np.bincount(local, minlength=n)
+        self.count = len(local) + 2 * n
+        self.mfn = np.cumsum(counts) - counts + 2 * np.arange(n)
+        self.layer = np.arange(len(local)) + 2 * local + 1
+        self.total = self.mfn + counts + 1
+        self.entry = np.repeat(np.arange(n), counts + 2)  # the entry of each line
+
+    def stacked(self, mfn, layer, total) -> np.ndarray:
+        """One value per line: the MFN line's, the layer line's, the total line's (arrays, or one value)."""
+        mfn, layer, total = np.asarray(mfn), np.asarray(layer), np.asarray(total)
+        out = np.empty(self.count, dtype=np.result_type(mfn, layer, total))
+        out[self.mfn], out[self.layer], out[self.total] = mfn, layer, total
+        return out
 
 
 class TidyCsv:
@@ -155,50 +214,62 @@ class TidyCsv:
                               "ok": layers["applies"].astype(bool)})
         at, distinct = pd.factorize(pd.MultiIndex.from_frame(parts), use_na_sentinel=False)
         distinct = pd.DataFrame(list(distinct), columns=list(parts.columns))
-        texts = [f"layer,{_csv_field(i)},{_csv_field(name)},{_csv_field(a)},{rate},{'true' if ok else 'false'}"
+        rates, rate_at = _short(distinct["rate"].to_numpy(dtype=float))
+        texts = [f"layer,{_csv_field(i)},{_csv_field(name)},{_csv_field(a)},{rate},{'true' if ok else 'false'},"
                  for i, name, a, rate, ok in zip(distinct["i"], distinct["name"], distinct["a"],
-                                                 _short(distinct["rate"].to_numpy(dtype=float)).to_pylist(),
-                                                 distinct["ok"])]
-        self.layer_part = np.asarray(texts, dtype=object)[at]
+                                                 np.asarray(rates, dtype=object)[rate_at], distinct["ok"])]
+        self.layer_part = np.asarray(texts, dtype=object)[at]  # per layer row, up to the rate charged
+        charged_at, charged = pd.factorize(pd.MultiIndex.from_arrays([at, layers["charged"].astype(float)]),
+                                           use_na_sentinel=False)
+        charged = pd.DataFrame(list(charged), columns=["part", "charged"])
+        charged_texts, charged_texts_at = _short(charged["charged"].to_numpy(dtype=float), ",")
+        self.layer_texts = [texts[p] + charged_texts[c] for p, c in zip(charged["part"], charged_texts_at)]
+        self.layer_at = charged_at  # per layer row: its text up to the duty, with the rate it charges
         reason_at, reasons = pd.factorize(layers["reason"].astype(str).to_numpy(dtype=object))
-        self.layer_reason = _csv_fields(np.asarray(reasons, dtype=object))[reason_at]
-        self.total_part = f"total,,{_csv_field(TOTAL_NAME)},,,true"
+        self.reason_texts = [f"{r},,,,\n" for r in _csv_fields(np.asarray(reasons, dtype=object))]
+        self.reason_at = reason_at
+        self.total_part = f"total,,{_csv_field(TOTAL_NAME)},,,true,"
 
     def lines(self, start: int, stop: int):
         """The lines of entries start..stop (an Arrow string array), in order."""
-        pa, pc = _pa()
-        result = self.result
+        result, n = self.result, stop - start
         chunk = result.entries.iloc[start:stop]
-        prefix = _prefixes(result, start, stop)
-        mfn_rate = _short(chunk["mfn_rate"].to_numpy())
-        mfn = _joined(prefix, "mfn,mfn,MFN,MFN", mfn_rate,
-                      pc.if_else(pa.array(chunk["mfn_duty"].notna().to_numpy()), "true", "false"), mfn_rate,
-                      _money(chunk["mfn_duty"].to_numpy()), _categories(chunk["mfn_reason"]), ",,,")
-        unknown = pc.if_else(pa.array(chunk["duty_total"].isna().to_numpy()), _csv_field(UNKNOWN_TOTAL), "")
-        total = _joined(prefix, self.total_part, _short(chunk["total_rate"].to_numpy()),
-                        _money(chunk["duty_total"].to_numpy()), unknown, *_refund_fields(result, start, stop))
-
         lines = result.line_arrays(start, stop)
-        reason = np.asarray(self.layer_reason, dtype=object)[lines.layer] if lines.transit.any() else None
-        if reason is not None:
-            reason[lines.transit] = _csv_fields(duties.line_reasons(result, lines)[lines.transit])
-            reason = pa.array(reason, type=pa.string())
-        else:
-            reason = _taken(self.layer_reason, lines.layer)
-        local = pa.array(lines.entry - start)
-        layer = _joined(prefix.take(local), _taken(self.layer_part, lines.layer), _short(lines.charged),
-                        _money(lines.duty), reason, ",,,")
+        rows = _Rows(lines, start, n)
+        moved = np.flatnonzero(lines.transit)  # lines charged the in-transit rate: their own texts
 
-        # Per entry: its MFN line, its layer lines, its total line.
-        n = stop - start
-        counts = np.bincount(lines.entry - start, minlength=n)
-        block = np.cumsum(counts + 2) - (counts + 2)
-        order = np.empty(len(lines.entry) + 2 * n, dtype=np.int64)
-        order[block] = np.arange(n)
-        order[block + counts + 1] = np.arange(n) + n + len(lines.entry)
-        within = np.arange(len(lines.entry)) - np.repeat(np.cumsum(counts) - counts, counts)
-        order[np.repeat(block + 1, counts) + within] = n + np.arange(len(lines.entry))
-        return pa.concat_arrays([mfn, layer, total]).take(pa.array(order))
+        # Up to the duty: the MFN line's rate and whether it applies, the layer's fields and rate
+        # charged, the total rate.
+        rates, rate_at = _short(chunk["mfn_rate"].to_numpy())
+        mfn_texts = [f"mfn,mfn,MFN,MFN,{r},{ok},{r}," for r in rates for ok in ("false", "true")]
+        mfn_at = 2 * rate_at + chunk["mfn_duty"].notna().to_numpy()
+        layer_at = self.layer_at[lines.layer] + len(mfn_texts)
+        moved_texts, moved_at = _short(lines.charged[moved], ",")
+        moved_texts = [p + moved_texts[c] for p, c in zip(self.layer_part[lines.layer[moved]], moved_at)]
+        layer_at[moved] = len(mfn_texts) + len(self.layer_texts) + np.arange(len(moved))
+        totals, total_at = _short(chunk["total_rate"].to_numpy(), ",")
+        head = ([*mfn_texts, *self.layer_texts, *moved_texts, *(self.total_part + t for t in totals)],
+                rows.stacked(mfn_at, layer_at, total_at + len(mfn_texts) + len(self.layer_texts) + len(moved_texts)))
+
+        duty = _money_pieces(rows.stacked(chunk["mfn_duty"].to_numpy(dtype=float), lines.duty,
+                                          chunk["duty_total"].to_numpy(dtype=float)), ",")
+
+        # After the duty: the reason (and, on the total line, the refund columns).
+        mfn_reasons, mfn_reason_at = _categories(chunk["mfn_reason"], ",,,,\n")
+        reason_at = self.reason_at[lines.layer] + len(mfn_reasons)
+        moved_reasons = [f"{r},,,,\n" for r in _csv_fields(duties.line_reasons(result, lines)[moved])]
+        reason_at[moved] = len(mfn_reasons) + len(self.reason_texts) + np.arange(len(moved))
+        refund = duties.refund_columns(result, start, stop)
+        route_at, routes = _categorical(refund["refund_route"])
+        route_at = np.where(route_at < 0, len(routes), route_at)
+        unknown = chunk["duty_total"].isna().to_numpy()  # on the total line: the MFN duty is not known
+        flags = [f"{u},{r}," for u in ("", _csv_field(UNKNOWN_TOTAL)) for r in [*_csv_fields(routes), ""]]
+        total_tail = _glued(n, (flags, unknown * (len(routes) + 1) + route_at), *_refund_pieces(refund, "\n"))
+        pa, _ = _pa()
+        tail = ([pa.array([*mfn_reasons, *self.reason_texts, *moved_reasons], type=pa.large_string()), total_tail],
+                rows.stacked(mfn_reason_at, reason_at,
+                             np.arange(n) + len(mfn_reasons) + len(self.reason_texts) + len(moved_reasons)))
+        return _glued(rows.count, (_prefixes(result, start, stop), rows.entry), head, *duty, tail)
 
     def pieces(self, start: int, stop: int, header: bool) -> list:
         """The header (if asked) and the bytes of the lines of entries start..stop."""
@@ -214,22 +285,23 @@ class WideCsv:
 
     def pieces(self, start: int, stop: int, header: bool) -> list:
         """The header (if asked) and the bytes of the lines of entries start..stop."""
-        pa, pc = _pa()
         result, k, n = self.result, len(self.layer_columns), stop - start
         head = [self.header.encode()] if header else []
         if not n:
             return head
         chunk = result.entries.iloc[start:stop]
         dense = duties.wide_duties(result, start, stop, self.layer_columns)
+        refund = duties.refund_columns(result, start, stop)
         layer_fields = []
-        for column in range(k):
+        for column in range(k):  # no duty is 0.00, never -0.00
             values = dense[:, column]
-            layer_fields.append(pc.if_else(pa.array(values != 0), _money(values), "0.00"))
-        lines = _joined(_prefixes(result, start, stop), _short(chunk["mfn_rate"].to_numpy()),
-                        _money(chunk["mfn_duty"].to_numpy()), *layer_fields,
-                        _money(chunk["additional_duty"].to_numpy()), _money(chunk["duty_total"].to_numpy()),
-                        _short(chunk["total_rate"].to_numpy()), _categories(chunk["mfn_reason"]),
-                        *_refund_fields(result, start, stop))
+            layer_fields += _money_pieces(np.where(values == 0, 0.0, values), ",")
+        lines = _glued(n, *_prefix_pieces(result, start, stop), _short(chunk["mfn_rate"].to_numpy(), ","),
+                       *_money_pieces(chunk["mfn_duty"].to_numpy(), ","), *layer_fields,
+                       *_money_pieces(chunk["additional_duty"].to_numpy(), ","),
+                       *_money_pieces(chunk["duty_total"].to_numpy(), ","), _short(chunk["total_rate"].to_numpy(), ","),
+                       _categories(chunk["mfn_reason"], ","), _categories(refund["refund_route"], ","),
+                       *_refund_pieces(refund, "\n"))
         return head + [_bytes(lines)]
 
 
