@@ -63,8 +63,7 @@ def _glued(rows: int, *pieces):
             texts = [texts]
         elif not (isinstance(texts, list) and texts and isinstance(texts[0], pa.Array)):
             texts = [pa.array(np.asarray(texts, dtype=object), type=pa.large_string())]
-        at[:, k] = where
-        at[:, k] += size
+        at[:, k] = np.asarray(where, dtype=np.int64) + size
         for part in texts:
             pools.append(part if part.type == pa.large_string() else part.cast(pa.large_string()))
             size += len(part)
@@ -74,11 +73,11 @@ def _glued(rows: int, *pieces):
                                  [None, pa.py_buffer(np.ascontiguousarray(offsets[::len(merged)])), taken.buffers()[2]])
 
 
-def _indexed(codes: np.ndarray, texts, then: str = "", blank: str = ""):
-    """A piece: ``texts[codes]`` followed by ``then`` (``blank`` where a code is negative); each
-    text written once."""
-    texts = [f"{t}{then}" for t in texts]
-    return [*texts, blank + then], np.where(codes < 0, len(texts), codes)
+def _indexed(codes: np.ndarray, texts, then: str = "", before: str = ""):
+    """A piece: ``texts[codes]`` (blank where a code is negative) between ``before`` and ``then``;
+    each text written once."""
+    texts = [f"{before}{t}{then}" for t in texts]
+    return [*texts, before + then], np.where(codes < 0, len(texts), codes)
 
 
 def _short(values: np.ndarray, then: str = ""):
@@ -87,22 +86,35 @@ def _short(values: np.ndarray, then: str = ""):
     return _indexed(codes, [f"{v:g}" for v in uniques.tolist()], then)
 
 
+_SMALL = 100_000  # whole units below this are taken from a table of their texts, made once
+_small_units = []
+
+
+def _units_table():
+    if not _small_units:
+        pa, _ = _pa()
+        _small_units.append(pa.array([str(u) for u in range(_SMALL)], type=pa.large_string()))
+    return _small_units[0]
+
+
 def _money_pieces(values: np.ndarray, then: str = "") -> list:
     """Amounts with 2 decimals, blank if NaN, rounded as everywhere (``money``), as pieces: the
-    text of their whole units (Arrow casts the integers), then '.dd' (beyond 2**52 cents,
-    formatted one by one)."""
+    text of their whole units (from a table of the small ones; Arrow casts the others), then '.dd'
+    (beyond 2**52 cents, formatted one by one)."""
     pa, pc = _pa()
     values = np.asarray(values, dtype=float)
     cents = money.cents(values)
     blank = np.isnan(cents)
     big = ~blank & (np.abs(cents) >= 2.0 ** 52)
     whole = np.abs(np.where(blank | big, 0, cents)).astype(np.int64)
-    n = len(values)
+    units_at = whole // 100
+    large = units_at >= _SMALL
     odd = [""] + [f"{money.rounded(v):.2f}" for v in values[big].tolist()]  # the blank, the big ones
-    units_at = np.arange(n)
-    units_at[blank] = n
-    units_at[big] = n + 1 + np.arange(int(big.sum()))
-    units = ([pc.cast(pa.array(whole // 100), pa.large_string()), pa.array(odd, type=pa.large_string())], units_at)
+    units_at[large] = _SMALL + len(odd) + np.arange(int(large.sum()))
+    units_at[blank] = _SMALL
+    units_at[big] = _SMALL + 1 + np.arange(int(big.sum()))
+    units = ([_units_table(), pa.array(odd, type=pa.large_string()),
+              pc.cast(pa.array(whole[large] // 100), pa.large_string())], units_at)
     tails = ([*(t + then for t in _MONEY_TAILS), then], np.where(blank | big, 100, whole % 100))
     negative = np.signbit(cents) & ~blank & ~big
     return ([(["", "-"], negative.astype(np.int64))] if negative.any() else []) + [units, tails]
@@ -113,13 +125,13 @@ def _money(values: np.ndarray):
     return _glued(len(values), *_money_pieces(values))
 
 
-def _dates(values: np.ndarray, then: str = ""):
+def _dates(values: np.ndarray, then: str = "", before: str = ""):
     """Days as YYYY-MM-DD, blank if NaT: a piece, each distinct day formatted once."""
     codes, uniques = pd.factorize(np.asarray(values, dtype="datetime64[D]").view(np.int64))
     nat = uniques == np.iinfo(np.int64).min
     days = np.datetime_as_string(uniques.astype("datetime64[D]"), unit="D").astype(object)
     days[nat] = ""
-    return _indexed(codes, days, then)
+    return _indexed(codes, days, then, before)
 
 
 def _categorical(values):
@@ -133,6 +145,28 @@ def _categories(values, then: str = ""):
     """Fields of a column of few distinct texts (a categorical, or text), each escaped once: a piece."""
     codes, texts = _categorical(values)
     return _indexed(codes, _csv_fields(texts), then)
+
+
+class _Escaped:
+    """Fields of categorical columns (``_categories``) with their texts escaped once per priced
+    result: its chunks share the categories (thousands of codes and reasons)."""
+
+    def __init__(self):
+        self.seen = {}
+
+    def __call__(self, values: pd.Series, then: str = ""):
+        if not isinstance(values.dtype, pd.CategoricalDtype):
+            return _categories(values, then)
+        categories = values.cat.categories
+        key = (id(categories), then)
+        if key not in self.seen:  # the categories are kept, so that their id stays theirs
+            pa, _ = _pa()
+            texts, _ = _indexed(np.zeros(0, dtype=np.int64), _csv_fields(categories.astype(str).to_numpy(dtype=object)),
+                                then)
+            self.seen[key] = categories, pa.array(texts, type=pa.large_string())
+        texts = self.seen[key][1]
+        codes = values.cat.codes.to_numpy()
+        return texts, np.where(codes < 0, len(texts) - 1, codes)
 
 
 def _ids(values: np.ndarray):
@@ -158,19 +192,14 @@ def _bytes(lines) -> memoryview:
     return memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]]
 
 
-def _prefix_pieces(result, start: int, stop: int) -> list:
+def _prefix_pieces(result, start: int, stop: int, escaped: _Escaped) -> list:
     """The fields every line of an entry starts with, entry_id … quantity, and a comma: pieces."""
     chunk = result.entries.iloc[start:stop]
     lead = f"{result.direction.key},{result.direction.imposer}"
-    return [_ids(chunk["entry_id"].to_numpy(dtype=object)), ",", _dates(chunk["entry_date"].to_numpy(), ","),
-            _dates(chunk["export_date"].to_numpy(), f",{lead},"), _categories(chunk["origin"], ","),
-            _categories(chunk["code"], ","), *_money_pieces(chunk["customs_value"].to_numpy(), ","),
+    return [_ids(chunk["entry_id"].to_numpy(dtype=object)), _dates(chunk["entry_date"].to_numpy(), ",", ","),
+            _dates(chunk["export_date"].to_numpy(), f",{lead},"), escaped(chunk["origin"], ","),
+            escaped(chunk["code"], ","), *_money_pieces(chunk["customs_value"].to_numpy(), ","),
             _short(chunk["quantity"].to_numpy(), ",")]
-
-
-def _prefixes(result, start: int, stop: int):
-    """The prefix of each entry start..stop (``_prefix_pieces``), an Arrow string array."""
-    return _glued(stop - start, *_prefix_pieces(result, start, stop))
 
 
 def _refund_pieces(refund: dict, then: str = "") -> list:
@@ -229,6 +258,7 @@ class TidyCsv:
         self.reason_texts = [f"{r},,,,\n" for r in _csv_fields(np.asarray(reasons, dtype=object))]
         self.reason_at = reason_at
         self.total_part = f"total,,{_csv_field(TOTAL_NAME)},,,true,"
+        self.escaped = _Escaped()
 
     def lines(self, start: int, stop: int):
         """The lines of entries start..stop (an Arrow string array), in order."""
@@ -255,7 +285,7 @@ class TidyCsv:
                                           chunk["duty_total"].to_numpy(dtype=float)), ",")
 
         # After the duty: the reason (and, on the total line, the refund columns).
-        mfn_reasons, mfn_reason_at = _categories(chunk["mfn_reason"], ",,,,\n")
+        mfn_reasons, mfn_reason_at = self.escaped(chunk["mfn_reason"], ",,,,\n")
         reason_at = self.reason_at[lines.layer] + len(mfn_reasons)
         moved_reasons = [f"{r},,,,\n" for r in _csv_fields(duties.line_reasons(result, lines)[moved])]
         reason_at[moved] = len(mfn_reasons) + len(self.reason_texts) + np.arange(len(moved))
@@ -264,12 +294,22 @@ class TidyCsv:
         route_at = np.where(route_at < 0, len(routes), route_at)
         unknown = chunk["duty_total"].isna().to_numpy()  # on the total line: the MFN duty is not known
         flags = [f"{u},{r}," for u in ("", _csv_field(UNKNOWN_TOTAL)) for r in [*_csv_fields(routes), ""]]
-        total_tail = _glued(n, (flags, unknown * (len(routes) + 1) + route_at), *_refund_pieces(refund, "\n"))
+        flag_at = unknown * (len(routes) + 1) + route_at
+        # Most entries refund nothing: their total line ends in blanks, a text per flag; the others'
+        # refund columns are glued.
+        refunding = np.flatnonzero(~(np.isnan(refund["refund_duty"]) & np.isnat(refund["refund_deadline"])
+                                     & np.isnan(refund["refund_interest"])))
+        some = {name: values[refunding] for name, values in refund.items()}
+        refunds = _glued(len(refunding), (flags, flag_at[refunding]), *_refund_pieces(some, "\n"))
+        total_at = flag_at + len(mfn_reasons) + len(self.reason_texts) + len(moved_reasons)
+        total_at[refunding] = len(mfn_reasons) + len(self.reason_texts) + len(moved_reasons) + len(flags) \
+            + np.arange(len(refunding))
         pa, _ = _pa()
-        tail = ([pa.array([*mfn_reasons, *self.reason_texts, *moved_reasons], type=pa.large_string()), total_tail],
-                rows.stacked(mfn_reason_at, reason_at,
-                             np.arange(n) + len(mfn_reasons) + len(self.reason_texts) + len(moved_reasons)))
-        return _glued(rows.count, (_prefixes(result, start, stop), rows.entry), head, *duty, tail)
+        tail = ([mfn_reasons, pa.array([*self.reason_texts, *moved_reasons, *(f + ",,\n" for f in flags)],
+                                       type=pa.large_string()), refunds],
+                rows.stacked(mfn_reason_at, reason_at, total_at))
+        prefixes = _glued(n, *_prefix_pieces(result, start, stop, self.escaped))
+        return _glued(rows.count, (prefixes, rows.entry), head, *duty, tail)
 
     def pieces(self, start: int, stop: int, header: bool) -> list:
         """The header (if asked) and the bytes of the lines of entries start..stop."""
@@ -282,6 +322,7 @@ class WideCsv:
     def __init__(self, result, layer_columns: list[str]):
         self.result, self.layer_columns = result, layer_columns
         self.header = ",".join(_csv_fields([*ENTRY_COLUMNS, *layer_columns, *ENTRY_TAIL, *REFUND_COLUMNS])) + "\n"
+        self.escaped = _Escaped()
 
     def pieces(self, start: int, stop: int, header: bool) -> list:
         """The header (if asked) and the bytes of the lines of entries start..stop."""
@@ -296,11 +337,11 @@ class WideCsv:
         for column in range(k):  # no duty is 0.00, never -0.00
             values = dense[:, column]
             layer_fields += _money_pieces(np.where(values == 0, 0.0, values), ",")
-        lines = _glued(n, *_prefix_pieces(result, start, stop), _short(chunk["mfn_rate"].to_numpy(), ","),
+        lines = _glued(n, *_prefix_pieces(result, start, stop, self.escaped), _short(chunk["mfn_rate"].to_numpy(), ","),
                        *_money_pieces(chunk["mfn_duty"].to_numpy(), ","), *layer_fields,
                        *_money_pieces(chunk["additional_duty"].to_numpy(), ","),
                        *_money_pieces(chunk["duty_total"].to_numpy(), ","), _short(chunk["total_rate"].to_numpy(), ","),
-                       _categories(chunk["mfn_reason"], ","), _categories(refund["refund_route"], ","),
+                       self.escaped(chunk["mfn_reason"], ","), _categories(refund["refund_route"], ","),
                        *_refund_pieces(refund, "\n"))
         return head + [_bytes(lines)]
 
