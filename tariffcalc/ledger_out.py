@@ -393,12 +393,45 @@ def duty_run_csv(run, wide: bool = False, products=None, as_bytes: bool = False)
         first = False
 
 
+def _behind(write, items) -> None:
+    """``write(item)`` for each of ``items``, on a second thread one item behind: the file writers
+    release the GIL, so the next item is made (priced, formatted) while one is written. At most
+    two items wait (one queued, one being written); the first failure of either side is raised."""
+    import queue
+    import threading
+
+    waiting, failed, stop = queue.Queue(maxsize=1), [], threading.Event()
+
+    def work():
+        while (item := waiting.get()) is not None:
+            if not (stop.is_set() or failed):
+                try:
+                    write(item)
+                except BaseException as error:  # noqa: BLE001 - raised again on the calling thread
+                    failed.append(error)
+
+    thread = threading.Thread(target=work, name="tariffcalc-writer", daemon=True)
+    thread.start()
+    try:
+        for item in items:
+            if failed:
+                break
+            waiting.put(item)
+    except BaseException:
+        stop.set()  # interrupted: write nothing more
+        raise
+    finally:
+        waiting.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
+
+
 def _write_bytes(pieces):
-    """A ``write_files`` content that writes byte pieces to the temporary file."""
+    """A ``write_files`` content that writes byte pieces to the temporary file (``_behind``)."""
     def write(path):
         with open(path, "wb") as handle:
-            for piece in pieces:
-                handle.write(piece)
+            _behind(handle.write, pieces)
     return write
 
 
@@ -431,83 +464,123 @@ def _dictionary(at: np.ndarray, texts):
     pa, _ = _pa()
     codes, distinct = pd.factorize(np.asarray(texts, dtype=object))  # the dictionary, each text once
     at = np.asarray(at, dtype=np.int64)
-    taken = np.where(at < 0, 0, codes[np.clip(at, 0, None)] if len(codes) else 0)
-    return pa.DictionaryArray.from_arrays(pa.array(taken.astype(np.int32), mask=at < 0),
+    blank = at < 0
+    taken = codes.astype(np.int32)[np.where(blank, 0, at)] if len(codes) else np.zeros(len(at), dtype=np.int32)
+    return pa.DictionaryArray.from_arrays(pa.array(taken, mask=blank if blank.any() else None),
                                           pa.array(np.asarray(distinct, dtype=object), type=pa.string()))
 
 
+class _Dictionary:
+    """A dictionary column of few distinct texts, each once: ``codes`` maps positions in ``texts``
+    (as given, repeats allowed) to the dictionary's."""
+
+    def __init__(self, texts):
+        pa, _ = _pa()
+        codes, distinct = pd.factorize(np.asarray(texts, dtype=object))
+        self.codes = codes.astype(np.int32)
+        self.dictionary = pa.array(np.asarray(distinct, dtype=object), type=pa.string())
+
+    def column(self, at: np.ndarray):
+        """The column whose row i is text ``at[i]`` (given codes already mapped by ``codes``)."""
+        pa, _ = _pa()
+        return pa.DictionaryArray.from_arrays(pa.array(np.asarray(at, dtype=np.int32)), self.dictionary)
+
+
+class LinesTable:
+    """The tidy lines of a priced result as Arrow tables, a slice of entries at a time (``table``):
+    what depends on the layer rows only is worked out once."""
+
+    def __init__(self, result):
+        self.result = result
+        layers = result.layers
+        self.layer_texts = {}  # column: (dictionary, code of the MFN line, of each layer row, of the total line)
+        for column, mfn_text, total_text in (("layer_id", "mfn", ""), ("name", "MFN", TOTAL_NAME),
+                                             ("authority", "MFN", "")):
+            at, texts = pd.factorize(layers[column].astype(str).to_numpy(dtype=object))
+            dictionary = _Dictionary([mfn_text, total_text, *texts])
+            self.layer_texts[column] = dictionary, dictionary.codes[0], dictionary.codes[2 + at], dictionary.codes[1]
+        self.reason_at, self.reasons = pd.factorize(layers["reason"].astype(str).to_numpy(dtype=object))
+        self.mfn_reasons = {}  # the categories of the MFN reasons (shared by the chunks): their texts
+        self.rate = layers["rate"].to_numpy(dtype=float)
+        self.applies = layers["applies"].to_numpy(dtype=bool)
+
+    def table(self, start: int, stop: int):
+        """The lines of entries start..stop (``duties.LINE_COLUMNS``): per entry an MFN row, its
+        layer rows, its total row; dates as dates; the texts of few distinct values (all but
+        entry_id) as dictionary columns."""
+        pa, _ = _pa()
+        result = self.result
+        lines = result.line_arrays(start, stop)
+        chunk = result.entries.iloc[start:stop]
+        rows = _Rows(lines, start, stop - start)
+        entry = rows.entry
+
+        def per_entry(values):  # a value per entry, on each of its lines
+            return np.asarray(values)[entry]
+
+        def texts(values):  # a categorical column of the entries, on each line
+            at, names = _categorical(values)
+            dictionary = _Dictionary(names)
+            at = at[entry]
+            blank = at < 0
+            codes = dictionary.codes[np.where(blank, 0, at)] if len(names) else np.zeros(len(at), dtype=np.int32)
+            return pa.DictionaryArray.from_arrays(pa.array(codes, mask=blank if blank.any() else None),
+                                                  dictionary.dictionary)
+
+        def same(text):  # one text on every row
+            return pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows.count, dtype=np.int32)),
+                                                  pa.array([text], type=pa.string()))
+
+        def layer_text(column):  # the MFN row's, the layer's, the total row's
+            dictionary, mfn, layer, total = self.layer_texts[column]
+            return dictionary.column(rows.stacked(mfn, layer[lines.layer], total))
+
+        mfn_reasons = chunk["mfn_reason"]
+        mfn_at, mfn_texts = _categorical(mfn_reasons)
+        moved = np.flatnonzero(lines.transit)
+        transit = duties.line_reasons(result, lines)[moved] if len(moved) else np.array([], dtype=object)
+        layer_reason = self.reason_at[lines.layer] + len(mfn_texts) + 2
+        layer_reason[moved] = len(mfn_texts) + 2 + len(self.reasons) + np.arange(len(moved))
+        total_reason = np.where(chunk["duty_total"].isna().to_numpy(), 0, 1)  # UNKNOWN_TOTAL, or none
+        reason = _dictionary(rows.stacked(np.where(mfn_at < 0, 1, mfn_at + 2), layer_reason, total_reason),
+                             [UNKNOWN_TOTAL, "", *mfn_texts, *self.reasons, *transit])
+        refund = duties.refund_columns(result, start, stop)
+        route_at, routes = pd.factorize(np.asarray(refund["refund_route"], dtype=object))
+        nat = np.datetime64("NaT", "D")
+        columns = {
+            "entry_id": pa.array(chunk["entry_id"].to_numpy(dtype=object), type=pa.string()).take(pa.array(entry)),
+            "entry_date": _arrow_dates(per_entry(chunk["entry_date"].to_numpy(dtype="datetime64[D]"))),
+            "export_date": _arrow_dates(per_entry(chunk["export_date"].to_numpy(dtype="datetime64[D]"))),
+            "direction": same(result.direction.key),
+            "imposer": same(result.direction.imposer),
+            "origin": texts(chunk["origin"]),
+            "code": texts(chunk["code"]),
+            "customs_value": _arrow_floats(per_entry(chunk["customs_value"].to_numpy(dtype=float))),
+            "quantity": _arrow_floats(per_entry(chunk["quantity"].to_numpy(dtype=float))),
+            "kind": _Dictionary(["mfn", "layer", "total"]).column(rows.stacked(0, 1, 2)),
+            "layer_id": layer_text("layer_id"),
+            "name": layer_text("name"),
+            "authority": layer_text("authority"),
+            "rate": _arrow_floats(rows.stacked(chunk["mfn_rate"].to_numpy(dtype=float), self.rate[lines.layer],
+                                               np.nan)),
+            "applies": pa.array(rows.stacked(chunk["mfn_duty"].notna().to_numpy(), self.applies[lines.layer], True)),
+            "charged": _arrow_floats(rows.stacked(chunk["mfn_rate"].to_numpy(dtype=float), lines.charged,
+                                                  chunk["total_rate"].to_numpy(dtype=float))),
+            "duty": _arrow_floats(rows.stacked(chunk["mfn_duty"].to_numpy(dtype=float), lines.duty,
+                                               chunk["duty_total"].to_numpy(dtype=float))),
+            "reason": reason,
+            "refund_route": _dictionary(rows.stacked(0, 0, route_at + 1), ["", *routes]),
+            "refund_duty": _arrow_floats(rows.stacked(np.nan, np.nan, refund["refund_duty"])),
+            "refund_deadline": _arrow_dates(rows.stacked(nat, nat, np.asarray(refund["refund_deadline"],
+                                                                              dtype="datetime64[D]"))),
+            "refund_interest": _arrow_floats(rows.stacked(np.nan, np.nan, refund["refund_interest"])),
+        }
+        return pa.table([columns[c] for c in LINE_COLUMNS], names=LINE_COLUMNS)
+
+
 def lines_table(result, start: int, stop: int):
-    """The tidy lines of entries start..stop (``duties.LINE_COLUMNS``) as an Arrow table, built
-    column by column: per entry an MFN row, its layer rows, its total row; dates as dates; the
-    texts of few distinct values (all but entry_id) as dictionary columns."""
-    pa, _ = _pa()
-    layers = result.layers
-    lines = result.line_arrays(start, stop)
-    chunk = result.entries.iloc[start:stop]
-    n, m = stop - start, len(lines.entry)
-    counts = np.bincount(lines.entry - start, minlength=n)
-    block = np.cumsum(counts + 2) - (counts + 2)
-    order = np.empty(m + 2 * n, dtype=np.int64)  # rows: the MFN rows, the layer rows, the total rows
-    order[block] = np.arange(n)
-    order[block + counts + 1] = np.arange(n) + n + m
-    within = np.arange(m) - np.repeat(np.cumsum(counts) - counts, counts)
-    order[np.repeat(block + 1, counts) + within] = n + np.arange(m)
-    entry = np.concatenate([np.arange(n), lines.entry - start, np.arange(n)])[order]
-    rows = len(order)
-
-    def stacked(mfn, layer, total):  # numbers (or indices) of the MFN, layer and total rows, in row order
-        return np.concatenate([np.broadcast_to(mfn, n), np.broadcast_to(layer, m), np.broadcast_to(total, n)])[order]
-
-    def same(text):  # one text on every row
-        return _dictionary(np.zeros(rows, dtype=np.int64), [text])
-
-    def layer_text(column, mfn_text, total_text):  # the MFN row's, the layer's, the total row's
-        at, texts = pd.factorize(layers[column].astype(str).to_numpy(dtype=object))
-        return _dictionary(stacked(0, 2 + at[lines.layer], 1), [mfn_text, total_text, *texts])
-
-    mfn_at, mfn_texts = _categorical(chunk["mfn_reason"])
-    layer_at, layer_texts = pd.factorize(layers["reason"].astype(str).to_numpy(dtype=object))
-    layer_reason = layer_at[lines.layer] + len(mfn_texts) + 2
-    moved = np.flatnonzero(lines.transit)
-    transit = duties.line_reasons(result, lines)[moved] if len(moved) else np.array([], dtype=object)
-    layer_reason[moved] = len(mfn_texts) + 2 + len(layer_texts) + np.arange(len(moved))
-    total_reason = np.where(chunk["duty_total"].isna().to_numpy(), 0, 1)  # UNKNOWN_TOTAL, or none
-    reason = _dictionary(stacked(np.where(mfn_at < 0, 1, mfn_at + 2), layer_reason, total_reason),
-                         [UNKNOWN_TOTAL, "", *mfn_texts, *layer_texts, *transit])
-    refund = duties.refund_columns(result, start, stop)
-    route_at, routes = pd.factorize(np.asarray(refund["refund_route"], dtype=object))
-    origin_at, origins = _categorical(chunk["origin"])
-    code_at, codes = _categorical(chunk["code"])
-    nat = np.datetime64("NaT", "D")
-    columns = {
-        "entry_id": pa.array(chunk["entry_id"].to_numpy(dtype=object), type=pa.string()).take(pa.array(entry)),
-        "entry_date": _arrow_dates(chunk["entry_date"].to_numpy(dtype="datetime64[D]")[entry]),
-        "export_date": _arrow_dates(chunk["export_date"].to_numpy(dtype="datetime64[D]")[entry]),
-        "direction": same(result.direction.key),
-        "imposer": same(result.direction.imposer),
-        "origin": _dictionary(origin_at[entry], origins),
-        "code": _dictionary(code_at[entry], codes),
-        "customs_value": _arrow_floats(chunk["customs_value"].to_numpy(dtype=float)[entry]),
-        "quantity": _arrow_floats(chunk["quantity"].to_numpy(dtype=float)[entry]),
-        "kind": _dictionary(stacked(0, 1, 2), ["mfn", "layer", "total"]),
-        "layer_id": layer_text("layer_id", "mfn", ""),
-        "name": layer_text("name", "MFN", TOTAL_NAME),
-        "authority": layer_text("authority", "MFN", ""),
-        "rate": _arrow_floats(stacked(chunk["mfn_rate"].to_numpy(dtype=float), layers["rate"].to_numpy(dtype=float)[lines.layer],
-                                np.nan)),
-        "applies": pa.array(stacked(chunk["mfn_duty"].notna().to_numpy(), layers["applies"].to_numpy(dtype=bool)[lines.layer],
-                                    True)),
-        "charged": _arrow_floats(stacked(chunk["mfn_rate"].to_numpy(dtype=float), lines.charged,
-                                   chunk["total_rate"].to_numpy(dtype=float))),
-        "duty": _arrow_floats(stacked(chunk["mfn_duty"].to_numpy(dtype=float), lines.duty,
-                                chunk["duty_total"].to_numpy(dtype=float))),
-        "reason": reason,
-        "refund_route": _dictionary(stacked(0, 0, route_at + 1), ["", *routes]),
-        "refund_duty": _arrow_floats(stacked(np.nan, np.nan, refund["refund_duty"])),
-        "refund_deadline": _arrow_dates(stacked(nat, nat, np.asarray(refund["refund_deadline"], dtype="datetime64[D]"))),
-        "refund_interest": _arrow_floats(stacked(np.nan, np.nan, refund["refund_interest"])),
-    }
-    return pa.table([columns[c] for c in LINE_COLUMNS], names=LINE_COLUMNS)
+    """The tidy lines of entries start..stop as an Arrow table (``LinesTable.table``)."""
+    return LinesTable(result).table(start, stop)
 
 
 def wide_table(result, start: int, stop: int, layer_columns: list[str]):
@@ -533,21 +606,37 @@ def write_duty_parquet(run, path, wide: bool = False, chunk_entries: int = CHUNK
 
     from .partition import wide_layer_columns
 
-    writer, layer_columns = None, None
-    try:
+    def tables():
+        layer_columns = None
         for result in run.results():
             if wide and layer_columns is None:
                 layer_columns = wide_layer_columns(run.products, result.direction.key, run.options["include_threatened"])
-            n = len(result.entries)
+            n, lines = len(result.entries), None if wide else LinesTable(result)
             for start in range(0, max(n, 1), chunk_entries):
                 stop = min(start + chunk_entries, n)
-                table = wide_table(result, start, stop, layer_columns) if wide else lines_table(result, start, stop)
-                if writer is None:
-                    writer = pq.ParquetWriter(path, table.schema)
-                writer.write_table(table.cast(writer.schema))
+                yield wide_table(result, start, stop, layer_columns) if wide else lines.table(start, stop)
+
+    writer = []
+
+    def write(table):
+        if not writer:
+            writer.append(pq.ParquetWriter(path, table.schema, use_dictionary=_dictionary_encoded(table.schema)))
+        writer[0].write_table(table.cast(writer[0].schema))
+
+    try:
+        _behind(write, tables())
     finally:
-        if writer is not None:
-            writer.close()
+        if writer:
+            writer[0].close()
+
+
+def _dictionary_encoded(schema) -> list[str]:
+    """The columns worth a Parquet dictionary: texts of few distinct values and dates (repeated on
+    an entry's lines). Not the entry ids nor amounts, nearly all distinct: the writer would hash
+    every value only to give up on the dictionary."""
+    pa, _ = _pa()
+    return [f.name for f in schema if f.name != "entry_id"
+            and (pa.types.is_dictionary(f.type) or pa.types.is_string(f.type) or pa.types.is_date(f.type))]
 
 
 def write_duty_run(run, output, wide: bool = False, skip_bad: bool = False, label=None) -> None:
