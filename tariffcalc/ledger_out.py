@@ -178,6 +178,8 @@ def _ids(values: np.ndarray):
     """Entry ids (all distinct), escaped only where one holds a comma, quote or line break: a piece."""
     pa, pc = _pa()
     ids = pa.array(np.asarray(values, dtype=object), type=pa.large_string())
+    if not any(c in "\x00".join(values) for c in ',"\r\n'):  # the common case, in one pass
+        return ids, np.arange(len(ids))
     odd = pc.match_substring_regex(ids, '[,"\\r\\n]')
     if pc.any(odd).as_py():
         mask = odd.to_numpy(zero_copy_only=False)
@@ -237,6 +239,15 @@ class _Rows:
         return np.concatenate(parts).take(self.order)
 
 
+def _distinct(*columns) -> tuple[np.ndarray, np.ndarray]:
+    """(number of each row's combination of ``columns``, first row of each number), NaN a value."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for values in columns:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        key, _ = pd.factorize(key * (len(uniques) + 1) + codes)
+    return key, np.unique(key, return_index=True)[1]
+
+
 class TidyCsv:
     """The tidy per-entry CSV (``duties.LINE_COLUMNS``): per entry an MFN line, one line per
     layer bearing on it, a total line; written straight from the result's arrays."""
@@ -244,24 +255,19 @@ class TidyCsv:
     def __init__(self, result):
         self.result, self.header = result, ",".join(LINE_COLUMNS) + "\n"
         layers = result.layers
-        # Layer rows repeat per key: each distinct (layer, name, authority, rate, applies) and
-        # reason is formatted once.
-        parts = pd.DataFrame({"i": layers["layer_id"].astype(str), "name": layers["name"].astype(str),
-                              "a": layers["authority"].astype(str), "rate": layers["rate"].astype(float),
-                              "ok": layers["applies"].astype(bool)})
-        at, distinct = pd.factorize(pd.MultiIndex.from_frame(parts), use_na_sentinel=False)
-        distinct = pd.DataFrame(list(distinct), columns=list(parts.columns))
-        rates, rate_at = _short(distinct["rate"].to_numpy(dtype=float))
-        texts = [f"layer,{_csv_field(i)},{_csv_field(name)},{_csv_field(a)},{rate},{'true' if ok else 'false'},"
-                 for i, name, a, rate, ok in zip(distinct["i"], distinct["name"], distinct["a"],
-                                                 np.asarray(rates, dtype=object)[rate_at], distinct["ok"])]
+        # Layer rows repeat per key: each distinct (layer, name, authority, rate, applies), with
+        # the rate it charges, and reason is formatted once.
+        ids, names, authorities = (layers[c].astype(str).to_numpy(dtype=object) for c in ("layer_id", "name", "authority"))
+        rate, applies = layers["rate"].to_numpy(dtype=float), layers["applies"].to_numpy(dtype=bool)
+        at, first = _distinct(ids, names, authorities, rate, applies)
+        rates, rate_at = _short(rate[first])
+        texts = [f"layer,{_csv_field(i)},{_csv_field(name)},{_csv_field(a)},{rates[r]},{'true' if ok else 'false'},"
+                 for i, name, a, r, ok in zip(ids[first], names[first], authorities[first], rate_at, applies[first])]
         self.layer_part = np.asarray(texts, dtype=object)[at]  # per layer row, up to the rate charged
-        charged_at, charged = pd.factorize(pd.MultiIndex.from_arrays([at, layers["charged"].astype(float)]),
-                                           use_na_sentinel=False)
-        charged = pd.DataFrame(list(charged), columns=["part", "charged"])
-        charged_texts, charged_texts_at = _short(charged["charged"].to_numpy(dtype=float), ",")
-        self.layer_texts = [texts[p] + charged_texts[c] for p, c in zip(charged["part"], charged_texts_at)]
-        self.layer_at = charged_at  # per layer row: its text up to the duty, with the rate it charges
+        charged = layers["charged"].to_numpy(dtype=float)
+        self.layer_at, first = _distinct(at, charged)  # per layer row: its text up to the duty
+        charged_texts, charged_at = _short(charged[first], ",")
+        self.layer_texts = [texts[at[row]] + charged_texts[c] for row, c in zip(first, charged_at)]
         reason_at, reasons = pd.factorize(layers["reason"].astype(str).to_numpy(dtype=object))
         self.reason_texts = [f"{r},,,,\n" for r in _csv_fields(np.asarray(reasons, dtype=object))]
         self.reason_at = reason_at
@@ -298,7 +304,7 @@ class TidyCsv:
         moved_reasons = [f"{r},,,,\n" for r in _csv_fields(duties.line_reasons(result, lines)[moved])]
         reason_at[moved] = len(mfn_reasons) + len(self.reason_texts) + np.arange(len(moved))
         refund = duties.refund_columns(result, start, stop)
-        route_at, routes = _categorical(refund["refund_route"])
+        route_at, routes = pd.factorize(refund["refund_route"])
         route_at = np.where(route_at < 0, len(routes), route_at)
         unknown = chunk["duty_total"].isna().to_numpy()  # on the total line: the MFN duty is not known
         flags = [f"{u},{r}," for u in ("", _csv_field(UNKNOWN_TOTAL)) for r in [*_csv_fields(routes), ""]]
@@ -349,7 +355,7 @@ class WideCsv:
                        *_money_pieces(chunk["mfn_duty"].to_numpy(), ","), *layer_fields,
                        *_money_pieces(chunk["additional_duty"].to_numpy(), ","),
                        *_money_pieces(chunk["duty_total"].to_numpy(), ","), _short(chunk["total_rate"].to_numpy(), ","),
-                       self.escaped(chunk["mfn_reason"], ","), _categories(refund["refund_route"], ","),
+                       self.escaped(chunk["mfn_reason"], ","), _indexed(*pd.factorize(refund["refund_route"]), ","),
                        *_refund_pieces(refund, "\n"))
         return head + [_bytes(lines)]
 
