@@ -31,10 +31,21 @@ _csv_field = csv_field
 _MONEY_TAILS = [f".{h:02d}" for h in range(100)]  # the cents of an amount: '.00' .. '.99'
 
 
+_QUOTED = np.zeros(256, dtype=bool)  # the bytes that make a field quoted
+_QUOTED[[ord(c) for c in ',"\r\n']] = True
+
+
+def _any_quoted(texts) -> bool:
+    """Whether any of an Arrow string array's texts needs quoting: one look at its bytes."""
+    data = texts.buffers()[2]
+    return data is not None and bool(_QUOTED[np.frombuffer(data, dtype=np.uint8)].any())
+
+
 def _csv_fields(values) -> np.ndarray:
     """Many fields at once; the common case, nothing to quote, is found in one pass over the text."""
+    pa, _ = _pa()
     values = np.asarray(values, dtype=object)
-    if not any(c in "\x00".join(values) for c in ',"\r\n'):
+    if not _any_quoted(pa.array(values, type=pa.large_string())):
         return values
     return np.array([_csv_field(v) for v in values], dtype=object)
 
@@ -178,7 +189,7 @@ def _ids(values: np.ndarray):
     """Entry ids (all distinct), escaped only where one holds a comma, quote or line break: a piece."""
     pa, pc = _pa()
     ids = pa.array(np.asarray(values, dtype=object), type=pa.large_string())
-    if not any(c in "\x00".join(values) for c in ',"\r\n'):  # the common case, in one pass
+    if not _any_quoted(ids):  # the common case
         return ids, np.arange(len(ids))
     odd = pc.match_substring_regex(ids, '[,"\\r\\n]')
     if pc.any(odd).as_py():
@@ -261,8 +272,9 @@ class TidyCsv:
         rate, applies = layers["rate"].to_numpy(dtype=float), layers["applies"].to_numpy(dtype=bool)
         at, first = _distinct(ids, names, authorities, rate, applies)
         rates, rate_at = _short(rate[first])
-        texts = [f"layer,{_csv_field(i)},{_csv_field(name)},{_csv_field(a)},{rates[r]},{'true' if ok else 'false'},"
-                 for i, name, a, r, ok in zip(ids[first], names[first], authorities[first], rate_at, applies[first])]
+        texts = [f"layer,{i},{name},{a},{rates[r]},{'true' if ok else 'false'},"
+                 for i, name, a, r, ok in zip(_csv_fields(ids[first]), _csv_fields(names[first]),
+                                              _csv_fields(authorities[first]), rate_at, applies[first])]
         self.layer_part = np.asarray(texts, dtype=object)[at]  # per layer row, up to the rate charged
         charged = layers["charged"].to_numpy(dtype=float)
         self.layer_at, first = _distinct(at, charged)  # per layer row: its text up to the duty
