@@ -678,7 +678,8 @@ def write_duty_parquet(run, path, wide: bool = False, chunk_entries: int = CHUNK
             stop = min(start + chunk_entries, n)
             table = wide_table(result, start, stop, layer_columns) if wide else lines.table(start, stop)
             if not writer:
-                writer.append(pq.ParquetWriter(path, table.schema, use_dictionary=_dictionary_encoded(table.schema)))
+                writer.append(pq.ParquetWriter(path, table.schema, use_dictionary=_dictionary_encoded(table.schema),
+                                               write_statistics=_with_statistics(table.schema)))
             writer[0].write_table(table.cast(writer[0].schema))
 
     try:
@@ -686,6 +687,14 @@ def write_duty_parquet(run, path, wide: bool = False, chunk_entries: int = CHUNK
     finally:
         if writer:
             writer[0].close()
+
+
+def _with_statistics(schema) -> list[str]:
+    """The columns given min/max statistics: not the dictionary columns, whose statistics pyarrow
+    works out row by row (a third of the writer's time) and which could prune no row group (each
+    chunk holds most codes, kinds and reasons)."""
+    pa, _ = _pa()
+    return [f.name for f in schema if not pa.types.is_dictionary(f.type)]
 
 
 def _dictionary_encoded(schema) -> list[str]:
