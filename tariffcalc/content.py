@@ -119,8 +119,12 @@ def _read_estimates(path: str) -> pd.DataFrame:
     header = [c.strip() for c in next(reader, [])]
     if tuple(header) != ESTIMATE_COLUMNS:
         raise DataError(path, number + 1, f"header must be {','.join(ESTIMATE_COLUMNS)}")
-    codes, values, seen = [], [], {}
-    for offset, record in enumerate(reader, 1):
+    records = list(reader)
+    frame = _plain_estimates(records, len(header))
+    if frame is not None:
+        return frame
+    codes, values, seen = [], [], {}  # the careful loop: it finds and names the first problem
+    for offset, record in enumerate(records, 1):
         line = number + 1 + offset
         if not any(cell.strip() for cell in record):
             continue
@@ -144,6 +148,26 @@ def _read_estimates(path: str) -> pd.DataFrame:
         codes.append(code)
         values.append(shares)
     return pd.DataFrame(values, index=pd.Index(codes, name="code"), columns=list(CONTENTS))
+
+
+def _plain_estimates(records: list, width: int) -> pd.DataFrame | None:
+    """The table of an estimates file without any problem, checked column-wise (6,400 rows are
+    read on a cold start); None as soon as anything is unusual: the careful loop then names it."""
+    if not records or [] in records or set(map(len, records)) != {width}:
+        return None
+    columns = list(zip(*records))
+    codes = list(map(str.strip, columns[0]))
+    joined = "".join(codes)  # plain ASCII digits of a valid length, each code once
+    if not (joined.isascii() and joined.isdigit() and set(map(len, codes)) <= set(VALID_LENGTHS)
+            and len(set(codes)) == len(codes)):
+        return None
+    try:
+        shares = np.array([list(map(float, column)) for column in columns[1:]], dtype=float).T
+    except ValueError:
+        return None
+    if not ((shares >= 0) & (shares <= 1)).all():  # NaN fails too
+        return None
+    return pd.DataFrame(shares, index=pd.Index(codes, name="code"), columns=list(CONTENTS))
 
 
 def content_shares(frame: pd.DataFrame, estimates: ContentEstimates | None, declared: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -142,3 +142,98 @@ def test_list_files_read_column_wise_as_row_by_row(monkeypatch):
     monkeypatch.setattr(loader, "_plain_rows", lambda *args: None)
     slow = [loader._read_list_file(path, None) for path in files]
     assert len(files) > 50 and fast == slow
+
+
+_LIST_BODIES = {
+    "plain": "code,description\n7208,steel\n720810,\"flat, rolled\"\n",
+    "blank lines": "code,start,end,description\n\n7208,,,a\n\n7209,2025-01-01,,b\n",
+    "spaces": "code,start,end,description\n 7208 , 2025-01-01 ,,a\n",
+    "dotted code": "code,description\n7208.10,a\n",
+    "odd length": "code,description\n720,a\n",
+    "wide digits": "code,description\n\uff17\uff12\uff10\uff18,a\n",
+    "fields": "code,description\n7208,a,b\n",
+    "bad date": "code,start,end,description\n7208,2025-13-01,,a\n",
+    "end before start": "code,start,end,description\n7208,2025-02-01,2025-01-01,a\n",
+    "repeat, dates apart": "code,start,end,description\n7208,,2025-01-01,a\n7209,,,b\n7208,2025-01-01,,c\n",
+    "repeat, dates overlap": "code,start,end,description\n7208,,2025-02-01,a\n7208,2025-01-01,,c\n",
+    "repeat, undated": "code,description\n7208,a\n7208,b\n",
+    "condition": "code,start,end,description,condition\n7208,,,a,cond-x\n7209,,,b, \n",
+    "quoted line break": "code,description\n7208,\"a\nb\"\n7209,c\n",
+    "header only": "code,description\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_LIST_BODIES))
+def test_list_file_edge_cases_read_column_wise_as_row_by_row(tmp_path, monkeypatch, name):
+    """Blank lines, spaces, repeated codes, bad dates, ...: the column-wise reading gives the rows
+    (or the error, found by the careful loop) that the row-by-row loop gives."""
+    from tariffcalc import loader
+
+    path = tmp_path / "list.csv"
+    path.write_text("# source: https://example.org\n" + _LIST_BODIES[name], encoding="utf-8")
+
+    def read():
+        try:
+            return loader._read_list_file(path, None)
+        except DataError as exc:
+            return str(exc)
+
+    fast = read()
+    monkeypatch.setattr(loader, "_plain_rows", lambda *args: None)
+    assert fast == read()
+
+
+_ESTIMATE_BODIES = {
+    "plain": "7208,1,0,0\n8471,0.05,0.1,0.02\n",
+    "spaces": " 7208 , 0.5 ,0,0\n",
+    "blank line": "7208,1,0,0\n\n8471,0.1,0,0\n",
+    "dotted code": "7208.10,1,0,0\n",
+    "repeat": "7208,1,0,0\n7208,0.5,0,0\n",
+    "not a number": "7208,x,0,0\n",
+    "nan": "7208,nan,0,0\n",
+    "above one": "7208,1.5,0,0\n",
+    "fields": "7208,1,0\n",
+    "no rows": "",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_ESTIMATE_BODIES))
+def test_content_estimates_read_column_wise_as_row_by_row(tmp_path, monkeypatch, name):
+    """The column-wise reading of a content estimates file gives the table (or the error) of the
+    row-by-row loop."""
+    import pandas as pd
+
+    from tariffcalc import content
+
+    path = tmp_path / "estimates.csv"
+    path.write_text("# source: https://example.org\ncode,steel,aluminum,copper\n" + _ESTIMATE_BODIES[name],
+                    encoding="utf-8")
+    build = content._read_estimates.__wrapped__.__wrapped__  # neither lru_cache nor the disk cache
+
+    def read():
+        try:
+            return build(str(path))
+        except DataError as exc:
+            return str(exc)
+
+    fast = read()
+    monkeypatch.setattr(content, "_plain_estimates", lambda *args: None)
+    slow = read()
+    if isinstance(slow, str):
+        assert fast == slow
+    else:
+        pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+
+
+def test_shipped_content_estimates_read_column_wise_as_row_by_row(monkeypatch):
+    import pandas as pd
+
+    from tariffcalc import content
+    from tariffcalc.loader import bundled_data_dir
+
+    build = content._read_estimates.__wrapped__.__wrapped__
+    path = str(bundled_data_dir() / "content" / "us-metal-content-bea.csv")
+    fast = build(path)
+    monkeypatch.setattr(content, "_plain_estimates", lambda *args: None)
+    pd.testing.assert_frame_equal(fast, build(path), check_exact=True)
+    assert len(fast) > 5000
