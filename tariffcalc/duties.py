@@ -932,12 +932,15 @@ def line_reasons(result: DutyResult, lines: Lines) -> np.ndarray:
     """The reason of each layer line of ``lines`` (``result.line_arrays``): its layer's reason, plus
     the in-transit note where the in-transit rate applied."""
     layers = result.layers
-    reason = layers["reason"].to_numpy(dtype=object)[lines.layer]
+    texts = layers["reason"].to_numpy(dtype=object)
+    reason = texts[lines.layer]
     moved = np.flatnonzero(lines.transit)
-    if len(moved):
-        picked = layers.iloc[lines.layer[moved]]
-        reason[moved] = [r + transit_note(a, b, rate) for r, a, b, rate in
-                         zip(reason[moved], picked["transit_loaded"], picked["transit_entered"], picked["transit_rate"])]
+    if len(moved):  # each layer row's note written once: its lines are many
+        rows, at = np.unique(lines.layer[moved], return_inverse=True)
+        picked = layers.iloc[rows]
+        noted = [r + transit_note(a, b, rate) for r, a, b, rate in
+                 zip(texts[rows], picked["transit_loaded"], picked["transit_entered"], picked["transit_rate"])]
+        reason[moved] = np.array(noted, dtype=object)[at]
     return reason
 
 
