@@ -738,6 +738,36 @@ def is_parquet(path) -> bool:
     return Path(path).suffix.lower() in PARQUET_SUFFIXES
 
 
+def _arrow_frame(batch, names: dict) -> pd.DataFrame:
+    """An Arrow batch as the CSV reader gives it, straight from Arrow: texts as Python strings
+    (not pandas' Arrow-backed strings, converted back and forth by every check), the columns
+    that repeat (``REPEATING``) as categoricals from Arrow's dictionary encoding, an empty
+    text as blank; other types as pandas makes them (``_text_columns`` turns them to text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    repeating = {names[f] for f in REPEATING if f in names}
+    out = {}
+    for name, column in zip(batch.schema.names, batch.columns):
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            out[name] = column.to_pandas()
+            continue
+        column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
+        if name in repeating:
+            encoded = column.dictionary_encode()
+            codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+            out[name] = pd.Categorical.from_codes(codes, categories=pd.Index(encoded.dictionary.to_pylist(),
+                                                                             dtype=object))
+        else:
+            text = column.to_numpy(zero_copy_only=False)
+            blank = column.is_null().to_numpy(zero_copy_only=False)
+            if blank.any():  # the array Arrow gives may be read-only
+                text = text.copy()
+                text[blank] = np.nan
+            out[name] = pd.Series(text, dtype=object)
+    return pd.DataFrame(out)
+
+
 def _text_columns(frame: pd.DataFrame, names: dict) -> pd.DataFrame:
     """A frame from Parquet or from a caller as the CSV reader gives it: text (NaN if blank),
     dates as YYYY-MM-DD, number columns as numbers where they are numbers."""
@@ -751,14 +781,17 @@ def _text_columns(frame: pd.DataFrame, names: dict) -> pd.DataFrame:
             out[column] = values.dt.strftime("%Y-%m-%d").astype(object)
         elif values.dtype.kind in "fiub":
             out[column] = values.astype(object).map(_number_text)
+        elif isinstance(values.dtype, pd.CategoricalDtype) and all(isinstance(c, str) for c in values.cat.categories):
+            out[column] = values.cat.remove_categories([""]) if "" in values.cat.categories else values
         else:
             text = values.to_numpy(dtype=object)
+            text = text if text.flags.writeable else text.copy()  # Arrow's may be read-only
             blank = pd.isna(text)
             if not all(isinstance(v, str) for v in text[~blank][:1000]):
                 text = np.array([v if isinstance(v, str) or b else str(v) for v, b in zip(text, blank)], dtype=object)
             text[blank] = np.nan
             text[~blank & (text == "")] = np.nan  # as the CSV reader reads an empty field
-            out[column] = text
+            out[column] = pd.Series(text, index=frame.index, dtype=object)  # no inference of a string dtype
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -787,7 +820,7 @@ def _parquet_chunks(path, names: dict, chunk_rows: int, progress):
     handle = pq.ParquetFile(path)
     total, first = handle.metadata.num_rows, 1
     for batch in handle.iter_batches(batch_size=chunk_rows, columns=list(dict.fromkeys(names.values()))):
-        raw = _text_columns(batch.to_pandas(), names)
+        raw = _text_columns(_arrow_frame(batch, names), names)
         raw["_row"] = np.arange(first, first + len(raw))
         first += len(raw)
         if progress:
