@@ -271,13 +271,7 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids, imposer: str |
 
 def _line_vintages(products: ProductEngine, imposer: str, codes: np.ndarray) -> np.ndarray:
     """(codes x vintages): whether each code stands for a line of each of the imposer's schedules."""
-    vintages, _ = products.schedules.vintage_numbers(imposer, [])
-    starts = pd.to_datetime([v.start for v in vintages])
-    asked = pd.DataFrame({"code": np.repeat(np.asarray(codes, dtype=object), len(starts)),
-                          "date": np.tile(starts.to_numpy("datetime64[ns]"), len(codes))})
-    lines = products.schedules.resolve(imposer, asked["code"], asked["date"])
-    found = pd.MultiIndex.from_frame(asked).isin(pd.MultiIndex.from_frame(lines[["code", "date"]]))
-    return found.reshape(len(codes), len(starts))
+    return products.schedules.stands_for_lines(imposer, codes)
 
 
 def entry_assumptions(ledger: Ledger, products: ProductEngine) -> tuple[list[Contents], np.ndarray]:
@@ -616,10 +610,8 @@ def _not_lines(ledger: Ledger, products: ProductEngine, memo: PricingMemo | None
     memo = PricingMemo() if memo is None else memo
     known = [(imposer, c, v) for c, v in zip(asked["code"].tolist(), (used % len(starts)).tolist())]
     new = [i for i, k in enumerate(known) if k not in memo.is_line]
-    if new:  # each (code, vintage) resolved once across the chunks sharing ``memo``
-        lines = schedules.resolve(imposer, asked["code"].iloc[new], asked["date"].iloc[new])
-        found = pd.MultiIndex.from_frame(lines[["code", "date"]])
-        line = pd.MultiIndex.from_frame(asked.iloc[new]).isin(found)
+    if new:  # each (code, vintage) looked up once across the chunks sharing ``memo``
+        line = schedules.stands_for_lines(imposer, asked["code"].to_numpy(dtype=object)[new], (used % len(starts))[new])
         memo.is_line.update(zip((known[i] for i in new), line.tolist()))
     lost = ~np.array([memo.is_line[k] for k in known], dtype=bool)
     if lost.any():  # a product list in force may name the code in full: a line of its date

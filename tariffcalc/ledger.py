@@ -22,7 +22,7 @@ import pandas as pd
 from .codes import code_problem
 from .engine import EARLIEST, LATEST
 from .errors import TariffcalcError
-from .model import CONTENTS, DIRECTION_OF_ORIGIN
+from .model import CONTENTS, COUNTRY_NAMES, DIRECTION_OF_ORIGIN, SIDES
 
 # What the importer knows of the goods, as ``rate --assume``/``--content`` take it: condition ids
 # separated by ';', and the value of each metal content, in the ledger's currency.
@@ -36,6 +36,10 @@ NUMBERS = ("customs_value", "quantity", *CONTENT_FIELDS)
 REPEATING = ("entry_date", "export_date", "origin", "liquidation_date", "entry_summary_date", "assume")
 UNLIQUIDATED = "unliquidated"  # written in liquidation_date for an entry not liquidated yet
 CHUNK_ROWS = 250_000
+# One ledger is priced in one direction (its currency, its schedules): the origins name it.
+MIXED_DIRECTIONS = ("the ledger mixes goods of " + " with goods of ".join(
+    f"{'/'.join(side.origins)} (duties of {COUNTRY_NAMES.get(side.imposer, side.imposer)}, {side.currency})"
+    for side in SIDES) + ": run with " + ", then ".join(f"--direction {side.key}" for side in SIDES))
 # The largest customs value and quantity accepted (README "Ledgers"): a quadrillion is thirty times
 # a year of world trade; above it duties lose cents to rounding, and 1e308 would price as Infinity.
 MAX_CUSTOMS_VALUE = 1e15
@@ -347,7 +351,9 @@ class _Checker:
 
     def message(self, raw: pd.DataFrame, i: int, kind: Problem, problem, condition_problem=None) -> str:
         def text(name):
-            value = self.column(raw, name).iloc[i]
+            if name not in self.names:  # not a Series of blanks per message: a chunk of bad rows stays linear
+                return ""
+            value = raw[self.names[name]].iat[i]
             return "" if pd.isna(value) else f"{value:g}" if isinstance(value, float) else str(value).strip()
 
         allowed = ", ".join(o for o, d in DIRECTION_OF_ORIGIN.items() if self.direction in ("both", d))
@@ -665,8 +671,7 @@ def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = Fa
     found = sorted({DIRECTION_OF_ORIGIN[o] for o in entries["origin"].cat.categories})
     if direction == "both":
         if len(found) > 1:
-            raise LedgerError(path, None, "the ledger mixes goods from the US (China's duties, CNY) with goods "
-                                          "from CN/HK/MO (US duties, USD): run with --direction us, then --direction cn")
+            raise LedgerError(path, None, MIXED_DIRECTIONS)
         direction = found[0] if found else "us"
     return Ledger(str(path), direction, entries, rejects.reset_index(drop=True), names, skip_bad)
 
@@ -804,7 +809,8 @@ class _SeenIds:
         return pd.util.hash_array(np.asarray(ids, dtype=object), categorize=False)
 
     def find(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(row, file number) of the earlier occurrence of each hash; -1 where none."""
+        """(row, file number) of the earlier occurrence of each hash; -1 where none. Sorted
+        hashes are found several times faster (the runs are read in order, not at random)."""
         row = np.full(len(hashes), -1, dtype=np.int64)
         file = np.full(len(hashes), -1, dtype=np.int64)
         for keys, rows, files in self.runs:
@@ -813,8 +819,9 @@ class _SeenIds:
             row[hit], file[hit] = rows[at[hit]], files[at[hit]]
         return row, file
 
-    def add(self, hashes: np.ndarray, rows: np.ndarray, file: int) -> None:
-        order = np.argsort(hashes, kind="stable")
+    def add(self, hashes: np.ndarray, rows: np.ndarray, file: int, ordered: bool = False) -> None:
+        """Keep ``hashes`` (already sorted if ``ordered``) with their rows, of file ``file``."""
+        order = np.arange(len(hashes)) if ordered else np.argsort(hashes, kind="stable")
         rows = np.asarray(rows)
         # 8 bytes of hash, 4 of row and 2 of file an id (narrower only where they fit): a 20 M-row
         # ledger's ids take some 280 MB
@@ -961,9 +968,7 @@ class LedgerReader:
             if self.direction is None and len(found) == 1:
                 self.direction = found[0]
             if len(found) > 1 or (found and found[0] != self.direction):
-                raise LedgerError(path, None, "the ledger mixes goods from the US (China's duties, CNY) with goods "
-                                              "from CN/HK/MO (US duties, USD): run with --direction us, then "
-                                              "--direction cn")
+                raise LedgerError(path, None, MIXED_DIRECTIONS)
 
             def cells_of(rows, by_row=by_row, header=header):
                 return _as_written(by_row.loc[np.asarray(rows), header].reset_index(drop=True))
@@ -976,14 +981,23 @@ class LedgerReader:
         ids = entries["entry_id"].to_numpy(dtype=object)
         rows = entries["row"].to_numpy()
         hashes = self.seen.hashes(ids)
-        earlier_row, earlier_file = self.seen.find(hashes)
-        here = pd.Index(hashes).duplicated(keep="first")
-        if here.any():
-            first_row = pd.Series(rows, index=hashes).groupby(level=0).first()
-            earlier_row[here] = first_row.reindex(hashes[here]).to_numpy()
-            earlier_file[here] = number
+        # One stable sort serves the three steps: earlier chunks' ids found in order, repeats in
+        # this chunk next to their first (the earliest row: rows ascend), the run to keep.
+        order = np.argsort(hashes, kind="stable")
+        ordered, ordered_rows = hashes[order], rows[order]
+        found_row, found_file = self.seen.find(ordered)
+        here = np.zeros(len(order), dtype=bool)
+        here[1:] = ordered[1:] == ordered[:-1]
+        if here.any():  # a repeat names the id's first row: in an earlier chunk, else this one's first
+            first = np.maximum.accumulate(np.where(here, 0, np.arange(len(order))))[here]
+            before = found_row[first] >= 0
+            found_row[here] = np.where(before, found_row[first], ordered_rows[first])
+            found_file[here] = np.where(before, found_file[first], number)
+        kept = found_row < 0
+        self.seen.add(ordered[kept], ordered_rows[kept], number, ordered=True)
+        earlier_row, earlier_file = np.empty_like(found_row), np.empty_like(found_file)
+        earlier_row[order], earlier_file[order] = found_row, found_file
         repeated = earlier_row >= 0
-        self.seen.add(hashes[~repeated], rows[~repeated], number)
         if not repeated.any():
             return entries, _rejects([], [], [])
         where = np.array(["" if f == number else f" of {self.files[f]}" for f in earlier_file[repeated]], dtype=object)

@@ -313,10 +313,17 @@ def _charge_outside(frame: pd.DataFrame, rows: np.ndarray, stacked, engine: Engi
     metal = frame.loc[at[basis != ""], ["pair", "layer_id", "content", "content_basis"]]
     why = frame.loc[hit, ["pair", "layer_id"]].reset_index().merge(pairs, left_on="layer_id", right_on="removed") \
         .merge(metal.rename(columns={"layer_id": "trigger"}), on=["pair", "trigger"])
-    why = why.groupby("index").agg(contents=("content", lambda c: sorted(set(c))),
-                                   basis=("content_basis", lambda b: "estimate" if "estimate" in set(b)
-                                          else b.iloc[0]))
-    why = why.reindex(hit)
+    # per row hit: the sorted contents of its triggers, and 'estimate' if any trigger's share is
+    # estimated, else the first trigger's basis (one pass over sorted rows, no Python per group)
+    grouped = why.groupby("index", sort=True)
+    estimated = (why["content_basis"] == "estimate").groupby(why["index"], sort=True).any()
+    basis = pd.Series(np.where(estimated.to_numpy(), "estimate", grouped["content_basis"].first().to_numpy()),
+                      index=estimated.index, dtype=object)
+    names = why[["index", "content"]].drop_duplicates().sort_values(["index", "content"])
+    starts = np.flatnonzero(np.r_[True, np.diff(names["index"].to_numpy()) != 0]) if len(names) else []
+    contents = pd.Series([list(c) for c in np.split(names["content"].to_numpy(dtype=object), starts[1:])]
+                         if len(names) else [], index=names["index"].to_numpy()[starts], dtype=object)
+    why = pd.DataFrame({"contents": contents, "basis": basis}).reindex(hit)
     frame.loc[hit, "applies"] = True
     frame.loc[hit, "charged"] = frame.loc[hit, "rate"].to_numpy() * rest[paid]
     frame.loc[hit, "content_share"] = rest[paid]
@@ -587,8 +594,19 @@ def _fold(resolved: pd.DataFrame, line_rows: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=ANSWER_COLUMNS)
     # the reason shown for a layer that covers only some lines: one of the lines it bears on
-    rows = rows.sort_values("reason", key=lambda r: r == "not covered", kind="stable")
-    grouped = rows.groupby(keys + ["layer_id"], sort=False)
+    rows = rows.sort_values("reason", key=lambda r: r == "not covered", kind="stable").reset_index(drop=True)
+    rows["_at"] = np.arange(len(rows))  # (key, layer) answers come in the order they first appear
+    rows = rows.merge(n_lines, on=keys)
+    # A code of one line (most of a ledger's) has one row per layer: it is its own answer.
+    alone = (rows["lines"] == 1).to_numpy()
+    if alone.any():
+        alone = alone & ~rows[keys + ["layer_id"]].duplicated(keep=False).to_numpy()
+    single = rows[alone]
+    single = single.assign(reasons=single["reason"].notna().astype(int), present=1,
+                           lines_applying=single["applies"].astype(bool).astype(int), low=single["charged"],
+                           high=single["charged"], share_low=single["content_share"],
+                           share_high=single["content_share"])
+    grouped = rows[~alone].groupby(keys + ["layer_id"], sort=False)
     out = grouped.agg(step=("step", "first"), name=("name", "first"), authority=("authority", "first"),
                       scope=("scope", "first"), rate=("rate", "first"), status=("status", "first"),
                       confidence=("confidence", "first"), reason=("reason", "first"),
@@ -597,9 +615,12 @@ def _fold(resolved: pd.DataFrame, line_rows: pd.DataFrame) -> pd.DataFrame:
                       waivable=("waivable", "any"), bears=("bears", "any"),
                       conditional=("conditional", "any"), condition=("condition", "first"),
                       content=("content", "first"), content_basis=("content_basis", "first"),
-                      share_low=("content_share", "min"), share_high=("content_share", "max")).reset_index()
+                      share_low=("content_share", "min"), share_high=("content_share", "max"),
+                      lines=("lines", "first"), _at=("_at", "first")).reset_index()
+    if len(single):
+        out = pd.concat([out, single[out.columns]], ignore_index=True) if len(out) else single[out.columns]
+        out = out.sort_values("_at", kind="stable").reset_index(drop=True)
     out["content_share"] = out["share_low"].where(out["share_low"] == out["share_high"])
-    out = out.merge(n_lines, on=keys)
     short = out["present"] < out["lines"]  # lines the layer has no row for: not charged
     out.loc[short, "low"] = np.minimum(out.loc[short, "low"], 0.0)
     out.loc[short, "high"] = np.maximum(out.loc[short, "high"], 0.0)
@@ -614,17 +635,21 @@ def _fold(resolved: pd.DataFrame, line_rows: pd.DataFrame) -> pd.DataFrame:
     many = out["lines"] > 1
     alike = many & uniform & (out["reasons"] == 1) & (out["present"] == out["lines"])
     hidden = alike & (out["reason"] == "not covered")
-    tail = " (all " + out["lines"].astype(str) + " lines under this code)"
-    out.loc[alike & ~hidden, "reason"] = out["reason"] + tail
+    # the texts of codes of several lines, built for their rows only (most rows are of one line)
+    def of(mask, build):
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            part = out.loc[mask]
+            out.loc[mask, "reason"] = build(part, part["lines"].astype(str))
+
+    of(alike & ~hidden, lambda f, n: f["reason"] + " (all " + n + " lines under this code)")
     mixed = many & uniform & ~alike
-    out.loc[mixed & out["applies"], "reason"] = "applies to all " + out["lines"].astype(str) + \
-        " lines under this code (e.g. " + out["reason"] + ")"
-    out.loc[mixed & ~out["applies"], "reason"] = "not charged on any of the " + out["lines"].astype(str) + \
-        " lines under this code (e.g. " + out["reason"] + ")"
-    out.loc[out["varies"], "reason"] = (
-        "varies: applies to " + out["lines_applying"].astype(int).astype(str) + " of the " + out["lines"].astype(str)
-        + " lines under this code (" + out["low"].map("{:g}".format) + "-" + out["high"].map("{:g}".format)
-        + "%); see the lines, or ask for a longer code")
+    of(mixed & out["applies"], lambda f, n: "applies to all " + n + " lines under this code (e.g. " + f["reason"] + ")")
+    of(mixed & ~out["applies"], lambda f, n: "not charged on any of the " + n + " lines under this code (e.g. "
+       + f["reason"] + ")")
+    of(out["varies"], lambda f, n: "varies: applies to " + f["lines_applying"].astype(int).astype(str) + " of the "
+       + n + " lines under this code (" + f["low"].map("{:g}".format) + "-" + f["high"].map("{:g}".format)
+       + "%); see the lines, or ask for a longer code")
     out["lines_applying"] = out["lines_applying"].astype(int)
     return out[ANSWER_COLUMNS]
 
@@ -813,9 +838,8 @@ class ProductEngine:
         is of 2019), the code itself: the instrument proves it a line of its date."""
         lines = self.schedules.resolve(direction.imposer, codes, days)
         asked = pd.DataFrame({"code": _objects(codes), "date": _timestamps(days)}).drop_duplicates()
-        lost = asked.merge(lines[["code", "date"]].drop_duplicates().assign(_found=True), on=["code", "date"],
-                           how="left")
-        lost = lost[lost["_found"].isna()].drop(columns="_found")
+        _, number = self.schedules.vintage_numbers(direction.imposer, asked["date"].to_numpy("datetime64[D]"))
+        lost = asked[~self.schedules.stands_for_lines(direction.imposer, asked["code"].to_numpy(dtype=object), number)]
         if lost.empty:
             return lines
         table = self.index.table
@@ -835,7 +859,9 @@ class ProductEngine:
         every line is evaluated (``evaluate_pairs``: coverage, exemptions, the stacking rules), the
         in-transit rule applied when ``exported`` (one date, or a column of ``pairs``) is given,
         and the lines folded into the code's answer (``_fold``). Without ``explain`` the group
-        layers that cover none of the lines are left out (bulk use: the ledger). ``assume``: the
+        layers that cover none of the lines are left out, and ``totals`` and ``lines`` hold only
+        the codes that stand for several lines (bulk use: the ledger, which needs the totals only
+        to find the codes whose lines differ; a code of one line is that line). ``assume``: the
         conditions asserted and contents declared (default: the engine's), or a dict of them by
         group (``directions``' keys)."""
         assume = self.assume if assume is None else assume
@@ -865,9 +891,14 @@ class ProductEngine:
         if "exported" in pairs and len(rows):
             rows = self._in_transit(rows, resolved)
         layers = _fold(resolved, rows)
-        totals, lines = self._totals(resolved, rows, directions)
         keys = ["group", "code", "date"]
-        totals = through_layers(totals, layers_vary(resolved, rows[rows["applies"].astype(bool)], keys), keys)
+        if not explain:  # bulk: a code of one line has its line's answer, which cannot vary
+            resolved = resolved[resolved.groupby(keys, sort=False)["line"].transform("size").to_numpy() > 1]
+        if len(resolved) or explain:
+            totals, lines = self._totals(resolved, rows, directions)
+            totals = through_layers(totals, layers_vary(resolved, rows[rows["applies"].astype(bool)], keys), keys)
+        else:
+            totals, lines = pd.DataFrame(columns=TOTAL_COLUMNS), pd.DataFrame(columns=keys + ["line"])
         return Answers(layers, totals, lines, rows, missing)
 
     def answers(self, codes, days, direction: Direction, include_threatened: bool = False,

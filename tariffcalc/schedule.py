@@ -192,13 +192,7 @@ class Schedules:
             mine, at = np.unique(code_at[rows], return_inverse=True)  # the vintage's distinct codes
             text = np.asarray(distinct[mine], dtype=object).astype(str)
             leaves = self.leaves(vintage)
-            lo = np.searchsorted(leaves, text, side="left")
-            hi = np.searchsorted(leaves, np.char.add(text, "~"), side="left")  # '~' sorts after digits
-            parent = np.array([c[:8] if len(c) == 10 else "" for c in text], dtype=str)
-            every = _codes(str(self.root / vintage.file))
-            at_parent = np.searchsorted(every, parent).clip(max=max(len(every) - 1, 0))
-            own = (hi == lo) & (parent != "") & (every[at_parent] == parent) if len(every) else hi < lo
-            counts = np.where(own, 1, hi - lo)
+            lo, counts, own = self._spans(vintage, text)
             # each pair (in order) gets its code's lines (in schedule order)
             row_counts = counts[at]
             pair_of = np.repeat(rows, row_counts)
@@ -214,6 +208,35 @@ class Schedules:
         if not parts:
             return pd.DataFrame(columns=["code", "date", "line"])
         return pd.concat(parts, ignore_index=True)
+
+    def _spans(self, vintage: Vintage, text: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rule of ``resolve`` for codes (a str array) in one vintage: the first of the leaves
+        each stands for, how many, and whether it stands for itself (a 10-digit code whose 8-digit
+        line is in the schedule, with no leaf under it)."""
+        leaves = self.leaves(vintage)
+        lo = np.searchsorted(leaves, text, side="left")
+        hi = np.searchsorted(leaves, np.char.add(text, "~"), side="left")  # '~' sorts after digits
+        parent = np.where(np.char.str_len(text) == 10, text.astype("U8"), "")  # U8: the first 8 characters
+        every = _codes(str(self.root / vintage.file))
+        at_parent = np.searchsorted(every, parent).clip(max=max(len(every) - 1, 0))
+        own = (hi == lo) & (parent != "") & (every[at_parent] == parent) if len(every) else hi < lo
+        return lo, np.where(own, 1, hi - lo), own
+
+    def stands_for_lines(self, imposer: str, codes, numbers=None) -> np.ndarray:
+        """Whether each code stands for some line of each of the imposer's vintages (codes x
+        vintages, as ``resolve`` would find rows), or, given ``numbers`` (a vintage number per
+        code), of that vintage only. Codes are looked up once per vintage, without pairs."""
+        vintages, _ = self.vintage_numbers(imposer, [])
+        text = np.asarray(codes, dtype=object).astype(str)
+        if numbers is None:
+            return np.stack([self._spans(v, text)[1] > 0 for v in vintages], axis=1) if vintages \
+                else np.zeros((len(text), 0), dtype=bool)
+        numbers = np.asarray(numbers, dtype=np.int64)
+        found = np.zeros(len(text), dtype=bool)
+        for n in np.unique(numbers[numbers >= 0]):
+            mine = np.flatnonzero(numbers == n)
+            found[mine] = self._spans(vintages[n], text[mine])[1] > 0
+        return found
 
     def vintage_numbers(self, imposer: str, days) -> tuple[list[Vintage], np.ndarray]:
         """The imposer's vintages and, for each of ``days``, the number of the one in force
@@ -368,6 +391,7 @@ def _leaves(path: str) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
+@file_table("mfn-duties")  # parsing every line's duty text costs more than reading the schedule
 def _duty_table(path: str, specific_duties: bool) -> pd.DataFrame:
     table = _read_table(path)
     general = table["general"].to_numpy(dtype=object)

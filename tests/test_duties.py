@@ -59,6 +59,23 @@ def test_resolve_is_the_row_by_row_definition(products):
         assert mine == _lines_one_by_one(products.schedules, "US", code, day), (code, day)
 
 
+def test_stands_for_lines_is_the_row_by_row_definition(products):
+    """The is-a-line check of _not_lines and of the code kinds, without pairs: the same rule."""
+    schedules = products.schedules
+    frame = pd.read_csv(RANDOM, dtype=str)
+    codes = sorted({c.replace(".", "") for c in frame["hts"]})[:60] + ["85", "0101", "9999999999", "8471300100"]
+    vintages, _ = schedules.vintage_numbers("US", [])
+    found = schedules.stands_for_lines("US", codes)
+    assert found.shape == (len(codes), len(vintages)) and found.any() and not found.all()
+    for j, vintage in enumerate(vintages):  # _lines_one_by_one's rule, each vintage's lines read once
+        leaves, every = [str(c) for c in schedules.leaves(vintage)], set(schedules.table(vintage).index)
+        for i, code in enumerate(codes):
+            under = any(c.startswith(code) for c in leaves)
+            assert found[i, j] == (under or (len(code) == 10 and code[:8] in every)), (code, vintage.start)
+    numbers = np.arange(len(codes)) % len(vintages)
+    assert list(schedules.stands_for_lines("US", codes, numbers)) == [found[i, n] for i, n in enumerate(numbers)]
+
+
 def test_codes_not_lines_are_found_as_row_by_row(products):
     # _not_lines resolves each distinct (code, vintage) once; each row must get the verdict and
     # the words a check of that row alone gives.

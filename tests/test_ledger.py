@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tariffcalc import duties, ledger
 from tariffcalc.cli import cli
@@ -48,6 +50,21 @@ def test_skip_bad_keeps_the_good_rows_and_the_reasons(tmp_path):
     assert list(read.entries["entry_id"]) == ["a"]
     assert list(read.rejects["row"]) == [3, 4]
     assert read.rejects["reason"].iloc[1] == "entry_id a repeats row 2"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ids=st.lists(st.sampled_from("abcdefg"), min_size=1, max_size=40), chunk_rows=st.integers(1, 12))
+def test_a_repeated_id_names_its_first_row_whatever_the_chunks(tmp_path, ids, chunk_rows):
+    """Row by row: an id met before is a reject naming the row it was first met on."""
+    path = write(tmp_path, HEADER + "".join(f"{i},2025-04-01,8517.13.00,CN,10,,\n" for i in ids))
+    reader = ledger.LedgerReader(path, skip_bad=True, chunk_rows=chunk_rows)
+    rejects = pd.concat([part.rejects for part in reader], ignore_index=True)
+    first, expected = {}, []
+    for row, i in enumerate(ids, start=2):
+        if i in first:
+            expected.append((row, f"entry_id {i} repeats row {first[i]}"))
+        first.setdefault(i, row)
+    assert list(zip(rejects["row"].astype(int), rejects["reason"])) == expected
 
 
 def test_columns_are_mapped_and_named_in_messages(tmp_path):
