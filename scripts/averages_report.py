@@ -378,7 +378,9 @@ def yale_decomposition(products, weights) -> pd.DataFrame:
     yale = Convention.yale()
     keys = list(CHOICES)
     out = published[["date", "yale_total"]].copy()
-    for i in range(len(keys) + 1):
+    # A (the denominator, with its own change dates) before ours: ours is then cut from A's bulk
+    # table, which B's unchanged part uses next (averages._bulk keeps the last table it priced)
+    for i in [1, 0, *range(2, len(keys) + 1)]:
         convention = Convention.tariffcalc() if i == 0 else yale.only(*keys[:i])
         series = average_rates(products, direction, out["date"], chosen, frame, convention=convention)
         out[f"step{i}"] = series["average_rate"].to_numpy()
