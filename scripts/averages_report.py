@@ -96,12 +96,19 @@ def piie_published() -> pd.DataFrame:
     return published
 
 
-def piie_decomposition(products, weights) -> pd.DataFrame:
+def piie_decomposition(products, weights, directions=None, until: date | None = None) -> pd.DataFrame:
     """Per PIIE point: PIIE's value, ours, and ours with PIIE's choices added one at a time: its
-    weights (W), exclusions not netted out (B), Section 232 metals on full value (C)."""
+    weights (W), exclusions not netted out (B), Section 232 metals on full value (C).
+    ``directions`` (keys) and ``until`` (last date) keep only some points: each point's values
+    are those of the full table (an average depends on its own date only)."""
     piie = Convention.piie()
+    published = piie_published()
+    if directions is not None:
+        published = published[published["direction"].isin(directions)]
+    if until is not None:
+        published = published[published["date"] <= until]
     out = []
-    for key, rows in piie_published().groupby("direction", sort=False):
+    for key, rows in published.groupby("direction", sort=False):
         direction = direction_with_origin(key)
         days = list(rows["date"])
         default = weights.choose(key)
@@ -371,7 +378,9 @@ def yale_decomposition(products, weights) -> pd.DataFrame:
     yale = Convention.yale()
     keys = list(CHOICES)
     out = published[["date", "yale_total"]].copy()
-    for i in range(len(keys) + 1):
+    # A (the denominator, with its own change dates) before ours: ours is then cut from A's bulk
+    # table, which B's unchanged part uses next (averages._bulk keeps the last table it priced)
+    for i in [1, 0, *range(2, len(keys) + 1)]:
         convention = Convention.tariffcalc() if i == 0 else yale.only(*keys[:i])
         series = average_rates(products, direction, out["date"], chosen, frame, convention=convention)
         out[f"step{i}"] = series["average_rate"].to_numpy()

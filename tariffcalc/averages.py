@@ -135,29 +135,34 @@ def average_rates(products, direction: Direction, days, weights: WeightSet, fram
     if not days:
         return pd.DataFrame(columns=AVERAGE_COLUMNS)
     convention = convention or Convention.tariffcalc()
-    engines = {id(e): e for e, _share in value_parts(products, convention, frame["code"])}
+    shares = value_parts(products, convention, frame["code"])  # once: average_on prices the same parts
+    engines = {id(e): e for e, _share in shares}
     changes = sorted({c for e in engines.values() for c in e.change_dates(direction, days[0], days[-1])}
                      | set(extra_change_dates(convention, days[0], days[-1])))
     governing = [changes[i] for i in np.searchsorted(changes, days, side="right") - 1]
     at_changes = average_on(products, direction, sorted(set(governing)), weights, frame, include_threatened,
-                            convention)
+                            convention, shares)
     out = at_changes.set_index("date").loc[governing].reset_index()
     out["date"] = days
     return out[AVERAGE_COLUMNS]
 
 
 def average_on(products, direction: Direction, days, weights: WeightSet, frame: pd.DataFrame,
-               include_threatened: bool = False, convention: Convention | None = None) -> pd.DataFrame:
+               include_threatened: bool = False, convention: Convention | None = None,
+               shares=None) -> pd.DataFrame:
     """``average_rates`` evaluated on every date given (no forward fill): the reference the
     filled series is tested against.
 
     Under a convention that splits products' value (exclusion or metal-content shares), each part
-    is priced by the one evaluation over the data that part follows, weighted by its share."""
+    is priced by the one evaluation over the data that part follows, weighted by its share.
+    ``shares``: ``value_parts`` of the frame's codes, if the caller has them (it reads the lists)."""
     convention = convention or Convention.tariffcalc()
     if frame["weight"].sum() <= 0:
         raise QueryError(f"weights {weights.label!r} sum to zero")
-    parts = combined_weights(value_parts(products, convention, frame["code"]), frame)
-    table = pd.concat([engine.table(part["code"], days, direction, include_threatened).merge(part, on="code")
+    if shares is None:
+        shares = value_parts(products, convention, frame["code"])
+    parts = combined_weights(shares, frame)
+    table = pd.concat([_bulk(engine, part["code"], days, direction, include_threatened).merge(part, on="code")
                        for engine, part in parts], ignore_index=True)
     # A code's weight is spread evenly over the schedule lines it stands for (the ``*_mean`` of
     # the bulk table); a code that stands for no line of the schedule in force has no answer.
@@ -196,6 +201,28 @@ def average_on(products, direction: Direction, days, weights: WeightSet, frame: 
     out["weights"] = weights.label
     out["convention"] = convention.name
     return out[AVERAGE_COLUMNS]
+
+
+_LAST_BULK: list = []  # [(engine, key, codes, days, table)]: the last ``ProductEngine.table`` answer
+
+
+def _bulk(engine, codes, days, direction: Direction, include_threatened: bool) -> pd.DataFrame:
+    """``engine.table(codes, days, ...)``, cut from the last answer when it was the same engine's
+    for these codes and dates or more: averages one after another under conventions that keep the
+    data (PIIE's weights, Yale's denominator) price the same grid. A row of the table depends on
+    its own code and date only, and its rows are code-major over the distinct codes, dates sorted."""
+    codes = pd.Index(pd.Series(list(codes), dtype=str).unique())
+    day_index = pd.DatetimeIndex(pd.to_datetime(pd.Index(days))).unique().sort_values()
+    key = (direction, include_threatened, engine.assume)
+    if _LAST_BULK:
+        last, last_key, known, known_days, table = _LAST_BULK[0]
+        if (last is engine and last_key[:2] == key[:2] and last_key[2] is key[2] and codes.isin(known).all()
+                and day_index.isin(known_days).all()):
+            rows = known.get_indexer(codes)[:, None] * len(known_days) + known_days.get_indexer(day_index)
+            return table.iloc[rows.ravel()].reset_index(drop=True)
+    table = engine.table(codes, day_index, direction, include_threatened)
+    _LAST_BULK[:] = [(engine, key, codes, day_index, table)]
+    return table.copy()
 
 
 def weights_for(dataset, direction_key: str, year: int | None = None,
