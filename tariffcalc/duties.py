@@ -251,7 +251,7 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids, imposer: str |
         for position in np.flatnonzero([len(c) < 10 for c in new]):  # it stands for the lines under it
             signature[position] = b"lines:" + new[position].encode()
         if imposer is not None:
-            for position, vintages in enumerate(_line_vintages(products, imposer, new)):
+            for position, vintages in enumerate(products.schedules.stands_for_lines(imposer, new)):
                 signature[position] += b"in:" + vintages.tobytes()
         # Codes on a layer charged on a metal content are alike only if their estimated contents are.
         content_layers = {layer.id for layer in products.engine.dataset.layers if any(s.content for s in layer.steps)}
@@ -267,11 +267,6 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids, imposer: str |
                 memo.reps.append(code)
             memo.kind_of_code[code] = kind
     return np.array([memo.kind_of_code[c] for c in codes], dtype=np.int64)
-
-
-def _line_vintages(products: ProductEngine, imposer: str, codes: np.ndarray) -> np.ndarray:
-    """(codes x vintages): whether each code stands for a line of each of the imposer's schedules."""
-    return products.schedules.stands_for_lines(imposer, codes)
 
 
 def entry_assumptions(ledger: Ledger, products: ProductEngine) -> tuple[list[Contents], np.ndarray]:

@@ -741,8 +741,8 @@ def is_parquet(path) -> bool:
 def _arrow_frame(batch, names: dict) -> pd.DataFrame:
     """An Arrow batch as the CSV reader gives it, straight from Arrow: texts as Python strings
     (not pandas' Arrow-backed strings, converted back and forth by every check), the columns
-    that repeat (``REPEATING``) as categoricals from Arrow's dictionary encoding, an empty
-    text as blank; other types as pandas makes them (``_text_columns`` turns them to text)."""
+    that repeat (``REPEATING``) as categoricals from Arrow's dictionary encoding; other types as
+    pandas makes them. ``_text_columns`` then makes blanks and empty texts NaN, as for any frame."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -752,19 +752,13 @@ def _arrow_frame(batch, names: dict) -> pd.DataFrame:
         if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             out[name] = column.to_pandas()
             continue
-        column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
         if name in repeating:
             encoded = column.dictionary_encode()
             codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
             out[name] = pd.Categorical.from_codes(codes, categories=pd.Index(encoded.dictionary.to_pylist(),
                                                                              dtype=object))
         else:
-            text = column.to_numpy(zero_copy_only=False)
-            blank = column.is_null().to_numpy(zero_copy_only=False)
-            if blank.any():  # the array Arrow gives may be read-only
-                text = text.copy()
-                text[blank] = np.nan
-            out[name] = pd.Series(text, dtype=object)
+            out[name] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
     return pd.DataFrame(out)
 
 

@@ -14,6 +14,7 @@ written by ``output.write_files``: whole or not at all.
 from __future__ import annotations
 
 import contextlib
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -103,14 +104,12 @@ def _short(values: np.ndarray, then: str = ""):
 
 
 _SMALL = 100_000  # whole units below this are taken from a table of their texts, made once
-_small_units = []
 
 
+@lru_cache(maxsize=1)
 def _units_table():
-    if not _small_units:
-        pa, _ = _pa()
-        _small_units.append(pa.array([str(u) for u in range(_SMALL)], type=pa.large_string()))
-    return _small_units[0]
+    pa, _ = _pa()
+    return pa.array([str(u) for u in range(_SMALL)], type=pa.large_string())
 
 
 def _money_pieces(values: np.ndarray, then: str = "") -> list:
