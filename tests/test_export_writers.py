@@ -94,3 +94,17 @@ def test_records_splice_into_json_as_the_list_would(rows, depth):
     assert records == dicts and len(records) == len(dicts)
     if dicts:
         assert records[-1] == dicts[-1] and records[1:] == dicts[1:]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(), st.floats(), st.integers(), st.booleans(), st.none()))
+def test_one_json_value_is_what_json_dumps_writes(value):
+    """``records_json`` writes each distinct cell with ``_strict_json``: its fast paths for
+    text, numbers and constants write what ``json.dumps`` writes, and NaN or Infinity is refused."""
+    try:
+        expected = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        with pytest.raises(export.NonFiniteJSON):
+            export._strict_json(value)
+        return
+    assert export._strict_json(value) == expected
