@@ -379,18 +379,73 @@ def _strict(reader):
         yield chunk
 
 
+class _Plain:
+    """Whether a file (fed block by block, in order) is plain CSV: UTF-8, no quotes (checked by
+    the caller), lines ending in a newline (or CR LF), no blank line, and as many commas as
+    lines times the header's. Such a file means the same to Arrow's CSV parser as to pandas',
+    record n on line n, so Arrow reads it (``_plain_chunks``); anything else goes to pandas.
+    A line of the wrong number of fields in a plain file needs another with too many: Arrow
+    stops there, and the error names the first long line, as pandas' parser would."""
+
+    def __init__(self, width: int):
+        self.width = width
+        self.commas = self.newlines = 0
+        self.last = b"\n"  # the last byte seen (a file starts as after a newline)
+        self.ok = True
+        self.decoder = None
+
+    def add(self, block: bytes) -> None:
+        if not self.ok:
+            return
+        if not block.isascii():  # UTF-8 checked only where a byte is not ASCII
+            import codecs
+            self.decoder = self.decoder or codecs.getincrementaldecoder("utf-8")()
+        if self.decoder is not None:
+            try:
+                self.decoder.decode(block)
+            except UnicodeDecodeError:
+                self.ok = False
+                return
+        returns = block.count(b"\r")
+        if (returns and returns != block.count(b"\r\n")) or b"\n\n" in block or b"\n\r\n" in block \
+                or (self.last == b"\n" and block[:1] in (b"\n", b"\r")):
+            self.ok = False  # a bare carriage return (or CR LF split across blocks), a blank line
+            return
+        self.commas += block.count(b",")
+        self.newlines += block.count(b"\n")
+        self.last = block[-1:]
+
+    def done(self) -> bool:
+        if self.decoder is not None:
+            try:
+                self.decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                self.ok = False
+        lines = self.newlines + (self.last != b"\n")  # the last line may lack its newline
+        return self.ok and self.commas == lines * (self.width - 1)
+
+
 class _Lines:
     """The physical line of each record. pandas numbers records, and a quoted field may span
     lines: without a '"' in the file the two agree; otherwise one pass of the csv module maps
     them (only for a file whose records outnumber its lines, or to name a bad row)."""
 
-    def __init__(self, path):
+    def __init__(self, path, width: int | None = None):
+        """``width``: the fields of the header; given, the pass also finds whether the file is
+        ``plain`` (``_Plain``): what lets Arrow's parser read it as pandas' would."""
         self.path = path
         self._starts = None
         self.quoted, self.newlines = False, 0
+        plain = _Plain(width) if width else None
         with open(path, "rb") as handle:
             # block by block, not mapped: a mapped 20 GB file would count in the peak memory
-            self.quoted = any(b'"' in block for block in iter(lambda: handle.read(1 << 24), b""))
+            for block in iter(lambda: handle.read(1 << 24), b""):
+                if b'"' in block:
+                    self.quoted = True
+                    break
+                if plain is not None:
+                    plain.add(block)
+            self.plain = plain is not None and not self.quoted and plain.done()
             if self.quoted:
                 handle.seek(0)
                 last = b""
@@ -508,6 +563,9 @@ def _chunks(path, header: list[str], names: dict, chunk_rows: int, progress, lin
     numbers = {names[f] for f in NUMBERS if f in names}
     dtype = {c: "category" if c in repeating else object for c in header if c not in numbers}
     total = os.path.getsize(path)
+    if lines.plain:
+        yield from _plain_chunks(path, header, names, chunk_rows, progress, count)
+        return
     with open(path, "rb") as handle:
         try:
             reader = pd.read_csv(handle, dtype=dtype, keep_default_na=False, na_values=[""], encoding="utf-8-sig",
@@ -531,6 +589,54 @@ def _chunks(path, header: list[str], names: dict, chunk_rows: int, progress, lin
             raise LedgerError(path, None, f"not a readable CSV file: {str(exc).strip()}") from None
         except UnicodeDecodeError as exc:
             raise LedgerError(path, None, f"not UTF-8 text: {exc.reason}") from None
+
+
+def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progress, count: list):
+    """``_chunks`` of a plain file (``_Plain``), parsed by Arrow: every field read as text, in
+    parallel, and turned into the columns pandas' parser would give (``_arrow_frame``) without a
+    Python string per cell of the columns that repeat."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    total = os.path.getsize(path)
+    options = dict(
+        read_options=pcsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 22),
+        parse_options=pcsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
+        convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in header}, null_values=[""],
+                                            strings_can_be_null=True))
+    first = 2  # line 1 is the header
+    with open(path, "rb") as handle:
+        try:
+            reader = pcsv.open_csv(handle, **options)
+            waiting, rows = [], 0
+            for batch in _batches(reader):
+                if batch is not None:
+                    waiting.append(batch)
+                    rows += batch.num_rows
+                while rows >= chunk_rows or (batch is None and rows):
+                    table = pa.Table.from_batches(waiting)
+                    part, rest = table.slice(0, chunk_rows), table.slice(chunk_rows)
+                    waiting, rows = rest.to_batches(), rest.num_rows
+                    raw = _arrow_frame(part, names)
+                    raw["_row"] = np.arange(first, first + len(raw))
+                    first += len(raw)
+                    count[0] = first - 1
+                    done = min(handle.tell(), total) if rows or batch is not None else total
+                    if progress:
+                        progress("read", done, total)
+                    yield raw, done / total if total else 1.0
+        except pa.ArrowInvalid as exc:  # a line of too many fields (``_Plain``): named as pandas would
+            long = _Lines(path).first_long_record(len(header))
+            if long:
+                raise LedgerError(path, long[0], f"expected {len(header)} fields, saw {long[1]}") from None
+            raise LedgerError(path, None, f"not a readable CSV file: {str(exc).strip().splitlines()[0]}") from None
+
+
+def _batches(reader):
+    """The batches of an Arrow stream, then None."""
+    for batch in reader:
+        yield batch
+    yield None
 
 
 def _as_written(cells: pd.DataFrame) -> pd.DataFrame:
@@ -739,27 +845,58 @@ def is_parquet(path) -> bool:
 
 
 def _arrow_frame(batch, names: dict) -> pd.DataFrame:
-    """An Arrow batch as the CSV reader gives it, straight from Arrow: texts as Python strings
-    (not pandas' Arrow-backed strings, converted back and forth by every check), the columns
-    that repeat (``REPEATING``) as categoricals from Arrow's dictionary encoding; other types as
-    pandas makes them. ``_text_columns`` then makes blanks and empty texts NaN, as for any frame."""
+    """An Arrow batch (or table) as the CSV reader gives it (``_text_columns``), worked out in
+    Arrow: texts as Python strings (not pandas' Arrow-backed strings, converted back and forth by
+    every check), NaN where blank or empty; the columns that repeat (``REPEATING``, and hts) as
+    categoricals from Arrow's dictionary encoding; number columns of text as numbers where every
+    cell is one (cast by Arrow), else as text for the checks to name the bad cell. Columns of
+    other types go through ``_text_columns``."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    repeating = {names[f] for f in REPEATING if f in names}
+    coded = {names[f] for f in (*REPEATING, "hts") if f in names}
+    numbers = {names[f] for f in NUMBERS if f in names}
     out = {}
     for name, column in zip(batch.schema.names, batch.columns):
         if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-            out[name] = column.to_pandas()
+            out[name] = _text_columns(pd.DataFrame({name: column.to_pandas()}), names)[name]
             continue
-        if name in repeating:
-            encoded = column.dictionary_encode()
+        if pc.any(pc.equal(column, "")).as_py():  # an empty text is a blank cell, as in a CSV
+            column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
+        if name in numbers:
+            values = _arrow_numbers(column)
+            if values is not None:
+                out[name] = pd.Series(values, dtype=float)
+                continue
+        if name in coded:
+            encoded = pc.dictionary_encode(column)
+            if isinstance(encoded, pa.ChunkedArray):
+                encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
             codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
             out[name] = pd.Categorical.from_codes(codes, categories=pd.Index(encoded.dictionary.to_pylist(),
                                                                              dtype=object))
         else:
-            out[name] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
+            text = np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+            text = text if text.flags.writeable else text.copy()  # Arrow's may be read-only
+            if column.null_count:
+                text[pc.is_null(column).to_numpy(zero_copy_only=False)] = np.nan
+            out[name] = pd.Series(text, dtype=object)  # no inference of a string dtype
     return pd.DataFrame(out)
+
+
+def _arrow_numbers(column) -> np.ndarray | None:
+    """A text column as floats (NaN where blank) if every other cell is a number Arrow reads
+    as pandas would; None if one is not (the text is checked, and the cell named, as text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        values = pc.cast(pc.utf8_trim_whitespace(column), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if pc.any(pc.is_nan(values)).as_py() or pc.any(pc.is_inf(values)).as_py():
+        return None  # 'nan' and 'inf' are not customs values: let the checks say so, as for any text
+    return values.to_numpy(zero_copy_only=False).astype(float)
 
 
 def _text_columns(frame: pd.DataFrame, names: dict) -> pd.DataFrame:
@@ -814,7 +951,7 @@ def _parquet_chunks(path, names: dict, chunk_rows: int, progress):
     handle = pq.ParquetFile(path)
     total, first = handle.metadata.num_rows, 1
     for batch in handle.iter_batches(batch_size=chunk_rows, columns=list(dict.fromkeys(names.values()))):
-        raw = _text_columns(_arrow_frame(batch, names), names)
+        raw = _arrow_frame(batch, names)
         raw["_row"] = np.arange(first, first + len(raw))
         first += len(raw)
         if progress:
@@ -929,7 +1066,7 @@ class LedgerReader:
             else:
                 header = _header(path)
                 names = _resolve_names(path, header, self.columns)
-                lines, count = _Lines(path), [1]
+                lines, count = _Lines(path, len(header)), [1]
                 chunks = _chunks(path, header, names, self.chunk_rows, self.progress, lines, count)
             self.names = names
             self._lines[str(path)] = (lines, header)

@@ -1,0 +1,118 @@
+"""Plain CSV ledgers are parsed by Arrow, others by pandas: both read a ledger alike (the same
+entries, the same rejects with the same reasons, the same first error), and the test of
+plainness sends every file Arrow could read differently to pandas."""
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tariffcalc import ledger
+
+from .ledgers import HEADER, write
+
+WIDTH = HEADER.count(",") + 1
+
+
+def _read(path, plain: bool, monkeypatch, **options):
+    """Entries and rejects of a ledger read by Arrow (``plain``) or by pandas, or the error."""
+    with monkeypatch.context() as patch:
+        if not plain:
+            patch.setattr(ledger._Plain, "done", lambda self: False)
+        try:
+            parts = list(ledger.LedgerReader(path, **options))
+        except ledger.LedgerError as error:
+            return str(error)
+    entries = pd.concat([p.entries for p in parts], ignore_index=True).astype(object)
+    rejects = pd.concat([p.rejects for p in parts], ignore_index=True)
+    return entries, [(int(r), why) for r, why in zip(rejects["row"], rejects["reason"])]
+
+
+def _same(a, b):
+    if isinstance(a, str) or isinstance(b, str):
+        assert a == b
+        return
+    pd.testing.assert_frame_equal(a[0], b[0])
+    assert a[1] == b[1]
+
+
+# Cells good and bad, none with a comma, quote or newline (the file stays plain).
+CELLS = {
+    "entry_id": ["a", "b", "c", "a", " ", "", "x1"],
+    "entry_date": ["2025-04-12", "2019-01-01", "2025-13-01", "", "2017-12-31", " 2025-04-12"],
+    "hts": ["8517.13.00", "8517130000", "85171", "", "9403.20.00.80", "x"],
+    "origin": ["CN", "HK", "cn", "VN", ""],
+    "customs_value": ["10", "1e3", " 12.5", "-3", "ten", "nan", "inf", "", "1e308", "0.1"],
+    "export_date": ["", "2025-04-01", "2025-05-01", "2025-04-31"],
+    "quantity": ["", "5", "1.5", "-1", "lots", "1e300"],
+}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.fixed_dictionaries({k: st.sampled_from(v) for k, v in CELLS.items()}),
+                     min_size=1, max_size=30),
+       chunk_rows=st.integers(1, 12), skip_bad=st.booleans(), crlf=st.booleans(), last_newline=st.booleans())
+def test_arrow_and_pandas_read_a_plain_ledger_alike(tmp_path, monkeypatch, rows, chunk_rows, skip_bad, crlf,
+                                                     last_newline):
+    end = "\r\n" if crlf else "\n"
+    text = HEADER.replace("\n", end) + end.join(",".join(r[k] for k in CELLS) for r in rows)
+    path = write(tmp_path, text + (end if last_newline else ""))
+    assert ledger._Lines(path, WIDTH).plain
+    options = dict(skip_bad=skip_bad, chunk_rows=chunk_rows)
+    _same(_read(path, True, monkeypatch, **options), _read(path, False, monkeypatch, **options))
+
+
+GOOD = "ok,2025-04-01,8517.13.00,CN,10,,\n"
+
+
+@pytest.mark.parametrize(("name", "text", "plain"), [
+    ("plain", HEADER + GOOD * 3, True),
+    ("no newline at the end", HEADER + GOOD + GOOD.strip(), True),
+    ("CR LF", (HEADER + GOOD * 2).replace("\n", "\r\n"), True),
+    ("a byte order mark", "\ufeff" + HEADER + GOOD, True),
+    ("UTF-8 text", HEADER + GOOD.replace("ok", "café"), True),
+    ("a quoted field", HEADER + GOOD + '"q",2025-04-01,8517.13.00,CN,10,,\n', False),
+    ("a blank line", HEADER + GOOD + "\n" + GOOD, False),
+    ("a bare carriage return", HEADER + GOOD + "b\r,2025-04-01,8517.13.00,CN,10,,\n", False),
+    ("a short row", HEADER + GOOD + "b,2025-04-01,8517.13.00,CN,10\n", False),
+    ("a long row", HEADER + GOOD + "b,2025-04-01,8517.13.00,CN,10,,,\n", False),
+])
+def test_what_is_plain(tmp_path, monkeypatch, name, text, plain):
+    path = write(tmp_path, text)
+    assert ledger._Lines(path, WIDTH).plain is plain, name
+    _same(_read(path, True, monkeypatch, skip_bad=True), _read(path, False, monkeypatch, skip_bad=True))
+
+
+def test_a_short_row_beside_a_long_one_is_named_as_pandas_names_it(tmp_path, monkeypatch):
+    """Commas add up (one row short, one long): plain by the count, and Arrow stops at the rows;
+    the error names the long row's line, as pandas' parser does."""
+    path = write(tmp_path, HEADER + GOOD + "b,2025-04-01,8517.13.00,CN,10,\n" + GOOD.replace("ok", "c")
+                 + "d,2025-04-01,8517.13.00,CN,10,,,\n")
+    assert ledger._Lines(path, WIDTH).plain
+    arrow, pandas = _read(path, True, monkeypatch), _read(path, False, monkeypatch)
+    assert arrow == pandas == f"{path}:5: expected {WIDTH} fields, saw {WIDTH + 1}"
+
+
+def test_not_utf8_is_read_by_pandas_and_named(tmp_path, monkeypatch):
+    path = tmp_path / "ledger.csv"
+    path.write_bytes((HEADER + GOOD).encode() + b"b\xff,2025-04-01,8517.13.00,CN,10,,\n")
+    assert not ledger._Lines(path, WIDTH).plain
+    error = _read(path, True, monkeypatch)
+    assert isinstance(error, str) and "not UTF-8 text" in error
+
+
+def test_a_parquet_ledger_of_texts_is_checked_as_its_csv(tmp_path, monkeypatch):
+    """Numbers stored as text are cast by Arrow where every cell is a number, else checked as text:
+    the bad cell is named as in the CSV."""
+    text = HEADER + GOOD + "b,2025-04-02,8517.13.00,CN, 12.5,,3\n" + "c,2025-04-02,8517.13.00,CN,ten,,\n"
+    csv = write(tmp_path, text)
+    frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    frame.to_parquet(tmp_path / "ledger.parquet", index=False)
+    from_csv = _read(csv, True, monkeypatch, skip_bad=True)
+    from_parquet = _read(tmp_path / "ledger.parquet", True, monkeypatch, skip_bad=True)
+    # Parquet has no header line: its rows are numbered from 1, a CSV's lines from 2
+    pd.testing.assert_frame_equal(from_csv[0].drop(columns="row"), from_parquet[0].drop(columns="row"))
+    assert from_csv[1] == [(4, "customs_value 'ten' is not a number")]
+    assert from_parquet[1] == [(3, "customs_value 'ten' is not a number")]
+    clean = frame.iloc[:2]
+    clean.to_parquet(tmp_path / "clean.parquet", index=False)
+    assert list(_read(tmp_path / "clean.parquet", True, monkeypatch)[0]["customs_value"]) == [10.0, 12.5]
