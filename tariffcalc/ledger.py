@@ -885,8 +885,10 @@ def _arrow_frame(batch, names: dict) -> pd.DataFrame:
 
 
 def _arrow_numbers(column) -> np.ndarray | None:
-    """A text column as floats (NaN where blank) if every other cell is a number Arrow reads
-    as pandas would; None if one is not (the text is checked, and the cell named, as text)."""
+    """A text column as floats (NaN where blank) if every other cell is a number (pandas'
+    parser reads the same cells as numbers, to the same floats); None if one is not: the text is
+    checked, and a bad cell named, as text. The checks decide alike either way; only a number
+    in a message may be written differently (1e308 as 1e+308), as between pandas' chunks."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -894,8 +896,8 @@ def _arrow_numbers(column) -> np.ndarray | None:
         values = pc.cast(pc.utf8_trim_whitespace(column), pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if pc.any(pc.is_nan(values)).as_py() or pc.any(pc.is_inf(values)).as_py():
-        return None  # 'nan' and 'inf' are not customs values: let the checks say so, as for any text
+    if pc.any(pc.is_nan(values)).as_py():
+        return None  # 'nan' is text to pandas' parser too ('inf' is a number to both: not a finite one)
     return values.to_numpy(zero_copy_only=False).astype(float)
 
 

@@ -1,6 +1,8 @@
 """Plain CSV ledgers are parsed by Arrow, others by pandas: both read a ledger alike (the same
 entries, the same rejects with the same reasons, the same first error), and the test of
 plainness sends every file Arrow could read differently to pandas."""
+import re
+
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,12 +29,19 @@ def _read(path, plain: bool, monkeypatch, **options):
     return entries, [(int(r), why) for r, why in zip(rejects["row"], rejects["reason"])]
 
 
+def _numbers(text: str) -> str:
+    """A message with its numbers written one way: a number cell read as a number is written by
+    its value (1e+308), read as text as written (1e308); which one pandas' parser gives depends
+    on the other cells of its internal block, so the two readers agree on the check, not on that."""
+    return re.sub(r"\d+(\.\d*)?(e[+-]?\d+)?", lambda m: repr(float(m.group())), text)
+
+
 def _same(a, b):
     if isinstance(a, str) or isinstance(b, str):
-        assert a == b
+        assert _numbers(str(a)) == _numbers(str(b))
         return
     pd.testing.assert_frame_equal(a[0], b[0])
-    assert a[1] == b[1]
+    assert [(row, _numbers(why)) for row, why in a[1]] == [(row, _numbers(why)) for row, why in b[1]]
 
 
 # Cells good and bad, none with a comma, quote or newline (the file stays plain).
