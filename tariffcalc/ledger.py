@@ -600,7 +600,7 @@ def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progres
 
     total = os.path.getsize(path)
     options = dict(
-        read_options=pcsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 22),
+        read_options=pcsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 20),
         parse_options=pcsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
         convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in header}, null_values=[""],
                                             strings_can_be_null=True))
