@@ -634,8 +634,7 @@ def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progres
 
 def _batches(reader):
     """The batches of an Arrow stream, then None."""
-    for batch in reader:
-        yield batch
+    yield from reader
     yield None
 
 
