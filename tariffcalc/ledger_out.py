@@ -24,6 +24,30 @@ from .duties import ENTRY_COLUMNS, ENTRY_TAIL, LINE_COLUMNS, REFUND_COLUMNS, TOT
 from .export import csv_field
 
 CHUNK_ENTRIES = 100_000  # entries formatted at a time (some 60 MB of CSV text)
+BUILDERS = 2  # slices of a result formatted at once (each holds its text or table until written)
+
+
+def in_order(build, slices, workers: int = BUILDERS):
+    """``build(s)`` for each of ``slices``, yielded in order, up to ``workers`` built at once on
+    threads: formatting releases the GIL in its Arrow and NumPy calls, so the slices of the last
+    chunk, written once pricing is done, are formatted on both cores, not one after the other."""
+    slices = list(slices)
+    if workers <= 1 or len(slices) <= 1:
+        yield from (build(s) for s in slices)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tariffcalc-format")
+    try:
+        waiting = [pool.submit(build, s) for s in slices[:workers]]
+        for following in [*slices[workers:], *[None] * workers]:
+            done = waiting.pop(0).result()
+            if following is not None:
+                waiting.append(pool.submit(build, following))
+            yield done
+            del done  # a slice's text is let go once written
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # -- fields: each distinct text formatted once; lines glued from pieces ------------------------
@@ -383,9 +407,9 @@ def duty_csv_chunks(result, wide: bool = False, chunk_entries: int = CHUNK_ENTRI
     if wide and layer_columns is None:
         layer_columns = duties.wide_columns(result)
     writer = WideCsv(result, layer_columns) if wide else TidyCsv(result)
-    for start in range(0, max(n, 1), chunk_entries):
-        stop = min(start + chunk_entries, n)
-        pieces = writer.pieces(start, stop, header and start == 0)
+    slices = [(start, min(start + chunk_entries, n)) for start in range(0, max(n, 1), chunk_entries)]
+    for (start, stop), pieces in zip(slices, in_order(lambda s: writer.pieces(s[0], s[1], header and s[0] == 0),
+                                                       slices)):
         if as_bytes:
             yield from pieces
         else:
@@ -673,9 +697,9 @@ def write_duty_parquet(run, path, wide: bool = False, chunk_entries: int = CHUNK
     def write(item):  # a result's tables, built and written on the writer thread
         result, layer_columns = item
         n, lines = len(result.entries), None if wide else LinesTable(result)
-        for start in range(0, max(n, 1), chunk_entries):
-            stop = min(start + chunk_entries, n)
-            table = wide_table(result, start, stop, layer_columns) if wide else lines.table(start, stop)
+        slices = [(start, min(start + chunk_entries, n)) for start in range(0, max(n, 1), chunk_entries)]
+        for table in in_order(lambda s: wide_table(result, s[0], s[1], layer_columns) if wide
+                              else lines.table(s[0], s[1]), slices):
             if not writer:
                 writer.append(pq.ParquetWriter(path, table.schema, use_dictionary=_dictionary_encoded(table.schema),
                                                write_statistics=_with_statistics(table.schema)))
