@@ -408,7 +408,7 @@ def duty_csv_chunks(result, wide: bool = False, chunk_entries: int = CHUNK_ENTRI
         layer_columns = duties.wide_columns(result)
     writer = WideCsv(result, layer_columns) if wide else TidyCsv(result)
     slices = [(start, min(start + chunk_entries, n)) for start in range(0, max(n, 1), chunk_entries)]
-    for (start, stop), pieces in zip(slices, in_order(lambda s: writer.pieces(s[0], s[1], header and s[0] == 0),
+    for (_start, stop), pieces in zip(slices, in_order(lambda s: writer.pieces(s[0], s[1], header and s[0] == 0),
                                                        slices)):
         if as_bytes:
             yield from pieces
