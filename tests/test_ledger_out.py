@@ -63,3 +63,48 @@ def test_const_text_columns_hold_one_value(result):
     assert set(table["imposer"].to_pylist()) == {result.direction.imposer}
     kinds = np.array(table["kind"].to_pylist())
     assert (kinds == "mfn").sum() == (kinds == "total").sum() == len(result.entries)
+
+
+# -- slices formatted on threads, written in order ----------------------------------------------
+
+def test_slices_come_in_order_with_at_most_the_workers_built_ahead():
+    import threading
+    import time
+
+    from tariffcalc.ledger_out import in_order
+
+    live, most, lock = [0], [0], threading.Lock()
+
+    def build(s):
+        with lock:
+            live[0] += 1
+            most[0] = max(most[0], live[0])
+        time.sleep(0.002 * (s % 3))  # slices finish out of order
+        return s
+
+    out = []
+    for s in in_order(build, range(20), workers=2):
+        out.append(s)
+        with lock:
+            live[0] -= 1  # written: let go
+    assert out == list(range(20))
+    assert most[0] <= 3  # two being built and the one being written
+
+
+def test_a_failing_slice_is_raised_and_no_later_slice_is_started():
+    from tariffcalc.ledger_out import in_order
+
+    started = []
+
+    def build(s):
+        started.append(s)
+        if s == 3:
+            raise ValueError("slice 3")
+        return s
+
+    got = []
+    with pytest.raises(ValueError, match="slice 3"):
+        for s in in_order(build, range(50), workers=2):
+            got.append(s)
+    assert got == [0, 1, 2]
+    assert max(started) <= 5
