@@ -426,7 +426,8 @@ class _Plain:
             except UnicodeDecodeError:
                 self.ok = False
         lines = self.newlines + (self.last != b"\n")  # the last line may lack its newline
-        return self.ok and self.commas == lines * (self.width - 1)
+        # a header alone is left to pandas (Arrow cannot skip a header line with no newline)
+        return self.ok and lines > 1 and self.commas == lines * (self.width - 1)
 
 
 class _Lines:

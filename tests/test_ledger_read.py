@@ -84,6 +84,8 @@ GOOD = "ok,2025-04-01,8517.13.00,CN,10,,\n"
     ("a bare carriage return", HEADER + GOOD + "b\r,2025-04-01,8517.13.00,CN,10,,\n", False),
     ("a short row", HEADER + GOOD + "b,2025-04-01,8517.13.00,CN,10\n", False),
     ("a long row", HEADER + GOOD + "b,2025-04-01,8517.13.00,CN,10,,,\n", False),
+    ("only a header", HEADER, False),
+    ("only a header, without its newline", HEADER.strip(), False),
 ])
 def test_what_is_plain(tmp_path, monkeypatch, name, text, plain):
     path = write(tmp_path, text)
@@ -125,3 +127,9 @@ def test_a_parquet_ledger_of_texts_is_checked_as_its_csv(tmp_path, monkeypatch):
     clean = frame.iloc[:2]
     clean.to_parquet(tmp_path / "clean.parquet", index=False)
     assert list(_read(tmp_path / "clean.parquet", True, monkeypatch)[0]["customs_value"]) == [10.0, 12.5]
+
+
+def test_a_header_alone_is_an_empty_ledger_with_or_without_its_newline(tmp_path, monkeypatch):
+    for text in (HEADER, HEADER.strip()):
+        entries, rejects = _read(write(tmp_path, text), True, monkeypatch)
+        assert len(entries) == 0 and rejects == []
