@@ -564,13 +564,13 @@ def _chunks(path, header: list[str], names: dict, chunk_rows: int, progress, lin
     """The ledger in chunks of raw columns, with ``_row`` (the record number in the file, the
     header being 1: see ``_Lines``), each with the share of the file read so far; ``count`` gets
     the number of records read."""
+    if lines.plain:
+        yield from _plain_chunks(path, header, names, chunk_rows, progress, lines, count)
+        return
     repeating = {names[f] for f in REPEATING if f in names}
     numbers = {names[f] for f in NUMBERS if f in names}
     dtype = {c: "category" if c in repeating else object for c in header if c not in numbers}
     total = os.path.getsize(path)
-    if lines.plain:
-        yield from _plain_chunks(path, header, names, chunk_rows, progress, count)
-        return
     with open(path, "rb") as handle:
         try:
             reader = pd.read_csv(handle, dtype=dtype, keep_default_na=False, na_values=[""], encoding="utf-8-sig",
@@ -587,16 +587,21 @@ def _chunks(path, header: list[str], names: dict, chunk_rows: int, progress, lin
                 yield raw, done / total if total else 1.0
         except pd.errors.EmptyDataError:
             return
-        except pd.errors.ParserError as exc:
-            long = lines.first_long_record(len(header))  # pandas names no line, or a record number
-            if long:
-                raise LedgerError(path, long[0], f"expected {len(header)} fields, saw {long[1]}") from None
-            raise LedgerError(path, None, f"not a readable CSV file: {str(exc).strip()}") from None
+        except pd.errors.ParserError as exc:  # pandas names no line, or a record number
+            raise _unreadable(path, header, lines, str(exc).strip()) from None
         except UnicodeDecodeError as exc:
             raise LedgerError(path, None, f"not UTF-8 text: {exc.reason}") from None
 
 
-def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progress, count: list):
+def _unreadable(path, header: list[str], lines: _Lines, message: str) -> LedgerError:
+    """A parser's error, as the first record with more fields than the header if there is one."""
+    long = lines.first_long_record(len(header))
+    if long:
+        return LedgerError(path, long[0], f"expected {len(header)} fields, saw {long[1]}")
+    return LedgerError(path, None, f"not a readable CSV file: {message}")
+
+
+def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progress, lines: _Lines, count: list):
     """``_chunks`` of a plain file (``_Plain``), parsed by Arrow: every field read as text, in
     parallel, and turned into the columns pandas' parser would give (``_arrow_frame``) without a
     Python string per cell of the columns that repeat."""
@@ -631,10 +636,7 @@ def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progres
                         progress("read", done, total)
                     yield raw, done / total if total else 1.0
         except pa.ArrowInvalid as exc:  # a line of too many fields (``_Plain``): named as pandas would
-            long = _Lines(path).first_long_record(len(header))
-            if long:
-                raise LedgerError(path, long[0], f"expected {len(header)} fields, saw {long[1]}") from None
-            raise LedgerError(path, None, f"not a readable CSV file: {str(exc).strip().splitlines()[0]}") from None
+            raise _unreadable(path, header, lines, str(exc).strip().splitlines()[0]) from None
 
 
 def _batches(reader):
@@ -865,8 +867,9 @@ def _arrow_frame(batch, names: dict) -> pd.DataFrame:
         if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             out[name] = _text_columns(pd.DataFrame({name: column.to_pandas()}), names)[name]
             continue
-        if pc.any(pc.equal(column, "")).as_py():  # an empty text is a blank cell, as in a CSV
-            column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
+        empty = pc.equal(column, "")
+        if pc.any(empty).as_py():  # an empty text is a blank cell, as in a CSV
+            column = pc.if_else(empty, pa.scalar(None, column.type), column)
         if name in numbers:
             values = _arrow_numbers(column)
             if values is not None:

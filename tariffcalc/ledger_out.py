@@ -27,6 +27,11 @@ CHUNK_ENTRIES = 100_000  # entries formatted at a time (some 60 MB of CSV text)
 BUILDERS = 2  # slices of a result formatted at once (each holds its text or table until written)
 
 
+def _slices(n: int, size: int) -> list[tuple[int, int]]:
+    """(start, stop) of the slices of ``size`` entries of ``n`` (one empty slice if none)."""
+    return [(start, min(start + size, n)) for start in range(0, max(n, 1), size)]
+
+
 def in_order(build, slices, workers: int = BUILDERS):
     """``build(s)`` for each of ``slices``, yielded in order, up to ``workers`` built at once on
     threads: formatting releases the GIL in its Arrow and NumPy calls, so the slices of the last
@@ -407,7 +412,7 @@ def duty_csv_chunks(result, wide: bool = False, chunk_entries: int = CHUNK_ENTRI
     if wide and layer_columns is None:
         layer_columns = duties.wide_columns(result)
     writer = WideCsv(result, layer_columns) if wide else TidyCsv(result)
-    slices = [(start, min(start + chunk_entries, n)) for start in range(0, max(n, 1), chunk_entries)]
+    slices = _slices(n, chunk_entries)
     for (_start, stop), pieces in zip(slices, in_order(lambda s: writer.pieces(s[0], s[1], header and s[0] == 0),
                                                        slices)):
         if as_bytes:
@@ -697,7 +702,7 @@ def write_duty_parquet(run, path, wide: bool = False, chunk_entries: int = CHUNK
     def write(item):  # a result's tables, built and written on the writer thread
         result, layer_columns = item
         n, lines = len(result.entries), None if wide else LinesTable(result)
-        slices = [(start, min(start + chunk_entries, n)) for start in range(0, max(n, 1), chunk_entries)]
+        slices = _slices(n, chunk_entries)
         for table in in_order(lambda s: wide_table(result, s[0], s[1], layer_columns) if wide
                               else lines.table(s[0], s[1]), slices):
             if not writer:
