@@ -37,6 +37,40 @@ def _earlier(a, b):
     return b if a is None else a if b is None else min(a, b)
 
 
+def _key_codes(*sides: tuple[pd.DataFrame, list[str]]) -> list[np.ndarray]:
+    """One int64 per row of each (frame, key columns) side, equal where the keys are equal (NaN
+    equal to NaN, as merge has it): multi-column joins become integer joins."""
+    sizes = [len(frame) for frame, _ in sides]
+    key = np.zeros(sum(sizes), dtype=np.int64)
+    for columns in zip(*(on for _, on in sides)):
+        codes, uniques = pd.factorize(np.concatenate([frame[c].to_numpy() for (frame, _), c in zip(sides, columns)]),
+                                      use_na_sentinel=False)
+        key = pd.factorize(key * len(uniques) + codes)[0]  # renumbered: never overflows
+    return np.split(key, np.cumsum(sizes)[:-1])
+
+
+def _inner_join(left_key: np.ndarray, right_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(left rows, right rows) of the inner join of two int64 keys, in merge's order: the left
+    rows in order, each with its matches in the right's order."""
+    order = np.argsort(right_key, kind="stable")
+    sorted_keys = right_key[order]
+    lo = np.searchsorted(sorted_keys, left_key, side="left")
+    counts = np.searchsorted(sorted_keys, left_key, side="right") - lo
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(np.arange(len(left_key)), counts), order[np.repeat(lo, counts) + within]
+
+
+def _joined(left: pd.DataFrame, left_rows: np.ndarray, right: pd.DataFrame, right_rows: np.ndarray,
+            on: list[str]) -> pd.DataFrame:
+    """The rows of an inner join on ``on`` (``_inner_join``) as merge gives them: left's columns,
+    then right's but the keys; a key that is str on one side and object on the other is object."""
+    out = left.iloc[left_rows].reset_index(drop=True)
+    for key in on:
+        if out[key].dtype != right[key].dtype and pd.api.types.is_object_dtype(right[key].dtype):
+            out[key] = out[key].astype(object)
+    return pd.concat([out, right.drop(columns=on).iloc[right_rows].reset_index(drop=True)], axis=1)
+
+
 def _index_table(dataset: Dataset) -> pd.DataFrame:
     """The rows of ``ProductIndex.table``: every code prefix of every product set, list files read."""
     rows = []
@@ -589,37 +623,48 @@ def _fold(resolved: pd.DataFrame, line_rows: pd.DataFrame) -> pd.DataFrame:
     If every line gets the same answer (applies alike, the same rate charged), that is the code's
     answer; if not, it varies: ``charged`` is NaN, ``low``/``high`` the range over the lines."""
     keys = ["group", "code", "date"]
-    n_lines = resolved.groupby(keys).size().rename("lines").reset_index()
-    rows = resolved.merge(line_rows.rename(columns={"code": "line"}), on=["group", "line", "date"])
-    if rows.empty:
+    # integer-coded joins: each resolved row's (group, code, date) and (group, line, date)
+    asked, line_key, row_key = _key_codes((resolved, keys), (resolved, ["group", "line", "date"]),
+                                          (line_rows, ["group", "code", "date"]))
+    at_line, at_row = _inner_join(line_key, row_key)
+    if not len(at_line):
         return pd.DataFrame(columns=ANSWER_COLUMNS)
+    rows = _joined(resolved, at_line, line_rows.rename(columns={"code": "line"}), at_row, ["group", "line", "date"])
     # the reason shown for a layer that covers only some lines: one of the lines it bears on
-    rows = rows.sort_values("reason", key=lambda r: r == "not covered", kind="stable").reset_index(drop=True)
+    order = np.argsort((rows["reason"] == "not covered").to_numpy(dtype=bool), kind="stable")
+    rows = rows.iloc[order].reset_index(drop=True)
     rows["_at"] = np.arange(len(rows))  # (key, layer) answers come in the order they first appear
-    rows = rows.merge(n_lines, on=keys)
+    n_lines = np.bincount(asked)  # rows of resolved (lines) per code asked
+    asked = asked[at_line[order]]
+    rows["lines"] = n_lines[asked]
     # A code of one line (most of a ledger's) has one row per layer: it is its own answer.
     alone = (rows["lines"] == 1).to_numpy()
     if alone.any():
-        alone = alone & ~rows[keys + ["layer_id"]].duplicated(keep=False).to_numpy()
+        layer = pd.factorize(rows["layer_id"].to_numpy(), use_na_sentinel=False)[0]
+        _, per_layer, count = np.unique(asked * (layer.max() + 1) + layer, return_inverse=True, return_counts=True)
+        alone = alone & (count[per_layer] == 1)
     single = rows[alone]
     single = single.assign(reasons=single["reason"].notna().astype(int), present=1,
                            lines_applying=single["applies"].astype(bool).astype(int), low=single["charged"],
                            high=single["charged"], share_low=single["content_share"],
                            share_high=single["content_share"])
-    grouped = rows[~alone].groupby(keys + ["layer_id"], sort=False)
-    out = grouped.agg(step=("step", "first"), name=("name", "first"), authority=("authority", "first"),
-                      scope=("scope", "first"), rate=("rate", "first"), status=("status", "first"),
-                      confidence=("confidence", "first"), reason=("reason", "first"),
-                      reasons=("reason", "nunique"), present=("reason", "size"),
-                      lines_applying=("applies", "sum"), low=("charged", "min"), high=("charged", "max"),
-                      waivable=("waivable", "any"), bears=("bears", "any"),
-                      conditional=("conditional", "any"), condition=("condition", "first"),
-                      content=("content", "first"), content_basis=("content_basis", "first"),
-                      share_low=("content_share", "min"), share_high=("content_share", "max"),
-                      lines=("lines", "first"), _at=("_at", "first")).reset_index()
-    if len(single):
-        out = pd.concat([out, single[out.columns]], ignore_index=True) if len(out) else single[out.columns]
-        out = out.sort_values("_at", kind="stable").reset_index(drop=True)
+    folded = dict(step=("step", "first"), name=("name", "first"), authority=("authority", "first"),
+                  scope=("scope", "first"), rate=("rate", "first"), status=("status", "first"),
+                  confidence=("confidence", "first"), reason=("reason", "first"),
+                  reasons=("reason", "nunique"), present=("reason", "size"),
+                  lines_applying=("applies", "sum"), low=("charged", "min"), high=("charged", "max"),
+                  waivable=("waivable", "any"), bears=("bears", "any"),
+                  conditional=("conditional", "any"), condition=("condition", "first"),
+                  content=("content", "first"), content_basis=("content_basis", "first"),
+                  share_low=("content_share", "min"), share_high=("content_share", "max"),
+                  lines=("lines", "first"), _at=("_at", "first"))
+    if alone.all():  # nothing to fold (a ledger's codes are mostly of one line): skip the groupby
+        out = single[keys + ["layer_id", *folded]].reset_index(drop=True)
+    else:
+        out = rows[~alone].groupby(keys + ["layer_id"], sort=False).agg(**folded).reset_index()
+        if len(single):
+            out = pd.concat([out, single[out.columns]], ignore_index=True)
+            out = out.sort_values("_at", kind="stable").reset_index(drop=True)
     out["content_share"] = out["share_low"].where(out["share_low"] == out["share_high"])
     short = out["present"] < out["lines"]  # lines the layer has no row for: not charged
     out.loc[short, "low"] = np.minimum(out.loc[short, "low"], 0.0)
@@ -872,11 +917,10 @@ class ProductEngine:
         for group, rows in pairs.groupby("group", sort=False):
             imposer = directions[group].imposer
             lines = self.resolve(directions[group], rows["code"], rows["date"])
-            lines = rows.merge(lines, on=["code", "date"])
-            resolved.append(lines.assign(group=group))
-            lost = rows.merge(lines[["code", "date"]].drop_duplicates(), on=["code", "date"], how="left",
-                              indicator=True)
-            lost = lost[lost["_merge"] == "left_only"]
+            asked, found = _key_codes((rows, ["code", "date"]), (lines, ["code", "date"]))
+            at_row, at_line = _inner_join(asked, found)
+            resolved.append(_joined(rows, at_row, lines, at_line, ["code", "date"]).assign(group=group))
+            lost = rows.iloc[np.flatnonzero(np.bincount(at_row, minlength=len(rows)) == 0)]
             missing += [(group, c, t, self.schedules.not_a_line(imposer, c, t.date()))
                         for c, t in zip(lost["code"], lost["date"])]
         resolved = pd.concat(resolved, ignore_index=True) if resolved else pd.DataFrame(
