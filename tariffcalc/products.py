@@ -63,7 +63,10 @@ def _inner_join(left_key: np.ndarray, right_key: np.ndarray) -> tuple[np.ndarray
 def _joined(left: pd.DataFrame, left_rows: np.ndarray, right: pd.DataFrame, right_rows: np.ndarray,
             on: list[str]) -> pd.DataFrame:
     """The rows of an inner join on ``on`` (``_inner_join``) as merge gives them: left's columns,
-    then right's but the keys; a key that is str on one side and object on the other is object."""
+    then right's but the keys (no other column in common); a key that is str on one side and
+    object on the other is object."""
+    if set(left.columns) & set(right.columns) - set(on):
+        raise ValueError("_joined: the frames share columns other than the keys")
     out = left.iloc[left_rows].reset_index(drop=True)
     for key in on:
         if out[key].dtype != right[key].dtype and pd.api.types.is_object_dtype(right[key].dtype):
@@ -156,17 +159,31 @@ class ProductIndex:
 
 
 def _dated(matches: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    frame = matches.merge(pairs, on="code")
-    inside = (frame["start"].isna() | (frame["start"] <= frame["date"])) & (
-        frame["end"].isna() | (frame["date"] < frame["end"])
-    )
-    return frame[inside].drop(columns=["start", "end"])
+    """The index rows of each pair's code in force on its date: ``matches`` joined to ``pairs``
+    on the code (as merge orders them), without start and end."""
+    at_match, at_pair = _inner_join(*_key_codes((matches, ["code"]), (pairs, ["code"])))
+    start = matches["start"].to_numpy("datetime64[ns]")[at_match]
+    end = matches["end"].to_numpy("datetime64[ns]")[at_match]
+    day = pairs["date"].to_numpy("datetime64[ns]")[at_pair]
+    inside = (np.isnat(start) | (start <= day)) & (np.isnat(end) | (day < end))
+    return _joined(matches.drop(columns=["start", "end"]), at_match[inside], pairs, at_pair[inside], ["code"])
 
 
-def _first_by(frame: pd.DataFrame, keys: list[str], value: str, name: str) -> pd.DataFrame:
-    """Per key, the first ``value`` in sorted order: when two exemptions (say) both apply, the one
-    named does not depend on the order of the index rows, which differs from code to code."""
-    return frame.sort_values(value).groupby(keys, sort=False)[value].first().rename(name).reset_index()
+def _looked_up(key: np.ndarray, table_key: np.ndarray, values: pd.Series, index: pd.Index) -> pd.Series:
+    """``values`` of the row of ``table_key`` (distinct) equal to each ``key``, NaN where none
+    (a left merge on a unique key, the dtype kept), on ``index``."""
+    at = pd.Index(table_key).get_indexer(key)
+    return pd.Series(values.array.take(at, allow_fill=True), index=index)
+
+
+def _least_by_key(key: np.ndarray, values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(distinct keys, the least non-null value of each): when two exemptions (say) both apply,
+    the one named does not depend on the order of the index rows, which differs from code to code."""
+    known = values.notna().to_numpy()
+    key, values = key[known], values[known]
+    order = np.lexsort((pd.factorize(values, sort=True)[0], key))
+    first = order[np.r_[True, key[order][1:] != key[order][:-1]]] if len(order) else order
+    return key[first], values.iloc[first]
 
 
 def evaluate(engine: Engine, index: ProductIndex, codes, days, direction: Direction,
@@ -232,10 +249,15 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
 
     keep = ["group", "date", "layer_id", "step", "name", "authority", "scope", "rate", "status", "counted",
             "excluded_by", "confidence", "content"]
-    all_goods = pairs.merge(states[states["scope"] == "all"][keep], on=["group", "date"])
+    by_day = states[states["scope"] == "all"][keep]
+    at_pair, at_state = _inner_join(*_key_codes((pairs, ["group", "date"]), (by_day, ["group", "date"])))
+    all_goods = _joined(pairs, at_pair, by_day, at_state, ["group", "date"])
     all_goods["match"], all_goods["set_name"] = "all", ""
     covers = found[found["role"] == "cover"]
-    groups = covers.merge(states[states["scope"] == "group"][keep], on=["group", "date", "layer_id"])
+    by_layer = states[states["scope"] == "group"][keep]
+    on = ["group", "date", "layer_id"]
+    at_cover, at_state = _inner_join(*_key_codes((covers, on), (by_layer, on)))
+    groups = _joined(covers, at_cover, by_layer, at_state, on)
     # A code matched fully and partly by one layer (two rows of a list) is fully covered, and
     # one covered with and without a condition is covered without it.
     keys = ["pair", "layer_id"]
@@ -243,17 +265,20 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
     frame = pd.concat([all_goods, groups.drop(columns="role")], ignore_index=True)
     frame["unmet"] = frame["unmet"].fillna(False).astype(bool)
 
-    exempt_if = found[(found["role"] == "exempt") & (found["match"] == "full") & found["unmet"]]
-    exempt_if = exempt_if.sort_values("set_name").drop_duplicates(keys)[keys + ["set_name", "condition"]]
-    frame = frame.merge(exempt_if.rename(columns={"set_name": "exempt_if_by", "condition": "exempt_if"}),
-                        on=keys, how="left")
-    found = found[~found["unmet"]]
-    exempt = found[(found["role"] == "exempt") & (found["match"] == "full")]
-    frame = frame.merge(_first_by(exempt, keys, "set_name", "exempt_by"), on=keys, how="left")
-    partly = found[(found["role"] == "exempt") & (found["match"] == "partial")]
-    frame = frame.merge(_first_by(partly, keys, "set_name", "partly_exempt_by"), on=keys, how="left")
-    waivers = found[(found["role"] == "waiver") & (found["match"] == "full")]
-    frame = frame.merge(_first_by(waivers, keys, "set_name", "waivable_by"), on=keys, how="left")
+    # Exemptions and waivers of each row's (pair, layer), looked up by one integer key.
+    frame_key, found_key = _key_codes((frame, keys), (found, keys))
+    role, match = found["role"].to_numpy(), found["match"].to_numpy()
+    met = ~found["unmet"].to_numpy(dtype=bool)
+    exempt_if = found[(role == "exempt") & (match == "full") & ~met]
+    exempt_if = exempt_if.sort_values("set_name").drop_duplicates(keys)
+    at = found.index.get_indexer(exempt_if.index)
+    frame["exempt_if_by"] = _looked_up(frame_key, found_key[at], exempt_if["set_name"], frame.index)
+    frame["exempt_if"] = _looked_up(frame_key, found_key[at], exempt_if["condition"], frame.index)
+    for column, rows in (("exempt_by", (role == "exempt") & (match == "full")),
+                         ("partly_exempt_by", (role == "exempt") & (match == "partial")),
+                         ("waivable_by", (role == "waiver") & (match == "full"))):
+        frame[column] = _looked_up(frame_key, *_least_by_key(found_key[rows & met], found["set_name"][rows & met]),
+                                   frame.index)
 
     # The stacking rules: one table, one function (stacking.RuleTable.stack), over the liable rows.
     # A layer covering the code only under a condition the user has not asserted is not liable.
@@ -314,9 +339,11 @@ def _charge_content(frame: pd.DataFrame, index: ProductIndex, direction, assume:
         return frame
     groups = direction if isinstance(direction, dict) else {0: direction}
     declared = assume if isinstance(assume, dict) else {group: assume for group in groups}
+    # only the columns apply_content reads: it copies and assigns into what it is given
+    needed = frame.loc[has, ["group", "code", "content", "rate", "applies", "charged", "reason"]]
     done = pd.concat([apply_content(rows, index.estimates(groups[group].imposer),
                                     declared.get(group, NO_ASSUMPTIONS).shares)
-                      for group, rows in frame[has].groupby("group", sort=False)])
+                      for group, rows in needed.groupby("group", sort=False)])
     columns = ["charged", "reason", "content_share", "content_basis"]
     frame.loc[done.index, columns] = done[columns]
     return frame
@@ -386,10 +413,11 @@ def _reasons(frame: pd.DataFrame, conditions: dict | None = None) -> np.ndarray:
     ]
     reason = np.empty(len(frame), dtype=object)
     decided = np.zeros(len(frame), dtype=bool)
+    texts = frame[["excluded_by", "status", "set_name", "exempt_by", "condition", "rate", "removed_by"]]
     for condition, text in rules:
         rows = condition.to_numpy(dtype=bool) & ~decided
         if rows.any():
-            reason[rows] = text(frame[rows]).to_numpy(dtype=object)
+            reason[rows] = text(texts[rows]).to_numpy(dtype=object)  # a narrow frame: cheaper to slice
             decided |= rows
     return reason
 
