@@ -139,20 +139,55 @@ class ProductIndex:
 
         ``match`` is ``full`` when the listed prefix covers the code, ``partial`` when the code
         asked is shorter than the listed one (only some lines under it are listed).
+
+        A code's rows depend on the table only: they are kept (``_memo``), and the rows of the
+        codes asked come in the order ``_matched`` would give them for these codes at once.
         """
+        asked = pd.Series(list(codes), dtype=str).unique()
+        memo = self._memo()
+        new = [code for code in asked if code not in memo["seen"]]
+        if new:
+            found = self._matched(new)
+            if len(found):  # (an empty frame may have other dtypes: never concatenated)
+                memo["rows"] = pd.concat([memo["rows"], found], ignore_index=True) if memo["rows"] is not None \
+                    else found
+            memo["seen"].update(new)
+        rows = memo["rows"]
+        at = pd.Index(asked).get_indexer(rows["code"]) if rows is not None else np.zeros(0, dtype=np.int64)
+        mine = np.flatnonzero(at >= 0)
+        if not len(mine):  # no rows: the frame as computed, with its columns' dtypes
+            return self._matched(asked).drop(columns=["_length", "_n", "_row"])
+        # _matched's order: by part (prefix length, then full before partial by code length),
+        # then by code asked, then by row of the table
+        order = mine[np.lexsort((rows["_row"].to_numpy()[mine], at[mine], rows["_n"].to_numpy()[mine],
+                                 rows["_length"].to_numpy()[mine]))]
+        return rows.iloc[order].drop(columns=["_length", "_n", "_row"]).reset_index(drop=True)
+
+    def _memo(self) -> dict:
+        """The rows found so far, of the current table (a copy of the index with its table
+        replaced, as a convention's, starts afresh)."""
+        memo = getattr(self, "_matches_memo", None)
+        if memo is None or memo["table"] is not self.table:
+            memo = self._matches_memo = {"table": self.table, "seen": set(), "rows": None}
+        return memo
+
+    def _matched(self, codes) -> pd.DataFrame:
+        """``matches`` computed, with the part of each row (``_length``, ``_n``: 0 for a full
+        match, the code's length for a partial one) and its row of the table (``_row``)."""
         asked = pd.DataFrame({"code": pd.Series(list(codes), dtype=str).unique()})
         asked["n"] = asked["code"].str.len()
         parts = []
-        for length, group in self.table.groupby("length"):
+        table = self.table.assign(_row=np.arange(len(self.table)))
+        for length, group in table.groupby("length"):
             longer = asked[asked["n"] >= length]
             if not longer.empty:
                 hit = longer.assign(prefix=longer["code"].str[:length]).merge(group, on="prefix")
-                parts.append(hit.assign(match="full"))
+                parts.append(hit.assign(match="full", _length=length, _n=0))
             for n in sorted(asked.loc[asked["n"] < length, "n"].unique()):
                 keyed = group.assign(key=group["prefix"].str[:n])
                 hit = asked[asked["n"] == n].merge(keyed, left_on="code", right_on="key")
-                parts.append(hit.drop(columns="key").assign(match="partial"))
-        columns = ["code", "layer_id", "role", "set_name", "start", "end", "match", "condition"]
+                parts.append(hit.drop(columns="key").assign(match="partial", _length=length, _n=n))
+        columns = ["code", "layer_id", "role", "set_name", "start", "end", "match", "condition", "_length", "_n", "_row"]
         if not parts:
             return pd.DataFrame(columns=columns)
         return pd.concat(parts, ignore_index=True)[columns]
