@@ -37,6 +37,43 @@ def _earlier(a, b):
     return b if a is None else a if b is None else min(a, b)
 
 
+def _key_codes(*sides: tuple[pd.DataFrame, list[str]]) -> list[np.ndarray]:
+    """One int64 per row of each (frame, key columns) side, equal where the keys are equal (NaN
+    equal to NaN, as merge has it): multi-column joins become integer joins."""
+    sizes = [len(frame) for frame, _ in sides]
+    key = np.zeros(sum(sizes), dtype=np.int64)
+    for columns in zip(*(on for _, on in sides)):
+        codes, uniques = pd.factorize(np.concatenate([frame[c].to_numpy() for (frame, _), c in zip(sides, columns)]),
+                                      use_na_sentinel=False)
+        key = pd.factorize(key * len(uniques) + codes)[0]  # renumbered: never overflows
+    return np.split(key, np.cumsum(sizes)[:-1])
+
+
+def _inner_join(left_key: np.ndarray, right_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(left rows, right rows) of the inner join of two int64 keys, in merge's order: the left
+    rows in order, each with its matches in the right's order."""
+    order = np.argsort(right_key, kind="stable")
+    sorted_keys = right_key[order]
+    lo = np.searchsorted(sorted_keys, left_key, side="left")
+    counts = np.searchsorted(sorted_keys, left_key, side="right") - lo
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(np.arange(len(left_key)), counts), order[np.repeat(lo, counts) + within]
+
+
+def _joined(left: pd.DataFrame, left_rows: np.ndarray, right: pd.DataFrame, right_rows: np.ndarray,
+            on: list[str]) -> pd.DataFrame:
+    """The rows of an inner join on ``on`` (``_inner_join``) as merge gives them: left's columns,
+    then right's but the keys (no other column in common); a key that is str on one side and
+    object on the other is object."""
+    if set(left.columns) & set(right.columns) - set(on):
+        raise ValueError("_joined: the frames share columns other than the keys")
+    out = left.iloc[left_rows].reset_index(drop=True)
+    for key in on:
+        if out[key].dtype != right[key].dtype and pd.api.types.is_object_dtype(right[key].dtype):
+            out[key] = out[key].astype(object)
+    return pd.concat([out, right.drop(columns=on).iloc[right_rows].reset_index(drop=True)], axis=1)
+
+
 def _index_table(dataset: Dataset) -> pd.DataFrame:
     """The rows of ``ProductIndex.table``: every code prefix of every product set, list files read."""
     rows = []
@@ -102,37 +139,86 @@ class ProductIndex:
 
         ``match`` is ``full`` when the listed prefix covers the code, ``partial`` when the code
         asked is shorter than the listed one (only some lines under it are listed).
+
+        A code's rows depend on the table only: they are kept (``_memo``), and the rows of the
+        codes asked come in the order ``_matched`` would give them for these codes at once.
         """
+        asked = pd.Series(list(codes), dtype=str).unique()
+        memo = self._memo()
+        new = [code for code in asked if code not in memo["seen"]]
+        if new:
+            found = self._matched(new)
+            if len(found):  # (an empty frame may have other dtypes: never concatenated)
+                memo["rows"] = pd.concat([memo["rows"], found], ignore_index=True) if memo["rows"] is not None \
+                    else found
+            memo["seen"].update(new)
+        rows = memo["rows"]
+        at = pd.Index(asked).get_indexer(rows["code"]) if rows is not None else np.zeros(0, dtype=np.int64)
+        mine = np.flatnonzero(at >= 0)
+        if not len(mine):  # no rows: the frame as computed, with its columns' dtypes
+            return self._matched(asked).drop(columns=["_length", "_n", "_row"])
+        # _matched's order: by part (prefix length, then full before partial by code length),
+        # then by code asked, then by row of the table
+        order = mine[np.lexsort((rows["_row"].to_numpy()[mine], at[mine], rows["_n"].to_numpy()[mine],
+                                 rows["_length"].to_numpy()[mine]))]
+        return rows.iloc[order].drop(columns=["_length", "_n", "_row"]).reset_index(drop=True)
+
+    def _memo(self) -> dict:
+        """The rows found so far, of the current table (a copy of the index with its table
+        replaced, as a convention's, starts afresh)."""
+        memo = getattr(self, "_matches_memo", None)
+        if memo is None or memo["table"] is not self.table:
+            memo = self._matches_memo = {"table": self.table, "seen": set(), "rows": None}
+        return memo
+
+    def _matched(self, codes) -> pd.DataFrame:
+        """``matches`` computed, with the part of each row (``_length``, ``_n``: 0 for a full
+        match, the code's length for a partial one) and its row of the table (``_row``)."""
         asked = pd.DataFrame({"code": pd.Series(list(codes), dtype=str).unique()})
         asked["n"] = asked["code"].str.len()
         parts = []
-        for length, group in self.table.groupby("length"):
+        table = self.table.assign(_row=np.arange(len(self.table)))
+        for length, group in table.groupby("length"):
             longer = asked[asked["n"] >= length]
             if not longer.empty:
                 hit = longer.assign(prefix=longer["code"].str[:length]).merge(group, on="prefix")
-                parts.append(hit.assign(match="full"))
+                parts.append(hit.assign(match="full", _length=length, _n=0))
             for n in sorted(asked.loc[asked["n"] < length, "n"].unique()):
                 keyed = group.assign(key=group["prefix"].str[:n])
                 hit = asked[asked["n"] == n].merge(keyed, left_on="code", right_on="key")
-                parts.append(hit.drop(columns="key").assign(match="partial"))
-        columns = ["code", "layer_id", "role", "set_name", "start", "end", "match", "condition"]
+                parts.append(hit.drop(columns="key").assign(match="partial", _length=length, _n=n))
+        columns = ["code", "layer_id", "role", "set_name", "start", "end", "match", "condition", "_length", "_n", "_row"]
         if not parts:
             return pd.DataFrame(columns=columns)
         return pd.concat(parts, ignore_index=True)[columns]
 
 
 def _dated(matches: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    frame = matches.merge(pairs, on="code")
-    inside = (frame["start"].isna() | (frame["start"] <= frame["date"])) & (
-        frame["end"].isna() | (frame["date"] < frame["end"])
-    )
-    return frame[inside].drop(columns=["start", "end"])
+    """The index rows of each pair's code in force on its date: ``matches`` joined to ``pairs``
+    on the code (as merge orders them), without start and end."""
+    at_match, at_pair = _inner_join(*_key_codes((matches, ["code"]), (pairs, ["code"])))
+    start = matches["start"].to_numpy("datetime64[ns]")[at_match]
+    end = matches["end"].to_numpy("datetime64[ns]")[at_match]
+    day = pairs["date"].to_numpy("datetime64[ns]")[at_pair]
+    inside = (np.isnat(start) | (start <= day)) & (np.isnat(end) | (day < end))
+    return _joined(matches.drop(columns=["start", "end"]), at_match[inside], pairs, at_pair[inside], ["code"])
 
 
-def _first_by(frame: pd.DataFrame, keys: list[str], value: str, name: str) -> pd.DataFrame:
-    """Per key, the first ``value`` in sorted order: when two exemptions (say) both apply, the one
-    named does not depend on the order of the index rows, which differs from code to code."""
-    return frame.sort_values(value).groupby(keys, sort=False)[value].first().rename(name).reset_index()
+def _looked_up(key: np.ndarray, table_key: np.ndarray, values: pd.Series, index: pd.Index) -> pd.Series:
+    """``values`` of the row of ``table_key`` (distinct) equal to each ``key``, NaN where none
+    (a left merge on a unique key, the dtype kept), on ``index``."""
+    at = pd.Index(table_key).get_indexer(key)
+    return pd.Series(values.array.take(at, allow_fill=True), index=index)
+
+
+def _least_by_key(key: np.ndarray, values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(distinct keys, the least non-null value of each): when two exemptions (say) both apply,
+    the one named does not depend on the order of the index rows, which differs from code to code."""
+    known = values.notna().to_numpy()
+    key, values = key[known], values[known]
+    order = np.lexsort((pd.factorize(values, sort=True)[0], key))
+    first = order[np.r_[True, key[order][1:] != key[order][:-1]]] if len(order) else order
+    return key[first], values.iloc[first]
 
 
 def evaluate(engine: Engine, index: ProductIndex, codes, days, direction: Direction,
@@ -198,10 +284,15 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
 
     keep = ["group", "date", "layer_id", "step", "name", "authority", "scope", "rate", "status", "counted",
             "excluded_by", "confidence", "content"]
-    all_goods = pairs.merge(states[states["scope"] == "all"][keep], on=["group", "date"])
+    by_day = states[states["scope"] == "all"][keep]
+    at_pair, at_state = _inner_join(*_key_codes((pairs, ["group", "date"]), (by_day, ["group", "date"])))
+    all_goods = _joined(pairs, at_pair, by_day, at_state, ["group", "date"])
     all_goods["match"], all_goods["set_name"] = "all", ""
     covers = found[found["role"] == "cover"]
-    groups = covers.merge(states[states["scope"] == "group"][keep], on=["group", "date", "layer_id"])
+    by_layer = states[states["scope"] == "group"][keep]
+    on = ["group", "date", "layer_id"]
+    at_cover, at_state = _inner_join(*_key_codes((covers, on), (by_layer, on)))
+    groups = _joined(covers, at_cover, by_layer, at_state, on)
     # A code matched fully and partly by one layer (two rows of a list) is fully covered, and
     # one covered with and without a condition is covered without it.
     keys = ["pair", "layer_id"]
@@ -209,17 +300,20 @@ def evaluate_pairs(engine: Engine, index: ProductIndex, pairs: pd.DataFrame, dir
     frame = pd.concat([all_goods, groups.drop(columns="role")], ignore_index=True)
     frame["unmet"] = frame["unmet"].fillna(False).astype(bool)
 
-    exempt_if = found[(found["role"] == "exempt") & (found["match"] == "full") & found["unmet"]]
-    exempt_if = exempt_if.sort_values("set_name").drop_duplicates(keys)[keys + ["set_name", "condition"]]
-    frame = frame.merge(exempt_if.rename(columns={"set_name": "exempt_if_by", "condition": "exempt_if"}),
-                        on=keys, how="left")
-    found = found[~found["unmet"]]
-    exempt = found[(found["role"] == "exempt") & (found["match"] == "full")]
-    frame = frame.merge(_first_by(exempt, keys, "set_name", "exempt_by"), on=keys, how="left")
-    partly = found[(found["role"] == "exempt") & (found["match"] == "partial")]
-    frame = frame.merge(_first_by(partly, keys, "set_name", "partly_exempt_by"), on=keys, how="left")
-    waivers = found[(found["role"] == "waiver") & (found["match"] == "full")]
-    frame = frame.merge(_first_by(waivers, keys, "set_name", "waivable_by"), on=keys, how="left")
+    # Exemptions and waivers of each row's (pair, layer), looked up by one integer key.
+    frame_key, found_key = _key_codes((frame, keys), (found, keys))
+    role, match = found["role"].to_numpy(), found["match"].to_numpy()
+    met = ~found["unmet"].to_numpy(dtype=bool)
+    exempt_if = found[(role == "exempt") & (match == "full") & ~met]
+    exempt_if = exempt_if.sort_values("set_name").drop_duplicates(keys)
+    at = found.index.get_indexer(exempt_if.index)
+    frame["exempt_if_by"] = _looked_up(frame_key, found_key[at], exempt_if["set_name"], frame.index)
+    frame["exempt_if"] = _looked_up(frame_key, found_key[at], exempt_if["condition"], frame.index)
+    for column, rows in (("exempt_by", (role == "exempt") & (match == "full")),
+                         ("partly_exempt_by", (role == "exempt") & (match == "partial")),
+                         ("waivable_by", (role == "waiver") & (match == "full"))):
+        frame[column] = _looked_up(frame_key, *_least_by_key(found_key[rows & met], found["set_name"][rows & met]),
+                                   frame.index)
 
     # The stacking rules: one table, one function (stacking.RuleTable.stack), over the liable rows.
     # A layer covering the code only under a condition the user has not asserted is not liable.
@@ -280,9 +374,11 @@ def _charge_content(frame: pd.DataFrame, index: ProductIndex, direction, assume:
         return frame
     groups = direction if isinstance(direction, dict) else {0: direction}
     declared = assume if isinstance(assume, dict) else {group: assume for group in groups}
+    # only the columns apply_content reads: it copies and assigns into what it is given
+    needed = frame.loc[has, ["group", "code", "content", "rate", "applies", "charged", "reason"]]
     done = pd.concat([apply_content(rows, index.estimates(groups[group].imposer),
                                     declared.get(group, NO_ASSUMPTIONS).shares)
-                      for group, rows in frame[has].groupby("group", sort=False)])
+                      for group, rows in needed.groupby("group", sort=False)])
     columns = ["charged", "reason", "content_share", "content_basis"]
     frame.loc[done.index, columns] = done[columns]
     return frame
@@ -352,10 +448,11 @@ def _reasons(frame: pd.DataFrame, conditions: dict | None = None) -> np.ndarray:
     ]
     reason = np.empty(len(frame), dtype=object)
     decided = np.zeros(len(frame), dtype=bool)
+    texts = frame[["excluded_by", "status", "set_name", "exempt_by", "condition", "rate", "removed_by"]]
     for condition, text in rules:
         rows = condition.to_numpy(dtype=bool) & ~decided
         if rows.any():
-            reason[rows] = text(frame[rows]).to_numpy(dtype=object)
+            reason[rows] = text(texts[rows]).to_numpy(dtype=object)  # a narrow frame: cheaper to slice
             decided |= rows
     return reason
 
@@ -589,37 +686,48 @@ def _fold(resolved: pd.DataFrame, line_rows: pd.DataFrame) -> pd.DataFrame:
     If every line gets the same answer (applies alike, the same rate charged), that is the code's
     answer; if not, it varies: ``charged`` is NaN, ``low``/``high`` the range over the lines."""
     keys = ["group", "code", "date"]
-    n_lines = resolved.groupby(keys).size().rename("lines").reset_index()
-    rows = resolved.merge(line_rows.rename(columns={"code": "line"}), on=["group", "line", "date"])
-    if rows.empty:
+    # integer-coded joins: each resolved row's (group, code, date) and (group, line, date)
+    asked, line_key, row_key = _key_codes((resolved, keys), (resolved, ["group", "line", "date"]),
+                                          (line_rows, ["group", "code", "date"]))
+    at_line, at_row = _inner_join(line_key, row_key)
+    if not len(at_line):
         return pd.DataFrame(columns=ANSWER_COLUMNS)
+    rows = _joined(resolved, at_line, line_rows.rename(columns={"code": "line"}), at_row, ["group", "line", "date"])
     # the reason shown for a layer that covers only some lines: one of the lines it bears on
-    rows = rows.sort_values("reason", key=lambda r: r == "not covered", kind="stable").reset_index(drop=True)
+    order = np.argsort((rows["reason"] == "not covered").to_numpy(dtype=bool), kind="stable")
+    rows = rows.iloc[order].reset_index(drop=True)
     rows["_at"] = np.arange(len(rows))  # (key, layer) answers come in the order they first appear
-    rows = rows.merge(n_lines, on=keys)
+    n_lines = np.bincount(asked)  # rows of resolved (lines) per code asked
+    asked = asked[at_line[order]]
+    rows["lines"] = n_lines[asked]
     # A code of one line (most of a ledger's) has one row per layer: it is its own answer.
     alone = (rows["lines"] == 1).to_numpy()
     if alone.any():
-        alone = alone & ~rows[keys + ["layer_id"]].duplicated(keep=False).to_numpy()
+        layer = pd.factorize(rows["layer_id"].to_numpy(), use_na_sentinel=False)[0]
+        _, per_layer, count = np.unique(asked * (layer.max() + 1) + layer, return_inverse=True, return_counts=True)
+        alone = alone & (count[per_layer] == 1)
     single = rows[alone]
     single = single.assign(reasons=single["reason"].notna().astype(int), present=1,
                            lines_applying=single["applies"].astype(bool).astype(int), low=single["charged"],
                            high=single["charged"], share_low=single["content_share"],
                            share_high=single["content_share"])
-    grouped = rows[~alone].groupby(keys + ["layer_id"], sort=False)
-    out = grouped.agg(step=("step", "first"), name=("name", "first"), authority=("authority", "first"),
-                      scope=("scope", "first"), rate=("rate", "first"), status=("status", "first"),
-                      confidence=("confidence", "first"), reason=("reason", "first"),
-                      reasons=("reason", "nunique"), present=("reason", "size"),
-                      lines_applying=("applies", "sum"), low=("charged", "min"), high=("charged", "max"),
-                      waivable=("waivable", "any"), bears=("bears", "any"),
-                      conditional=("conditional", "any"), condition=("condition", "first"),
-                      content=("content", "first"), content_basis=("content_basis", "first"),
-                      share_low=("content_share", "min"), share_high=("content_share", "max"),
-                      lines=("lines", "first"), _at=("_at", "first")).reset_index()
-    if len(single):
-        out = pd.concat([out, single[out.columns]], ignore_index=True) if len(out) else single[out.columns]
-        out = out.sort_values("_at", kind="stable").reset_index(drop=True)
+    folded = dict(step=("step", "first"), name=("name", "first"), authority=("authority", "first"),
+                  scope=("scope", "first"), rate=("rate", "first"), status=("status", "first"),
+                  confidence=("confidence", "first"), reason=("reason", "first"),
+                  reasons=("reason", "nunique"), present=("reason", "size"),
+                  lines_applying=("applies", "sum"), low=("charged", "min"), high=("charged", "max"),
+                  waivable=("waivable", "any"), bears=("bears", "any"),
+                  conditional=("conditional", "any"), condition=("condition", "first"),
+                  content=("content", "first"), content_basis=("content_basis", "first"),
+                  share_low=("content_share", "min"), share_high=("content_share", "max"),
+                  lines=("lines", "first"), _at=("_at", "first"))
+    if alone.all():  # nothing to fold (a ledger's codes are mostly of one line): skip the groupby
+        out = single[keys + ["layer_id", *folded]].reset_index(drop=True)
+    else:
+        out = rows[~alone].groupby(keys + ["layer_id"], sort=False).agg(**folded).reset_index()
+        if len(single):
+            out = pd.concat([out, single[out.columns]], ignore_index=True)
+            out = out.sort_values("_at", kind="stable").reset_index(drop=True)
     out["content_share"] = out["share_low"].where(out["share_low"] == out["share_high"])
     short = out["present"] < out["lines"]  # lines the layer has no row for: not charged
     out.loc[short, "low"] = np.minimum(out.loc[short, "low"], 0.0)
@@ -872,11 +980,10 @@ class ProductEngine:
         for group, rows in pairs.groupby("group", sort=False):
             imposer = directions[group].imposer
             lines = self.resolve(directions[group], rows["code"], rows["date"])
-            lines = rows.merge(lines, on=["code", "date"])
-            resolved.append(lines.assign(group=group))
-            lost = rows.merge(lines[["code", "date"]].drop_duplicates(), on=["code", "date"], how="left",
-                              indicator=True)
-            lost = lost[lost["_merge"] == "left_only"]
+            asked, found = _key_codes((rows, ["code", "date"]), (lines, ["code", "date"]))
+            at_row, at_line = _inner_join(asked, found)
+            resolved.append(_joined(rows, at_row, lines, at_line, ["code", "date"]).assign(group=group))
+            lost = rows.iloc[np.flatnonzero(np.bincount(at_row, minlength=len(rows)) == 0)]
             missing += [(group, c, t, self.schedules.not_a_line(imposer, c, t.date()))
                         for c, t in zip(lost["code"], lost["date"])]
         resolved = pd.concat(resolved, ignore_index=True) if resolved else pd.DataFrame(
