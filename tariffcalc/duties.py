@@ -215,8 +215,12 @@ class _KeyMemo:
 
 
 class _MfnMemo:
+    """The MFN line of each (code, vintage) pair met, as arrays: codes are numbered as met and a
+    pair (code number x vintages + vintage) maps to its row of the arrays (-1: not met yet)."""
+
     def __init__(self):
-        self.at: dict = {}  # (code, vintage number) -> row in the arrays
+        self.code_number: dict = {}  # code -> its number
+        self.row = np.zeros(0, dtype=np.int64)  # pair -> row in the arrays, -1: not worked out
         self.arrays: dict | None = None
         self.size = 0
 
@@ -235,17 +239,23 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids, imposer: str |
         found = products.index.matches(new)
         found = found[found["layer_id"].isin(layer_ids)]
         columns = ["layer_id", "role", "set_name", "start", "end", "match", "condition"]
-        described = zip(*(found[c].where(found[c].notna(), None).tolist() for c in columns))
-        row_kind = np.array([memo.row_id.setdefault(d, len(memo.row_id)) for d in described], dtype=np.int64)
+        # Rows alike (all but the prefix) are described once: the frame has many rows per description.
+        group = found.groupby(columns, dropna=False, sort=False).ngroup().to_numpy()
+        alike = found.iloc[np.unique(group, return_index=True)[1]]
+        described = zip(*(alike[c].where(alike[c].notna(), None).tolist() for c in columns))
+        row_id = np.array([memo.row_id.setdefault(d, len(memo.row_id)) for d in described], dtype=np.int64)
+        row_kind = row_id[group] if len(group) else np.zeros(0, dtype=np.int64)
         new_index = pd.Index(new)
         code_at = new_index.get_indexer(found["code"])
         order = np.lexsort((row_kind, code_at))
         code_at, row_kind = code_at[order], row_kind[order]
         signature = [b""] * len(new)
-        bounds = np.flatnonzero(np.diff(code_at)) + 1
-        for position, rows in zip(code_at[np.concatenate(([0], bounds))] if len(code_at) else [],
-                                  np.split(row_kind, bounds)):
-            signature[position] = rows.tobytes()
+        # each code's sorted rows as bytes: a slice of the bytes of all of them
+        bounds = np.concatenate(([0], np.flatnonzero(np.diff(code_at)) + 1, [len(code_at)])) if len(code_at) \
+            else np.zeros(1, dtype=np.int64)
+        everything, width = row_kind.tobytes(), row_kind.itemsize
+        for position, lo, hi in zip(code_at[bounds[:-1]].tolist(), bounds[:-1].tolist(), bounds[1:].tolist()):
+            signature[position] = everything[lo * width:hi * width]
         for position in np.unique(new_index.get_indexer(found.loc[found["match"] == "partial", "code"])):
             signature[position] = b"partial:" + new[position].encode()
         for position in np.flatnonzero([len(c) < 10 for c in new]):  # it stands for the lines under it
@@ -490,21 +500,41 @@ def _mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at
 
 def _memo_mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.ndarray,
                     vintage_at: np.ndarray, memo: PricingMemo | None) -> dict:
-    """``_mfn_lines``, each (code, vintage) worked out once across the chunks sharing ``memo``."""
+    """``_mfn_cases`` of ``_mfn_lines``, each (code, vintage) worked out once across the chunks
+    sharing ``memo``. The pairs asked must be distinct."""
     if memo is None or not len(code_at):
-        return _mfn_lines(products, imposer, codes, code_at, vintage_at)
+        return _mfn_cases(_mfn_lines(products, imposer, codes, code_at, vintage_at))
     store = memo.mfn.setdefault(imposer, _MfnMemo())
-    asked = list(zip(codes[code_at].tolist(), np.asarray(vintage_at).tolist()))
-    new = [i for i, pair in enumerate(asked) if pair not in store.at]
-    if new:
-        new = np.array(new, dtype=np.int64)
-        found = _mfn_lines(products, imposer, codes, np.asarray(code_at)[new], np.asarray(vintage_at)[new])
-        for i in new.tolist():
-            store.at[asked[i]] = len(store.at)
+    n_vintages = max(len([v for v in products.schedules.vintages if v.imposer == imposer]), 1)
+    numbers = store.code_number
+    code_number = np.array([numbers.setdefault(c, len(numbers)) for c in codes], dtype=np.int64)
+    if len(store.row) < len(numbers) * n_vintages:  # room for the codes met now
+        store.row = np.concatenate([store.row, np.full(len(numbers) * n_vintages - len(store.row), -1, np.int64)])
+    pair = code_number[code_at] * n_vintages + vintage_at
+    new = np.flatnonzero(store.row[pair] < 0)
+    if len(new):
+        found = _mfn_cases(_mfn_lines(products, imposer, codes, np.asarray(code_at)[new], np.asarray(vintage_at)[new]))
+        store.row[pair[new]] = store.size + np.arange(len(new))
+        store.size += len(new)
         store.arrays = found if store.arrays is None else {
             name: np.concatenate([store.arrays[name], found[name]]) for name in found}
-    row = np.array([store.at[pair] for pair in asked], dtype=np.int64)
+    row = store.row[pair]
     return {name: values[row] for name, values in store.arrays.items()}
+
+
+def _mfn_cases(mfn: dict) -> dict:
+    """``mfn`` (``_mfn_lines``) with the ``MfnCase`` of each pair and its reason text (the label
+    and the case's suffix): they depend on the pair only."""
+    rate, specific = mfn["rate"], ~np.isnan(mfn["per_unit"])
+    ave = np.array([str(b).startswith("ave") for b in mfn["basis"]], dtype=bool) & ~np.isnan(rate)
+    unknown = np.isnan(rate)
+    case = np.select([ave & specific, ave, unknown & specific, unknown],
+                     [MfnCase.EQUIVALENT_NO_QUANTITY, MfnCase.EQUIVALENT, MfnCase.UNKNOWN_NO_QUANTITY, MfnCase.UNKNOWN],
+                     MfnCase.COMPUTED)
+    text = mfn["label"].copy()
+    for c in np.unique(case[case != MfnCase.COMPUTED]):
+        text[case == c] += MFN_SUFFIX[MfnCase(c)]
+    return {**mfn, "case": case, "text": text}
 
 
 def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.ndarray, days: Days,
@@ -527,16 +557,8 @@ def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.n
     del pair
     mfn = _memo_mfn_lines(products, imposer, codes, used // n_vintages, used % n_vintages, memo)
 
-    rate, per_unit = mfn["rate"], mfn["per_unit"]
+    rate, per_unit, case, text = mfn["rate"], mfn["per_unit"], mfn["case"], mfn["text"]
     specific = ~np.isnan(per_unit)
-    ave = np.array([str(b).startswith("ave") for b in mfn["basis"]], dtype=bool) & ~np.isnan(rate)
-    unknown = np.isnan(rate)
-    case = np.select([ave & specific, ave, unknown & specific, unknown],
-                     [MfnCase.EQUIVALENT_NO_QUANTITY, MfnCase.EQUIVALENT, MfnCase.UNKNOWN_NO_QUANTITY, MfnCase.UNKNOWN],
-                     MfnCase.COMPUTED)
-    text = mfn["label"].copy()
-    for c in np.unique(case[case != MfnCase.COMPUTED]):
-        text[case == c] += MFN_SUFFIX[MfnCase(c)]
 
     shown = rate[at]
     duty = np.multiply(value, shown)
