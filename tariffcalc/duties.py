@@ -199,13 +199,28 @@ class _KeyMemo:
         self.kind_of_code: dict = {}
         self.reps: list = []  # kind -> the code answered for it
         self.origins: dict = {}  # block (origin, conditions, shares) -> its number in the keys
-        self.gid: dict = {}  # key -> its number in the tables below
+        self.known = np.zeros(0, dtype=np.int64)  # the keys answered, sorted
+        self.known_gid = np.zeros(0, dtype=np.int64)  # of each, its number in the tables below
         self.first: list = []  # gid -> first row of its layer rows in ``rows``
         self.count: list = []
         self.varies: list = []
         self.parts: list = []  # frames of layer rows, in gid order
         self.n_rows = 0
         self._rows = None
+
+    def gids(self, keys: np.ndarray) -> np.ndarray:
+        """The number of each key (int64) in the tables, -1 for a key not answered yet."""
+        at = np.searchsorted(self.known, keys).clip(max=max(len(self.known) - 1, 0))
+        found = self.known[at] == keys if len(self.known) else np.zeros(len(keys), dtype=bool)
+        return np.where(found, self.known_gid[at] if len(self.known) else -1, -1)
+
+    def add(self, keys: np.ndarray) -> np.ndarray:
+        """Numbers the new ``keys`` in their order, after the keys answered; returns their numbers."""
+        gid = len(self.known) + np.arange(len(keys), dtype=np.int64)
+        known, known_gid = np.concatenate([self.known, keys]), np.concatenate([self.known_gid, gid])
+        order = np.argsort(known, kind="stable")
+        self.known, self.known_gid = known[order], known_gid[order]
+        return gid
 
     def rows(self) -> pd.DataFrame:
         if self._rows is None or len(self._rows) != self.n_rows:
@@ -363,15 +378,18 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     kind_of, block_of = used >> _KeyMemo.KIND, (used >> _KeyMemo.ORIGIN) & _KeyMemo.BLOCKS
     period_of = used & ((1 << _KeyMemo.ORIGIN) - 1)
     local_origin = block_origin[pd.Index(number).get_indexer(block_of)]
+    # origin x period: the first day of the period, then the day after the last period of each origin
+    starts = np.full((len(origins), max(len(c) for c in changes) + 1), np.datetime64(LATEST, "D") + 1)
+    for o, c in enumerate(changes):
+        starts[o, :len(c)] = c
 
-    new = [k for k in used.tolist() if k not in keys.gid]
-    if new:
-        new = np.array(new, dtype=np.int64)
-        at = pd.Index(used).get_indexer(new)
+    gid = keys.gids(used)
+    if (gid < 0).any():
+        at = np.flatnonzero(gid < 0)
+        new = used[at]
         pairs = pd.DataFrame({"group": block_of[at],
                               "code": np.asarray(keys.reps, dtype=object)[kind_of[at]],
-                              "date": np.array([changes[o][p] for o, p in zip(local_origin[at], period_of[at])],
-                                               dtype="datetime64[D]").astype("datetime64[ns]")})
+                              "date": starts[local_origin[at], period_of[at]].astype("datetime64[ns]")})
         pairs["_full"] = new
         # The one evaluation path (ProductEngine.answer_pairs): each code's schedule lines, folded.
         answers = products.answer_pairs(pairs[["group", "code", "date"]], directions, include_threatened,
@@ -387,8 +405,8 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
         varies |= set(full_of(answers.totals)[answers.totals["varies"].to_numpy(dtype=bool)].tolist())
         frame = frame.merge(products.transit, on=["layer_id", "step"], how="left")
         columns = LAYER_FIELDS + ["transit_loaded", "transit_entered", "transit_rate"]
-        gid = np.array([keys.gid.setdefault(k, len(keys.gid)) for k in new.tolist()], dtype=np.int64)
-        frame["_gid"] = pd.Series(gid, index=new).reindex(frame["_full"].to_numpy()).to_numpy(dtype=np.int64)
+        gid = keys.add(new)
+        frame["_gid"] = gid[np.searchsorted(new, frame["_full"].to_numpy(dtype=np.int64))]  # new is sorted
         frame = frame.sort_values("_gid", kind="stable")[columns + ["_gid"]].reset_index(drop=True)
         count = np.bincount(frame["_gid"].to_numpy() - gid[0], minlength=len(gid))
         first = keys.n_rows + np.cumsum(count) - count
@@ -398,15 +416,13 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
         keys.parts.append(frame[columns])
         keys.n_rows += len(frame)
 
-    gid = np.array([keys.gid[k] for k in used.tolist()], dtype=np.int64)
+    gid = keys.gids(used)
     first, count = np.asarray(keys.first, dtype=np.int64)[gid], np.asarray(keys.count, dtype=np.int64)[gid]
     take = np.repeat(first - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
     frame = keys.rows().iloc[take].reset_index(drop=True)
     frame["key"] = np.repeat(np.arange(len(used), dtype=np.int64), count)
     varying = np.flatnonzero(np.asarray(keys.varies, dtype=bool)[gid])
-    starts = [np.append(c, np.datetime64(LATEST, "D") + 1) for c in changes]
-    first_day = np.array([starts[o][p] for o, p in zip(local_origin, period_of)], dtype="datetime64[D]")
-    end_day = np.array([starts[o][p + 1] for o, p in zip(local_origin, period_of)], dtype="datetime64[D]")
+    first_day, end_day = starts[local_origin, period_of], starts[local_origin, period_of + 1]
     return frame, key, (first_day, end_day), varying
 
 
