@@ -837,7 +837,11 @@ class DutyTotals:
         imposer = result.direction.imposer
         names = _authority_columns(products)
         n, n_keys, n_cols = len(entries), len(result.key_rows), len(names)
-        column = pd.Index(names).get_indexer(layers["authority"].astype(str)) if len(layers) else np.zeros(0, int)
+        if len(layers):  # the few distinct authorities looked up, not every row's
+            authority_at, authorities = pd.factorize(layers["authority"], use_na_sentinel=False)
+            column = pd.Index(names).get_indexer(pd.Index(authorities).astype(str))[authority_at]
+        else:
+            column = np.zeros(0, int)
         layer_key = layers["key"].to_numpy(dtype=np.int64)
         present = np.zeros(n_cols, dtype=bool)
         present[column] = True
@@ -870,8 +874,9 @@ class DutyTotals:
         if n:
             still = np.ones(n, dtype=bool)
             still[moved] = False  # priced line by line below
+            per_column = np.ascontiguousarray(per_key.T)  # a column's rates: a 1-d take per entry
             for c in range(1, n_cols):
-                rate = per_key[result.key, c]
+                rate = per_column[c][result.key]
                 if not rate.any():
                     continue
                 terms = np.rint(value_micro * rate / 100)
