@@ -199,13 +199,28 @@ class _KeyMemo:
         self.kind_of_code: dict = {}
         self.reps: list = []  # kind -> the code answered for it
         self.origins: dict = {}  # block (origin, conditions, shares) -> its number in the keys
-        self.gid: dict = {}  # key -> its number in the tables below
+        self.known = np.zeros(0, dtype=np.int64)  # the keys answered, sorted
+        self.known_gid = np.zeros(0, dtype=np.int64)  # of each, its number in the tables below
         self.first: list = []  # gid -> first row of its layer rows in ``rows``
         self.count: list = []
         self.varies: list = []
         self.parts: list = []  # frames of layer rows, in gid order
         self.n_rows = 0
         self._rows = None
+
+    def gids(self, keys: np.ndarray) -> np.ndarray:
+        """The number of each key (int64) in the tables, -1 for a key not answered yet."""
+        at = np.searchsorted(self.known, keys).clip(max=max(len(self.known) - 1, 0))
+        found = self.known[at] == keys if len(self.known) else np.zeros(len(keys), dtype=bool)
+        return np.where(found, self.known_gid[at] if len(self.known) else -1, -1)
+
+    def add(self, keys: np.ndarray) -> np.ndarray:
+        """Numbers the new ``keys`` in their order, after the keys answered; returns their numbers."""
+        gid = len(self.known) + np.arange(len(keys), dtype=np.int64)
+        known, known_gid = np.concatenate([self.known, keys]), np.concatenate([self.known_gid, gid])
+        order = np.argsort(known, kind="stable")
+        self.known, self.known_gid = known[order], known_gid[order]
+        return gid
 
     def rows(self) -> pd.DataFrame:
         if self._rows is None or len(self._rows) != self.n_rows:
@@ -215,8 +230,12 @@ class _KeyMemo:
 
 
 class _MfnMemo:
+    """The MFN line of each (code, vintage) pair met, as arrays: codes are numbered as met and a
+    pair (code number x vintages + vintage) maps to its row of the arrays (-1: not met yet)."""
+
     def __init__(self):
-        self.at: dict = {}  # (code, vintage number) -> row in the arrays
+        self.code_number: dict = {}  # code -> its number
+        self.row = np.zeros(0, dtype=np.int64)  # pair -> row in the arrays, -1: not worked out
         self.arrays: dict | None = None
         self.size = 0
 
@@ -235,17 +254,23 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids, imposer: str |
         found = products.index.matches(new)
         found = found[found["layer_id"].isin(layer_ids)]
         columns = ["layer_id", "role", "set_name", "start", "end", "match", "condition"]
-        described = zip(*(found[c].where(found[c].notna(), None).tolist() for c in columns))
-        row_kind = np.array([memo.row_id.setdefault(d, len(memo.row_id)) for d in described], dtype=np.int64)
+        # Rows alike (all but the prefix) are described once: the frame has many rows per description.
+        group = found.groupby(columns, dropna=False, sort=False).ngroup().to_numpy()
+        alike = found.iloc[np.unique(group, return_index=True)[1]]
+        described = zip(*(alike[c].where(alike[c].notna(), None).tolist() for c in columns))
+        row_id = np.array([memo.row_id.setdefault(d, len(memo.row_id)) for d in described], dtype=np.int64)
+        row_kind = row_id[group] if len(group) else np.zeros(0, dtype=np.int64)
         new_index = pd.Index(new)
         code_at = new_index.get_indexer(found["code"])
         order = np.lexsort((row_kind, code_at))
         code_at, row_kind = code_at[order], row_kind[order]
         signature = [b""] * len(new)
-        bounds = np.flatnonzero(np.diff(code_at)) + 1
-        for position, rows in zip(code_at[np.concatenate(([0], bounds))] if len(code_at) else [],
-                                  np.split(row_kind, bounds)):
-            signature[position] = rows.tobytes()
+        # each code's sorted rows as bytes: a slice of the bytes of all of them
+        bounds = np.concatenate(([0], np.flatnonzero(np.diff(code_at)) + 1, [len(code_at)])) if len(code_at) \
+            else np.zeros(1, dtype=np.int64)
+        everything, width = row_kind.tobytes(), row_kind.itemsize
+        for position, lo, hi in zip(code_at[bounds[:-1]].tolist(), bounds[:-1].tolist(), bounds[1:].tolist()):
+            signature[position] = everything[lo * width:hi * width]
         for position in np.unique(new_index.get_indexer(found.loc[found["match"] == "partial", "code"])):
             signature[position] = b"partial:" + new[position].encode()
         for position in np.flatnonzero([len(c) < 10 for c in new]):  # it stands for the lines under it
@@ -353,15 +378,18 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     kind_of, block_of = used >> _KeyMemo.KIND, (used >> _KeyMemo.ORIGIN) & _KeyMemo.BLOCKS
     period_of = used & ((1 << _KeyMemo.ORIGIN) - 1)
     local_origin = block_origin[pd.Index(number).get_indexer(block_of)]
+    # origin x period: the first day of the period, then the day after the last period of each origin
+    starts = np.full((len(origins), max(len(c) for c in changes) + 1), np.datetime64(LATEST, "D") + 1)
+    for o, c in enumerate(changes):
+        starts[o, :len(c)] = c
 
-    new = [k for k in used.tolist() if k not in keys.gid]
-    if new:
-        new = np.array(new, dtype=np.int64)
-        at = pd.Index(used).get_indexer(new)
+    gid = keys.gids(used)
+    if (gid < 0).any():
+        at = np.flatnonzero(gid < 0)
+        new = used[at]
         pairs = pd.DataFrame({"group": block_of[at],
                               "code": np.asarray(keys.reps, dtype=object)[kind_of[at]],
-                              "date": np.array([changes[o][p] for o, p in zip(local_origin[at], period_of[at])],
-                                               dtype="datetime64[D]").astype("datetime64[ns]")})
+                              "date": starts[local_origin[at], period_of[at]].astype("datetime64[ns]")})
         pairs["_full"] = new
         # The one evaluation path (ProductEngine.answer_pairs): each code's schedule lines, folded.
         answers = products.answer_pairs(pairs[["group", "code", "date"]], directions, include_threatened,
@@ -377,8 +405,8 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
         varies |= set(full_of(answers.totals)[answers.totals["varies"].to_numpy(dtype=bool)].tolist())
         frame = frame.merge(products.transit, on=["layer_id", "step"], how="left")
         columns = LAYER_FIELDS + ["transit_loaded", "transit_entered", "transit_rate"]
-        gid = np.array([keys.gid.setdefault(k, len(keys.gid)) for k in new.tolist()], dtype=np.int64)
-        frame["_gid"] = pd.Series(gid, index=new).reindex(frame["_full"].to_numpy()).to_numpy(dtype=np.int64)
+        gid = keys.add(new)
+        frame["_gid"] = gid[np.searchsorted(new, frame["_full"].to_numpy(dtype=np.int64))]  # new is sorted
         frame = frame.sort_values("_gid", kind="stable")[columns + ["_gid"]].reset_index(drop=True)
         count = np.bincount(frame["_gid"].to_numpy() - gid[0], minlength=len(gid))
         first = keys.n_rows + np.cumsum(count) - count
@@ -388,15 +416,13 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
         keys.parts.append(frame[columns])
         keys.n_rows += len(frame)
 
-    gid = np.array([keys.gid[k] for k in used.tolist()], dtype=np.int64)
+    gid = keys.gids(used)
     first, count = np.asarray(keys.first, dtype=np.int64)[gid], np.asarray(keys.count, dtype=np.int64)[gid]
     take = np.repeat(first - (np.cumsum(count) - count), count) + np.arange(int(count.sum()))
     frame = keys.rows().iloc[take].reset_index(drop=True)
     frame["key"] = np.repeat(np.arange(len(used), dtype=np.int64), count)
     varying = np.flatnonzero(np.asarray(keys.varies, dtype=bool)[gid])
-    starts = [np.append(c, np.datetime64(LATEST, "D") + 1) for c in changes]
-    first_day = np.array([starts[o][p] for o, p in zip(local_origin, period_of)], dtype="datetime64[D]")
-    end_day = np.array([starts[o][p + 1] for o, p in zip(local_origin, period_of)], dtype="datetime64[D]")
+    first_day, end_day = starts[local_origin, period_of], starts[local_origin, period_of + 1]
     return frame, key, (first_day, end_day), varying
 
 
@@ -490,21 +516,41 @@ def _mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at
 
 def _memo_mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.ndarray,
                     vintage_at: np.ndarray, memo: PricingMemo | None) -> dict:
-    """``_mfn_lines``, each (code, vintage) worked out once across the chunks sharing ``memo``."""
+    """``_mfn_cases`` of ``_mfn_lines``, each (code, vintage) worked out once across the chunks
+    sharing ``memo``. The pairs asked must be distinct."""
     if memo is None or not len(code_at):
-        return _mfn_lines(products, imposer, codes, code_at, vintage_at)
+        return _mfn_cases(_mfn_lines(products, imposer, codes, code_at, vintage_at))
     store = memo.mfn.setdefault(imposer, _MfnMemo())
-    asked = list(zip(codes[code_at].tolist(), np.asarray(vintage_at).tolist()))
-    new = [i for i, pair in enumerate(asked) if pair not in store.at]
-    if new:
-        new = np.array(new, dtype=np.int64)
-        found = _mfn_lines(products, imposer, codes, np.asarray(code_at)[new], np.asarray(vintage_at)[new])
-        for i in new.tolist():
-            store.at[asked[i]] = len(store.at)
+    n_vintages = max(len([v for v in products.schedules.vintages if v.imposer == imposer]), 1)
+    numbers = store.code_number
+    code_number = np.array([numbers.setdefault(c, len(numbers)) for c in codes], dtype=np.int64)
+    if len(store.row) < len(numbers) * n_vintages:  # room for the codes met now
+        store.row = np.concatenate([store.row, np.full(len(numbers) * n_vintages - len(store.row), -1, np.int64)])
+    pair = code_number[code_at] * n_vintages + vintage_at
+    new = np.flatnonzero(store.row[pair] < 0)
+    if len(new):
+        found = _mfn_cases(_mfn_lines(products, imposer, codes, np.asarray(code_at)[new], np.asarray(vintage_at)[new]))
+        store.row[pair[new]] = store.size + np.arange(len(new))
+        store.size += len(new)
         store.arrays = found if store.arrays is None else {
             name: np.concatenate([store.arrays[name], found[name]]) for name in found}
-    row = np.array([store.at[pair] for pair in asked], dtype=np.int64)
+    row = store.row[pair]
     return {name: values[row] for name, values in store.arrays.items()}
+
+
+def _mfn_cases(mfn: dict) -> dict:
+    """``mfn`` (``_mfn_lines``) with the ``MfnCase`` of each pair and its reason text (the label
+    and the case's suffix): they depend on the pair only."""
+    rate, specific = mfn["rate"], ~np.isnan(mfn["per_unit"])
+    ave = np.array([str(b).startswith("ave") for b in mfn["basis"]], dtype=bool) & ~np.isnan(rate)
+    unknown = np.isnan(rate)
+    case = np.select([ave & specific, ave, unknown & specific, unknown],
+                     [MfnCase.EQUIVALENT_NO_QUANTITY, MfnCase.EQUIVALENT, MfnCase.UNKNOWN_NO_QUANTITY, MfnCase.UNKNOWN],
+                     MfnCase.COMPUTED)
+    text = mfn["label"].copy()
+    for c in np.unique(case[case != MfnCase.COMPUTED]):
+        text[case == c] += MFN_SUFFIX[MfnCase(c)]
+    return {**mfn, "case": case, "text": text}
 
 
 def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.ndarray, days: Days,
@@ -527,16 +573,8 @@ def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.n
     del pair
     mfn = _memo_mfn_lines(products, imposer, codes, used // n_vintages, used % n_vintages, memo)
 
-    rate, per_unit = mfn["rate"], mfn["per_unit"]
+    rate, per_unit, case, text = mfn["rate"], mfn["per_unit"], mfn["case"], mfn["text"]
     specific = ~np.isnan(per_unit)
-    ave = np.array([str(b).startswith("ave") for b in mfn["basis"]], dtype=bool) & ~np.isnan(rate)
-    unknown = np.isnan(rate)
-    case = np.select([ave & specific, ave, unknown & specific, unknown],
-                     [MfnCase.EQUIVALENT_NO_QUANTITY, MfnCase.EQUIVALENT, MfnCase.UNKNOWN_NO_QUANTITY, MfnCase.UNKNOWN],
-                     MfnCase.COMPUTED)
-    text = mfn["label"].copy()
-    for c in np.unique(case[case != MfnCase.COMPUTED]):
-        text[case == c] += MFN_SUFFIX[MfnCase(c)]
 
     shown = rate[at]
     duty = np.multiply(value, shown)
@@ -799,7 +837,11 @@ class DutyTotals:
         imposer = result.direction.imposer
         names = _authority_columns(products)
         n, n_keys, n_cols = len(entries), len(result.key_rows), len(names)
-        column = pd.Index(names).get_indexer(layers["authority"].astype(str)) if len(layers) else np.zeros(0, int)
+        if len(layers):  # the few distinct authorities looked up, not every row's
+            authority_at, authorities = pd.factorize(layers["authority"], use_na_sentinel=False)
+            column = pd.Index(names).get_indexer(pd.Index(authorities).astype(str))[authority_at]
+        else:
+            column = np.zeros(0, int)
         layer_key = layers["key"].to_numpy(dtype=np.int64)
         present = np.zeros(n_cols, dtype=bool)
         present[column] = True
@@ -832,8 +874,9 @@ class DutyTotals:
         if n:
             still = np.ones(n, dtype=bool)
             still[moved] = False  # priced line by line below
+            per_column = np.ascontiguousarray(per_key.T)  # a column's rates: a 1-d take per entry
             for c in range(1, n_cols):
-                rate = per_key[result.key, c]
+                rate = per_column[c][result.key]
                 if not rate.any():
                     continue
                 terms = np.rint(value_micro * rate / 100)
