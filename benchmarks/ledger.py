@@ -143,7 +143,6 @@ def paired(runs: list[dict], baseline: list[dict]) -> float:
 def writer_check(path: Path, repeat: int) -> None:
     """The writer alone: the ledger priced into memory once, then only ``write_duty_run`` timed
     (CSV and Parquet, alternating), in one process; prints the medians in seconds."""
-    import tempfile
     from datetime import date
 
     from tariffcalc import export, ledger, partition

@@ -515,13 +515,13 @@ def _mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at
 
 
 def _memo_mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.ndarray,
-                    vintage_at: np.ndarray, memo: PricingMemo | None) -> dict:
+                    vintage_at: np.ndarray, memo: PricingMemo | None, n_vintages: int) -> dict:
     """``_mfn_cases`` of ``_mfn_lines``, each (code, vintage) worked out once across the chunks
-    sharing ``memo``. The pairs asked must be distinct."""
+    sharing ``memo``; ``n_vintages`` is the imposer's (at least 1, as ``_mfn`` numbers pairs).
+    The pairs asked must be distinct."""
     if memo is None or not len(code_at):
         return _mfn_cases(_mfn_lines(products, imposer, codes, code_at, vintage_at))
     store = memo.mfn.setdefault(imposer, _MfnMemo())
-    n_vintages = max(len([v for v in products.schedules.vintages if v.imposer == imposer]), 1)
     numbers = store.code_number
     code_number = np.array([numbers.setdefault(c, len(numbers)) for c in codes], dtype=np.int64)
     if len(store.row) < len(numbers) * n_vintages:  # room for the codes met now
@@ -571,7 +571,7 @@ def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.n
     at[used] = np.arange(len(used))
     at = at[pair]
     del pair
-    mfn = _memo_mfn_lines(products, imposer, codes, used // n_vintages, used % n_vintages, memo)
+    mfn = _memo_mfn_lines(products, imposer, codes, used // n_vintages, used % n_vintages, memo, n_vintages)
 
     rate, per_unit, case, text = mfn["rate"], mfn["per_unit"], mfn["case"], mfn["text"]
     specific = ~np.isnan(per_unit)
