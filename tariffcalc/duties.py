@@ -140,14 +140,48 @@ class DutyResult:
 
 def _change_dates(products: ProductEngine, d: Direction) -> np.ndarray:
     """Every date (datetime64[D]) on which anything the answer for a code depends on can change."""
-    steps = products.engine.direction_steps(d)
-    table = products.index.table
-    table = table[table["layer_id"].isin(set(steps["layer_id"]))]
-    vintages = [pd.Timestamp(v.start) for v in products.schedules.vintages if v.imposer == d.imposer]
-    edges = pd.concat([steps["start"], steps["end"], table["start"], table["end"],
-                       pd.Series(vintages + [pd.Timestamp(EARLIEST)], dtype="datetime64[ns]")]).dropna()
-    edges = edges[(edges >= pd.Timestamp(EARLIEST)) & (edges <= pd.Timestamp(LATEST))]
-    return np.unique(edges.to_numpy("datetime64[D]"))
+    return _Changes(products, d).all
+
+
+class _Changes:
+    """The change dates of a direction, and the subset that bears on one kind of code.
+
+    A code's answer changes only on the steps of the layers that can bear on it (those its product
+    index rows name, and those with no product list: a ``scope: all`` layer or one without cover
+    rows), on the dates of its own rows, and where its schedule lines change (a vintage that adds or
+    drops it). Periods cut at these dates alone are longer, so a ledger has fewer keys to answer."""
+
+    def __init__(self, products: ProductEngine, d: Direction):
+        steps = products.engine.direction_steps(d)
+        table = products.index.table
+        table = table[table["layer_id"].isin(set(steps["layer_id"]))]
+        vintages = [pd.Timestamp(v.start) for v in products.schedules.vintages if v.imposer == d.imposer]
+        edges = pd.concat([steps["start"], steps["end"], table["start"], table["end"],
+                           pd.Series(vintages + [pd.Timestamp(EARLIEST)], dtype="datetime64[ns]")]).dropna()
+        edges = edges[(edges >= pd.Timestamp(EARLIEST)) & (edges <= pd.Timestamp(LATEST))]
+        self.all = np.unique(edges.to_numpy("datetime64[D]"))
+        covered = set(table.loc[table["role"] == "cover", "layer_id"])
+        self.universal = set(steps.loc[steps["scope"] == "all", "layer_id"]) | (set(steps["layer_id"]) - covered)
+        ends = pd.concat([steps[["layer_id", "start"]], steps[["layer_id", "end"]].rename(columns={"end": "start"})])
+        ends = ends.dropna()
+        self.step_dates = {layer: rows.to_numpy("datetime64[D]")
+                           for layer, rows in ends.groupby("layer_id", sort=False)["start"]}
+        self.vintages = np.array([v.start for v in products.schedules.vintages if v.imposer == d.imposer],
+                                 dtype="datetime64[D]")
+
+    def of_kind(self, layers, row_dates: np.ndarray, lines_in: np.ndarray | None) -> np.ndarray:
+        """The change dates bearing on a kind: ``layers`` its rows name, ``row_dates`` its rows'
+        starts and ends, ``lines_in`` whether it stands for lines of each vintage (None: unknown,
+        every vintage counts)."""
+        bearing = [self.step_dates[layer] for layer in self.universal | set(layers) if layer in self.step_dates]
+        if lines_in is None:
+            flips = self.vintages
+        else:
+            lines_in = np.asarray(lines_in, dtype=bool)
+            flips = self.vintages[1:][lines_in[1:] != lines_in[:-1]]
+        dates = np.concatenate([*bearing, np.asarray(row_dates, dtype="datetime64[D]"), flips,
+                                np.array([EARLIEST], dtype="datetime64[D]")])
+        return self.all[np.isin(self.all, dates)]
 
 
 class Days:
@@ -198,6 +232,9 @@ class _KeyMemo:
         self.kind_of_signature: dict = {}
         self.kind_of_code: dict = {}
         self.reps: list = []  # kind -> the code answered for it
+        self.kind_dates: list = []  # kind -> (layers, row dates, vintages in) of _Changes.of_kind, None: all
+        self.periods: dict = {}  # (kind, origin) -> its change dates, as days from EARLIEST
+        self.changes: dict = {}  # origin -> _Changes
         self.origins: dict = {}  # block (origin, conditions, shares) -> its number in the keys
         self.known = np.zeros(0, dtype=np.int64)  # the keys answered, sorted
         self.known_gid = np.zeros(0, dtype=np.int64)  # of each, its number in the tables below
@@ -275,8 +312,9 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids, imposer: str |
             signature[position] = b"partial:" + new[position].encode()
         for position in np.flatnonzero([len(c) < 10 for c in new]):  # it stands for the lines under it
             signature[position] = b"lines:" + new[position].encode()
-        if imposer is not None:
-            for position, vintages in enumerate(products.schedules.stands_for_lines(imposer, new)):
+        lines_in = products.schedules.stands_for_lines(imposer, new) if imposer is not None else None
+        if lines_in is not None:
+            for position, vintages in enumerate(lines_in):
                 signature[position] += b"in:" + vintages.tobytes()
         # Codes on a layer charged on a metal content are alike only if their estimated contents are.
         content_layers = {layer.id for layer in products.engine.dataset.layers if any(s.content for s in layer.steps)}
@@ -286,12 +324,32 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids, imposer: str |
                 shares = estimates.shares(on).to_numpy()
                 for position, row in zip(new_index.get_indexer(on), shares):
                     signature[position] += b"content:" + row.tobytes()
-        for code, s in zip(new, signature):
+        made = []  # positions in ``new`` of the codes that are the first of a new kind
+        for position, (code, s) in enumerate(zip(new, signature)):
             kind = memo.kind_of_signature.setdefault(s, len(memo.kind_of_signature))
             if kind == len(memo.reps):
                 memo.reps.append(code)
+                made.append(position)
             memo.kind_of_code[code] = kind
+        _describe_kinds(memo, found, new_index, signature, made, lines_in)
     return np.array([memo.kind_of_code[c] for c in codes], dtype=np.int64)
+
+
+def _describe_kinds(memo: _KeyMemo, found: pd.DataFrame, new_index: pd.Index, signature: list, made: list,
+                    lines_in: np.ndarray | None) -> None:
+    """What the change dates of each new kind depend on (``_Changes.of_kind``): the layers its
+    rows name, its rows' dates, the vintages it has lines in. A kind that stands for the lines under
+    it, or matches a list row in part, takes every change date of its direction."""
+    position = new_index.get_indexer(found["code"])
+    mine = found.iloc[np.flatnonzero(np.isin(position, made))]
+    rows = dict(iter(mine.groupby(position[np.isin(position, made)], sort=False)))
+    for at in made:
+        if signature[at].startswith((b"lines:", b"partial:")):
+            memo.kind_dates.append(None)
+            continue
+        part = rows.get(at, mine.iloc[:0])
+        dates = pd.concat([part["start"], part["end"]]).dropna().to_numpy("datetime64[D]")
+        memo.kind_dates.append((frozenset(part["layer_id"]), dates, None if lines_in is None else lines_in[at]))
 
 
 def entry_assumptions(ledger: Ledger, products: ProductEngine) -> tuple[list[Contents], np.ndarray]:
@@ -346,8 +404,11 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     kind_of_code = np.zeros(len(codes), dtype=np.int64)
     kind_of_code[present] = _kinds(products, codes[present], layer_ids,  # alike for every origin
                                    DIRECTIONS[ledger.direction].imposer, keys)
-    changes = [_change_dates(products, direction_with_origin(ledger.direction, origin)) for origin in origins]
-    if any(len(c) >= 1 << _KeyMemo.ORIGIN for c in changes):
+    for origin in origins:
+        if origin not in keys.changes:
+            keys.changes[origin] = _Changes(products, direction_with_origin(ledger.direction, origin))
+    changes = [keys.changes[origin] for origin in origins]
+    if any(len(c.all) >= 1 << _KeyMemo.ORIGIN for c in changes):
         raise ValueError("more change dates than a pricing key holds")
     # A block is an origin with what its entries assert (the ledger's assume and *_value columns);
     # a ledger without those columns has its origins as blocks. A block is a group of answer_pairs.
@@ -365,23 +426,20 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
         raise ValueError("more distinct assertions than a pricing key holds")
     directions = {int(n): direction_with_origin(ledger.direction, origins[o]) for n, o in zip(number, block_origin)}
     assumes = {int(n): assumed[a] for n, a in zip(number, block_assume)}
-    by_day = np.array([np.maximum(days.periods(c), 0) for c in changes],
-                      dtype=np.int64).reshape(len(origins), len(days.span))
     if not len(code_at):
         empty = np.zeros(0, dtype="datetime64[D]")
         return pd.DataFrame(columns=[*LAYER_FIELDS, "transit_loaded", "transit_entered", "transit_rate", "key"]), \
             np.zeros(0, dtype=np.int64), (empty, empty), np.zeros(0, dtype=np.int64)
-    full = (kind_of_code[code_at] << _KeyMemo.KIND) | (number[block_at] << _KeyMemo.ORIGIN) \
-        | by_day[origin_at, days.offset]
+    entry_kind = kind_of_code[code_at]
+    periods = _Periods(keys, changes, origins, np.unique(entry_kind))
+    full = (entry_kind << _KeyMemo.KIND) | (number[block_at] << _KeyMemo.ORIGIN) \
+        | periods.of(entry_kind, origin_at, days.span[0] + days.offset)
     used, key = np.unique(full, return_inverse=True)
     key = key.astype(np.int64).ravel()
     kind_of, block_of = used >> _KeyMemo.KIND, (used >> _KeyMemo.ORIGIN) & _KeyMemo.BLOCKS
     period_of = used & ((1 << _KeyMemo.ORIGIN) - 1)
     local_origin = block_origin[pd.Index(number).get_indexer(block_of)]
-    # origin x period: the first day of the period, then the day after the last period of each origin
-    starts = np.full((len(origins), max(len(c) for c in changes) + 1), np.datetime64(LATEST, "D") + 1)
-    for o, c in enumerate(changes):
-        starts[o, :len(c)] = c
+    first_day, end_day = periods.bounds(kind_of, local_origin, period_of)
 
     gid = keys.gids(used)
     if (gid < 0).any():
@@ -389,7 +447,7 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
         new = used[at]
         pairs = pd.DataFrame({"group": block_of[at],
                               "code": np.asarray(keys.reps, dtype=object)[kind_of[at]],
-                              "date": starts[local_origin[at], period_of[at]].astype("datetime64[ns]")})
+                              "date": first_day[at].astype("datetime64[ns]")})
         pairs["_full"] = new
         # The one evaluation path (ProductEngine.answer_pairs): each code's schedule lines, folded.
         answers = products.answer_pairs(pairs[["group", "code", "date"]], directions, include_threatened,
@@ -422,8 +480,52 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     frame = keys.rows().iloc[take].reset_index(drop=True)
     frame["key"] = np.repeat(np.arange(len(used), dtype=np.int64), count)
     varying = np.flatnonzero(np.asarray(keys.varies, dtype=bool)[gid])
-    first_day, end_day = starts[local_origin, period_of], starts[local_origin, period_of + 1]
     return frame, key, (first_day, end_day), varying
+
+
+class _Periods:
+    """The period of each (kind, origin, day): the number of the last change date of the kind for
+    the origin (``_Changes.of_kind``) on or before the day. One sorted array holds every (kind,
+    origin) slot's dates as slot << 16 | days since EARLIEST, so a searchsorted finds them all."""
+
+    def __init__(self, keys: _KeyMemo, changes: list, origins: list, kinds: np.ndarray):
+        self.slot_of_kind = np.full(len(keys.reps), -1, dtype=np.int64)
+        self.slot_of_kind[kinds] = np.arange(len(kinds))
+        self.n_origins = len(origins)
+        tables = []
+        for kind in kinds.tolist():
+            for origin, change in zip(origins, changes):
+                dates = keys.periods.get((kind, origin))
+                if dates is None:
+                    facts = keys.kind_dates[kind]
+                    dates = change.all if facts is None else change.of_kind(*facts)
+                    dates = keys.periods.setdefault((kind, origin), (dates - np.datetime64(EARLIEST, "D")).astype(np.int64))
+                tables.append(dates)
+        self.count = np.array([len(t) for t in tables], dtype=np.int64)
+        self.first = np.cumsum(self.count) - self.count
+        self.dates = np.concatenate([(slot << 16) | t for slot, t in enumerate(tables)]) if tables \
+            else np.zeros(0, dtype=np.int64)
+
+    def _slots(self, kind: np.ndarray, origin: np.ndarray) -> np.ndarray:
+        return self.slot_of_kind[kind] * self.n_origins + origin
+
+    def of(self, kind: np.ndarray, origin: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """The period of each (kind, origin number, day); a day before the first date is in period 0."""
+        slot = self._slots(kind, origin)
+        since = np.clip((day - np.datetime64(EARLIEST, "D")).astype(np.int64), 0, 0xFFFF)
+        at = np.searchsorted(self.dates, (slot << 16) | since, side="right") - 1
+        return np.maximum(at - self.first[slot], 0)
+
+    def bounds(self, kind: np.ndarray, origin: np.ndarray, period: np.ndarray):
+        """The first day of each period and the day after its last (after the last: LATEST + 1)."""
+        slot = self._slots(kind, origin)
+        at = self.first[slot] + period
+        earliest = np.datetime64(EARLIEST, "D")
+        first = earliest + (self.dates[at] & 0xFFFF) if len(at) else np.zeros(0, dtype="datetime64[D]")
+        last = period + 1 >= self.count[slot]
+        after = self.dates[np.where(last, at, at + 1)] & 0xFFFF if len(at) else np.zeros(0, dtype=np.int64)
+        end = np.where(last, np.datetime64(LATEST, "D") + 1, earliest + after)
+        return first, end
 
 
 def _transit_pairs(result: DutyResult) -> tuple[np.ndarray, np.ndarray]:

@@ -283,6 +283,44 @@ def test_one_entry_costs_its_value_times_the_rate_of_rate_hts(products, tmp_path
         assert row.reason == reasons[row.layer_id]  # the wording of rate --hts
 
 
+
+@pytest.mark.slow
+def test_an_entry_on_either_side_of_every_change_date_costs_its_own_days_answer(products, tmp_path):
+    """Keys cut a kind of code's days only at the change dates that bear on it (the steps of the
+    layers its list rows name and of those with no list, its rows' dates, the vintages that add or
+    drop it: duties._Changes.of_kind), not at every change date of the direction. For codes of
+    every layer's lists, entries the day before and on every change date of the US on China and
+    Hong Kong cost what the evaluation path (``answers``) gives for their own day."""
+    table = products.index.table
+    vintage = [v for v in products.schedules.vintages if v.imposer == "US"][-1]
+    leaves = products.schedules.leaves(vintage)
+    codes = {c.replace(".", "") for c in CODES}
+    for _layer, rows in table[table["role"] != "waiver"].groupby("layer_id"):
+        for prefix in rows["prefix"].iloc[::max(1, len(rows) // 3)].iloc[:3]:
+            at = np.searchsorted(leaves, prefix)
+            if at < len(leaves) and leaves[at].startswith(prefix) and len(leaves[at]) == 10:
+                codes.add(leaves[at])
+    codes = sorted(codes)
+    lines, origins = [HEADER.strip()], ["CN", "HK"]
+    days = {}
+    for origin in origins:
+        changes = duties._change_dates(products, direction_with_origin("us", origin)).astype(date)
+        days[origin] = sorted({d for c in changes for d in (c - timedelta(days=1), c)
+                               if date(2018, 1, 1) <= d <= date(2026, 12, 31)})
+        lines += [f"{origin}{i}-{j},{d},{c},{origin},1000,," for i, c in enumerate(codes)
+                  for j, d in enumerate(days[origin])]
+    result = duties.compute_duties(ledger.read_ledger(write(tmp_path, "\n".join(lines) + "\n"), skip_bad=True),
+                                   products, as_of=AS_OF)
+    entries = result.entries.assign(code=result.entries["code"].astype(str),
+                                    date=result.entries["entry_date"].astype("datetime64[ns]"))
+    assert len(entries) > 0.8 * (len(lines) - 1) and len(codes) > 60
+    for origin in origins:
+        answers = products.answers(codes, days[origin], direction_with_origin("us", origin)).totals
+        mine = entries[entries["origin"] == origin].merge(answers, on=["code", "date"], how="left")
+        assert mine["additional_rate"].notna().all()
+        np.testing.assert_allclose(mine["additional_duty"], 1000 * mine["additional_rate"] / 100, atol=1e-9)
+
+
 mixed = st.lists(st.tuples(st.sampled_from(CODES),
                            st.dates(min_value=date(2018, 6, 1), max_value=date(2026, 8, 31)),
                            st.integers(min_value=0, max_value=10_000_000).map(lambda c: c / 100),
