@@ -12,7 +12,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tariffcalc.cli import cli
@@ -260,6 +260,9 @@ def questions(draw):
 @pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(question=questions())
+# MFN 5.849 + 35 (List 1 retaliation 25 + the 75 bn round's annex 1 10) sums to 40.849000000000004
+# in floats, which the JSON printed and the CSV's %g did not: found by this property in CI
+@example(question=("02071429", "2020-01-01", "cn", "US", None))
 def test_every_format_agrees(runner, no_user_data, tmp_path_factory, question):
     code, day, direction, origin, exported = question
     check_agreement(answers(runner, tmp_path_factory.mktemp("agree"), code, day, direction, origin, exported))
