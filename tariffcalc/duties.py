@@ -213,7 +213,17 @@ class PricingMemo:
     def __init__(self):
         self.keys: dict = {}  # (direction, include_threatened, layer ids) -> _KeyMemo
         self.mfn: dict = {}  # imposer -> _MfnMemo
-        self.is_line: dict = {}  # (imposer, code, vintage number) -> whether the schedule has it as a line
+        self.lines_in: dict = {}  # imposer -> code -> whether it stands for lines of each vintage
+
+    def lines_of(self, schedules, imposer: str, codes) -> np.ndarray:
+        """Whether each code stands for some line of each of the imposer's vintages (codes x
+        vintages, ``Schedules.stands_for_lines``), each code looked up once across the chunks."""
+        known = self.lines_in.setdefault(imposer, {})
+        new = [c for c in dict.fromkeys(codes) if c not in known]
+        if new:
+            known.update(zip(new, schedules.stands_for_lines(imposer, np.array(new, dtype=object))))
+        vintages, _ = schedules.vintage_numbers(imposer, [])
+        return np.array([known[c] for c in codes], dtype=bool).reshape(len(codes), len(vintages))
 
     def key_memo(self, direction: str, include_threatened: bool, layer_ids) -> _KeyMemo:
         return self.keys.setdefault((direction, include_threatened, frozenset(layer_ids)), _KeyMemo())
@@ -278,13 +288,14 @@ class _MfnMemo:
 
 
 def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids, imposer: str | None = None,
-           memo: _KeyMemo | None = None) -> np.ndarray:
+           memo: _KeyMemo | None = None, lines_of=None) -> np.ndarray:
     """Codes the data treats alike share a kind: the same set of (layer, role, set, dates, match)
     rows of the product index, and lines of the same schedule vintages (a code renumbered in 2022
     cannot stand for a 2021 entry of another code). A code shorter than a list's rows is resolved
     from its own schedule lines, so it is a kind of its own. Returns the kind of each code; the
     code answered for each kind (the first met) is ``memo.reps``. Kinds are kept in ``memo`` across
-    calls: only codes not met before are looked at."""
+    calls: only codes not met before are looked at. ``lines_of`` gives ``stands_for_lines`` of codes
+    for every vintage (``PricingMemo.lines_of``, which ``_not_lines`` has filled already)."""
     memo = _KeyMemo() if memo is None else memo
     new = np.array([c for c in dict.fromkeys(codes) if c not in memo.kind_of_code], dtype=object)
     if len(new):
@@ -312,7 +323,8 @@ def _kinds(products: ProductEngine, codes: np.ndarray, layer_ids, imposer: str |
             signature[position] = b"partial:" + new[position].encode()
         for position in np.flatnonzero([len(c) < 10 for c in new]):  # it stands for the lines under it
             signature[position] = b"lines:" + new[position].encode()
-        lines_in = products.schedules.stands_for_lines(imposer, new) if imposer is not None else None
+        lines_of = lines_of or (lambda c: products.schedules.stands_for_lines(imposer, c))
+        lines_in = lines_of(new) if imposer is not None else None
         if lines_in is not None:
             for position, vintages in enumerate(lines_in):
                 signature[position] += b"in:" + vintages.tobytes()
@@ -341,15 +353,19 @@ def _describe_kinds(memo: _KeyMemo, found: pd.DataFrame, new_index: pd.Index, si
     rows name, its rows' dates, the vintages it has lines in. A kind that stands for the lines under
     it, or matches a list row in part, takes every change date of its direction."""
     position = new_index.get_indexer(found["code"])
-    mine = found.iloc[np.flatnonzero(np.isin(position, made))]
-    rows = dict(iter(mine.groupby(position[np.isin(position, made)], sort=False)))
-    for at in made:
+    take = np.flatnonzero(np.isin(position, made))
+    take = take[np.argsort(position[take], kind="stable")]
+    at_row = position[take]
+    layer = found["layer_id"].to_numpy(dtype=object)[take]
+    start, end = (found[c].to_numpy("datetime64[D]")[take] for c in ("start", "end"))
+    lo, hi = np.searchsorted(at_row, made, side="left"), np.searchsorted(at_row, made, side="right")
+    for at, a, b in zip(made, lo.tolist(), hi.tolist()):
         if signature[at].startswith((b"lines:", b"partial:")):
             memo.kind_dates.append(None)
             continue
-        part = rows.get(at, mine.iloc[:0])
-        dates = pd.concat([part["start"], part["end"]]).dropna().to_numpy("datetime64[D]")
-        memo.kind_dates.append((frozenset(part["layer_id"]), dates, None if lines_in is None else lines_in[at]))
+        dates = np.concatenate([start[a:b], end[a:b]])
+        memo.kind_dates.append((frozenset(layer[a:b].tolist()), dates[~np.isnat(dates)],
+                                None if lines_in is None else lines_in[at]))
 
 
 def entry_assumptions(ledger: Ledger, products: ProductEngine) -> tuple[list[Contents], np.ndarray]:
@@ -402,8 +418,9 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     keys = memo.key_memo(ledger.direction, include_threatened, layer_ids)
     present = np.flatnonzero(np.bincount(code_at, minlength=len(codes)))
     kind_of_code = np.zeros(len(codes), dtype=np.int64)
-    kind_of_code[present] = _kinds(products, codes[present], layer_ids,  # alike for every origin
-                                   DIRECTIONS[ledger.direction].imposer, keys)
+    imposer = DIRECTIONS[ledger.direction].imposer
+    kind_of_code[present] = _kinds(products, codes[present], layer_ids, imposer, keys,  # alike for every origin
+                                   lambda c: memo.lines_of(products.schedules, imposer, c))
     for origin in origins:
         if origin not in keys.changes:
             keys.changes[origin] = _Changes(products, direction_with_origin(ledger.direction, origin))
@@ -743,12 +760,7 @@ def _not_lines(ledger: Ledger, products: ProductEngine, memo: PricingMemo | None
     used, first = np.unique(pair, return_index=True)
     asked = pd.DataFrame({"code": codes[used // len(starts)], "date": starts[used % len(starts)].astype("datetime64[ns]")})
     memo = PricingMemo() if memo is None else memo
-    known = [(imposer, c, v) for c, v in zip(asked["code"].tolist(), (used % len(starts)).tolist())]
-    new = [i for i, k in enumerate(known) if k not in memo.is_line]
-    if new:  # each (code, vintage) looked up once across the chunks sharing ``memo``
-        line = schedules.stands_for_lines(imposer, asked["code"].to_numpy(dtype=object)[new], (used % len(starts))[new])
-        memo.is_line.update(zip((known[i] for i in new), line.tolist()))
-    lost = ~np.array([memo.is_line[k] for k in known], dtype=bool)
+    lost = ~memo.lines_of(schedules, imposer, codes)[used // len(starts), used % len(starts)]
     if lost.any():  # a product list in force may name the code in full: a line of its date
         for origin in entries["origin"].cat.categories:
             if not lost.any():

@@ -377,7 +377,13 @@ def code_keys(codes) -> np.ndarray:
 
 @lru_cache(maxsize=32)
 def _codes(path: str) -> np.ndarray:
-    return np.sort(_read_table(path).index.to_numpy(dtype=str))
+    return _code_table(path)["code"].to_numpy(dtype=str)
+
+
+@lru_cache(maxsize=32)
+@file_table("mfn-codes")  # the lines alone, sorted: reading the whole schedule costs ten times more
+def _code_table(path: str) -> pd.DataFrame:
+    return pd.DataFrame({"code": np.sort(_read_table(path).index.to_numpy(dtype=str)).astype(object)})
 
 
 @lru_cache(maxsize=32)
