@@ -161,27 +161,50 @@ class _Changes:
         edges = edges[(edges >= pd.Timestamp(EARLIEST)) & (edges <= pd.Timestamp(LATEST))]
         self.all = np.unique(edges.to_numpy("datetime64[D]"))
         covered = set(table.loc[table["role"] == "cover", "layer_id"])
-        self.universal = set(steps.loc[steps["scope"] == "all", "layer_id"]) | (set(steps["layer_id"]) - covered)
+        universal = set(steps.loc[steps["scope"] == "all", "layer_id"]) | (set(steps["layer_id"]) - covered)
         ends = pd.concat([steps[["layer_id", "start"]], steps[["layer_id", "end"]].rename(columns={"end": "start"})])
-        ends = ends.dropna()
-        self.step_dates = {layer: rows.to_numpy("datetime64[D]")
-                           for layer, rows in ends.groupby("layer_id", sort=False)["start"]}
-        self.vintages = np.array([v.start for v in products.schedules.vintages if v.imposer == d.imposer],
-                                 dtype="datetime64[D]")
+        # each set of dates as a bit mask over ``all`` (bit i: the i-th change date; EARLIEST is bit 0)
+        self.layer_mask = {layer: self._mask(rows.to_numpy("datetime64[D]"))
+                           for layer, rows in ends.dropna().groupby("layer_id", sort=False)["start"]}
+        self.universal_mask = 1 | self._union(universal)
+        self.vintage_mask = [self._mask(np.array([v.start], dtype="datetime64[D]"))
+                             for v in products.schedules.vintages if v.imposer == d.imposer]
+
+    def _mask(self, dates: np.ndarray) -> int:
+        at = np.searchsorted(self.all, dates).clip(max=len(self.all) - 1)
+        return sum(1 << int(i) for i in np.unique(at[self.all[at] == dates]))
+
+    def _union(self, layers) -> int:
+        mask = 0
+        for layer in layers:
+            mask |= self.layer_mask.get(layer, 0)
+        return mask
 
     def of_kind(self, layers, row_dates: np.ndarray, lines_in: np.ndarray | None) -> np.ndarray:
         """The change dates bearing on a kind: ``layers`` its rows name, ``row_dates`` its rows'
         starts and ends, ``lines_in`` whether it stands for lines of each vintage (None: unknown,
         every vintage counts)."""
-        bearing = [self.step_dates[layer] for layer in self.universal | set(layers) if layer in self.step_dates]
-        if lines_in is None:
-            flips = self.vintages
-        else:
-            lines_in = np.asarray(lines_in, dtype=bool)
-            flips = self.vintages[1:][lines_in[1:] != lines_in[:-1]]
-        dates = np.concatenate([*bearing, np.asarray(row_dates, dtype="datetime64[D]"), flips,
-                                np.array([EARLIEST], dtype="datetime64[D]")])
-        return self.all[np.isin(self.all, dates)]
+        mask = self.universal_mask | self._union(layers) | self._mask(np.asarray(row_dates, dtype="datetime64[D]"))
+        for number, vintage in enumerate(self.vintage_mask):
+            if lines_in is None or (number and lines_in[number] != lines_in[number - 1]):
+                mask |= vintage
+        return self.all[[i for i in range(len(self.all)) if mask >> i & 1]]
+
+
+def _unique(values: np.ndarray, index: bool = False, inverse: bool = False):
+    """``np.unique`` of integers with ``return_index`` or ``return_inverse``, by hashing: the
+    distinct values (few, next to the entries) are sorted, not the entries."""
+    at, distinct = pd.factorize(values)
+    order = np.argsort(distinct, kind="stable")
+    if index:  # factorize numbers values as first met: the first of each is where the count rises
+        first = np.flatnonzero(np.diff(np.maximum.accumulate(at), prepend=-1) > 0) if len(at) \
+            else np.zeros(0, dtype=np.int64)
+        return distinct[order], first[order]
+    if inverse:
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        return distinct[order], rank[at]
+    return distinct[order]
 
 
 class Days:
@@ -448,11 +471,10 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
         return pd.DataFrame(columns=[*LAYER_FIELDS, "transit_loaded", "transit_entered", "transit_rate", "key"]), \
             np.zeros(0, dtype=np.int64), (empty, empty), np.zeros(0, dtype=np.int64)
     entry_kind = kind_of_code[code_at]
-    periods = _Periods(keys, changes, origins, np.unique(entry_kind))
+    periods = _Periods(keys, changes, origins, np.unique(kind_of_code[present]))
     full = (entry_kind << _KeyMemo.KIND) | (number[block_at] << _KeyMemo.ORIGIN) \
         | periods.of(entry_kind, origin_at, days.span[0] + days.offset)
-    used, key = np.unique(full, return_inverse=True)
-    key = key.astype(np.int64).ravel()
+    used, key = _unique(full, inverse=True)
     kind_of, block_of = used >> _KeyMemo.KIND, (used >> _KeyMemo.ORIGIN) & _KeyMemo.BLOCKS
     period_of = used & ((1 << _KeyMemo.ORIGIN) - 1)
     local_origin = block_origin[pd.Index(number).get_indexer(block_of)]
@@ -757,7 +779,7 @@ def _not_lines(ledger: Ledger, products: ProductEngine, memo: PricingMemo | None
     codes = entries["code"].cat.categories.to_numpy(dtype=object)
     code_at = entries["code"].cat.codes.to_numpy().astype(np.int64)
     pair = code_at * len(starts) + vintage_at
-    used, first = np.unique(pair, return_index=True)
+    used, first = _unique(pair, index=True)
     asked = pd.DataFrame({"code": codes[used // len(starts)], "date": starts[used % len(starts)].astype("datetime64[ns]")})
     memo = PricingMemo() if memo is None else memo
     lost = ~memo.lines_of(schedules, imposer, codes)[used // len(starts), used % len(starts)]

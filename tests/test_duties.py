@@ -35,6 +35,17 @@ def test_vintage_numbers_are_vintage_on(products):
         assert [vintages[n] for n in number] == [schedules.vintage_on(imposer, d.date()) for d in days]
 
 
+
+@given(st.lists(st.integers(min_value=-2**62, max_value=2**62), max_size=200))
+def test_unique_by_hashing_is_numpys(values):
+    values = np.array(values, dtype=np.int64)
+    expected, first = np.unique(values, return_index=True)
+    found, found_first = duties._unique(values, index=True)
+    assert found.tolist() == expected.tolist() and found_first.tolist() == first.tolist()
+    expected, inverse = np.unique(values, return_inverse=True)
+    found, found_inverse = duties._unique(values, inverse=True)
+    assert found.tolist() == expected.tolist() and found_inverse.tolist() == inverse.ravel().tolist()
+
 def _lines_one_by_one(schedules, imposer, code, day) -> list[str]:
     """The definition of Schedules.resolve for one pair, written plainly."""
     vintage = schedules.vintage_on(imposer, day.date())
