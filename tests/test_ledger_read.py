@@ -81,6 +81,10 @@ GOOD = "ok,2025-04-01,8517.13.00,CN,10,,\n"
     ("UTF-8 text", HEADER + GOOD.replace("ok", "café"), True),
     ("a quoted field", HEADER + GOOD + '"q",2025-04-01,8517.13.00,CN,10,,\n', False),
     ("a blank line", HEADER + GOOD + "\n" + GOOD, False),
+    ("a blank line in CR LF", (HEADER + GOOD + "\n" + GOOD).replace("\n", "\r\n"), False),
+    ("a blank last line", HEADER + GOOD + GOOD + "\n", False),
+    # the commas add up (a blank line and a row of a line's commas too many): plain by the count
+    ("a blank line beside a long row", HEADER + GOOD + "\n" + GOOD.strip() + "," * (WIDTH - 1) + "\n", False),
     ("a bare carriage return", HEADER + GOOD + "b\r,2025-04-01,8517.13.00,CN,10,,\n", False),
     ("a short row", HEADER + GOOD + "b,2025-04-01,8517.13.00,CN,10\n", False),
     ("a long row", HEADER + GOOD + "b,2025-04-01,8517.13.00,CN,10,,,\n", False),
