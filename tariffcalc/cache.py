@@ -45,7 +45,10 @@ ENV_NO_CACHE = "TARIFFCALC_NO_CACHE"
 FORMAT = "tariffcalc-cache"
 SCHEMA = 1                # bump when the layout or an encoding below changes
 RACY_SECONDS = 2.0        # a file this recent may change again within its mtime's resolution
-KEEP = {"datasets": 16, "tables": 64}  # manifests kept per folder, the newest first
+# Manifests kept per folder, the newest first. A data set (or an overlay of it) takes some 35
+# tables (three per schedule vintage, about 23 MB): 192 keep five side by side, where 64 kept one
+# and made two that alternate (two overlays, or two versions of the code) rebuild each other's.
+KEEP = {"datasets": 16, "tables": 192}
 
 _state = {"warned": False, "broken": False}
 

@@ -156,3 +156,54 @@ def test_no_file_matches(runner, no_user_data, tmp_path):
     empty.mkdir()
     done = runner.invoke(cli, ["duty", str(empty)])
     assert done.exit_code == 2 and "no .csv or .parquet files in this folder" in done.output
+
+
+# -- reading ahead ------------------------------------------------------------------------------
+
+def test_read_ahead_gives_the_items_in_order_and_makes_at_most_one_ahead():
+    import threading
+    made, taken = [], []
+    step = threading.Event()
+
+    def items():
+        for i in range(6):
+            made.append(i)
+            yield i
+
+    for item in partition.read_ahead(items()):
+        taken.append(item)
+        step.wait(0.05)  # time for the thread to run ahead as far as it may
+        assert len(made) <= len(taken) + 2  # the one queued, the one being made
+    assert taken == list(range(6))
+
+
+def test_read_ahead_raises_an_error_where_its_item_would_come():
+    def items():
+        yield 1
+        yield 2
+        raise ledger.LedgerError("l.csv", 7, "bad row")
+
+    got = []
+    with pytest.raises(ledger.LedgerError, match="l.csv:7: bad row"):
+        for item in partition.read_ahead(items()):
+            got.append(item)
+    assert got == [1, 2]
+
+
+def test_read_ahead_stops_its_thread_when_the_caller_stops():
+    import threading
+    made = []
+
+    def items():
+        for i in range(1000):
+            made.append(i)
+            yield i
+
+    ahead = partition.read_ahead(items())
+    assert next(ahead) == 0
+    ahead.close()  # as an error or a signal in the caller closes it
+    for thread in threading.enumerate():
+        if thread.name == "tariffcalc-reader":
+            thread.join(2)
+            assert not thread.is_alive()
+    assert len(made) <= 3
