@@ -1,9 +1,9 @@
 """Ledgers of any size: priced a part at a time, the parts' totals added.
 
 A ledger is read a chunk at a time (``ledger.LedgerReader``: CSV or Parquet, one file or many), each
-chunk is priced on its own (``duties.compute_duties``) while the next is read (``read_ahead``), and
+chunk is priced on its own (``duties.compute_duties``) and written out before the next is read, and
 the summary is the sum of the chunks' ``duties.DutyTotals`` (whole millionths: the same to the
-cent however the ledger is split). Memory holds a few chunks and their output, whatever the size.
+cent however the ledger is split). Memory holds one chunk and its output.
 
 The same pricing of one part is the public, pure ``price_partition`` (a DataFrame of ledger rows
 in, a DataFrame of priced entries out), which a distributed engine runs on its partitions
@@ -45,7 +45,7 @@ class DutyRun:
         self.memo = duties.PricingMemo()  # codes, keys and MFN lines worked out once for all chunks
 
     def results(self):
-        for part in read_ahead(self.reader):
+        for part in self.reader:
             if not len(part.entries):
                 self._rejects.append(part.rejects)
                 self._unpriced += len(part.rejects)
@@ -76,49 +76,6 @@ class DutyRun:
     @property
     def ledger(self):  # what the summary view names: the ledger read
         return self.reader
-
-
-def read_ahead(items, depth: int = 1):
-    """The items of an iterable, made on a second thread up to ``depth`` ahead of the caller:
-    reading a chunk (Arrow's parser, the checks) runs beside the pricing of the one before.
-    An error of the iterable is raised where its item would have come; a caller that stops
-    early (an error, a signal) stops the thread at its next item."""
-    import queue
-    import threading
-
-    ready, stop, END = queue.Queue(maxsize=depth), threading.Event(), object()
-
-    def put(entry) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work():
-        try:
-            for item in items:
-                if not put((item, None)):
-                    return
-        except BaseException as error:  # noqa: BLE001 - raised again on the calling thread
-            put((END, error))
-            return
-        put((END, None))
-
-    thread = threading.Thread(target=work, name="tariffcalc-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = ready.get()
-            if item is END:
-                if error is not None:
-                    raise error
-                return
-            yield item
-    finally:
-        stop.set()
 
 
 def wide_layer_columns(products: ProductEngine, direction: str, include_threatened: bool = False) -> list[str]:
