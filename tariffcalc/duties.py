@@ -429,7 +429,8 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     """The layer rows bearing on the entries, each with its ``key``, and the key of each entry.
 
     A key is (origin, kind of code, period): origins differ in the layers that apply (the US
-    charges some on goods of China but not of Hong Kong), each has its own change dates. Each key
+    charges some on goods of China but not of Hong Kong), and a period runs between the change
+    dates that bear on the kind for the origin (``_Changes.of_kind``, ``_Periods``). Each key
     is answered once (``ProductEngine.answer_pairs``) and kept in ``memo`` for later chunks; the
     keys of this ledger are numbered from 0 in key order. Also returns the first day and the day
     after the last of the period of every key, and the keys whose lines get different duties."""
