@@ -138,13 +138,9 @@ class DutyResult:
 
 # -- additional layers ----------------------------------------------------------------------
 
-def _change_dates(products: ProductEngine, d: Direction) -> np.ndarray:
-    """Every date (datetime64[D]) on which anything the answer for a code depends on can change."""
-    return _Changes(products, d).all
-
-
 class _Changes:
-    """The change dates of a direction, and the subset that bears on one kind of code.
+    """The change dates of a direction (``all``: every date on which anything the answer for a code
+    depends on can change), and the subset that bears on one kind of code.
 
     A code's answer changes only on the steps of the layers that can bear on it (those its product
     index rows name, and those with no product list: a ``scope: all`` layer or one without cover
@@ -155,9 +151,10 @@ class _Changes:
         steps = products.engine.direction_steps(d)
         table = products.index.table
         table = table[table["layer_id"].isin(set(steps["layer_id"]))]
-        vintages = [pd.Timestamp(v.start) for v in products.schedules.vintages if v.imposer == d.imposer]
+        vintages = np.array([v.start for v in products.schedules.vintages if v.imposer == d.imposer],
+                            dtype="datetime64[D]")
         edges = pd.concat([steps["start"], steps["end"], table["start"], table["end"],
-                           pd.Series(vintages + [pd.Timestamp(EARLIEST)], dtype="datetime64[ns]")]).dropna()
+                           pd.Series(np.append(vintages, np.datetime64(EARLIEST, "D")), dtype="datetime64[ns]")]).dropna()
         edges = edges[(edges >= pd.Timestamp(EARLIEST)) & (edges <= pd.Timestamp(LATEST))]
         self.all = np.unique(edges.to_numpy("datetime64[D]"))
         covered = set(table.loc[table["role"] == "cover", "layer_id"])
@@ -167,8 +164,7 @@ class _Changes:
         self.layer_mask = {layer: self._mask(rows.to_numpy("datetime64[D]"))
                            for layer, rows in ends.dropna().groupby("layer_id", sort=False)["start"]}
         self.universal_mask = 1 | self._union(universal)
-        self.vintage_mask = [self._mask(np.array([v.start], dtype="datetime64[D]"))
-                             for v in products.schedules.vintages if v.imposer == d.imposer]
+        self.vintage_mask = [self._mask(vintages[i:i + 1]) for i in range(len(vintages))]
 
     def _mask(self, dates: np.ndarray) -> int:
         at = np.searchsorted(self.all, dates).clip(max=len(self.all) - 1)

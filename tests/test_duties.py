@@ -315,7 +315,7 @@ def test_an_entry_on_either_side_of_every_change_date_costs_its_own_days_answer(
     lines, origins = [HEADER.strip()], ["CN", "HK"]
     days = {}
     for origin in origins:
-        changes = duties._change_dates(products, direction_with_origin("us", origin)).astype(date)
+        changes = duties._Changes(products, direction_with_origin("us", origin)).all.astype(date)
         days[origin] = sorted({d for c in changes for d in (c - timedelta(days=1), c)
                                if date(2018, 1, 1) <= d <= date(2026, 12, 31)})
         lines += [f"{origin}{i}-{j},{d},{c},{origin},1000,," for i, c in enumerate(codes)
