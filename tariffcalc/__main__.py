@@ -1,3 +1,3 @@
-from tariffcalc.cli import cli
+from tariffcalc.cli import main
 
-cli()
+main()
