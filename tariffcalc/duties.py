@@ -28,7 +28,7 @@ from .model import AUTHORITIES, CONTENTS, CURRENCY, DIRECTIONS, Direction
 from .money import MICRO
 from .products import ProductEngine, transit_holds, transit_note
 from .refunds import ROUTES as ROUTE_NAMES
-from .schedule import code_keys, parse_specific
+from .schedule import code_keys, not_in, parent_used, parse_specific
 
 LAYER_FIELDS = ["layer_id", "name", "authority", "scope", "rate", "status", "applies", "charged", "waivable",
                 "reason", "confidence"]
@@ -621,8 +621,13 @@ def _mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at
         vintage = vintages[number]
         here = np.flatnonzero(vintage_at == number)
         table = schedules.duty_table(vintage)
+        # Schedules.mfn's order: the code's own line, else the lines under it (priced below, one
+        # code at a time), else a 10-digit code's 8-digit line.
         exact = table.index.get_indexer(keys[code_at[here]])
-        line = np.where(exact >= 0, exact, table.index.get_indexer(parents[code_at[here]]))
+        under = np.zeros(len(here), dtype=bool)
+        missing = np.flatnonzero(exact < 0)
+        under[missing] = schedules.has_lines_under(vintage, codes[code_at[here[missing]]])
+        line = np.where(exact >= 0, exact, np.where(under, -1, table.index.get_indexer(parents[code_at[here]])))
         found = line >= 0
         lines = table.iloc[line[found]]
         fill = here[found]
@@ -631,14 +636,12 @@ def _mfn_lines(products: ProductEngine, imposer: str, codes: np.ndarray, code_at
         notes = np.full(len(fill), "", dtype=object)
         by_parent = np.flatnonzero(exact[found] < 0)
         label = vintage.label
-        notes[by_parent] = [f"; {c} is not in {label}: its 8-digit line {c[:8]} used"
-                            for c in codes[code_at[fill[by_parent]]]]
+        notes[by_parent] = ["; " + parent_used(c, vintage) for c in codes[code_at[fill[by_parent]]]]
         out["label"][fill] = "MFN " + lines["general"].to_numpy(dtype=object) + f" ({label}" + notes + ")"
-        for position in here[~found]:  # a short code: the lines under it
+        for position in here[~found & ~under]:
+            out["label"][position] = f"MFN unknown: {not_in(codes[code_at[position]], vintage)}"
+        for position in here[under]:  # the lines under the code: one rate if they share it
             code = codes[code_at[position]]
-            if len(code) == 10:
-                out["label"][position] = f"MFN unknown: {code} is not in {label} (renumbered, or not a line of it)"
-                continue
             mfn, _v, note = schedules.mfn(imposer, code, vintage.start)
             if mfn is None:
                 out["label"][position] = f"MFN unknown: {note}"
@@ -740,18 +743,21 @@ def _mfn(products: ProductEngine, imposer: str, codes: np.ndarray, code_at: np.n
     return shown, duty, reason, counts
 
 
+HAVE = ("has", "have")
+
+
 def _mfn_notes(counts: np.ndarray) -> list[str]:
     """The notes of ``_mfn``'s counts: (equivalent used, not computed, computed from quantity)."""
     notes = []
     if counts[0]:
-        notes.append(f"{entries_text(int(counts[0]))} have a specific or compound MFN duty that was not "
+        notes.append(f"{entries_text(int(counts[0]), HAVE)} a specific or compound MFN duty that was not "
                      "computed: the ad-valorem equivalent was used (give quantity, in the unit of the duty, for simple ones)")
     if counts[1]:
-        notes.append(f"{entries_text(int(counts[1]))} have an MFN duty the data cannot compute "
+        notes.append(f"{entries_text(int(counts[1]), HAVE)} an MFN duty the data cannot compute "
                      "(specific/compound without quantity or equivalent, or a code not in the schedule): "
                      "left out of the totals")
     if counts[2]:
-        notes.append(f"{entries_text(int(counts[2]))} have a specific MFN duty computed from quantity")
+        notes.append(f"{entries_text(int(counts[2]), HAVE)} a specific MFN duty computed from quantity")
     return notes
 
 
@@ -912,9 +918,11 @@ def refund_window(products: ProductEngine, imposer: str) -> tuple[date, date] | 
     return min(p.start for p in programs), max(p.end for p in programs) - timedelta(days=1)
 
 
-def entries_text(count: int) -> str:
-    """'1 entry', '12,345 entries': a count of entries as the notes and summaries write it."""
-    return f"{count:,} entr{'y' if count == 1 else 'ies'}"
+def entries_text(count: int, verbs: tuple[str, str] | None = None) -> str:
+    """'1 entry', '12,345 entries': a count of entries as the notes and summaries write it; with
+    ``verbs`` (singular, plural) the verb that agrees: '1 entry has', '2 entries have'."""
+    text = f"{count:,} entr{'y' if count == 1 else 'ies'}"
+    return text if verbs is None else f"{text} {verbs[count != 1]}"
 
 
 def _micro(amounts: np.ndarray) -> np.ndarray:
@@ -1085,7 +1093,7 @@ class DutyTotals:
         if self.after_verified:
             notes.append(f"{imposer} data verified through {verified}; entries after that date may miss later actions")
         if self.waived:
-            notes.append(f"{entries_text(self.waived)} include duties that may be waived (exclusions granted on "
+            notes.append(f"{entries_text(self.waived, ('includes', 'include'))} duties that may be waived (exclusions granted on "
                          "application): counted as charged")
         if self.moved:
             notes.append(f"an in-transit rate applied to {entries_text(self.moved)} (exported and entered before the "

@@ -128,9 +128,19 @@ class Schedules:
                                    f"rates ({spread}): ask for a longer code")
         parent = code[:8]
         if len(code) == 10 and parent in table.index:
-            note = f"{code} is not in {vintage.label}; its 8-digit line {parent} used"
-            return self._rate(table, parent, vintage), vintage, note
-        return None, vintage, f"{code} is not in {vintage.label}: renumbered, or not a line of this schedule"
+            return self._rate(table, parent, vintage), vintage, parent_used(code, vintage)
+        return None, vintage, not_in(code, vintage)
+
+    def has_lines_under(self, vintage: Vintage, codes) -> np.ndarray:
+        """Whether ``vintage`` has lines under each code (longer lines that start with it), the
+        second rule of ``mfn`` after the code's own line; for many codes at once."""
+        every = _codes(str(self.root / vintage.file))
+        text = np.asarray(codes, dtype=object).astype(str)
+        if not len(every) or not len(text):
+            return np.zeros(len(text), dtype=bool)
+        # the first line after the code starts with it if any line does (the lines are sorted)
+        after = np.searchsorted(every, text, side="right")
+        return (after < len(every)) & np.char.startswith(every[after.clip(max=len(every) - 1)], text)
 
     @staticmethod
     def _rate(table: pd.DataFrame, code: str, vintage: Vintage) -> MfnRate:
@@ -373,6 +383,17 @@ def code_keys(codes) -> np.ndarray:
         keys[digits] = (pc.cast(chosen, pa.int64()).to_numpy() * 16
                         + pc.utf8_length(chosen).to_numpy().astype(np.int64))
     return keys
+
+
+def parent_used(code: str, vintage: Vintage) -> str:
+    """How a 10-digit code without a line of its own is priced: at its 8-digit line."""
+    return f"{code} is not in {vintage.label}: its 8-digit line {code[:8]} used"
+
+
+def not_in(code: str, vintage: Vintage) -> str:
+    """Why ``code`` has no MFN rate in ``vintage``: no line of its own, none under it, no 8-digit
+    line above it."""
+    return f"{code} is not in {vintage.label}: renumbered, or not a line of this schedule"
 
 
 @lru_cache(maxsize=32)

@@ -224,6 +224,43 @@ def test_specific_mfn_uses_quantity_when_the_text_is_simple(products, tmp_path):
     assert pd.isna(b["mfn_duty"]) and "not computed" in b["mfn_reason"]
 
 
+
+def _mfn_questions(table_codes, rng, each: int = 8) -> list[str]:
+    """Codes of every kind ``Schedules.mfn`` tells apart, drawn from one schedule's lines: lines
+    of their own, codes with lines under them (China's 10-digit codes with lettered lines, HS-6
+    headings), 10-digit codes under an 8-digit line, and codes of no line."""
+    codes = np.asarray(table_codes, dtype=str)
+    codes = codes[np.char.isdigit(codes)]  # a ledger's codes are digits (China's lettered lines are not)
+
+    def some(values):
+        values = np.unique(values)
+        return list(rng.choice(values, size=min(each, len(values)), replace=False)) if len(values) else []
+
+    lengths = np.char.str_len(codes)
+    eights = codes[lengths == 8]
+    lettered = np.asarray(table_codes, dtype=str)
+    lettered = lettered[np.char.str_len(lettered) == 11]
+    return (some(codes) + some([c[:10] for c in lettered]) + some([c[:6] for c in codes])
+            + some(np.char.add(eights, "99")) + ["9999999999", "99"])
+
+
+def test_a_ledgers_mfn_is_schedules_mfn_for_every_kind_of_code(products):
+    """duty's vectorized MFN (``_mfn_lines``) follows ``Schedules.mfn``: the code's own line, else
+    the lines under it, else a 10-digit code's 8-digit line, else none."""
+    schedules, rng = products.schedules, np.random.default_rng(20261204)
+    for imposer in ("US", "CN"):
+        vintages = [v for v in schedules.vintages if v.imposer == imposer]
+        for number, vintage in enumerate(vintages):
+            codes = np.array(_mfn_questions(schedules.table(vintage).index, rng), dtype=object)
+            got = duties._mfn_lines(products, imposer, codes, np.arange(len(codes)), np.full(len(codes), number))
+            for code, rate, label in zip(codes, got["rate"], got["label"]):
+                mfn, _vintage, note = schedules.mfn(imposer, code, vintage.start)
+                want = np.nan if mfn is None or mfn.rate is None else mfn.rate
+                assert rate == pytest.approx(want, nan_ok=True), (vintage.id, code, label, note)
+                assert label.startswith("MFN unknown") == (mfn is None), (vintage.id, code, label, note)
+                assert note in label, (vintage.id, code, label)
+
+
 # -- properties ------------------------------------------------------------------------------
 
 CODES = ["8517.13.00", "4202.22.15", "7208.51.00", "9403.60.80", "6110.20.20", "8471.30.01", "0102.29.40"]

@@ -263,6 +263,9 @@ def questions(draw):
 # MFN 5.849 + 35 (List 1 retaliation 25 + the 75 bn round's annex 1 10) sums to 40.849000000000004
 # in floats, which the JSON printed and the CSV's %g did not: found by this property in CI
 @example(question=("02071429", "2020-01-01", "cn", "US", None))
+# China's 2018 schedule has no line 8525802200, only 8525802200A and B under it (both 0%): rate
+# priced the lines under it, duty called the code not in the schedule (found by the property below)
+@example(question=("8525802200", "2018-01-01", "cn", "US", None))
 def test_every_format_agrees(runner, no_user_data, tmp_path_factory, question):
     code, day, direction, origin, exported = question
     check_agreement(answers(runner, tmp_path_factory.mktemp("agree"), code, day, direction, origin, exported))
@@ -296,6 +299,7 @@ def check_asserted(got, values):
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(question=assertions())
+@example(question=("8525802200", "2018-01-01", "cn", "US", None, [], {}))
 def test_a_ledger_row_asserting_conditions_and_contents_is_rate_with_them(runner, no_user_data, tmp_path_factory,
                                                                           question):
     """The ledger's assume and *_value columns are rate --assume and --content (issue 10)."""
