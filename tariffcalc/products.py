@@ -957,8 +957,8 @@ class ProductEngine:
         is of 2019), the code itself: the instrument proves it a line of its date."""
         lines = self.schedules.resolve(direction.imposer, codes, days)
         asked = pd.DataFrame({"code": _objects(codes), "date": _timestamps(days)}).drop_duplicates()
-        _, number = self.schedules.vintage_numbers(direction.imposer, asked["date"].to_numpy("datetime64[D]"))
-        lost = asked[~self.schedules.stands_for_lines(direction.imposer, asked["code"].to_numpy(dtype=object), number)]
+        asked_key, found_key = _key_codes((asked, ["code", "date"]), (lines, ["code", "date"]))
+        lost = asked[~np.isin(asked_key, found_key)]  # the pairs that resolve gave no line
         if lost.empty:
             return lines
         table = self.index.table
