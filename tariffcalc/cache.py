@@ -18,11 +18,11 @@ whose stat differs, or that was written less than ``RACY_SECONDS`` before it was
 hashed again.
 
 Format. No pickle: the data set is JSON naming only the dataclasses of ``model`` (nothing else
-is ever constructed), tables are Arrow IPC files. Each file has a JSON manifest naming its
-format, schema version, key, size and SHA-256; a file that is missing, truncated, of another
-schema or whose hash differs is not trusted but rebuilt. Files are written under a temporary
-name and renamed into place, the manifest last, so a concurrent run sees a file whole or not
-at all. When the folder cannot be written, tariffcalc says so once and works without it.
+is ever constructed), tables are Arrow IPC files, the YAML index files (``file_json``) plain
+JSON. Each file has a JSON manifest naming its format, schema version, key, size and SHA-256;
+a file that is missing, truncated, of another schema or whose hash differs is not trusted but
+rebuilt. Files are written under a temporary name and renamed into place, the manifest last, so
+a concurrent run sees a file whole or not at all. When the folder cannot be written, tariffcalc says so once and works without it.
 """
 from __future__ import annotations
 
@@ -469,6 +469,48 @@ def dataset_frame(dataset, kind: str, build):
         return build()
     what = {"kind": kind, "data": key, **_versions()}
     return _frame(_sha(json.dumps(what).encode()), build, what)
+
+
+def file_json(kind: str):
+    """Decorate ``f(path, *args)``, a value read from one file of a data directory: kept as JSON
+    under the file's content (as ``file_table``), so that a warm start parses no YAML. The value
+    may hold JSON's types and dates; one that JSON would not give back exactly (a tuple, a key
+    that is not text, NaN) is rebuilt on each run."""
+    def decorate(build):
+        @functools.wraps(build)
+        def cached(*args):
+            digest = _DIGESTS.get(os.path.abspath(args[0])) if enabled() else None
+            if digest is None:
+                return build(*args)
+            what = {"kind": kind, "files": [digest], "args": repr(args[1:]), "code": code_digest()}
+            key = _sha(json.dumps(what).encode())
+            found = _get("tables", key)
+            if found is not None:
+                try:
+                    return json.loads(found[0], object_hook=_undated)
+                except ValueError:  # a damaged file: rebuilt
+                    pass
+            value = build(*args)
+            try:
+                data = json.dumps(value, default=_dated, ensure_ascii=False, allow_nan=False).encode()
+                exact = repr(json.loads(data, object_hook=_undated)) == repr(value)
+            except (TypeError, ValueError):
+                exact = False
+            if exact and enabled():
+                _put("tables", key, data, ".json", what)
+            return value
+        return cached
+    return decorate
+
+
+def _dated(value):
+    if type(value) is date:
+        return {"$date": value.isoformat()}
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _undated(item: dict):
+    return date.fromisoformat(item["$date"]) if list(item) == ["$date"] else item
 
 
 def file_table(kind: str, paths: int = 1):

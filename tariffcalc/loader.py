@@ -15,6 +15,7 @@ from datetime import date
 from operator import itemgetter
 from pathlib import Path
 
+from .cache import file_json
 from .codes import VALID_LENGTHS, code_problem, normalize_code
 from .errors import DataError
 from .model import (
@@ -811,18 +812,22 @@ def tables_dir(dataset: Dataset, folder: str, index: str) -> Path:
 
 def read_index(path: Path, what: str, required: set) -> list[tuple[dict, int]]:
     """A YAML list of mappings (``vintages.yaml``, ``weights.yaml``): ``(item, line)`` pairs,
-    each with the ``required`` keys; [] when the file is absent."""
-    if not path.is_file():
+    each with the ``required`` keys; [] when the file is absent. Kept in the warm cache."""
+    if not Path(path).is_file():
         return []
-    raw = read_yaml(path)
+    read = _read_index(str(path), what, sorted(required))
+    return list(zip(read["items"], read["lines"]))
+
+
+@file_json("index")
+def _read_index(path: str, what: str, required: list) -> dict:
+    raw = read_yaml(Path(path))
     if not isinstance(raw, list):
         raise DataError(path, 1, f"expected a list of {what}s")
-    items = []
     for item, line in zip(raw, raw.item_lines):
-        if not isinstance(item, dict) or not required <= set(item):
-            raise DataError(path, line, f"a {what} needs {', '.join(sorted(required))}")
-        items.append((item, line))
-    return items
+        if not isinstance(item, dict) or not set(required) <= set(item):
+            raise DataError(path, line, f"a {what} needs {', '.join(required)}")
+    return {"items": list(raw), "lines": list(raw.item_lines)}
 
 
 # -- refund programs and interest tables (data/refunds/) --------------------------------------

@@ -283,3 +283,39 @@ def test_the_cache_command_shows_and_clears(fresh_cache, runner):
     cleared = runner.invoke(cli, ["cache", "--clear"])
     assert cleared.exit_code == 0 and "deleted" in cleared.stdout
     assert not list(fresh_cache.rglob("*.json"))
+
+
+@pytest.mark.parametrize("args", [
+    ["rate", "--date", "2025-04-12"],
+    ["rate", "--date", "2025-04-12", "--hts", "8517.13.00", "-d", "us"],  # the schedules' vintages.yaml
+    ["rate", "--date", "2025-04-12", "--average", "-d", "us"],  # weights.yaml and conventions.yaml too
+])
+def test_a_warm_start_parses_no_yaml(fresh_cache, args):
+    code = (f"import sys\nsys.argv = ['tariffcalc', *{args!r}]\nfrom tariffcalc.cli import cli\n"
+            "try:\n    cli()\nexcept SystemExit:\n    pass\nprint('yaml' in sys.modules, file=sys.stderr)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TARIFFCALC_CACHE_DIR": str(fresh_cache)}
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+            for _ in range(2)]
+    assert [r.stderr.splitlines()[-1] for r in runs] == ["True", "False"]  # cold reads the files, warm the cache
+    assert runs[0].stdout == runs[1].stdout
+
+
+def test_a_file_value_is_kept_as_json_only_when_it_comes_back_exactly(fresh_cache, tmp_path):
+    from datetime import date
+
+    path = tmp_path / "index.yaml"
+    path.write_text("x")
+    cache._DIGESTS[str(path)] = cache._hash_file(str(path))
+    built = []
+
+    @cache.file_json("test")
+    def read(_path, value):
+        built.append(value)
+        return value
+
+    exact = {"items": [{"start": date(2025, 4, 5), "rate": 0.1, "ok": True, "none": None}], "lines": [3]}
+    assert read(str(path), exact) == exact and read(str(path), exact) == exact
+    assert len(built) == 1  # the second answer came from the cache, dates and all
+    inexact = {"items": [(1, 2)], "keys": {1: "a"}}  # a tuple and a number as a key: JSON changes both
+    assert read(str(path), inexact) == inexact and read(str(path), inexact) == inexact
+    assert len(built) == 3  # built on each call, never stored
