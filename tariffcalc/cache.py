@@ -22,7 +22,8 @@ is ever constructed), tables are Arrow IPC files, the YAML index files (``file_j
 JSON. Each file has a JSON manifest naming its format, schema version, key, size and SHA-256;
 a file that is missing, truncated, of another schema or whose hash differs is not trusted but
 rebuilt. Files are written under a temporary name and renamed into place, the manifest last, so
-a concurrent run sees a file whole or not at all. When the folder cannot be written, tariffcalc says so once and works without it.
+a concurrent run sees a file whole or not at all. When the folder cannot be written, tariffcalc
+says so once and works without it.
 """
 from __future__ import annotations
 
