@@ -621,8 +621,8 @@ def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progres
     with open(path, "rb") as handle:
         try:
             reader = pcsv.open_csv(handle, **options)
-            waiting, rows = [], 0
-            for batch in _batches(reader):
+            waiting, rows, at = [], 0, 0
+            for batch, at in _parsed_ahead(reader, handle, chunk_rows):
                 if batch is not None:
                     waiting.append(batch)
                     rows += batch.num_rows
@@ -634,7 +634,7 @@ def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progres
                     raw["_row"] = np.arange(first, first + len(raw))
                     first += len(raw)
                     count[0] = first - 1
-                    done = min(handle.tell(), total) if rows or batch is not None else total
+                    done = min(at, total) if rows or batch is not None else total
                     if progress:
                         progress("read", done, total)
                     yield raw, done / total if total else 1.0
@@ -642,10 +642,52 @@ def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progres
             raise _unreadable(path, header, lines, str(exc).strip().splitlines()[0]) from None
 
 
-def _batches(reader):
-    """The batches of an Arrow stream, then None."""
-    yield from reader
-    yield None
+def _parsed_ahead(reader, handle, rows_ahead: int):
+    """(batch, bytes of the file read by then) for each batch of an Arrow CSV stream, then
+    (None, the file's size read), parsed on a second thread up to about ``rows_ahead`` rows
+    ahead of the caller: Arrow's parser runs without the GIL, so the next chunk's text is parsed
+    while the one before is checked and priced, and memory holds at most a chunk of Arrow text
+    more. An error of the parser is raised where its batch would have come; a caller that stops
+    early stops the thread (and waits for it: the file is closed after)."""
+    import queue
+    import threading
+
+    ready, stop, room = queue.Queue(), threading.Event(), threading.Condition()
+    queued = [0]  # rows parsed and not yet taken
+
+    def work():
+        try:
+            for batch in reader:
+                with room:
+                    while queued[0] >= rows_ahead and not stop.is_set():
+                        room.wait(0.1)
+                    if stop.is_set():
+                        return
+                    queued[0] += batch.num_rows
+                ready.put((batch, handle.tell(), None))
+            ready.put((None, handle.tell(), None))
+        except BaseException as error:  # noqa: BLE001 - raised again on the calling thread
+            ready.put((None, 0, error))
+
+    thread = threading.Thread(target=work, name="tariffcalc-parser", daemon=True)
+    thread.start()
+    try:
+        while True:
+            batch, at, error = ready.get()
+            if error is not None:
+                raise error
+            if batch is None:
+                yield None, at
+                return
+            with room:
+                queued[0] -= batch.num_rows
+                room.notify()
+            yield batch, at
+    finally:
+        stop.set()
+        with room:
+            room.notify()
+        thread.join()
 
 
 def _as_written(cells: pd.DataFrame) -> pd.DataFrame:

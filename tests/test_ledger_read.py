@@ -137,3 +137,59 @@ def test_a_header_alone_is_an_empty_ledger_with_or_without_its_newline(tmp_path,
     for text in (HEADER, HEADER.strip()):
         entries, rejects = _read(write(tmp_path, text), True, monkeypatch)
         assert len(entries) == 0 and rejects == []
+
+
+class _Batch:
+    def __init__(self, number, rows=10):
+        self.number, self.num_rows = number, rows
+
+
+class _Handle:
+    def __init__(self):
+        self.at = 0
+
+    def tell(self):
+        return self.at
+
+
+def _stream(handle, count, made, fail_at=None):
+    """A fake Arrow stream: ``count`` batches of 10 rows, each 'reading' 100 bytes of ``handle``;
+    ``made`` records how many were made when each was."""
+    for number in range(count):
+        if number == fail_at:
+            raise ValueError(f"bad block {number}")
+        handle.at += 100
+        made.append(number)
+        yield _Batch(number)
+
+
+def test_parsing_ahead_keeps_the_order_and_at_most_a_chunk_ahead():
+    import threading
+
+    handle, made, taken = _Handle(), [], []
+    for batch, at in ledger._parsed_ahead(_stream(handle, 50, made), handle, rows_ahead=30):
+        if batch is None:
+            assert at == 5000  # the file's size, read by the end
+            break
+        assert at >= 100 * (batch.number + 1)  # bytes read by the time the batch was made
+        assert len(made) <= len(taken) + 1 + 3 + 1  # the one taken, 30 rows (3 batches) queued, one being made
+        taken.append(batch.number)
+    assert taken == list(range(50))
+    assert not any(t.name == "tariffcalc-parser" for t in threading.enumerate())
+
+
+def test_parsing_ahead_raises_an_error_where_its_batch_would_come_and_stops_when_the_caller_does():
+    import threading
+
+    handle = _Handle()
+    taken = []
+    with pytest.raises(ValueError, match="bad block 4"):
+        for batch, _at in ledger._parsed_ahead(_stream(handle, 9, [], fail_at=4), handle, rows_ahead=100):
+            taken.append(batch.number)
+    assert taken == [0, 1, 2, 3]
+    made = []
+    stream = ledger._parsed_ahead(_stream(handle, 1000, made), handle, rows_ahead=20)
+    next(stream)
+    stream.close()  # the caller stops early: the thread is stopped and waited for
+    assert not any(t.name == "tariffcalc-parser" for t in threading.enumerate())
+    assert len(made) < 10
