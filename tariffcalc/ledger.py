@@ -545,9 +545,21 @@ def _header(path) -> list[str]:
     except pd.errors.EmptyDataError:
         raise LedgerError(path, None, "the file is empty (a header line is needed)") from None
     except pd.errors.ParserError as exc:
-        raise LedgerError(path, None, f"not a readable CSV file: {str(exc).strip()}") from None
+        raise _unclosed_quote(path, str(exc), lambda record: _Lines(path)(np.array([record + 1]))[0]) or LedgerError(
+            path, None, f"not a readable CSV file: {str(exc).strip()}") from None
     except UnicodeDecodeError as exc:
         raise LedgerError(path, None, f"not UTF-8 text: {exc.reason}") from None
+
+
+def _unclosed_quote(path, message: str, line_of) -> LedgerError | None:
+    """pandas' 'EOF inside string starting at row N' (N counts records, the header 0) as the
+    physical line where the quote that is never closed opens (``line_of(N)``); None for another
+    message."""
+    found = re.search(r"EOF inside string starting at row (\d+)", message)
+    if not found:
+        return None
+    return LedgerError(path, int(line_of(int(found.group(1)))),
+                       'a quoted field starts on this line and is never closed (a " without its closing ")')
 
 
 def _resolve_names(path, header: list[str], columns) -> dict[str, str]:
@@ -601,7 +613,8 @@ def _unreadable(path, header: list[str], lines: _Lines, message: str) -> LedgerE
     long = lines.first_long_record(len(header))
     if long:
         return LedgerError(path, long[0], f"expected {len(header)} fields, saw {long[1]}")
-    return LedgerError(path, None, f"not a readable CSV file: {message}")
+    unclosed = _unclosed_quote(path, message, lambda record: lines(np.array([record + 1]))[0])
+    return unclosed or LedgerError(path, None, f"not a readable CSV file: {message}")
 
 
 def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progress, lines: _Lines, count: list):

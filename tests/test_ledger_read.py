@@ -193,3 +193,19 @@ def test_parsing_ahead_raises_an_error_where_its_batch_would_come_and_stops_when
     stream.close()  # the caller stops early: the thread is stopped and waited for
     assert not any(t.name == "tariffcalc-parser" for t in threading.enumerate())
     assert len(made) < 10
+
+
+QUOTED = '"q,2025-04-01,8517.13.00,CN,10,,\n'  # a quote never closed, at a line of its own
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    (HEADER + '"\n', 2),
+    (HEADER + GOOD * 2 + QUOTED, 4),
+    (HEADER + GOOD + QUOTED + GOOD * 2, 3),  # the rest of the file is inside the quote
+    (HEADER + GOOD + '"b\n",2025-04-01,8517.13.00,CN,10,,\n' + QUOTED, 5),  # after a field over two lines
+    (HEADER.replace("entry_date", '"entry_date'), 1),  # in the header
+])
+def test_a_quote_never_closed_is_named_by_the_line_it_opens(tmp_path, monkeypatch, text, line):
+    path = write(tmp_path, text)
+    assert _read(path, True, monkeypatch, skip_bad=True) == (
+        f'{path}:{line}: a quoted field starts on this line and is never closed (a " without its closing ")')
