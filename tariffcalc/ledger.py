@@ -562,8 +562,16 @@ def _unclosed_quote(path, message: str, line_of) -> LedgerError | None:
                        'a quoted field starts on this line and is never closed (a " without its closing ")')
 
 
+SEPARATORS = {"\t": "tabs", ";": "semicolons", "|": "vertical bars"}
+
+
 def _resolve_names(path, header: list[str], columns) -> dict[str, str]:
     names = parse_columns(columns) if not isinstance(columns, dict) else dict(columns)
+    if len(header) == 1:  # another separator: name it rather than every field missing
+        for separator, called in SEPARATORS.items():
+            if separator in header[0]:
+                raise LedgerError(path, 1, f"the header is one column, its fields separated by {called}: "
+                                           "a ledger is comma-separated (export it as CSV with commas)")
     for f, column in names.items():
         if column not in header:
             raise LedgerError(path, 1, f"no column {column!r} (mapped from {f}); columns: {', '.join(header)}")
@@ -571,8 +579,21 @@ def _resolve_names(path, header: list[str], columns) -> dict[str, str]:
     missing = [f for f in REQUIRED if f not in names]
     if missing:
         raise LedgerError(path, 1, f"missing column {missing[0]!r} (map another name with "
-                                   f"--columns {missing[0]}=NAME); columns: {', '.join(header)}")
+                                   f"{_columns_hint(header, names, missing[0])}); columns: {', '.join(header)}")
     return names
+
+
+def _columns_hint(header: list[str], names: dict, missing: str) -> str:
+    """``--columns`` for the header's names that are fields written otherwise ('Entry ID' for
+    entry_id), the missing field's own if none is: a suggestion the user runs, never a guess
+    tariffcalc acts on."""
+    import shlex
+
+    spelled = {re.sub(r"[\s_.-]+", "_", column.strip().lower()): column for column in header}
+    found = {f: spelled[f] for f in FIELDS if f not in names and f in spelled}
+    if missing not in found:
+        return f"--columns {missing}=NAME"
+    return "--columns " + shlex.quote(",".join(f"{f}={column}" for f, column in found.items()))
 
 
 def _chunks(path, header: list[str], names: dict, chunk_rows: int, progress, lines: _Lines, count: list):

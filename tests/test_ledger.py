@@ -76,6 +76,29 @@ def test_columns_are_mapped_and_named_in_messages(tmp_path):
         ledger.read_ledger(path)
 
 
+@pytest.mark.parametrize(("separator", "called"), [("\t", "tabs"), (";", "semicolons"), ("|", "vertical bars")])
+def test_a_ledger_of_another_separator_is_named_so(tmp_path, separator, called):
+    path = write(tmp_path, HEADER.replace(",", separator) + "a,2025-04-01,8517.13.00,CN,10,,\n".replace(",", separator))
+    with pytest.raises(ledger.LedgerError) as error:
+        ledger.read_ledger(path)
+    assert str(error.value) == (f"{path}:1: the header is one column, its fields separated by {called}: "
+                                "a ledger is comma-separated (export it as CSV with commas)")
+
+
+def test_a_header_spelling_the_fields_otherwise_gets_the_columns_to_map(tmp_path):
+    path = write(tmp_path, "Entry ID,Entry Date,HTS,Origin,Customs Value,Export-Date,notes\n"
+                           "a,2025-04-01,8517.13.00,CN,10,,x\n")
+    with pytest.raises(ledger.LedgerError) as error:
+        ledger.read_ledger(path)
+    hint = "entry_id=Entry ID,entry_date=Entry Date,hts=HTS,origin=Origin,customs_value=Customs Value,export_date=Export-Date"
+    assert f"(map another name with --columns '{hint}')" in str(error.value)
+    # the suggestion, as given, reads the ledger
+    assert len(ledger.read_ledger(path, ledger.parse_columns(hint)).entries) == 1
+    other = write(tmp_path, "id,day,hts,origin,customs_value\na,2025-04-01,8517.13.00,CN,10\n")
+    with pytest.raises(ledger.LedgerError, match=r"map another name with --columns entry_id=NAME\)"):
+        ledger.read_ledger(other)  # nothing spelled otherwise: the field's own NAME
+
+
 def test_a_ledger_mixing_directions_needs_a_direction(tmp_path):
     path = write(tmp_path, HEADER + "a,2025-04-01,8517.13.00,CN,10,,\nb,2025-04-01,1201.90,US,10,,\n")
     with pytest.raises(ledger.LedgerError, match="mixes goods"):
