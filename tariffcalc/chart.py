@@ -187,6 +187,9 @@ def _footer(average: bool, convention, weights: dict) -> str:
 def chart_data(engine, products, start: date, end: date, average: bool, weights_year, include_threatened: bool,
                convention=None) -> ChartData:
     """The series, events, shading and words of a chart of both directions from ``start`` to ``end``."""
+    from .engine import check_period
+
+    check_period(start, end)
     weights: dict = {}
     values = _values(engine, products, start, end, average, weights_year, False, convention, weights)
     threatened = None

@@ -42,6 +42,13 @@ def check_date(day: date) -> date:
     return day
 
 
+def check_period(start: date, end: date) -> None:
+    """A period of dates (a series, a timeline, a chart): both dates covered, in order."""
+    check_date(start), check_date(end)
+    if end < start:
+        raise QueryError(f"--to {end} is before --from {start}")
+
+
 def direction_with_origin(key: str, origin: str | None = None) -> Direction:
     """``us`` with origin CN (default), HK or MO; ``cn`` with origin US."""
     base = DIRECTIONS[key]
@@ -314,15 +321,14 @@ class Engine:
 
     def change_dates(self, direction: Direction, start: date, end: date) -> list[date]:
         """``start`` and every date in (start, end] on which a step of the direction begins or ends."""
+        check_period(start, end)
         steps = self.direction_steps(direction)
         edges = pd.concat([steps["start"], steps["end"].dropna()])
         inside = edges[(edges > pd.Timestamp(start)) & (edges <= pd.Timestamp(end))]
         return [start] + sorted({ts.date() for ts in inside})
 
     def timeline_dates(self, start: date, end: date, freq: str, direction: Direction) -> list[date]:
-        check_date(start), check_date(end)
-        if end < start:
-            raise QueryError(f"--to {end} is before --from {start}")
+        check_period(start, end)
         if freq == "changes":
             return self.change_dates(direction, start, end)
         if freq == "D":

@@ -74,3 +74,13 @@ def test_validate_rejects_bad_fixture_with_one_line_and_exit_2(runner, case):
     assert len(lines) == 1
     assert (case / "expect.txt").read_text().strip() in lines[0]
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", [["export"], ["export", "--average"], ["timeline"], ["chart"],
+                                     ["chart", "-o", "out.png"]])
+def test_a_period_ending_before_it_starts_is_refused_by_every_command(runner, no_user_data, tmp_path, command,
+                                                                     monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(cli, [*command, "--from", "2025-04-01", "--to", "2025-03-01"])
+    assert (result.exit_code, result.stderr) == (2, "Error: --to 2025-03-01 is before --from 2025-04-01\n")
+    assert not list(tmp_path.iterdir())  # no chart written
