@@ -7,6 +7,7 @@ and checked once; the checks are vectorized masks, messages are built only for r
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import enum
 import glob
@@ -652,11 +653,13 @@ def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progres
         convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in header}, null_values=[""],
                                             strings_can_be_null=True))
     first = 2  # line 1 is the header
-    with open(path, "rb") as handle:
+    with open(path, "rb") as handle, contextlib.ExitStack() as stack:
         try:
             reader = pcsv.open_csv(handle, **options)
             waiting, rows, at = [], 0, 0
-            for batch, at in _parsed_ahead(reader, handle, chunk_rows):
+            parsed = _parsed_ahead(reader, handle, chunk_rows)
+            stack.enter_context(contextlib.closing(parsed))  # its thread stopped before the file closes
+            for batch, at in parsed:
                 if batch is not None:
                     waiting.append(batch)
                     rows += batch.num_rows
