@@ -263,6 +263,8 @@ class _Checker:
         known = [self.hts[text] for text in hts_text]
         code = np.array([k[0] for k in known], dtype=np.int32)[hts_at]
         problems = np.array([k[1] for k in known], dtype=object)
+        if self.names.get("hts") in raw.attrs.get("numbers", ()):
+            problems = np.array([_lost_zero(problem, text) for problem, text in zip(problems, hts_text)], dtype=object)
         origin_at, origin_text = _distinct(self.column(raw, "origin"))
         origin_text = [text.upper() for text in origin_text]
         origin = self.origins(origin_text)[origin_at]
@@ -932,6 +934,15 @@ def is_parquet(path) -> bool:
     return Path(path).suffix.lower() in PARQUET_SUFFIXES
 
 
+def _lost_zero(problem: str | None, text: str) -> str | None:
+    """A code's problem, with the likely cause where it is a number of an odd count of digits."""
+    digits = _CLEAN.sub("", text)
+    if problem is None or not digits.isdigit() or len(digits) % 2 == 0:
+        return problem
+    return (f"{problem}; the hts column holds numbers, which drop a code's leading 0 (0102.29.40 "
+            "is read as 1022940): store the codes as text")
+
+
 def _arrow_frame(batch, names: dict) -> pd.DataFrame:
     """An Arrow batch (or table) as the CSV reader gives it (``_text_columns``), worked out in
     Arrow: texts as Python strings (not pandas' Arrow-backed strings, converted back and forth by
@@ -970,7 +981,12 @@ def _arrow_frame(batch, names: dict) -> pd.DataFrame:
             if column.null_count:
                 text[pc.is_null(column).to_numpy(zero_copy_only=False)] = np.nan
             out[name] = pd.Series(text, dtype=object)  # no inference of a string dtype
-    return pd.DataFrame(out)
+    frame = pd.DataFrame(out)
+    # the columns stored as numbers (Parquet): an hts number has lost a leading 0 (``_Checker``)
+    frame.attrs["numbers"] = [name for name, column in zip(batch.schema.names, batch.columns)
+                              if pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+                              or pa.types.is_decimal(column.type)]
+    return frame
 
 
 def _arrow_numbers(column) -> np.ndarray | None:

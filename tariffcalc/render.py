@@ -310,7 +310,7 @@ def duty_summary_view(result) -> list:
     if s.refund_window:
         out.append(Line([("IEEPA refundable: ", "bold"), (f"{_money(s.ieepa_refundable)} {cur}", "bold cyan"),
                          f" (entries {s.refund_window[0]} to {s.refund_window[1]})"], kind="headline"))
-    out.append(Line([f"ledger: {result.ledger.path}, {s.rejected:,} rows rejected"], style="dim"))
+    out.append(Line([f"ledger: {result.ledger.path}, {s.rejected:,} row{'' if s.rejected == 1 else 's'} rejected"], style="dim"))
     rows = []
     statuses = []
     for row in s.by_authority.itertuples():
