@@ -939,7 +939,7 @@ def _lost_zero(problem: str | None, text: str) -> str | None:
     digits = _CLEAN.sub("", text)
     if problem is None or not digits.isdigit() or len(digits) % 2 == 0:
         return problem
-    return (f"{problem}; the hts column holds numbers, which drop a code's leading 0 (0102.29.40 "
+    return (f"{problem}; the column holds numbers, which drop a code's leading 0 (0102.29.40 "
             "is read as 1022940): store the codes as text")
 
 
