@@ -17,7 +17,7 @@ import pandas as pd
 from .cache import file_table
 from .codes import VALID_LENGTHS, code_problem, normalize_code
 from .errors import DataError, QueryError
-from .model import CONTENTS
+from .model import CONTENTS, clean_rate
 
 ESTIMATE_COLUMNS = ("code",) + CONTENTS
 
@@ -208,7 +208,7 @@ def apply_content(frame: pd.DataFrame, estimates: ContentEstimates | None, decla
         return frame
     applies = frame["applies"].to_numpy(dtype=bool)
     charge = rows & applies
-    frame.loc[charge, "charged"] = frame.loc[charge, "rate"].to_numpy() * share[charge]
+    frame.loc[charge, "charged"] = clean_rate(frame.loc[charge, "rate"].to_numpy() * share[charge])
     label = estimates.label if estimates is not None else ""
     texts, seen = [], {}  # many rows share a text: build each once
     for key in zip(frame["content"].to_numpy()[rows], frame["rate"].to_numpy()[rows],

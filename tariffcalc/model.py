@@ -303,6 +303,17 @@ SCHEMA = {
 # Rates are percentage points; anything above this is a typo, not a tariff.
 MAX_RATE = 1000.0
 
+# Rates are percentage points given with a few decimals (the data's have at most 6 significant
+# digits). A rate worked out by arithmetic (a sum of layers, a rate times a content share) is
+# rounded to this many decimals, so that float noise (5.849 + 35 = 40.849000000000004, 50 x
+# 0.00956 = 0.47800000000000004) is in no answer, for one format to print and another to round away.
+RATE_DECIMALS = 9
+
+
+def clean_rate(values):
+    """A rate (a number, an array or a Series) worked out by arithmetic, without its float noise."""
+    return values.round(RATE_DECIMALS) if hasattr(values, "round") else round(values, RATE_DECIMALS)
+
 
 @dataclass(frozen=True)
 class InTransit:

@@ -18,7 +18,7 @@ from .content import ContentEstimates, Contents, apply_content
 from .engine import Engine
 from .errors import QueryError
 from .loader import read_list_file
-from .model import CONTENTS, Dataset, Direction, ProductSet
+from .model import CONTENTS, Dataset, Direction, ProductSet, clean_rate
 from .schedule import Schedules, _objects, _timestamps
 
 RESULT_COLUMNS = [
@@ -421,7 +421,7 @@ def _charge_outside(frame: pd.DataFrame, rows: np.ndarray, stacked, engine: Engi
                          if len(names) else [], index=names["index"].to_numpy()[starts], dtype=object)
     why = pd.DataFrame({"contents": contents, "basis": basis}).reindex(hit)
     frame.loc[hit, "applies"] = True
-    frame.loc[hit, "charged"] = frame.loc[hit, "rate"].to_numpy() * rest[paid]
+    frame.loc[hit, "charged"] = clean_rate(frame.loc[hit, "rate"].to_numpy() * rest[paid])
     frame.loc[hit, "content_share"] = rest[paid]
     frame.loc[hit, "content_basis"] = why["basis"].fillna("").to_numpy(dtype=object)
     base = np.where(frame.loc[hit, "match"].to_numpy() == "all", "applies: all goods",
@@ -835,23 +835,13 @@ class ProductAnswer:
         return "" if self.mfn is None else self.mfn.description
 
 
-# Rates are percentage points given with a few decimals: a sum of them is rounded to this many, so
-# that float noise (5.849 + 35 = 40.849000000000004) is in no answer, for one format to print
-# and another to round away.
-RATE_DECIMALS = 9
-
-
-def rate_sum(values):
-    """A sum of rates (a Series or array) without the float noise of the addition."""
-    return np.round(values, RATE_DECIMALS)
-
 
 def fold_totals(lines: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Per key (a code asked on a date), the totals of the lines it stands for (``lines``: keys,
     line, mfn_rate, additional_rate, if_waived): the lines' value where they all agree, else NaN
     with the range; a total is known only where every line's MFN is. Also the mean over the lines
     (``additional_mean``, ``total_mean``), for averages that spread a code's weight over its lines."""
-    lines = lines.assign(total_rate=rate_sum(lines["mfn_rate"] + lines["additional_rate"]))
+    lines = lines.assign(total_rate=clean_rate(lines["mfn_rate"] + lines["additional_rate"]))
     grouped = lines.groupby(keys, sort=False)
     totals = grouped.agg(lines=("line", "size"), additional_low=("additional_rate", "min"),
                          additional_high=("additional_rate", "max"), mfn_low=("mfn_rate", "min"),
@@ -1052,14 +1042,14 @@ class ProductEngine:
         per_line = charged.groupby(["group", "code", "date"])[["charged", "unwaived"]].sum()
         lines = resolved.merge(per_line.rename(columns={"charged": "additional_rate", "unwaived": "if_waived"}),
                                left_on=["group", "line", "date"], right_index=True, how="left")
-        lines[["additional_rate", "if_waived"]] = rate_sum(lines[["additional_rate", "if_waived"]].fillna(0.0))
+        lines[["additional_rate", "if_waived"]] = clean_rate(lines[["additional_rate", "if_waived"]].fillna(0.0))
         lines["mfn_rate"] = np.nan
         lines["description"] = ""
         for group, part in lines.groupby("group", sort=False):
             imposer = directions[group].imposer
             lines.loc[part.index, "mfn_rate"] = self.schedules.mfn_column(imposer, part["line"], part["date"])
             lines.loc[part.index, "description"] = self._descriptions(imposer, part)
-        lines["total_rate"] = rate_sum(lines["mfn_rate"] + lines["additional_rate"])
+        lines["total_rate"] = clean_rate(lines["mfn_rate"] + lines["additional_rate"])
         totals = fold_totals(lines, keys)
         lines = lines[keys + ["line", "description", "mfn_rate", "additional_rate", "total_rate"]]
         return totals[TOTAL_COLUMNS], lines.reset_index(drop=True)
