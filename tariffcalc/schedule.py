@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -138,6 +139,11 @@ class Schedules:
         text = np.asarray(codes, dtype=object).astype(str)
         if not len(every) or not len(text):
             return np.zeros(len(text), dtype=bool)
+        keys, every_keys = sort_keys(text), _code_sort_keys(str(self.root / vintage.file))
+        if keys is not None and every_keys is not None:
+            key, last, _length = keys
+            after = np.searchsorted(every_keys, key, side="right")
+            return (after < len(every_keys)) & (every_keys[after.clip(max=len(every_keys) - 1)] <= last)
         # the first line after the code starts with it if any line does (the lines are sorted)
         after = np.searchsorted(every, text, side="right")
         return (after < len(every)) & np.char.startswith(every[after.clip(max=len(every) - 1)], text)
@@ -219,15 +225,27 @@ class Schedules:
             return pd.DataFrame(columns=["code", "date", "line"])
         return pd.concat(parts, ignore_index=True)
 
-    def _spans(self, vintage: Vintage, text: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _spans(self, vintage: Vintage, text: np.ndarray, keys=False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The rule of ``resolve`` for codes (a str array) in one vintage: the first of the leaves
         each stands for, how many, and whether it stands for itself (a 10-digit code whose 8-digit
         line is in the schedule, with no leaf under it)."""
+        path = str(self.root / vintage.file)
+        keys = sort_keys(text) if keys is False else keys  # ``keys``: sort_keys(text), if the caller has it
+        leaf_keys, every_keys = _leaf_sort_keys(path), _code_sort_keys(path)
+        if keys is not None and leaf_keys is not None and every_keys is not None:  # the same, on integers
+            key, last, length = keys
+            lo = np.searchsorted(leaf_keys, key, side="left")
+            hi = np.searchsorted(leaf_keys, last, side="right")
+            parent = key - key % _KEY_BASE ** (_KEY_WIDTH - 8)  # the first 8 characters
+            ten = length == 10
+            at_parent = np.searchsorted(every_keys, parent).clip(max=max(len(every_keys) - 1, 0))
+            own = (hi == lo) & ten & (every_keys[at_parent] == parent) if len(every_keys) else hi < lo
+            return lo, np.where(own, 1, hi - lo), own
         leaves = self.leaves(vintage)
         lo = np.searchsorted(leaves, text, side="left")
         hi = np.searchsorted(leaves, np.char.add(text, "~"), side="left")  # '~' sorts after digits
         parent = np.where(np.char.str_len(text) == 10, text.astype("U8"), "")  # U8: the first 8 characters
-        every = _codes(str(self.root / vintage.file))
+        every = _codes(path)
         at_parent = np.searchsorted(every, parent).clip(max=max(len(every) - 1, 0))
         own = (hi == lo) & (parent != "") & (every[at_parent] == parent) if len(every) else hi < lo
         return lo, np.where(own, 1, hi - lo), own
@@ -239,7 +257,8 @@ class Schedules:
         vintages, _ = self.vintage_numbers(imposer, [])
         text = np.asarray(codes, dtype=object).astype(str)
         if numbers is None:
-            return np.stack([self._spans(v, text)[1] > 0 for v in vintages], axis=1) if vintages \
+            keys = sort_keys(text)  # once for every vintage
+            return np.stack([self._spans(v, text, keys)[1] > 0 for v in vintages], axis=1) if vintages \
                 else np.zeros((len(text), 0), dtype=bool)
         numbers = np.asarray(numbers, dtype=np.int64)
         found = np.zeros(len(text), dtype=bool)
@@ -396,6 +415,41 @@ def not_in(code: str, vintage: Vintage) -> str:
     return f"{code} is not in {vintage.label}: renumbered, or not a line of this schedule"
 
 
+# Codes as integers in their sort order: each character a digit of base 37 (0 after the end of the
+# code, 1-10 the digits, 11-36 the capital letters), 12 characters (37**12 < 2**63). Searching the
+# lines of a schedule for 10,000 codes this way takes a fifth of the time it takes on the texts.
+_KEY_BASE, _KEY_WIDTH = 37, 12
+_KEY_DIGIT = np.full(256, -1, dtype=np.int64)
+_KEY_DIGIT[0] = 0
+_KEY_DIGIT[np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", dtype=np.uint8)] = np.arange(1, 37)
+_KEY_POWERS = _KEY_BASE ** np.arange(_KEY_WIDTH - 1, -1, -1, dtype=np.int64)
+
+
+class SortKeys(NamedTuple):
+    key: np.ndarray  # of each code: keys sort as the codes do
+    last: np.ndarray  # the greatest key of a code that starts with it: those are keyed key..last
+    length: np.ndarray  # its characters
+
+
+def sort_keys(codes) -> SortKeys | None:
+    """The ``SortKeys`` of codes; None if a code is not made of digits and capital letters, or is
+    longer than 12."""
+    text = np.asarray(codes, dtype=object).astype(str)
+    try:
+        octets = text.astype(f"S{_KEY_WIDTH}") if len(text) else np.zeros(0, dtype=f"S{_KEY_WIDTH}")
+    except UnicodeEncodeError:
+        return None
+    if text.dtype.itemsize > 4 * _KEY_WIDTH and (np.char.str_len(text) > _KEY_WIDTH).any():  # U13 or wider
+        return None
+    table = np.frombuffer(octets.tobytes(), dtype=np.uint8).reshape(len(text), _KEY_WIDTH)
+    digits = _KEY_DIGIT[table]
+    if (digits < 0).any():
+        return None
+    key = digits @ _KEY_POWERS
+    length = np.count_nonzero(table, axis=1)
+    return SortKeys(key, key + _KEY_BASE ** (_KEY_WIDTH - length) - 1, length)
+
+
 @lru_cache(maxsize=32)
 def _codes(path: str) -> np.ndarray:
     return _code_table(path)["code"].to_numpy(dtype=str)
@@ -404,17 +458,32 @@ def _codes(path: str) -> np.ndarray:
 @lru_cache(maxsize=32)
 @file_table("mfn-codes")  # the lines alone, sorted: reading the whole schedule costs ten times more
 def _code_table(path: str) -> pd.DataFrame:
-    return pd.DataFrame({"code": np.sort(_read_table(path).index.to_numpy(dtype=str)).astype(object)})
+    """The lines, sorted, whether each is a leaf, and their ``sort_keys`` (-1 on every line if
+    some line has none): worked out once, with the cache, not on every run (0.3 s for the 11 US
+    vintages)."""
+    codes = np.sort(_read_table(path).index.to_numpy(dtype=str))
+    # a code is a leaf unless the next code in sorted order starts with it
+    leaf = ~np.char.startswith(np.append(codes[1:], ""), codes) if len(codes) else np.zeros(0, dtype=bool)
+    keys = sort_keys(codes)
+    return pd.DataFrame({"code": codes.astype(object), "leaf": leaf,
+                         "key": keys.key if keys is not None else np.full(len(codes), -1, dtype=np.int64)})
 
 
 @lru_cache(maxsize=32)
 def _leaves(path: str) -> np.ndarray:
-    codes = _codes(path)
-    if not len(codes):
-        return codes
-    # a code is a leaf unless the next code in sorted order starts with it
-    following = np.append(codes[1:], "")
-    return codes[~np.char.startswith(following, codes)]
+    return _codes(path)[_code_table(path)["leaf"].to_numpy(dtype=bool)]
+
+
+@lru_cache(maxsize=32)
+def _code_sort_keys(path: str) -> np.ndarray | None:
+    keys = _code_table(path)["key"].to_numpy(dtype=np.int64)
+    return None if (keys < 0).any() else keys
+
+
+@lru_cache(maxsize=32)
+def _leaf_sort_keys(path: str) -> np.ndarray | None:
+    keys = _code_sort_keys(path)
+    return None if keys is None else keys[_code_table(path)["leaf"].to_numpy(dtype=bool)]
 
 
 @lru_cache(maxsize=16)

@@ -87,6 +87,39 @@ def test_stands_for_lines_is_the_row_by_row_definition(products):
     assert list(schedules.stands_for_lines("US", codes, numbers)) == [found[i, n] for i, n in enumerate(numbers)]
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text("0123456789AB", min_size=1, max_size=12), min_size=1, max_size=40))
+def test_code_sort_keys_sort_as_the_codes_and_bound_their_prefixes(codes):
+    from tariffcalc.schedule import sort_keys
+
+    key, last, length = sort_keys(codes)
+    assert list(length) == [len(c) for c in codes]
+    text = np.array(codes, dtype=str)
+    assert [codes[i] for i in np.argsort(key, kind="stable")] == [codes[i] for i in np.argsort(text, kind="stable")]
+    for i, code in enumerate(codes):  # the codes starting with a code are those keyed from its key to its last
+        assert [c.startswith(code) for c in codes] == list((key >= key[i]) & (key <= last[i])), code
+
+
+def test_lines_are_found_alike_on_keys_and_on_texts(products, monkeypatch):
+    """Schedules' searches of their lines on integer keys (sort_keys) give what the same searches
+    on the texts give, in every vintage of both imposers (China's lettered lines among them)."""
+    schedules = products.schedules
+    frame = pd.read_csv(RANDOM, dtype=str)
+    codes = sorted({c.replace(".", "") for c in frame["hts"]})[:80] + [
+        "85", "0101", "9999999999", "8471300100", "8525802200", "852580220", "8525802200A", "8517", "01"]
+    on_keys = {}
+    for vintage in schedules.vintages:
+        on_keys[vintage.file] = (schedules._spans(vintage, np.array(codes, dtype=str)),
+                                 schedules.has_lines_under(vintage, codes))
+    monkeypatch.setattr("tariffcalc.schedule.sort_keys", lambda codes: None)
+    for vintage in schedules.vintages:
+        spans, under = on_keys[vintage.file]
+        for mine, theirs in zip(spans, schedules._spans(vintage, np.array(codes, dtype=str))):
+            assert list(mine) == list(theirs), vintage.file
+        assert list(under) == list(schedules.has_lines_under(vintage, codes)), vintage.file
+    assert any(len(s) for s in schedules.leaves(schedules.vintages[0]) if s[-1:].isalpha())
+
+
 def test_codes_not_lines_are_found_as_row_by_row(products):
     # _not_lines resolves each distinct (code, vintage) once; each row must get the verdict and
     # the words a check of that row alone gives.
