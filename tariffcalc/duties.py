@@ -233,6 +233,7 @@ class PricingMemo:
         self.keys: dict = {}  # (direction, include_threatened, layer ids) -> _KeyMemo
         self.mfn: dict = {}  # imposer -> _MfnMemo
         self.lines_in: dict = {}  # imposer -> code -> whether it stands for lines of each vintage
+        self.named: dict = {}  # (imposer, origin) -> (code, vintage start) -> whether a list names it
 
     def lines_of(self, schedules, imposer: str, codes) -> np.ndarray:
         """Whether each code stands for some line of each of the imposer's vintages (codes x
@@ -243,6 +244,20 @@ class PricingMemo:
             known.update(zip(new, schedules.stands_for_lines(imposer, np.array(new, dtype=object))))
         vintages, _ = schedules.vintage_numbers(imposer, [])
         return np.array([known[c] for c in codes], dtype=bool).reshape(len(codes), len(vintages))
+
+    def named_in_full(self, products, direction, codes: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Whether a product list of ``direction`` in force on each day names each code in full
+        (``ProductEngine.resolve`` gives the code as its own line), each (code, day) asked once
+        across the chunks."""
+        known = self.named.setdefault((direction.imposer, direction.origin), {})
+        days = np.asarray(days, dtype="datetime64[ns]")
+        asked = list(zip(codes.tolist(), days.view(np.int64).tolist()))
+        new = [i for i, a in enumerate(asked) if a not in known]
+        if new:
+            found = products.resolve(direction, codes[new], days[new])
+            lines = set(zip(found["code"].tolist(), found["date"].to_numpy("datetime64[ns]").view(np.int64).tolist()))
+            known.update((asked[i], asked[i] in lines) for i in new)
+        return np.array([known[a] for a in asked], dtype=bool)
 
     def key_memo(self, direction: str, include_threatened: bool, layer_ids) -> _KeyMemo:
         return self.keys.setdefault((direction, include_threatened, frozenset(layer_ids)), _KeyMemo())
@@ -790,9 +805,10 @@ def _not_lines(ledger: Ledger, products: ProductEngine, memo: PricingMemo | None
         for origin in entries["origin"].cat.categories:
             if not lost.any():
                 break
-            named = products.resolve(direction_with_origin(ledger.direction, origin), asked["code"][lost],
-                                     asked["date"][lost])
-            lost &= ~pd.MultiIndex.from_frame(asked).isin(pd.MultiIndex.from_frame(named[["code", "date"]]))
+            at = np.flatnonzero(lost)
+            lost[at] = ~memo.named_in_full(products, direction_with_origin(ledger.direction, origin),
+                                           asked["code"].to_numpy(dtype=object)[at],
+                                           asked["date"].to_numpy("datetime64[ns]")[at])
     if not lost.any():
         return np.zeros(0, dtype=np.int64), []
     day_of = days.span[days.offset[first[lost]]].astype(date)  # the day of the pair's first entry

@@ -576,3 +576,26 @@ def test_entries_asserting_different_things_are_priced_apart(products, tmp_path)
     assert steel["c"] == pytest.approx(300)  # 600 of 2000: 30%
     estimated = products.rate("7323930035", date(2025, 9, 1), direction_with_origin("us"))
     assert steel["d"] == pytest.approx(1000 * estimated.layers.set_index("layer_id").loc["us-s232-steel", "charged"] / 100)
+
+
+def test_codes_a_list_names_in_full_are_lines_in_every_chunk(tmp_path, products):
+    """China's 2025 lists name lines its last schedule in the data (2019) lacks: such a code is a
+    line on their dates, and the verdict, worked out once (PricingMemo.named_in_full), is the
+    same in every chunk as for the ledger read whole; a code no list names stays a bad row."""
+    from tariffcalc import partition
+
+    rows = ["a,2025-04-12,0302.49.10,US,100,,", "b,2025-04-13,9999.99.99,US,100,,",
+            "c,2025-05-01,0302.49.10,US,200,,", "d,2025-04-12,0302.49.90,US,300,,",
+            "e,2025-05-02,0302.49.10,US,50,,"]
+    path = write(tmp_path, HEADER + "\n".join(rows) + "\n")
+
+    def priced(chunk_rows):
+        run = partition.DutyRun(ledger.LedgerReader(path, skip_bad=True, chunk_rows=chunk_rows), products,
+                                as_of=date(2026, 12, 1))
+        entries = pd.concat([r.entries for r in run.results()], ignore_index=True)
+        return entries[["entry_id", "duty_total"]], list(run.rejects()["row"]), export.duty_summary_dict(run)
+
+    whole, by_row = priced(1000), priced(1)
+    assert list(whole[0]["entry_id"]) == ["a", "c", "d", "e"] and whole[1] == [3]
+    pd.testing.assert_frame_equal(whole[0], by_row[0])
+    assert whole[1:] == by_row[1:]
