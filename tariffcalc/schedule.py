@@ -417,7 +417,7 @@ def not_in(code: str, vintage: Vintage) -> str:
 
 # Codes as integers in their sort order: each character a digit of base 37 (0 after the end of the
 # code, 1-10 the digits, 11-36 the capital letters), 12 characters (37**12 < 2**63). Searching the
-# lines of a schedule for 10,000 codes this way takes a fifth of the time it takes on the texts.
+# lines of the 11 US vintages for 9,400 codes this way took 0.43 of the time it takes on the texts.
 _KEY_BASE, _KEY_WIDTH = 37, 12
 _KEY_DIGIT = np.full(256, -1, dtype=np.int64)
 _KEY_DIGIT[0] = 0
@@ -459,8 +459,8 @@ def _codes(path: str) -> np.ndarray:
 @file_table("mfn-codes")  # the lines alone, sorted: reading the whole schedule costs ten times more
 def _code_table(path: str) -> pd.DataFrame:
     """The lines, sorted, whether each is a leaf, and their ``sort_keys`` (-1 on every line if
-    some line has none): worked out once, with the cache, not on every run (0.3 s for the 11 US
-    vintages)."""
+    some line has none): worked out once, with the cache, not on every run (some 0.25 s for the
+    11 US vintages)."""
     codes = np.sort(_read_table(path).index.to_numpy(dtype=str))
     # a code is a leaf unless the next code in sorted order starts with it
     leaf = ~np.char.startswith(np.append(codes[1:], ""), codes) if len(codes) else np.zeros(0, dtype=bool)
