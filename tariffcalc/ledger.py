@@ -269,9 +269,8 @@ class _Checker:
         known = [self.hts[text] for text in hts_text]
         code = np.array([k[0] for k in known], dtype=np.int32)[hts_at]
         problems = np.array([k[1] for k in known], dtype=object)
-        numbers = self.names.get("hts") in raw.attrs.get("numbers", ())
-        if numbers:
-            problems = np.array([_lost_zero(problem, text, numbers) for problem, text in zip(problems, hts_text)],
+        if self.names.get("hts") in raw.attrs.get("numbers", ()):  # a column of numbers (Parquet)
+            problems = np.array([_lost_zero(problem, text) for problem, text in zip(problems, hts_text)],
                                 dtype=object)
         origin_at, origin_text = self.distinct(raw, "origin")
         origin_text = [text.upper() for text in origin_text]
@@ -943,12 +942,13 @@ def is_parquet(path) -> bool:
     return Path(path).suffix.lower() in PARQUET_SUFFIXES
 
 
-def _lost_zero(problem: str | None, text: str, numbers: bool) -> str | None:
-    """A code's problem, with its cause where the column holds numbers (Parquet) and the code an
-    odd count of digits: numbers drop a leading or trailing 0. Text is told only what it shows
-    (85171 may be a typo as well as 085171 with its 0 lost)."""
+def _lost_zero(problem: str | None, text: str) -> str | None:
+    """A code's problem, with its cause, for a column that holds numbers (Parquet; the caller
+    asks only for those) and a code of an odd count of digits: numbers drop a leading or
+    trailing 0. Text is told only what it shows (85171 may be a typo as well as 085171 with its
+    0 lost)."""
     digits = _CLEAN.sub("", text)
-    if problem is None or not numbers or not digits.isdigit() or len(digits) % 2 == 0:
+    if problem is None or not digits.isdigit() or len(digits) % 2 == 0:
         return problem
     return (f"{problem}; the column holds numbers, which drop a code's leading or trailing 0 "
             "(0102.29.40 is read as 1022940, 8517.10 as 8517.1): store the codes as text")

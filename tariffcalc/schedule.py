@@ -236,18 +236,16 @@ class Schedules:
             key, last, length = keys
             lo = np.searchsorted(leaf_keys, key, side="left")
             hi = np.searchsorted(leaf_keys, last, side="right")
-            parent = key - key % _KEY_BASE ** (_KEY_WIDTH - 8)  # the first 8 characters
+            every, parent = every_keys, key - key % _KEY_BASE ** (_KEY_WIDTH - 8)  # the first 8 characters
             ten = length == 10
-            at_parent = np.searchsorted(every_keys, parent).clip(max=max(len(every_keys) - 1, 0))
-            own = (hi == lo) & ten & (every_keys[at_parent] == parent) if len(every_keys) else hi < lo
-            return lo, np.where(own, 1, hi - lo), own
-        leaves = self.leaves(vintage)
-        lo = np.searchsorted(leaves, text, side="left")
-        hi = np.searchsorted(leaves, np.char.add(text, "~"), side="left")  # '~' sorts after digits
-        parent = np.where(np.char.str_len(text) == 10, text.astype("U8"), "")  # U8: the first 8 characters
-        every = _codes(path)
+        else:
+            leaves = self.leaves(vintage)
+            lo = np.searchsorted(leaves, text, side="left")
+            hi = np.searchsorted(leaves, np.char.add(text, "~"), side="left")  # '~' sorts after digits
+            ten = np.char.str_len(text) == 10
+            every, parent = _codes(path), np.where(ten, text.astype("U8"), "")  # U8: the first 8 characters
         at_parent = np.searchsorted(every, parent).clip(max=max(len(every) - 1, 0))
-        own = (hi == lo) & (parent != "") & (every[at_parent] == parent) if len(every) else hi < lo
+        own = (hi == lo) & ten & (every[at_parent] == parent) if len(every) else hi < lo
         return lo, np.where(own, 1, hi - lo), own
 
     def stands_for_lines(self, imposer: str, codes, numbers=None) -> np.ndarray:
