@@ -660,8 +660,10 @@ def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progres
     options = dict(
         read_options=pcsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 20),
         parse_options=pcsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
-        convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in header}, null_values=[""],
-                                            strings_can_be_null=True))
+        # the columns that repeat come dictionary-encoded from the parser's threads (``_categorical``)
+        convert_options=pcsv.ConvertOptions(
+            column_types={c: pa.dictionary(pa.int32(), pa.string()) if c in _coded(names) else pa.string()
+                          for c in header}, null_values=[""], strings_can_be_null=True))
     first = 2  # line 1 is the header
     with open(path, "rb") as handle, contextlib.ExitStack() as stack:
         try:
@@ -964,11 +966,16 @@ def _arrow_frame(batch, names: dict) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    coded = {names[f] for f in (*REPEATING, "hts") if f in names}
+    coded = _coded(names)
     numbers = {names[f] for f in NUMBERS if f in names}
     out = {}
     for name, column in zip(batch.schema.names, batch.columns):
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        if pa.types.is_dictionary(column.type) and _is_text(column.type.value_type):
+            if name in coded:  # as the CSV parser gives them (``_plain_chunks``), or a Parquet file
+                out[name] = _categorical(column)
+                continue
+            column = column.cast(column.type.value_type)
+        if not _is_text(column.type):
             out[name] = _text_columns(pd.DataFrame({name: column.to_pandas()}), names)[name]
             continue
         empty = pc.equal(column, "")
@@ -998,6 +1005,38 @@ def _arrow_frame(batch, names: dict) -> pd.DataFrame:
                               if pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
                               or pa.types.is_decimal(column.type)]
     return frame
+
+
+def _coded(names: dict) -> set[str]:
+    """The columns read as categoricals: those that repeat, and hts."""
+    return {names[f] for f in (*REPEATING, "hts") if f in names}
+
+
+def _is_text(arrow_type) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+
+
+def _categorical(column) -> pd.Categorical:
+    """A dictionary column of texts as the categorical ``pc.dictionary_encode`` of its texts
+    would give: blank and empty cells missing, and only the texts present as categories, in the
+    order they first come (a chunk cut from Arrow's batches keeps their whole dictionaries)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.unify_dictionaries().combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    dictionary = column.dictionary
+    indices = pc.fill_null(column.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    empty = pc.equal(dictionary, "").to_numpy(zero_copy_only=False)
+    if empty.any():  # an empty text is a blank cell, as in a CSV
+        indices = np.where(indices >= 0, np.where(empty[indices.clip(min=0)], -1, indices), -1)
+    at, firsts = pd.factorize(indices)  # numbered as first met; -1 (blank) takes a number too
+    present = firsts >= 0
+    number = np.where(present, np.cumsum(present) - 1, -1)
+    texts = dictionary.take(pa.array(firsts[present])).to_pylist()
+    return pd.Categorical.from_codes(number[at], categories=pd.Index(texts, dtype=object))
 
 
 def _arrow_numbers(column) -> np.ndarray | None:

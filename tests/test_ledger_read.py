@@ -133,6 +133,35 @@ def test_a_parquet_ledger_of_texts_is_checked_as_its_csv(tmp_path, monkeypatch):
     assert list(_read(tmp_path / "clean.parquet", True, monkeypatch)[0]["customs_value"]) == [10.0, 12.5]
 
 
+def test_a_parquet_ledger_of_dictionary_columns_is_read_as_its_csv(tmp_path, monkeypatch):
+    """Columns stored as dictionaries (pandas writes its categoricals so), an empty text among
+    their values, and a dictionary for a column that is not read as one (entry_id, a number):
+    the same entries and rejects as the CSV."""
+    text = (HEADER + GOOD + "b,2025-04-02,8517.13.00,CN,12.5,,3\n" + "c,,8517.13.00,CN,7,2025-04-01,\n"
+            + "d,2025-04-02,x,HK,ten,,\n" + "e,2025-04-02,,CN,9,,\n")
+    csv = write(tmp_path, text)
+    frame = pd.read_csv(csv, dtype=str, keep_default_na=False).astype("category")
+    assert "" in frame["entry_date"].cat.categories and "" in frame["hts"].cat.categories
+    frame.to_parquet(tmp_path / "ledger.parquet", index=False)
+    from_csv = _read(csv, True, monkeypatch, skip_bad=True)
+    from_parquet = _read(tmp_path / "ledger.parquet", True, monkeypatch, skip_bad=True)
+    pd.testing.assert_frame_equal(from_csv[0].drop(columns="row"), from_parquet[0].drop(columns="row"))
+    assert [why for _, why in from_parquet[1]] == [why for _, why in from_csv[1]]
+    assert len(from_csv[1]) == 3
+
+
+def test_a_dictionary_column_keeps_the_texts_present_in_the_order_they_come():
+    """A chunk cut from Arrow's batches keeps each batch's whole dictionary: only the texts of the
+    chunk's cells are categories, numbered as first met, and an empty text is a blank."""
+    import pyarrow as pa
+
+    column = pa.chunked_array([pa.DictionaryArray.from_arrays(pa.array([2, 0, None, 3, 0]),
+                                                              pa.array(["a", "b", "c", ""])),
+                               pa.DictionaryArray.from_arrays(pa.array([1, 0]), pa.array(["d", "c"]))])
+    got = ledger._categorical(column.slice(1, 6))  # a, null, "", a | c, d
+    assert list(got.categories) == ["a", "c", "d"]
+    assert [None if pd.isna(v) else v for v in got] == ["a", None, None, "a", "c", "d"]
+
 def test_a_header_alone_is_an_empty_ledger_with_or_without_its_newline(tmp_path, monkeypatch):
     for text in (HEADER, HEADER.strip()):
         entries, rejects = _read(write(tmp_path, text), True, monkeypatch)
