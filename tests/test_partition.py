@@ -87,6 +87,19 @@ def test_an_id_repeated_in_another_file_is_named_with_that_file(products, tmp_pa
         str(tmp_path / "b.csv"), 5, f"entry_id {frame.iloc[2, 0]} repeats row 4 of {tmp_path / 'a.csv'}"]
 
 
+def test_ids_of_a_mixed_column_are_texts_wherever_they_are(products):
+    """A partition's entry_id column of texts with a number far down (past any sample of its
+    first rows): the number is its text, so it repeats the same text earlier on."""
+    frame = pd.read_csv(RANDOM, dtype=str, keep_default_na=False)
+    frame = pd.concat([frame] * (1200 // len(frame) + 1), ignore_index=True).iloc[:1200]
+    ids = pd.Series([f"id{i}" for i in range(len(frame))], dtype=object)
+    ids.iloc[1100], ids.iloc[1150] = "5", 5
+    frame["entry_id"] = ids
+    priced = partition.price_partition(frame, products, as_of=AS_OF)
+    repeats = priced.loc[priced["rejected"].str.contains("repeats"), "rejected"]
+    assert repeats.tolist() == ["entry_id 5 repeats row 1101"]
+
+
 def test_rejects_keep_their_fields_exactly_as_written(products, tmp_path):
     path = tmp_path / "l.csv"
     path.write_text("entry_id,entry_date,hts,origin,customs_value,export_date,quantity\n"
