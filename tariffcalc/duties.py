@@ -485,7 +485,7 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
     entry_kind = kind_of_code[code_at]
     periods = _Periods(keys, changes, origins, np.unique(kind_of_code[present]))
     full = (entry_kind << _KeyMemo.KIND) | (number[block_at] << _KeyMemo.ORIGIN) \
-        | periods.of(entry_kind, origin_at, days.span[0] + days.offset)
+        | periods.of(entry_kind, origin_at, days)
     used, key = _unique(full, inverse=True)
     kind_of, block_of = used >> _KeyMemo.KIND, (used >> _KeyMemo.ORIGIN) & _KeyMemo.BLOCKS
     period_of = used & ((1 << _KeyMemo.ORIGIN) - 1)
@@ -537,7 +537,10 @@ def _price_layers(products: ProductEngine, ledger: Ledger, codes: np.ndarray, co
 class _Periods:
     """The period of each (kind, origin, day): the number of the last change date of the kind for
     the origin (``_Changes.of_kind``) on or before the day. One sorted array holds every (kind,
-    origin) slot's dates as slot << 16 | days since EARLIEST, so a searchsorted finds them all."""
+    origin) slot's dates as slot << 16 | days since EARLIEST (``bounds``). A slot's dates are
+    some of its origin's change dates (``_Changes.all``), so ``rank`` holds, for every slot and
+    every change date of its origin, the period it begins: an entry's period is the rank of the
+    last change date on or before its day, two lookups (``of``)."""
 
     def __init__(self, keys: _KeyMemo, changes: list, origins: list, kinds: np.ndarray):
         self.slot_of_kind = np.full(len(keys.reps), -1, dtype=np.int64)
@@ -556,16 +559,25 @@ class _Periods:
         self.first = np.cumsum(self.count) - self.count
         self.dates = np.concatenate([(slot << 16) | t for slot, t in enumerate(tables)]) if tables \
             else np.zeros(0, dtype=np.int64)
+        self.changes = [(c.all - np.datetime64(EARLIEST, "D")).astype(np.int64) for c in changes]
+        self.width = max([len(c) for c in self.changes] + [1])
+        marks = np.zeros((len(tables), self.width), dtype=np.int32)  # slot x its origin's change dates
+        slot_at = np.repeat(np.arange(len(tables)), self.count)
+        for number, days in enumerate(self.changes):  # every slot's dates are among its origin's
+            mine = slot_at % self.n_origins == number
+            marks[slot_at[mine], np.searchsorted(days, self.dates[mine] & 0xFFFF)] = 1
+        self.rank = np.maximum(np.cumsum(marks, axis=1) - 1, 0).ravel()
 
     def _slots(self, kind: np.ndarray, origin: np.ndarray) -> np.ndarray:
         return self.slot_of_kind[kind] * self.n_origins + origin
 
-    def of(self, kind: np.ndarray, origin: np.ndarray, day: np.ndarray) -> np.ndarray:
-        """The period of each (kind, origin number, day); a day before the first date is in period 0."""
-        slot = self._slots(kind, origin)
-        since = np.clip((day - np.datetime64(EARLIEST, "D")).astype(np.int64), 0, 0xFFFF)
-        at = np.searchsorted(self.dates, (slot << 16) | since, side="right") - 1
-        return np.maximum(at - self.first[slot], 0)
+    def of(self, kind: np.ndarray, origin: np.ndarray, days: Days) -> np.ndarray:
+        """The period of each (kind, origin number) on the entries' ``days``; a day before the
+        first date is in period 0."""
+        since = (days.span - np.datetime64(EARLIEST, "D")).astype(np.int64)
+        last = np.stack([np.searchsorted(c, since, side="right") - 1 for c in self.changes]).clip(min=0) \
+            if self.changes else np.zeros((1, len(since)), dtype=np.int64)  # origin x day of the span
+        return self.rank[self._slots(kind, origin) * self.width + last[origin, days.offset]]
 
     def bounds(self, kind: np.ndarray, origin: np.ndarray, period: np.ndarray):
         """The first day of each period and the day after its last (after the last: LATEST + 1)."""

@@ -46,6 +46,40 @@ def test_unique_by_hashing_is_numpys(values):
     found, found_inverse = duties._unique(values, inverse=True)
     assert found.tolist() == expected.tolist() and found_inverse.tolist() == inverse.ravel().tolist()
 
+
+class _ChangeDates:
+    def __init__(self, days):
+        self.all = np.array(days, dtype="datetime64[D]")
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_a_period_is_the_number_of_its_kinds_change_dates_on_or_before_the_day(data):
+    """``_Periods.of`` (a rank table over each origin's change dates) against the definition:
+    the kind's change dates for the origin on or before the day, less one (0 before the first)."""
+    earliest = np.datetime64(duties.EARLIEST, "D")
+    offsets = st.lists(st.integers(1, 3300), max_size=12, unique=True).map(sorted)
+    changes = [_ChangeDates([earliest] + [earliest + d for d in o]) for o in data.draw(
+        st.lists(offsets, min_size=1, max_size=3))]
+    keys = duties._KeyMemo()
+    n_kinds = data.draw(st.integers(1, 4))
+    keys.reps = [f"k{i}" for i in range(n_kinds)]
+    origins = [f"O{i}" for i in range(len(changes))]
+    for kind in range(n_kinds):
+        for origin, change in zip(origins, changes):
+            some = [d for d in change.all[1:] if data.draw(st.booleans())]
+            keys.periods[(kind, origin)] = (np.array([earliest, *some], dtype="datetime64[D]") - earliest).astype(np.int64)
+    kinds = np.array(sorted(data.draw(st.sets(st.integers(0, n_kinds - 1), min_size=1))), dtype=np.int64)
+    n = data.draw(st.integers(1, 40))
+    kind = np.array(data.draw(st.lists(st.sampled_from(kinds.tolist()), min_size=n, max_size=n)), dtype=np.int64)
+    origin = np.array(data.draw(st.lists(st.integers(0, len(origins) - 1), min_size=n, max_size=n)), dtype=np.int64)
+    day = earliest + np.array(data.draw(st.lists(st.integers(-30, 3400), min_size=n, max_size=n)))
+    periods = duties._Periods(keys, changes, origins, kinds)
+    found = periods.of(kind, origin, duties.Days(day))
+    expected = [max(int((keys.periods[(k, origins[o])] <= (d - earliest).astype(np.int64)).sum()) - 1, 0)
+                for k, o, d in zip(kind.tolist(), origin.tolist(), day)]
+    assert found.tolist() == expected
+
 def _lines_one_by_one(schedules, imposer, code, day) -> list[str]:
     """The definition of Schedules.resolve for one pair, written plainly."""
     vintage = schedules.vintage_on(imposer, day.date())
