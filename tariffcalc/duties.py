@@ -232,18 +232,22 @@ class PricingMemo:
     def __init__(self):
         self.keys: dict = {}  # (direction, include_threatened, layer ids) -> _KeyMemo
         self.mfn: dict = {}  # imposer -> _MfnMemo
-        self.lines_in: dict = {}  # imposer -> code -> whether it stands for lines of each vintage
+        self.lines_in: dict = {}  # imposer -> (code -> its row, rows: whether it stands for lines of each vintage)
         self.named: dict = {}  # (imposer, origin) -> (code, vintage start) -> whether a list names it
 
     def lines_of(self, schedules, imposer: str, codes) -> np.ndarray:
         """Whether each code stands for some line of each of the imposer's vintages (codes x
         vintages, ``Schedules.stands_for_lines``), each code looked up once across the chunks."""
-        known = self.lines_in.setdefault(imposer, {})
-        new = [c for c in dict.fromkeys(codes) if c not in known]
+        row_of, rows = self.lines_in.get(imposer, ({}, None))
+        new = [c for c in dict.fromkeys(codes) if c not in row_of]
         if new:
-            known.update(zip(new, schedules.stands_for_lines(imposer, np.array(new, dtype=object))))
-        vintages, _ = schedules.vintage_numbers(imposer, [])
-        return np.array([known[c] for c in codes], dtype=bool).reshape(len(codes), len(vintages))
+            found = schedules.stands_for_lines(imposer, np.array(new, dtype=object))
+            row_of.update(zip(new, range(len(row_of), len(row_of) + len(new))))
+            rows = found if rows is None else np.concatenate([rows, found])
+            self.lines_in[imposer] = row_of, rows
+        if rows is None:  # no codes
+            return np.zeros((0, len(schedules.vintage_numbers(imposer, [])[0])), dtype=bool)
+        return rows[np.fromiter(map(row_of.__getitem__, codes), dtype=np.int64, count=len(codes))]
 
     def named_in_full(self, products, direction, codes: np.ndarray, days: np.ndarray) -> np.ndarray:
         """Whether a product list of ``direction`` in force on each day names each code in full
@@ -809,8 +813,7 @@ def _not_lines(ledger: Ledger, products: ProductEngine, memo: PricingMemo | None
     codes = entries["code"].cat.categories.to_numpy(dtype=object)
     code_at = entries["code"].cat.codes.to_numpy().astype(np.int64)
     pair = code_at * len(starts) + vintage_at
-    used, first = _unique(pair, index=True)
-    asked = pd.DataFrame({"code": codes[used // len(starts)], "date": starts[used % len(starts)].astype("datetime64[ns]")})
+    used = np.flatnonzero(np.bincount(pair, minlength=len(codes) * len(starts)))  # few pairs: counted, not hashed
     memo = PricingMemo() if memo is None else memo
     lost = ~memo.lines_of(schedules, imposer, codes)[used // len(starts), used % len(starts)]
     if lost.any():  # a product list in force may name the code in full: a line of its date
@@ -819,14 +822,15 @@ def _not_lines(ledger: Ledger, products: ProductEngine, memo: PricingMemo | None
                 break
             at = np.flatnonzero(lost)
             lost[at] = ~memo.named_in_full(products, direction_with_origin(ledger.direction, origin),
-                                           asked["code"].to_numpy(dtype=object)[at],
-                                           asked["date"].to_numpy("datetime64[ns]")[at])
+                                           codes[used[at] // len(starts)],
+                                           starts[used[at] % len(starts)].astype("datetime64[ns]"))
     if not lost.any():
         return np.zeros(0, dtype=np.int64), []
-    day_of = days.span[days.offset[first[lost]]].astype(date)  # the day of the pair's first entry
-    reason_of = dict(zip(used[lost], (schedules.not_a_line(imposer, codes[p // len(starts)], d)
-                                      for p, d in zip(used[lost], day_of))))
     bad = np.flatnonzero(np.isin(pair, used[lost]))
+    lost_pairs, first = _unique(pair[bad], index=True)
+    day_of = days.span[days.offset[bad[first]]].astype(date)  # the day of the pair's first entry
+    reason_of = dict(zip(lost_pairs, (schedules.not_a_line(imposer, codes[p // len(starts)], d)
+                                      for p, d in zip(lost_pairs, day_of))))
     return bad, [reason_of[p] for p in pair[bad]]
 
 
