@@ -1049,12 +1049,12 @@ class DutyTotals:
             still[moved] = False  # priced line by line below
             per_column = np.ascontiguousarray(per_key.T)  # a column's rates: a 1-d take per entry
             for c in range(1, n_cols):
-                rate = per_column[c][result.key]
-                if not rate.any():
+                charging = per_column[c] != 0
+                if not charging.any():
                     continue
-                terms = np.rint(value_micro * rate / 100)
-                terms[~still] = 0
-                grid[:, c] += np.bincount(bucket, weights=terms, minlength=n_buckets)
+                at = np.flatnonzero(charging[result.key] & still)  # the entries it charges: most pay few authorities
+                terms = np.rint(value_micro[at] * per_column[c][result.key[at]] / 100)
+                grid[:, c] += np.bincount(bucket[at], weights=terms, minlength=n_buckets)
             paying = np.bincount(result.key, minlength=n_keys)  # entries of positive value, but the moved ones
             not_paying = np.concatenate([np.flatnonzero(value <= 0), moved[value[moved] > 0]])
             paying -= np.bincount(result.key[not_paying], minlength=n_keys)
