@@ -90,10 +90,19 @@ class DutyResult:
     key_days: tuple  # (first day, day after the last) of the period of each key
     transit_entry: np.ndarray  # sorted
     transit_layer: np.ndarray
-    summary: DutySummary = None
     varying: np.ndarray = None  # keys whose lines get different duties (their entries are rejected)
     refunds: object = None  # refunds.Refunds, per entry
     totals: object = None  # DutyTotals: the sums the summary is made of (they add across parts of a ledger)
+    products: object = field(default=None, repr=False)  # what ``summary`` is worked out with
+    _summary: DutySummary | None = field(default=None, repr=False)
+
+    @property
+    def summary(self) -> DutySummary:
+        """Worked out when first asked: a chunk of a ledger streamed never is (its totals are
+        added to the others')."""
+        if self._summary is None:
+            self._summary = self.totals.summary(self.products)
+        return self._summary
 
     def __post_init__(self):
         rows = np.bincount(self.layers["key"].to_numpy(dtype=np.int64), minlength=len(self.key_days[0]))
@@ -917,7 +926,7 @@ def _compute_duties(ledger: Ledger, products: ProductEngine, include_threatened:
                                    "total_rate": total_rate}, copy=False)
     result.refunds = refunds.evaluate(result, products.engine.dataset, as_of, interest_payer)
     result.totals = DutyTotals.of(result, products, days, mfn_duty, mfn_counts)
-    result.summary = result.totals.summary(products)
+    result.products = products
     return result
 
 

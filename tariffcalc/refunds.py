@@ -53,8 +53,17 @@ class Refunds:
     deadline: np.ndarray  # datetime64[D]
     days_left: np.ndarray  # float, NaN without a deadline
     interest: np.ndarray
-    summary: RefundSummary
-    totals: RefundTotals = None  # the sums of the summary (they add across parts of a ledger)
+    totals: RefundTotals  # the sums of the summary (they add across parts of a ledger)
+    dataset: object = field(default=None, repr=False)
+    _summary: RefundSummary | None = field(default=None, repr=False)
+
+    @property
+    def summary(self) -> RefundSummary:
+        """Worked out when first asked: a chunk of a ledger streamed never is (its totals are
+        added to the others')."""
+        if self._summary is None:
+            self._summary = self.totals.summary(self.dataset)
+        return self._summary
 
     def route_names(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """The route of entries start..stop as text ('' where nothing is refundable)."""
@@ -236,7 +245,7 @@ def evaluate(result, dataset, as_of: date | None = None, payer: str | None = Non
     route, deadline = np.full(n, len(ROUTES), dtype=np.int64), np.full(n, NAT)
     days_left, interest = np.full(n, np.nan), np.zeros(n)
     route[taken], deadline[taken], days_left[taken], interest[taken] = route_of, deadline_of, days_left_of, interest_of
-    return Refunds(as_of, program, duty, route, deadline, days_left, interest, totals.summary(dataset), totals)
+    return Refunds(as_of, program, duty, route, deadline, days_left, interest, totals, dataset)
 
 
 def _accrual_start(table: InterestTable, deposits: np.ndarray) -> np.datetime64:
