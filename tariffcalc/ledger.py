@@ -413,8 +413,9 @@ class _Plain:
         self.last = b"\n"  # the last byte seen (a file starts as after a newline)
         self.ok = True
         self.decoder = None
+        self.masks = None  # two masks of a block's size, used again for every block
 
-    def add(self, block: bytes) -> None:
+    def add(self, block: bytes | bytearray) -> None:
         if not self.ok:
             return
         if not block.isascii():  # UTF-8 checked only where a byte is not ASCII
@@ -428,15 +429,22 @@ class _Plain:
                 return
         # A blank line is two newlines in a row: found on a mask of the newlines, which counts
         # them too (searching bytes for b"\n\n" stops at every newline, three times slower).
+        # The masks are written into arrays kept from block to block: a new 16 MB array costs its
+        # pages' first writes, as much as the comparison.
         octets = np.frombuffer(block, dtype=np.uint8)
-        newline = octets == ord("\n")
+        n = len(octets)
+        if self.masks is None or len(self.masks[0]) < n:
+            self.masks = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
+        newline, other = self.masks[0][:n], self.masks[1][:n]
+        np.equal(octets, ord("\n"), out=newline)
         if (b"\r" in block and (block.count(b"\r") != block.count(b"\r\n") or b"\n\r\n" in block)) \
-                or (newline[1:] & newline[:-1]).any() or (self.last == b"\n" and block[:1] in (b"\n", b"\r")):
+                or np.logical_and(newline[1:], newline[:-1], out=other[:n - 1]).any() \
+                or (self.last == b"\n" and block[:1] in (b"\n", b"\r")):
             self.ok = False  # a bare carriage return (or CR LF split across blocks), a blank line
             return
-        self.commas += int(np.count_nonzero(octets == ord(",")))  # 3x bytes.count's speed
+        self.commas += int(np.count_nonzero(np.equal(octets, ord(","), out=other)))  # 3x bytes.count's speed
         self.newlines += int(np.count_nonzero(newline))
-        self.last = block[-1:]
+        self.last = bytes(block[-1:])
 
     def done(self) -> bool:
         if self.decoder is not None:
@@ -462,8 +470,11 @@ class _Lines:
         self.quoted, self.newlines = False, 0
         plain = _Plain(width) if width else None
         with open(path, "rb") as handle:
-            # block by block, not mapped: a mapped 20 GB file would count in the peak memory
-            for block in iter(lambda: handle.read(1 << 24), b""):
+            # block by block into one buffer, not mapped: a mapped 20 GB file would count in the
+            # peak memory, and a new buffer a block costs its pages' first writes
+            buffer = bytearray(1 << 24)
+            while size := handle.readinto(buffer):
+                block = buffer if size == len(buffer) else buffer[:size]
                 if b'"' in block:
                     self.quoted = True
                     break
