@@ -1173,10 +1173,30 @@ class _SeenIds:
         file_type = np.uint16 if file < 2 ** 16 else np.int32
         run = (hashes[order], rows.astype(row_type)[order], np.full(len(order), file, dtype=file_type))
         while self.runs and len(self.runs[-1][0]) <= len(run[0]):
+            if len(self.runs[-1][0]) + len(run[0]) <= self.SORTED_MERGE:
+                run = self._sorted_together(self.runs.pop(), run)
+                continue
             pair, run = [list(self.runs.pop()), list(run)], None  # no name holds the runs but pair
             run = self._merged(pair)
         if len(run[0]):
             self.runs.append(run)
+
+    # Runs of up to this many ids together are merged by a stable sort of the two (numpy's
+    # timsort finds the two sorted runs): 14-15 ns an id against 31-33 for ``_merged`` alone,
+    # 13-29 ns in a run beside the parser. Larger runs are merged in place by ``_merged``: a
+    # sort holds the order (8 bytes an id) besides, and beside the parser it was slower at 8 M.
+    SORTED_MERGE = 4_000_000
+
+    @staticmethod
+    def _sorted_together(older: tuple, newer: tuple) -> tuple:
+        """Two sorted runs as one, the older's entries first among equal hashes."""
+        keys = np.concatenate([older[0], newer[0]])
+        order = np.argsort(keys, kind="stable")
+        merged = [keys[order]]
+        del keys
+        for i in range(1, len(older)):
+            merged.append(np.concatenate([older[i], newer[i]])[order])
+        return tuple(merged)
 
     @staticmethod
     def _merged(pair) -> tuple:

@@ -67,6 +67,30 @@ def test_a_repeated_id_names_its_first_row_whatever_the_chunks(tmp_path, ids, ch
     assert list(zip(rejects["row"].astype(int), rejects["reason"])) == expected
 
 
+@settings(max_examples=60, deadline=None)
+@given(chunks=st.lists(st.lists(st.integers(0, 30), max_size=25), min_size=1, max_size=12),
+       sorted_merge=st.sampled_from([0, 8, 10 ** 9]))
+def test_seen_ids_find_the_first_row_of_a_hash_whichever_way_the_runs_merge(chunks, sorted_merge):
+    """The runs merged in place (``_merged``), by a sort of the two (``_sorted_together``) or
+    both: every hash is found with the row and file it was first added with."""
+    import numpy as np
+
+    seen, first, row = ledger._SeenIds(), {}, 0
+    seen.SORTED_MERGE = sorted_merge
+    for number, chunk in enumerate(chunks):
+        hashes = np.array(chunk, dtype=np.int64)
+        found_row, found_file = seen.find(np.sort(hashes))
+        expected = [first.get(h, (-1, -1)) for h in sorted(chunk)]
+        assert list(zip(found_row.tolist(), found_file.tolist())) == expected
+        new = [h not in first for h in chunk]
+        rows = np.arange(row, row + len(chunk))
+        for h, r in zip(chunk, rows.tolist()):
+            first.setdefault(h, (r, number))
+        seen.add(hashes[new], rows[new], number)
+        row += len(chunk)
+    assert [list(r[0]) == sorted(r[0]) for r in seen.runs] == [True] * len(seen.runs)
+
+
 def test_columns_are_mapped_and_named_in_messages(tmp_path):
     path = write(tmp_path, "ID,Date,HTS,Origin,Value\na,2025-04-01,8517.13.00,CN,10\nb,someday,8517.13.00,CN,10\n")
     mapping = ledger.parse_columns("entry_id=ID,entry_date=Date,hts=HTS,origin=Origin,customs_value=Value")
