@@ -7,6 +7,7 @@ loops over codes, and it follows only the data (coverage, exemptions, ``not_on_g
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -103,6 +104,12 @@ def _index_table(dataset: Dataset) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+# Held while the rows ``ProductIndex.matches`` keeps are read and extended. Without it two
+# threads adding codes at once could each extend the rows they read, one losing the other's:
+# codes then kept as seen with no rows, priced as if on no list.
+_MATCHES_LOCK = threading.Lock()
+
+
 class ProductIndex:
     """Every (layer, role, set, code prefix, dates) the data declares, as one DataFrame."""
 
@@ -144,15 +151,16 @@ class ProductIndex:
         codes asked come in the order ``_matched`` would give them for these codes at once.
         """
         asked = pd.Series(list(codes), dtype=str).unique()
-        memo = self._memo()
-        new = [code for code in asked if code not in memo["seen"]]
-        if new:
-            found = self._matched(new)
-            if len(found):  # (an empty frame may have other dtypes: never concatenated)
-                memo["rows"] = pd.concat([memo["rows"], found], ignore_index=True) if memo["rows"] is not None \
-                    else found
-            memo["seen"].update(new)
-        rows = memo["rows"]
+        with _MATCHES_LOCK:  # partitions priced on threads (Dask) share the index: one writer at a time
+            memo = self._memo()
+            new = [code for code in asked if code not in memo["seen"]]
+            if new:
+                found = self._matched(new)
+                if len(found):  # (an empty frame may have other dtypes: never concatenated)
+                    memo["rows"] = pd.concat([memo["rows"], found], ignore_index=True) if memo["rows"] is not None \
+                        else found
+                memo["seen"].update(new)
+            rows = memo["rows"]  # replaced, never changed in place: read after the lock as it is
         at = pd.Index(asked).get_indexer(rows["code"]) if rows is not None else np.zeros(0, dtype=np.int64)
         mine = np.flatnonzero(at >= 0)
         if not len(mine):  # no rows: the frame as computed, with its columns' dtypes

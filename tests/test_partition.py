@@ -1,9 +1,12 @@
 """A ledger priced a part at a time: the same totals to the cent whatever the chunks, the files
 or the formats; rows in = rows priced + rows rejected; rows named by file and line."""
+import copy
 import json
+import threading
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -169,3 +172,28 @@ def test_no_file_matches(runner, no_user_data, tmp_path):
     empty.mkdir()
     done = runner.invoke(cli, ["duty", str(empty)])
     assert done.exit_code == 2 and "no .csv or .parquet files in this folder" in done.output
+
+
+def test_matches_from_threads_at_once_keep_every_codes_rows(products):
+    """Partitions priced on threads (Dask's threaded scheduler, or a worker of several threads)
+    share the product index: its kept rows must hold every code's, however the threads interleave."""
+    weights = Path(__file__).parent.parent / "data" / "weights" / "us-imports-2024-hts10.csv"
+    codes = pd.read_csv(weights, dtype={"code": str})["code"].drop_duplicates().to_numpy()[:6000]
+    expected = products.index._matched(codes).groupby("code").size()
+    for _ in range(3):
+        index = copy.copy(products.index)  # a memo of its own (``_memo``: a copy starts afresh)
+        index.table = products.index.table.copy()
+        parts, start = np.array_split(codes, 24), threading.Barrier(4)
+
+        def work(mine, index=index, start=start):
+            start.wait()
+            for part in mine:
+                index.matches(part)
+
+        threads = [threading.Thread(target=work, args=(parts[i::4],)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        found = index.matches(codes).groupby("code").size()
+        assert found.reindex(expected.index, fill_value=0).equals(expected)
