@@ -7,6 +7,7 @@ the full value (flagged as an upper bound). Every reason says which.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -58,6 +59,9 @@ def parse_contents(text: str | None) -> dict:
     return shares
 
 
+_SHARES_LOCK = threading.Lock()
+
+
 class ContentEstimates:
     """Estimated content shares by code prefix: the longest prefix with a row decides; a code
     shorter than the rows takes the mean of the rows under it."""
@@ -66,10 +70,24 @@ class ContentEstimates:
         self.path = Path(path)
         self.table = _read_estimates(str(self.path))
         self.label = _label(self.path)
+        self._row_of: dict[str, int] = {}  # code -> its row of ``_rows``: each code worked out once
+        self._rows = np.zeros((0, len(CONTENTS)))
 
     def shares(self, codes) -> pd.DataFrame:
-        """One row per code (index), columns ``CONTENTS``; NaN where nothing is known."""
+        """One row per code (index), columns ``CONTENTS``; NaN where nothing is known. A ledger
+        asks for the same codes chunk after chunk: each is worked out once (``_shares``)."""
         codes = pd.Index(pd.Series(list(codes), dtype=str).unique())
+        with _SHARES_LOCK:  # partitions priced on threads share the estimates
+            new = [code for code in codes if code not in self._row_of]
+            if new:
+                found = self._shares(pd.Index(pd.Series(new, dtype=str))).to_numpy(dtype=float)
+                self._row_of.update(zip(new, range(len(self._rows), len(self._rows) + len(new))))
+                self._rows = np.concatenate([self._rows, found])
+            at = np.fromiter(map(self._row_of.__getitem__, codes), dtype=np.int64, count=len(codes))
+            rows = self._rows[at]
+        return pd.DataFrame(rows, index=codes, columns=list(CONTENTS))
+
+    def _shares(self, codes: pd.Index) -> pd.DataFrame:
         out = pd.DataFrame(np.nan, index=codes, columns=list(CONTENTS))
         table = self.table
         lengths = sorted(set(table.index.str.len()), reverse=True)
