@@ -672,14 +672,14 @@ def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progres
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    total = os.path.getsize(path)
+    total, coded = os.path.getsize(path), _coded(names)
     options = dict(
         read_options=pcsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 20),
         parse_options=pcsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
         # the columns that repeat come dictionary-encoded from the parser's threads (``_categorical``)
         convert_options=pcsv.ConvertOptions(
-            column_types={c: pa.dictionary(pa.int32(), pa.string()) if c in _coded(names) else pa.string()
-                          for c in header}, null_values=[""], strings_can_be_null=True))
+            column_types={c: pa.dictionary(pa.int32(), pa.string()) if c in coded else pa.string() for c in header},
+            null_values=[""], strings_can_be_null=True))
     first = 2  # line 1 is the header
     with open(path, "rb") as handle, contextlib.ExitStack() as stack:
         try:
@@ -1002,13 +1002,8 @@ def _arrow_frame(batch, names: dict) -> pd.DataFrame:
             if values is not None:
                 out[name] = pd.Series(values, dtype=float)
                 continue
-        if name in coded:
-            encoded = pc.dictionary_encode(column)
-            if isinstance(encoded, pa.ChunkedArray):
-                encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
-            codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-            out[name] = pd.Categorical.from_codes(codes, categories=pd.Index(encoded.dictionary.to_pylist(),
-                                                                             dtype=object))
+        if name in coded:  # texts (Parquet): encoded here
+            out[name] = _categorical(pc.dictionary_encode(column))
         else:
             text = np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
             text = text if text.flags.writeable else text.copy()  # Arrow's may be read-only
