@@ -15,6 +15,7 @@ import dataclasses
 import enum
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -94,15 +95,12 @@ class DutyResult:
     refunds: object = None  # refunds.Refunds, per entry
     totals: object = None  # DutyTotals: the sums the summary is made of (they add across parts of a ledger)
     products: object = field(default=None, repr=False)  # what ``summary`` is worked out with
-    _summary: DutySummary | None = field(default=None, repr=False)
 
-    @property
+    @cached_property
     def summary(self) -> DutySummary:
         """Worked out when first asked: a chunk of a ledger streamed never is (its totals are
         added to the others')."""
-        if self._summary is None:
-            self._summary = self.totals.summary(self.products)
-        return self._summary
+        return self.totals.summary(self.products)
 
     def __post_init__(self):
         rows = np.bincount(self.layers["key"].to_numpy(dtype=np.int64), minlength=len(self.key_days[0]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -55,15 +56,12 @@ class Refunds:
     interest: np.ndarray
     totals: RefundTotals  # the sums of the summary (they add across parts of a ledger)
     dataset: object = field(default=None, repr=False)
-    _summary: RefundSummary | None = field(default=None, repr=False)
 
-    @property
+    @cached_property
     def summary(self) -> RefundSummary:
         """Worked out when first asked: a chunk of a ledger streamed never is (its totals are
         added to the others')."""
-        if self._summary is None:
-            self._summary = self.totals.summary(self.dataset)
-        return self._summary
+        return self.totals.summary(self.dataset)
 
     def route_names(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """The route of entries start..stop as text ('' where nothing is refundable)."""
