@@ -20,7 +20,7 @@ from .engine import Engine
 from .errors import QueryError
 from .loader import read_list_file
 from .model import CONTENTS, Dataset, Direction, ProductSet, clean_rate
-from .schedule import Schedules, _objects, _timestamps
+from .schedule import _KEY_BASE, _KEY_WIDTH, Schedules, _objects, _timestamps, sort_keys
 
 RESULT_COLUMNS = [
     "code", "date", "layer_id", "name", "authority", "scope", "rate", "status", "applies",
@@ -153,35 +153,89 @@ class ProductIndex:
         asked = pd.Series(list(codes), dtype=str).unique()
         with _MATCHES_LOCK:  # partitions priced on threads (Dask) share the index: one writer at a time
             memo = self._memo()
-            new = [code for code in asked if code not in memo["seen"]]
+            span = memo["span"]
+            new = [code for code in asked if code not in span]
             if new:
                 found = self._matched(new)
+                # kept code by code: a code's rows are one slice of the rows, found in its span
+                found = found.iloc[np.argsort(pd.Index(new).get_indexer(found["code"]), kind="stable")]
+                count = np.bincount(pd.Index(new).get_indexer(found["code"]), minlength=len(new))
+                start = (len(memo["rows"]) if memo["rows"] is not None else 0) + np.cumsum(count) - count
+                span.update(zip(new, zip(start.tolist(), (start + count).tolist())))
                 if len(found):  # (an empty frame may have other dtypes: never concatenated)
                     memo["rows"] = pd.concat([memo["rows"], found], ignore_index=True) if memo["rows"] is not None \
-                        else found
-                memo["seen"].update(new)
+                        else found.reset_index(drop=True)
             rows = memo["rows"]  # replaced, never changed in place: read after the lock as it is
-        at = pd.Index(asked).get_indexer(rows["code"]) if rows is not None else np.zeros(0, dtype=np.int64)
-        mine = np.flatnonzero(at >= 0)
-        if not len(mine):  # no rows: the frame as computed, with its columns' dtypes
+            bounds = np.array([span[code] for code in asked], dtype=np.int64).reshape(len(asked), 2)
+        count = bounds[:, 1] - bounds[:, 0]
+        if rows is None or not count.sum():  # no rows: the frame as computed, with its columns' dtypes
             return self._matched(asked).drop(columns=["_length", "_n", "_row"])
+        at = np.repeat(np.arange(len(asked)), count)  # the code asked of each of its rows
+        mine = np.repeat(bounds[:, 0], count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
         # _matched's order: by part (prefix length, then full before partial by code length),
         # then by code asked, then by row of the table
-        order = mine[np.lexsort((rows["_row"].to_numpy()[mine], at[mine], rows["_n"].to_numpy()[mine],
+        order = mine[np.lexsort((rows["_row"].to_numpy()[mine], at, rows["_n"].to_numpy()[mine],
                                  rows["_length"].to_numpy()[mine]))]
         return rows.iloc[order].drop(columns=["_length", "_n", "_row"]).reset_index(drop=True)
 
     def _memo(self) -> dict:
         """The rows found so far, of the current table (a copy of the index with its table
-        replaced, as a convention's, starts afresh)."""
+        replaced, as a convention's, starts afresh), and each code's slice of them (``span``)."""
         memo = getattr(self, "_matches_memo", None)
         if memo is None or memo["table"] is not self.table:
-            memo = self._matches_memo = {"table": self.table, "seen": set(), "rows": None}
+            memo = self._matches_memo = {"table": self.table, "span": {}, "rows": None}
         return memo
 
     def _matched(self, codes) -> pd.DataFrame:
         """``matches`` computed, with the part of each row (``_length``, ``_n``: 0 for a full
-        match, the code's length for a partial one) and its row of the table (``_row``)."""
+        match, the code's length for a partial one) and its row of the table (``_row``), in
+        ``_by_merge``'s order. Codes and prefixes of digits and capital letters are matched on
+        their ``sort_keys``: a code's head of a prefix's length is its key truncated, and the
+        prefixes under a shorter code a range of keys, so each code costs a few binary searches
+        and not a join over the table's rows (some 30 ms a call whatever the codes asked)."""
+        asked = pd.Series(list(codes), dtype=str).unique()
+        keyed = sort_keys(asked) if len(asked) else None
+        by_length = self._prefix_keys()
+        if keyed is None or by_length is None:  # (no codes: the frame of no parts, as it is)
+            return self._by_merge(asked)
+        found = []  # (code asked, table row, prefix length, part: 0 full, else the code's length)
+        for length, (keys, rows) in by_length.items():
+            unit = _KEY_BASE ** (_KEY_WIDTH - length)
+            longer = np.flatnonzero(keyed.length >= length)
+            heads = keyed.key[longer] // unit * unit
+            lo, hi = np.searchsorted(keys, heads, side="left"), np.searchsorted(keys, heads, side="right")
+            found.append(_ranges(longer, lo, hi, rows, length, np.zeros(len(longer), dtype=np.int64)))
+            shorter = np.flatnonzero(keyed.length < length)
+            lo = np.searchsorted(keys, keyed.key[shorter], side="left")
+            hi = np.searchsorted(keys, keyed.last[shorter], side="right")
+            found.append(_ranges(shorter, lo, hi, rows, length, keyed.length[shorter]))
+        code_at, row_at, length_at, part_at = (np.concatenate(c) for c in zip(*found))
+        order = np.lexsort((row_at, code_at, part_at, length_at))
+        code_at, row_at, length_at, part_at = code_at[order], row_at[order], length_at[order], part_at[order]
+        out = self.table.iloc[row_at][["layer_id", "role", "set_name", "start", "end", "condition"]]
+        out = out.reset_index(drop=True)
+        out.insert(0, "code", pd.Series(asked[code_at], dtype=str))
+        out.insert(6, "match", pd.Series(np.where(part_at > 0, "partial", "full"), dtype=str))
+        return out.assign(_length=length_at, _n=part_at, _row=row_at)
+
+    def _prefix_keys(self) -> dict | None:
+        """For each prefix length of the table, ascending: the ``sort_keys`` of its prefixes,
+        sorted, and their rows; None if a prefix has no key. Kept with the table it is of."""
+        kept = getattr(self, "_prefix_keys_of", None)
+        if kept is None or kept[0] is not self.table:
+            keyed = sort_keys(self.table["prefix"].to_numpy(dtype=object))
+            by_length = None
+            if keyed is not None:
+                by_length, lengths = {}, self.table["length"].to_numpy()
+                for length in np.unique(lengths).tolist():
+                    rows = np.flatnonzero(lengths == length)
+                    rows = rows[np.argsort(keyed.key[rows], kind="stable")]
+                    by_length[length] = keyed.key[rows], rows
+            kept = self._prefix_keys_of = (self.table, by_length)
+        return kept[1]
+
+    def _by_merge(self, codes) -> pd.DataFrame:
+        """``_matched`` by joins on the prefixes' texts: for codes or prefixes that have no keys."""
         asked = pd.DataFrame({"code": pd.Series(list(codes), dtype=str).unique()})
         asked["n"] = asked["code"].str.len()
         parts = []
@@ -199,6 +253,14 @@ class ProductIndex:
         if not parts:
             return pd.DataFrame(columns=columns)
         return pd.concat(parts, ignore_index=True)[columns]
+
+
+def _ranges(codes: np.ndarray, lo: np.ndarray, hi: np.ndarray, rows: np.ndarray, length: int, part: np.ndarray):
+    """(code, row, length, part) for every row ``rows[lo:hi]`` of each code."""
+    count = hi - lo
+    within = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    return (np.repeat(codes, count), rows[np.repeat(lo, count) + within],
+            np.full(int(count.sum()), length, dtype=np.int64), np.repeat(part, count).astype(np.int64))
 
 
 def _dated(matches: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:

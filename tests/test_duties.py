@@ -633,3 +633,24 @@ def test_codes_a_list_names_in_full_are_lines_in_every_chunk(tmp_path, products)
     assert list(whole[0]["entry_id"]) == ["a", "c", "d", "e"] and whole[1] == [3]
     pd.testing.assert_frame_equal(whole[0], by_row[0])
     assert whole[1:] == by_row[1:]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_rows_matches_keeps_are_those_a_join_on_the_texts_finds(products, data):
+    """``ProductIndex.matches`` (kept rows, each code's slice of them, matched on sort keys)
+    against ``_by_merge`` (joins on the prefixes' texts) over calls that repeat codes: the same
+    rows, order and dtypes. Codes are heads of listed prefixes, padded with digits or a letter,
+    of every length."""
+    import copy
+
+    index = copy.copy(products.index)
+    index.table = products.index.table.copy()  # a memo of its own
+    prefixes = products.index.table["prefix"].drop_duplicates().tolist()
+    code = st.tuples(st.sampled_from(prefixes), st.text("0123456789A", max_size=10), st.integers(2, 10)) \
+        .map(lambda t: (t[0] + t[1])[:t[2]])
+    pool = data.draw(st.lists(code, min_size=1, max_size=40))
+    for _ in range(data.draw(st.integers(1, 5))):
+        asked = data.draw(st.lists(st.sampled_from(pool), max_size=25))
+        expected = index._by_merge(asked).drop(columns=["_length", "_n", "_row"])
+        pd.testing.assert_frame_equal(index.matches(asked), expected)
