@@ -106,7 +106,7 @@ def _index_table(dataset: Dataset) -> pd.DataFrame:
 
 # Held while the rows ``ProductIndex.matches`` keeps are read and extended. Without it two
 # threads adding codes at once could each extend the rows they read, one losing the other's:
-# codes then kept as seen with no rows, priced as if on no list.
+# codes then kept as met with no rows, priced as if on no list.
 _MATCHES_LOCK = threading.Lock()
 
 
@@ -158,8 +158,9 @@ class ProductIndex:
             if new:
                 found = self._matched(new)
                 # kept code by code: a code's rows are one slice of the rows, found in its span
-                found = found.iloc[np.argsort(pd.Index(new).get_indexer(found["code"]), kind="stable")]
-                count = np.bincount(pd.Index(new).get_indexer(found["code"]), minlength=len(new))
+                of_code = pd.Index(new).get_indexer(found["code"])
+                found = found.iloc[np.argsort(of_code, kind="stable")]
+                count = np.bincount(of_code, minlength=len(new))
                 start = (len(memo["rows"]) if memo["rows"] is not None else 0) + np.cumsum(count) - count
                 span.update(zip(new, zip(start.tolist(), (start + count).tolist())))
                 if len(found):  # (an empty frame may have other dtypes: never concatenated)
