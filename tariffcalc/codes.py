@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from .errors import QueryError
 
 _SEPARATORS = re.compile(r"[\s.\-]")
@@ -33,3 +35,22 @@ def dotted(code: str) -> str:
     """HTS style: 8517130000 -> 8517.13.00.00."""
     head, rest = code[:4], code[4:]
     return ".".join([head] + [rest[i:i + 2] for i in range(0, len(rest), 2)])
+
+
+class CodeRows:
+    """A row of facts per code (``width`` values of ``dtype``), each code's worked out once and
+    kept in one array: a ledger asks for the same codes chunk after chunk. Not locked: a caller
+    shared by threads holds a lock around it."""
+
+    def __init__(self, width: int, dtype=float):
+        self.row_of: dict[str, int] = {}  # code -> its row of ``rows``
+        self.rows = np.zeros((0, width), dtype=dtype)
+
+    def __call__(self, codes, work) -> np.ndarray:
+        """The rows of ``codes``, in order; ``work(codes)`` gives those of codes not met before
+        (one row each, in the order given)."""
+        new = [code for code in dict.fromkeys(codes) if code not in self.row_of]
+        if new:
+            self.row_of.update(zip(new, range(len(self.rows), len(self.rows) + len(new))))
+            self.rows = np.concatenate([self.rows, np.asarray(work(new), dtype=self.rows.dtype)])
+        return self.rows[np.fromiter(map(self.row_of.__getitem__, codes), dtype=np.int64, count=len(codes))]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .cache import file_table
-from .codes import VALID_LENGTHS, code_problem, normalize_code
+from .codes import VALID_LENGTHS, CodeRows, code_problem, normalize_code
 from .errors import DataError, QueryError
 from .model import CONTENTS, clean_rate
 
@@ -70,21 +70,14 @@ class ContentEstimates:
         self.path = Path(path)
         self.table = _read_estimates(str(self.path))
         self.label = _label(self.path)
-        self._row_of: dict[str, int] = {}  # code -> its row of ``_rows``: each code worked out once
-        self._rows = np.zeros((0, len(CONTENTS)))
+        self._kept = CodeRows(len(CONTENTS))  # each code's shares worked out once
 
     def shares(self, codes) -> pd.DataFrame:
         """One row per code (index), columns ``CONTENTS``; NaN where nothing is known. A ledger
         asks for the same codes chunk after chunk: each is worked out once (``_shares``)."""
         codes = pd.Index(pd.Series(list(codes), dtype=str).unique())
         with _SHARES_LOCK:  # partitions priced on threads share the estimates
-            new = [code for code in codes if code not in self._row_of]
-            if new:
-                found = self._shares(pd.Index(pd.Series(new, dtype=str))).to_numpy(dtype=float)
-                self._row_of.update(zip(new, range(len(self._rows), len(self._rows) + len(new))))
-                self._rows = np.concatenate([self._rows, found])
-            at = np.fromiter(map(self._row_of.__getitem__, codes), dtype=np.int64, count=len(codes))
-            rows = self._rows[at]
+            rows = self._kept(codes, lambda new: self._shares(pd.Index(pd.Series(new, dtype=str))).to_numpy())
         return pd.DataFrame(rows, index=codes, columns=list(CONTENTS))
 
     def _shares(self, codes: pd.Index) -> pd.DataFrame:

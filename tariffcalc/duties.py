@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import money
+from .codes import CodeRows
 from .content import Contents
 from .engine import EARLIEST, LATEST, direction_with_origin
 from .ledger import Ledger, Problem, condition_ids, reject_rows
@@ -239,22 +240,15 @@ class PricingMemo:
     def __init__(self):
         self.keys: dict = {}  # (direction, include_threatened, layer ids) -> _KeyMemo
         self.mfn: dict = {}  # imposer -> _MfnMemo
-        self.lines_in: dict = {}  # imposer -> (code -> its row, rows: whether it stands for lines of each vintage)
+        self.lines_in: dict = {}  # imposer -> CodeRows: whether each code stands for lines of each vintage
         self.named: dict = {}  # (imposer, origin) -> (code, vintage start) -> whether a list names it
 
     def lines_of(self, schedules, imposer: str, codes) -> np.ndarray:
         """Whether each code stands for some line of each of the imposer's vintages (codes x
         vintages, ``Schedules.stands_for_lines``), each code looked up once across the chunks."""
-        row_of, rows = self.lines_in.get(imposer, ({}, None))
-        new = [c for c in dict.fromkeys(codes) if c not in row_of]
-        if new:
-            found = schedules.stands_for_lines(imposer, np.array(new, dtype=object))
-            row_of.update(zip(new, range(len(row_of), len(row_of) + len(new))))
-            rows = found if rows is None else np.concatenate([rows, found])
-            self.lines_in[imposer] = row_of, rows
-        if rows is None:  # no codes
-            return np.zeros((0, len(schedules.vintage_numbers(imposer, [])[0])), dtype=bool)
-        return rows[np.fromiter(map(row_of.__getitem__, codes), dtype=np.int64, count=len(codes))]
+        if imposer not in self.lines_in:
+            self.lines_in[imposer] = CodeRows(len(schedules.vintage_numbers(imposer, [])[0]), bool)
+        return self.lines_in[imposer](codes, lambda new: schedules.stands_for_lines(imposer, np.array(new, dtype=object)))
 
     def named_in_full(self, products, direction, codes: np.ndarray, days: np.ndarray) -> np.ndarray:
         """Whether a product list of ``direction`` in force on each day names each code in full
