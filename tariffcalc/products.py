@@ -20,7 +20,7 @@ from .engine import Engine
 from .errors import QueryError
 from .loader import read_list_file
 from .model import CONTENTS, Dataset, Direction, ProductSet, clean_rate
-from .schedule import _KEY_BASE, _KEY_WIDTH, Schedules, _objects, _timestamps, sort_keys
+from .schedule import Schedules, _objects, _timestamps, key_heads, sort_keys
 
 RESULT_COLUMNS = [
     "code", "date", "layer_id", "name", "authority", "scope", "rate", "status", "applies",
@@ -201,9 +201,8 @@ class ProductIndex:
             return self._by_merge(asked)
         found = []  # (code asked, table row, prefix length, part: 0 full, else the code's length)
         for length, (keys, rows) in by_length.items():
-            unit = _KEY_BASE ** (_KEY_WIDTH - length)
             longer = np.flatnonzero(keyed.length >= length)
-            heads = keyed.key[longer] // unit * unit
+            heads = key_heads(keyed.key[longer], length)
             lo, hi = np.searchsorted(keys, heads, side="left"), np.searchsorted(keys, heads, side="right")
             found.append(_ranges(longer, lo, hi, rows, length, np.zeros(len(longer), dtype=np.int64)))
             shorter = np.flatnonzero(keyed.length < length)

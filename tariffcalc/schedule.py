@@ -236,7 +236,7 @@ class Schedules:
             key, last, length = keys
             lo = np.searchsorted(leaf_keys, key, side="left")
             hi = np.searchsorted(leaf_keys, last, side="right")
-            every, parent = every_keys, key - key % _KEY_BASE ** (_KEY_WIDTH - 8)  # the first 8 characters
+            every, parent = every_keys, key_heads(key, 8)
             ten = length == 10
         else:
             leaves = self.leaves(vintage)
@@ -446,6 +446,11 @@ def sort_keys(codes) -> SortKeys | None:
     key = digits @ _KEY_POWERS
     length = np.count_nonzero(table, axis=1)
     return SortKeys(key, key + _KEY_BASE ** (_KEY_WIDTH - length) - 1, length)
+
+
+def key_heads(keys: np.ndarray, length: int) -> np.ndarray:
+    """The ``sort_keys`` of the codes' first ``length`` characters (of codes at least as long)."""
+    return keys - keys % _KEY_BASE ** (_KEY_WIDTH - length)
 
 
 @lru_cache(maxsize=32)
