@@ -1,13 +1,16 @@
 """`tariffcalc duty` as a whole process on synthetic ledgers, against a whole-process `pandas.read_csv`.
 
-Run by hand:  python benchmarks/ledger.py [--rows 1000000] [--repeat 3] [--big 20000000] [--dask] [--keep]
+Run by hand:  python benchmarks/ledger.py [--rows 1000000] [--repeat 3] [--big 20000000 [--copies]] [--dask] [--keep]
 
 The ledgers are generated under /tmp at run time (nothing large is committed), from the bundled data:
 HTS-10 codes drawn from the 2024 US imports from China of data/weights (weighted by import value),
 entry dates uniform over 2018-01-01..2026-12-31, 5% of entries from Hong Kong, an export date 5-60
 days before entry on half of them, a quantity on a quarter, an entry summary date on all and a
-liquidation date (or 'unliquidated') on most, so that refunds are priced too. Paths are relative to
-the repository.
+liquidation date (or 'unliquidated') on most, so that refunds are priced too. The --big ledger is
+generated afresh a million rows at a time (each block with its own seed), so that like a real
+ledger it keeps bringing codes and dates the first chunks did not; --copies makes it of copies of
+the timed ledger instead, which times the steady state in which every key is already known.
+Paths are relative to the repository.
 
 Every measurement is a fresh process (`python -m tariffcalc duty ...`, data load included, warm
 cache), timed from outside with its peak memory (ru_maxrss); the baseline is a fresh
@@ -41,8 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CODES = ROOT / "data" / "weights" / "us-imports-2024-hts10.csv"
 
 
-def make_ledger(path: Path, rows: int, seed: int = 1, block: int = 1_000_000) -> None:
-    """The synthetic ledger, written a million rows at a time (a 20 M-row ledger needs no more memory)."""
+def make_ledger(path: Path, rows: int, seed: int = 1, block: int = 1_000_000, first: int = 0) -> None:
+    """The synthetic ledger, written a million rows at a time (a 20 M-row ledger needs no more memory);
+    its entry ids start at E{first}."""
     import numpy as np
     import pandas as pd
 
@@ -50,11 +54,11 @@ def make_ledger(path: Path, rows: int, seed: int = 1, block: int = 1_000_000) ->
     trade = pd.read_csv(CODES, dtype={"code": str}).groupby("code")["value_usd"].sum()
     trade = trade[trade > 0]
     with open(path, "w", encoding="utf-8", newline="") as handle:
-        for first in range(0, rows, block):
-            _block(handle, rng, trade, first, min(block, rows - first))
+        for start in range(first, first + rows, block):
+            _block(handle, rng, trade, start, min(block, first + rows - start), header=start == first)
 
 
-def _block(handle, rng, trade, first: int, rows: int) -> None:
+def _block(handle, rng, trade, first: int, rows: int, header: bool) -> None:
     import numpy as np
     import pandas as pd
 
@@ -81,7 +85,7 @@ def _block(handle, rng, trade, first: int, rows: int) -> None:
             [(days + pd.to_timedelta(rng.integers(250, 401, rows), unit="D")).strftime("%Y-%m-%d"), "unliquidated"],
             ""),
     })
-    frame.to_csv(handle, index=False, header=first == 0, lineterminator="\n")
+    frame.to_csv(handle, index=False, header=header, lineterminator="\n")
 
 
 def timed(command: list[str]) -> dict:
@@ -106,12 +110,35 @@ def clean(path: Path, folder: Path) -> int:
     so that every timed run prices every row without --skip-bad (which needs -o). Returns the rows dropped."""
     import pandas as pd
 
-    subprocess.run(duty(path, "--skip-bad", "-o", str(folder / "first.csv")), check=True, cwd=ROOT,
+    subprocess.run(duty(path, "--skip-bad", "-o", str(folder / "first.parquet")), check=True, cwd=ROOT,
                    env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     bad = pd.read_csv(folder / "first.rejects.csv", usecols=["row"])["row"].to_numpy() - 2  # line -> row index
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     frame.drop(index=bad).to_csv(path, index=False, lineterminator="\n")
     return len(bad)
+
+
+def fresh(target: Path, rows: int, folder: Path, seed: int) -> int:
+    """A ledger of ``rows`` rows generated afresh (not copies), made and cleaned a million rows at
+    a time so that no more than a block is ever in memory. Returns the rows kept.
+
+    Copies of one ledger bring no new codes or dates after their first chunks, so they time only
+    the steady state; a real ledger keeps bringing (code, period) keys the memo has not met."""
+    block = folder / "block.csv"
+    kept = 0
+    with open(target, "w", encoding="utf-8", newline="") as out:
+        for number, first in enumerate(range(0, rows, 1_000_000)):
+            subprocess.run([sys.executable, __file__, "--make", str(block), str(min(1_000_000, rows - first)),
+                            "--seed", str(seed * 1000 + number), "--first", str(first)], check=True)
+            clean(block, folder)
+            with open(block, encoding="utf-8", newline="") as part:
+                if number:
+                    part.readline()  # the header, written once
+                for line in part:
+                    out.write(line)
+                    kept += 1
+    block.unlink()
+    return kept - 1  # less the header
 
 
 def repeated(source: Path, target: Path, times: int) -> None:
@@ -208,12 +235,17 @@ def main():
     parser.add_argument("--big", type=int, default=0, help="Also stream a ledger of this many rows (e.g. 20000000).")
     parser.add_argument("--dask", action="store_true", help="Also time the Dask path on a local cluster.")
     parser.add_argument("--keep", action="store_true", help="Keep the generated files.")
+    parser.add_argument("--copies", action="store_true",
+                        help="Make the --big ledger of copies of the timed one (the steady state, every key known) "
+                             "rather than generated afresh.")
     parser.add_argument("--make", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--dask-child", help=argparse.SUPPRESS)
     parser.add_argument("--writer-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.make:
-        return make_ledger(Path(args.make[0]), int(args.make[1]))
+        return make_ledger(Path(args.make[0]), int(args.make[1]), args.seed, first=args.first)
     if args.dask_child:
         return dask_check(Path(args.dask_child))
     if args.writer_child:
@@ -256,9 +288,15 @@ def main():
               f"{float(seconds) / base:.2f}x (target <= {target}x)")
     if args.big:
         big = folder / "big.csv"
-        times = max(1, round(args.big / args.rows))
-        repeated(path, big, times)
-        big_rows = rows * times
+        start = time.perf_counter()
+        if args.copies:
+            times = max(1, round(args.big / args.rows))
+            repeated(path, big, times)
+            big_rows, made = rows * times, f"{times} copies of the ledger"
+        else:
+            big_rows, made = fresh(big, args.big, folder, seed=2), "generated afresh"
+        print(f"big ledger: {big_rows:,} rows ({made}), {big.stat().st_size / 1e6:.0f} MB, "
+              f"made in {time.perf_counter() - start:.0f} s")
         base_big = timed(read_csv(big)) if big_rows <= 5_000_000 else None
         streamed = timed(duty(big))
         # Start-up (imports, the data set, the first chunk's memo) is paid once whatever the size:
@@ -268,7 +306,7 @@ def main():
         start_up = median([timed(duty(empty)) for _ in range(3)])["seconds"]
         per_row, per_row_small = streamed["seconds"] / big_rows, m["duty"]["seconds"] / rows
         beyond, beyond_small = (streamed["seconds"] - start_up) / big_rows, (m["duty"]["seconds"] - start_up) / rows
-        print(f"{big_rows:,} rows ({times} copies of the ledger) streamed: {streamed['seconds']:.1f} s, "
+        print(f"{big_rows:,} rows ({made}) streamed: {streamed['seconds']:.1f} s, "
               f"peak {streamed['peak_mb']:.0f} MB (target < 1536 MB); per row {per_row / per_row_small:.2f}x "
               f"the {args.rows:,}-row run's, {beyond / beyond_small:.2f}x beyond the start-up of "
               f"{start_up:.2f} s (target 0.85-1.15)"
