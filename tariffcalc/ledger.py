@@ -1307,7 +1307,9 @@ class LedgerReader:
             typed, first, reasons = check(raw)
             self.rows_read += len(typed["row"])
             bad = []
-            by_row = raw.set_index("_row")
+            # The raw cells of the chunk are kept only for rejects, which need --skip-bad (else the
+            # first bad row stops the run): a chunk's texts are as large as its entries.
+            by_row = raw.set_index("_row") if self.skip_bad else None
             if len(reasons):
                 if not self.skip_bad:
                     raise LedgerError(path, int(typed["row"][np.flatnonzero(first)[0]]), reasons[0])
@@ -1331,8 +1333,9 @@ class LedgerReader:
 
             def cells_of(rows, by_row=by_row, header=header):
                 return _as_written(by_row.loc[np.asarray(rows), header].reset_index(drop=True))
+            raw = typed = None  # not held while the ledger is priced
             yield Ledger(str(path), self.direction or "us", entries, rejects.reset_index(drop=True), names,
-                         self.skip_bad, cells_of)
+                         self.skip_bad, cells_of if self.skip_bad else None)
 
     def _unique(self, path, number: int, names: dict, entries: pd.DataFrame):
         """The entries less those whose id came before (in this chunk, an earlier one or another
