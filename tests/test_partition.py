@@ -197,3 +197,50 @@ def test_matches_from_threads_at_once_keep_every_codes_rows(products):
             thread.join()
         found = index.matches(codes).groupby("code").size()
         assert found.reindex(expected.index, fill_value=0).equals(expected)
+
+
+def test_made_ahead_gives_every_item_in_order_one_ahead_on_another_thread():
+    made, threads = [], set()
+
+    def items():
+        for n in range(6):
+            threads.add(threading.current_thread().name)
+            made.append(n)
+            yield n
+
+    seen = []
+    for item in partition.made_ahead(items()):
+        seen.append(item)
+        assert len(made) <= item + 2  # never more than one made ahead of the one in use
+    assert seen == list(range(6))
+    assert threads == {"tariffcalc-reader"}
+
+
+def test_made_ahead_raises_an_error_after_the_items_before_it():
+    def items():
+        yield 1
+        yield 2
+        raise ValueError("row 7: bad date")
+
+    seen = []
+    with pytest.raises(ValueError, match="row 7"):
+        for item in partition.made_ahead(items()):
+            seen.append(item)
+    assert seen == [1, 2]
+
+
+def test_made_ahead_stopped_early_closes_its_source_and_its_thread():
+    closed = threading.Event()
+
+    def items():
+        try:
+            yield from range(100)
+        finally:
+            closed.set()
+
+    before = {t.ident for t in threading.enumerate()}
+    ahead = partition.made_ahead(items())
+    assert next(ahead) == 0
+    ahead.close()
+    assert closed.is_set()  # closed before close() returned: no file left open
+    assert not [t for t in threading.enumerate() if t.ident not in before and t.name == "tariffcalc-reader"]
