@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import threads
 from .codes import code_problem
 from .engine import EARLIEST, LATEST
 from .errors import TariffcalcError
@@ -710,49 +711,16 @@ def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progres
 def _parsed_ahead(reader, handle, rows_ahead: int):
     """(batch, bytes of the file read by then) for each batch of an Arrow CSV stream, then
     (None, the file's size read), parsed on a second thread up to about ``rows_ahead`` rows
-    ahead of the caller: Arrow's parser runs without the GIL, so the next chunk's text is parsed
-    while the one before is checked and priced, and memory holds at most a chunk of Arrow text
-    more. An error of the parser is raised where its batch would have come; a caller that stops
-    early stops the thread (and waits for it: the file is closed after)."""
-    import queue
-    import threading
+    ahead of the caller (``threads.made_ahead``): Arrow's parser runs without the GIL, so the
+    next chunk's text is parsed while the one before is checked and priced, and memory holds at
+    most a chunk of Arrow text more."""
+    def batches():
+        for batch in reader:
+            yield batch, handle.tell()  # on the parser's thread, as the batch is made
+        yield None, handle.tell()
 
-    ready, stop, room = queue.Queue(), threading.Event(), threading.Condition()
-    queued = [0]  # rows parsed and not yet taken
-
-    def work():
-        try:
-            for batch in reader:
-                with room:
-                    while queued[0] >= rows_ahead and not stop.is_set():
-                        room.wait(0.1)
-                    if stop.is_set():
-                        return
-                    queued[0] += batch.num_rows
-                ready.put((batch, handle.tell(), None))
-            ready.put((None, handle.tell(), None))
-        except BaseException as error:  # noqa: BLE001 - raised again on the calling thread
-            ready.put((None, 0, error))
-
-    thread = threading.Thread(target=work, name="tariffcalc-parser", daemon=True)
-    thread.start()
-    try:
-        while True:
-            batch, at, error = ready.get()
-            if error is not None:
-                raise error
-            if batch is None:
-                yield None, at
-                return
-            with room:
-                queued[0] -= batch.num_rows
-                room.notify()
-            yield batch, at
-    finally:
-        stop.set()
-        with room:
-            room.notify()
-        thread.join()
+    return threads.made_ahead(batches(), "tariffcalc-parser", room=rows_ahead,
+                              size=lambda made: made[0].num_rows if made[0] is not None else 0)
 
 
 def _as_written(cells: pd.DataFrame) -> pd.DataFrame:

@@ -8,18 +8,17 @@ back, in order, and the chunk is written as the bytes of that one string array: 
 per line. Amounts are the text of their whole units (a table of the small ones, Arrow's cast for
 the rest) and a '.dd' piece. The CSV is exactly what the ``csv`` module would write for the same
 fields (a field is quoted only if it holds a comma, quote or line break). A run's results are
-formatted and written on a second thread while the next is priced (``_behind``). Files are
-written by ``output.write_files``: whole or not at all.
+formatted and written on a second thread while the next is priced (``threads.written_behind``).
+Files are written by ``output.write_files``: whole or not at all.
 """
 from __future__ import annotations
 
-import contextlib
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-from . import duties, money
+from . import duties, money, threads
 from .duties import ENTRY_COLUMNS, ENTRY_TAIL, LINE_COLUMNS, REFUND_COLUMNS, TOTAL_NAME, UNKNOWN_TOTAL
 from .export import csv_field
 
@@ -447,47 +446,6 @@ def duty_run_csv(run, wide: bool = False, products=None, as_bytes: bool = False)
         first = False
 
 
-def _behind(write, items, wait: bool = True) -> None:
-    """``write(item)`` for each of ``items``, on a second thread one item behind: making an item
-    (pricing a chunk) and writing one (formatting it, pyarrow, the file) release the GIL often
-    enough to run side by side. At most two items wait (one queued, one being written); the first
-    failure of either side is raised. Interrupted (a signal's SystemExit), nothing more is written;
-    the write under way is waited for if ``wait`` (a Parquet writer must not be closed under it)."""
-    import queue
-    import threading
-
-    waiting, failed, stop = queue.Queue(maxsize=1), [], threading.Event()
-
-    def work():
-        while (item := waiting.get()) is not None:
-            if not (stop.is_set() or failed):
-                try:
-                    write(item)
-                except BaseException as error:  # noqa: BLE001 - raised again on the calling thread
-                    failed.append(error)
-
-    thread = threading.Thread(target=work, name="tariffcalc-writer", daemon=True)
-    thread.start()
-    try:
-        for item in items:
-            if failed:
-                break
-            waiting.put(item)
-        waiting.put(None)
-        thread.join()
-    except BaseException:
-        stop.set()
-        with contextlib.suppress(queue.Empty):
-            while True:
-                waiting.get_nowait()
-        waiting.put_nowait(None)
-        if wait:
-            thread.join()
-        raise
-    if failed:
-        raise failed[0]
-
-
 def _write_bytes(pieces):
     """A ``write_files`` content that writes byte pieces to the temporary file."""
     def write(path):
@@ -499,7 +457,8 @@ def _write_bytes(pieces):
 
 def _write_run_csv(run, wide: bool):
     """A ``write_files`` content: the per-entry CSV of a ``partition.DutyRun`` (``duty_run_csv``),
-    each result formatted and written on a second thread while the next is priced (``_behind``)."""
+    each result formatted and written on a second thread while the next is priced
+    (``threads.written_behind``)."""
     def write(path):
         with open(path, "wb") as handle:
             header = [True]
@@ -511,7 +470,7 @@ def _write_run_csv(run, wide: bool):
                     handle.write(piece)
                 header[0] = False
 
-            _behind(put, _with_layer_columns(run, wide), wait=False)
+            threads.written_behind(put, _with_layer_columns(run, wide), wait=False)
     return write
 
 
@@ -711,7 +670,7 @@ def write_duty_parquet(run, path, wide: bool = False, chunk_entries: int = CHUNK
             writer[0].write_table(table.cast(writer[0].schema))
 
     try:
-        _behind(write, _with_layer_columns(run, wide))
+        threads.written_behind(write, _with_layer_columns(run, wide))
     finally:
         if writer:
             writer[0].close()

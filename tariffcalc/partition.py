@@ -18,7 +18,7 @@ from functools import reduce
 import numpy as np
 import pandas as pd
 
-from . import duties
+from . import duties, threads
 from .engine import direction_with_origin
 from .ledger import CHUNK_ROWS, LedgerReader
 from .model import ORIGINS_OF
@@ -45,7 +45,7 @@ class DutyRun:
         self.memo = duties.PricingMemo()  # codes, keys and MFN lines worked out once for all chunks
 
     def results(self):
-        for part in made_ahead(self.reader):
+        for part in threads.made_ahead(self.reader):
             if not len(part.entries):
                 self._rejects.append(part.rejects)
                 self._unpriced += len(part.rejects)
@@ -76,51 +76,6 @@ class DutyRun:
     @property
     def ledger(self):  # what the summary view names: the ledger read
         return self.reader
-
-
-def made_ahead(items):
-    """The items of ``items``, each made on a second thread while the caller works on the one
-    before: reading and checking a chunk of a ledger (Arrow, NumPy) and pricing the one before
-    release the GIL often enough to run side by side. One item is made ahead, never more, so
-    memory holds at most two. An error making an item is raised where the item would have come,
-    after every item before it; a caller that stops early stops the thread and waits for it (the
-    files it reads are closed before this returns)."""
-    import queue
-    import threading
-
-    ready, room, stop = queue.Queue(), threading.Semaphore(1), threading.Event()
-    done = object()
-
-    def work():
-        source = iter(items)
-        try:
-            while room.acquire() and not stop.is_set():
-                item = next(source, done)
-                ready.put((item, None))
-                if item is done:
-                    return
-        except BaseException as error:  # noqa: BLE001 - raised again on the calling thread
-            ready.put((done, error))
-        finally:
-            close = getattr(source, "close", None)
-            if close:
-                close()
-
-    thread = threading.Thread(target=work, name="tariffcalc-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = ready.get()
-            if error is not None:
-                raise error
-            if item is done:
-                return
-            room.release()  # the next is made while this one is used
-            yield item
-    finally:
-        stop.set()
-        room.release()
-        thread.join()
 
 
 def wide_layer_columns(products: ProductEngine, direction: str, include_threatened: bool = False) -> list[str]:
