@@ -5,6 +5,7 @@ Heavy modules (pandas, rich) are imported inside the commands so that ``--help``
 """
 from __future__ import annotations
 
+import collections
 import functools
 import signal
 import sys
@@ -989,8 +990,8 @@ def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, dire
             for text in label(chunks) if label else chunks:
                 click.echo(text, nl=False)
         else:
-            for _ in result.results():  # priced chunk by chunk for the summary
-                pass
+            # priced chunk by chunk for the summary, each let go before the next is waited for
+            collections.deque(result.results(), maxlen=0)
     if fmt != "csv":  # csv: the per-entry rows were the answer, above or in -o
         _answer(fmt, view=lambda: render.duty_summary_view(result),
                 json=lambda: export.to_json(export.duty_summary_dict(result)))

@@ -443,7 +443,7 @@ def duty_run_csv(run, wide: bool = False, products=None, as_bytes: bool = False)
             layer_columns = wide_layer_columns(products or run.products, result.direction.key,
                                                run.options["include_threatened"])
         yield from duty_csv_chunks(result, wide, layer_columns=layer_columns, as_bytes=as_bytes, header=first)
-        first = False
+        first, result = False, None  # not held while the next chunk is waited for
 
 
 def _write_bytes(pieces):
@@ -484,6 +484,7 @@ def _with_layer_columns(run, wide: bool):
         if wide and layer_columns is None:
             layer_columns = wide_layer_columns(run.products, result.direction.key, run.options["include_threatened"])
         yield result, layer_columns
+        result = None  # not held while the next chunk is waited for
 
 
 # -- Parquet ------------------------------------------------------------------------------------
