@@ -1169,7 +1169,9 @@ class _SeenIds:
         most one column more than the runs in memory."""
         older, newer = pair
         size = len(older[0]) + len(newer[0])
-        to = np.searchsorted(older[0], newer[0], side="right") + np.arange(len(newer[0]))
+        # where each newer entry goes: 4 bytes an id while they fit (this is the run's peak)
+        to = np.searchsorted(older[0], newer[0], side="right").astype(np.int32 if size < 2 ** 31 else np.int64)
+        to += np.arange(len(newer[0]), dtype=to.dtype)
         from_older = np.ones(size, dtype=bool)
         from_older[to] = False
         merged = []
