@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -128,17 +129,16 @@ def fresh(target: Path, rows: int, folder: Path, seed: int) -> int:
     kept = 0
     with open(target, "w", encoding="utf-8", newline="") as out:
         for number, first in enumerate(range(0, rows, 1_000_000)):
-            subprocess.run([sys.executable, __file__, "--make", str(block), str(min(1_000_000, rows - first)),
+            size = min(1_000_000, rows - first)
+            subprocess.run([sys.executable, __file__, "--make", str(block), str(size),
                             "--seed", str(seed * 1000 + number), "--first", str(first)], check=True)
-            clean(block, folder)
+            kept += size - clean(block, folder)
             with open(block, encoding="utf-8", newline="") as part:
                 if number:
                     part.readline()  # the header, written once
-                for line in part:
-                    out.write(line)
-                    kept += 1
+                shutil.copyfileobj(part, out)
     block.unlink()
-    return kept - 1  # less the header
+    return kept
 
 
 def repeated(source: Path, target: Path, times: int) -> None:
