@@ -58,7 +58,7 @@ class DutyRun:
             self.direction = result.direction
             self.totals = result.totals if self.totals is None else self.totals + result.totals
             yield result
-            part = result = rejects = None  # not held while the next chunk is waited for
+            part = result = None  # not held while the next chunk is waited for
         if self.totals is None:  # nothing to price: an empty ledger (its totals, the header of its output)
             result = duties.compute_duties(self.reader.empty(), self.products, memo=self.memo, **self.options)
             self.direction, self.totals = result.direction, result.totals

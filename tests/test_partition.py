@@ -197,4 +197,3 @@ def test_matches_from_threads_at_once_keep_every_codes_rows(products):
             thread.join()
         found = index.matches(codes).groupby("code").size()
         assert found.reindex(expected.index, fill_value=0).equals(expected)
-
