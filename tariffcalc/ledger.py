@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import enum
-import glob
 import os
 import re
 import warnings
@@ -23,26 +22,21 @@ import pandas as pd
 from . import threads
 from .codes import code_problem
 from .engine import EARLIEST, LATEST
-from .errors import TariffcalcError
-from .model import CONTENTS, COUNTRY_NAMES, DIRECTION_OF_ORIGIN, SIDES
+from .fields import (
+    CHUNK_ROWS,
+    CONTENT_FIELDS,
+    FIELDS,
+    NUMBERS,
+    REPEATING,
+    LedgerError,
+    coded_columns,
+    is_parquet,
+    ledger_files,
+    resolve_names,
+)
+from .model import COUNTRY_NAMES, DIRECTION_OF_ORIGIN, SIDES
 
-# What the importer knows of the goods, as ``rate --assume``/``--content`` take it: condition ids
-# separated by ';', and the value of each metal content, in the ledger's currency.
-CONTENT_FIELDS = tuple(f"{content}_value" for content in CONTENTS)
-FIELDS = ("entry_id", "entry_date", "hts", "origin", "customs_value", "export_date", "quantity",
-          "liquidation_date", "entry_summary_date", "assume", *CONTENT_FIELDS)
-REQUIRED = FIELDS[:5]
-NUMBERS = ("customs_value", "quantity", *CONTENT_FIELDS)
-# Read as categorical: the parser hashes the few distinct values in C. Not hts: pandas turns
-# categories that all look like numbers into numbers, and 05119910 would lose its leading zero.
-REPEATING = ("entry_date", "export_date", "origin", "liquidation_date", "entry_summary_date", "assume")
 UNLIQUIDATED = "unliquidated"  # written in liquidation_date for an entry not liquidated yet
-# Rows read, checked and priced at a time. Each chunk pays a fixed cost for the keys it is the
-# first to meet (a ledger's later chunks bring fewer), so fewer, larger chunks price faster;
-# memory grows with the chunk: on a 5 M-row ledger the peak was 793 MB at 250,000 rows,
-# 965 MB at 500,000 and 1,323 MB at 1,000,000 (-f json); on 18.3 M rows 1,265 MB (97 s) at
-# 250,000 and 1,456 MB (77 s) at 500,000, the largest under the 1.5 GB of issue 13.
-CHUNK_ROWS = 500_000
 # One ledger is priced in one direction (its currency, its schedules): the origins name it.
 MIXED_DIRECTIONS = ("the ledger mixes goods of " + " with goods of ".join(
     f"{'/'.join(side.origins)} (duties of {COUNTRY_NAMES.get(side.imposer, side.imposer)}, {side.currency})"
@@ -52,29 +46,6 @@ MIXED_DIRECTIONS = ("the ledger mixes goods of " + " with goods of ".join(
 MAX_CUSTOMS_VALUE = 1e15
 MAX_QUANTITY = 1e15
 _CLEAN = re.compile(r"[\s.\-]")
-
-
-class LedgerError(TariffcalcError):
-    """A ledger file or one of its rows cannot be used: ``LEDGER.csv:ROW: reason``."""
-
-    def __init__(self, path, row: int | None, reason: str):
-        self.path, self.row, self.reason = str(path), row, reason
-        super().__init__(f"{self.path}:{row}: {reason}" if row else f"{self.path}: {reason}")
-
-
-def parse_columns(specs) -> dict[str, str]:
-    """``["entry_date=Date,hts=HTS"]`` -> ``{"entry_date": "Date", "hts": "HTS"}`` (field -> CSV column)."""
-    mapping = {}
-    for spec in [specs] if isinstance(specs, str) else (specs or ()):
-        for item in filter(None, (part.strip() for part in spec.split(","))):
-            name, sep, column = item.partition("=")
-            name, column = name.strip(), column.strip()
-            if not sep or not column:
-                raise TariffcalcError(f"--columns: {item!r} is not FIELD=COLUMN")
-            if name not in FIELDS:
-                raise TariffcalcError(f"--columns: unknown field {name!r} (fields: {', '.join(FIELDS)})")
-            mapping[name] = column
-    return mapping
 
 
 @dataclass
@@ -590,40 +561,6 @@ def _unclosed_quote(path, message: str, line_of) -> LedgerError | None:
                        'a quoted field starts on this line and is never closed (a " without its closing ")')
 
 
-SEPARATORS = {"\t": "tabs", ";": "semicolons", "|": "vertical bars"}
-
-
-def _resolve_names(path, header: list[str], columns) -> dict[str, str]:
-    names = parse_columns(columns) if not isinstance(columns, dict) else dict(columns)
-    if len(header) == 1:  # another separator: name it rather than every field missing
-        for separator, called in SEPARATORS.items():
-            if separator in header[0]:
-                raise LedgerError(path, 1, f"the header is one column, its fields separated by {called}: "
-                                           "a ledger is comma-separated (export it as CSV with commas)")
-    for f, column in names.items():
-        if column not in header:
-            raise LedgerError(path, 1, f"no column {column!r} (mapped from {f}); columns: {', '.join(header)}")
-    names = {f: names.get(f, f) for f in FIELDS if names.get(f, f) in header}
-    missing = [f for f in REQUIRED if f not in names]
-    if missing:
-        raise LedgerError(path, 1, f"missing column {missing[0]!r} (map another name with "
-                                   f"{_columns_hint(header, names, missing[0])}); columns: {', '.join(header)}")
-    return names
-
-
-def _columns_hint(header: list[str], names: dict, missing: str) -> str:
-    """``--columns`` for the header's names that are fields written otherwise ('Entry ID' for
-    entry_id), the missing field's own if none is: a suggestion the user runs, never a guess
-    tariffcalc acts on."""
-    import shlex
-
-    spelled = {re.sub(r"[\s_.-]+", "_", column.strip().lower()): column for column in header}
-    found = {f: spelled[f] for f in FIELDS if f not in names and f in spelled}
-    if missing not in found:
-        return f"--columns {missing}=NAME"
-    return "--columns " + shlex.quote(",".join(f"{f}={column}" for f, column in found.items()))
-
-
 def _chunks(path, header: list[str], names: dict, chunk_rows: int, progress, lines: _Lines, count: list):
     """The ledger in chunks of raw columns, with ``_row`` (the record number in the file, the
     header being 1: see ``_Lines``), each with the share of the file read so far; ``count`` gets
@@ -673,7 +610,7 @@ def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progres
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    total, coded = os.path.getsize(path), _coded(names)
+    total, coded = os.path.getsize(path), coded_columns(names)
     options = dict(
         read_options=pcsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 20),
         parse_options=pcsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
@@ -827,7 +764,7 @@ def read_ledger(path, columns=None, direction: str = "both", skip_bad: bool = Fa
     the origins, which must then all belong to one direction: amounts are in the imposer's currency).
     """
     header = _header(path)
-    names = _resolve_names(path, header, columns)
+    names = resolve_names(path, header, columns)
     check = _Checker(names, direction)
     good, bad = _Columns(), []
     lines, count = _Lines(path), [1]
@@ -899,34 +836,7 @@ def reject_rows(ledger: Ledger, positions, reasons, problem: Problem, field: str
                   ledger.cells)
 
 
-# -- ledgers of any size: files, folders and patterns, read a chunk at a time ------------------
-
-PARQUET_SUFFIXES = (".parquet", ".pq")
-LEDGER_SUFFIXES = (".csv", *PARQUET_SUFFIXES)
-
-
-def ledger_files(spec) -> list[Path]:
-    """The files of a ledger: a file, a folder (its .csv and .parquet files, by name) or a glob
-    pattern (``'exports/2025-*.csv'``), so a ledger split into partition files reads as one."""
-    path = Path(spec)
-    if path.is_dir():
-        files = sorted(f for f in path.iterdir() if f.is_file() and f.suffix.lower() in LEDGER_SUFFIXES)
-        if not files:
-            raise LedgerError(spec, None, "no .csv or .parquet files in this folder")
-        return files
-    if path.is_file():
-        return [path]
-    if glob.has_magic(str(spec)):
-        files = sorted(Path(f) for f in glob.glob(str(spec), recursive=True) if Path(f).is_file())
-        if not files:
-            raise LedgerError(spec, None, "no file matches this pattern")
-        return files
-    raise LedgerError(spec, None, "no such file, folder or pattern")
-
-
-def is_parquet(path) -> bool:
-    return Path(path).suffix.lower() in PARQUET_SUFFIXES
-
+# -- ledgers of any size: CSV and Parquet files read a chunk at a time --------------------------
 
 def _lost_zero(problem: str | None, text: str) -> str | None:
     """A code's problem, with its cause, for a column that holds numbers (Parquet; the caller
@@ -950,7 +860,7 @@ def _arrow_frame(batch, names: dict) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    coded = _coded(names)
+    coded = coded_columns(names)
     numbers = {names[f] for f in NUMBERS if f in names}
     out = {}
     for name, column in zip(batch.schema.names, batch.columns):
@@ -984,11 +894,6 @@ def _arrow_frame(batch, names: dict) -> pd.DataFrame:
                               if pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
                               or pa.types.is_decimal(column.type)]
     return frame
-
-
-def _coded(names: dict) -> set[str]:
-    """The columns read as categoricals: those that repeat, and hts."""
-    return {names[f] for f in (*REPEATING, "hts") if f in names}
 
 
 def _is_text(arrow_type) -> bool:
@@ -1225,12 +1130,12 @@ class LedgerReader:
         for number, path in enumerate(self.files):
             if is_parquet(path):
                 header = _parquet_header(path)
-                names = _resolve_names(path, header, self.columns)
+                names = resolve_names(path, header, self.columns)
                 chunks = _parquet_chunks(path, names, self.chunk_rows, self.progress)
                 lines = None
             else:
                 header = _header(path)
-                names = _resolve_names(path, header, self.columns)
+                names = resolve_names(path, header, self.columns)
                 lines, count = _Lines(path, len(header)), [1]
                 chunks = _chunks(path, header, names, self.chunk_rows, self.progress, lines, count)
             self.names = names
@@ -1258,7 +1163,7 @@ class LedgerReader:
     def frame(self, frame: pd.DataFrame, label: str = "partition"):
         """The Ledgers of an in-memory frame (rows numbered from 1), in chunks."""
         header = [str(c) for c in frame.columns]
-        names = _resolve_names(label, header, self.columns)
+        names = resolve_names(label, header, self.columns)
         frame = frame.set_axis(header, axis=1)
         self.names = names
 

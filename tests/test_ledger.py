@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tariffcalc import duties, ledger
+from tariffcalc import duties, fields, ledger
 from tariffcalc.cli import cli
 
 from .ledgers import HEADER, write
@@ -93,7 +93,7 @@ def test_seen_ids_find_the_first_row_of_a_hash_whichever_way_the_runs_merge(chun
 
 def test_columns_are_mapped_and_named_in_messages(tmp_path):
     path = write(tmp_path, "ID,Date,HTS,Origin,Value\na,2025-04-01,8517.13.00,CN,10\nb,someday,8517.13.00,CN,10\n")
-    mapping = ledger.parse_columns("entry_id=ID,entry_date=Date,hts=HTS,origin=Origin,customs_value=Value")
+    mapping = fields.parse_columns("entry_id=ID,entry_date=Date,hts=HTS,origin=Origin,customs_value=Value")
     with pytest.raises(ledger.LedgerError, match=r":3: Date 'someday' is not a date"):
         ledger.read_ledger(path, mapping)
     with pytest.raises(ledger.LedgerError, match=r":1: missing column 'entry_id'"):
@@ -117,7 +117,7 @@ def test_a_header_spelling_the_fields_otherwise_gets_the_columns_to_map(tmp_path
     hint = "entry_id=Entry ID,entry_date=Entry Date,hts=HTS,origin=Origin,customs_value=Customs Value,export_date=Export-Date"
     assert f"(map another name with --columns '{hint}')" in str(error.value)
     # the suggestion, as given, reads the ledger
-    assert len(ledger.read_ledger(path, ledger.parse_columns(hint)).entries) == 1
+    assert len(ledger.read_ledger(path, fields.parse_columns(hint)).entries) == 1
     other = write(tmp_path, "id,day,hts,origin,customs_value\na,2025-04-01,8517.13.00,CN,10\n")
     with pytest.raises(ledger.LedgerError, match=r"map another name with --columns entry_id=NAME\)"):
         ledger.read_ledger(other)  # nothing spelled otherwise: the field's own NAME
