@@ -964,11 +964,31 @@ def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, dire
 
         tariffcalc duty 'exports/2025-*.parquet' -o duties.parquet --skip-bad
     """
-    from . import export, ledger, partition, render
+    from . import fields, plaincsv
 
     if skip_bad and not output:
         raise CliError("--skip-bad needs -o OUT.csv (the rejected rows go to OUT.rejects.csv)")
-    files = ledger.ledger_files(ledger_path)
+    files = fields.ledger_files(ledger_path)
+    # the first file's pass and first chunk are read on a thread while pandas is imported and
+    # the data loaded: the reader below takes them up
+    with plaincsv.head_start(files[0], columns):
+        result = _duty_run(files, output, wide, columns, skip_bad, as_of, noncorporate, direction, fmt, data_dir,
+                           standalone)
+    from . import export, render
+
+    if fmt != "csv":  # csv: the per-entry rows were the answer, above or in -o
+        _answer(fmt, view=lambda: render.duty_summary_view(result),
+                json=lambda: export.to_json(export.duty_summary_dict(result)))
+    if fmt not in ("table", "markdown"):
+        for note in result.summary.notes:
+            click.echo(f"note: {note}", err=True)
+
+
+def _duty_run(files, output, wide, columns, skip_bad, as_of, noncorporate, direction, fmt, data_dir, standalone):
+    """``duty``'s run over the ledger: the per-entry rows written (-o, or stdout with --format
+    csv), every chunk priced; the run, for its summary."""
+    from . import export, ledger, partition, render
+
     _check_output(output, (".csv", ".parquet"), *files)
     if skip_bad:
         _check_output(export.rejects_path(output), (".csv",), *files, option="--skip-bad: rejects file")
@@ -992,12 +1012,7 @@ def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, dire
         else:
             # priced chunk by chunk for the summary, each let go before the next is waited for
             collections.deque(result.results(), maxlen=0)
-    if fmt != "csv":  # csv: the per-entry rows were the answer, above or in -o
-        _answer(fmt, view=lambda: render.duty_summary_view(result),
-                json=lambda: export.to_json(export.duty_summary_dict(result)))
-    if fmt not in ("table", "markdown"):
-        for note in result.summary.notes:
-            click.echo(f"note: {note}", err=True)
+    return result
 
 
 @cli.command(name="scenarios")

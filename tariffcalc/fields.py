@@ -1,7 +1,7 @@
 """A ledger before its rows: the files it is made of and the columns its header names the fields by.
 
-Light (no pandas), so that a command can begin reading a ledger on a thread while it imports
-the rest; ``ledger`` reads the rows.
+Light (no pandas), so that ``tariffcalc duty`` can begin reading a ledger on a thread while it
+imports the rest (``plaincsv.head_start``); ``ledger`` reads the rows.
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import threads
+from . import plaincsv
 from .codes import code_problem
 from .engine import EARLIEST, LATEST
 from .fields import (
@@ -371,95 +371,19 @@ def _strict(reader):
         yield chunk
 
 
-class _Plain:
-    """Whether a file (fed block by block, in order) is plain CSV: UTF-8, no quotes (checked by
-    the caller), lines ending in a newline (or CR LF), no blank line, and as many commas as
-    lines times the header's. Such a file means the same to Arrow's CSV parser as to pandas',
-    record n on line n, so Arrow reads it (``_plain_chunks``); anything else goes to pandas.
-    A line of the wrong number of fields in a plain file needs another with too many: Arrow
-    stops there, and the error names the first long line, as pandas' parser would."""
-
-    def __init__(self, width: int):
-        self.width = width
-        self.commas = self.newlines = 0
-        self.last = b"\n"  # the last byte seen (a file starts as after a newline)
-        self.ok = True
-        self.decoder = None
-        self.masks = None  # two masks of a block's size, used again for every block
-
-    def add(self, block: bytes | bytearray) -> None:
-        if not self.ok:
-            return
-        if not block.isascii():  # UTF-8 checked only where a byte is not ASCII
-            import codecs
-            self.decoder = self.decoder or codecs.getincrementaldecoder("utf-8")()
-        if self.decoder is not None:
-            try:
-                self.decoder.decode(block)
-            except UnicodeDecodeError:
-                self.ok = False
-                return
-        # A blank line is two newlines in a row: found on a mask of the newlines, which counts
-        # them too (searching bytes for b"\n\n" stops at every newline, three times slower).
-        # The masks are written into arrays kept from block to block: a new 16 MB array costs its
-        # pages' first writes, as much as the comparison.
-        octets = np.frombuffer(block, dtype=np.uint8)
-        n = len(octets)
-        if self.masks is None or len(self.masks[0]) < n:
-            self.masks = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
-        newline, other = self.masks[0][:n], self.masks[1][:n]
-        np.equal(octets, ord("\n"), out=newline)
-        if (b"\r" in block and (block.count(b"\r") != block.count(b"\r\n") or b"\n\r\n" in block)) \
-                or np.logical_and(newline[1:], newline[:-1], out=other[:n - 1]).any() \
-                or (self.last == b"\n" and block[:1] in (b"\n", b"\r")):
-            self.ok = False  # a bare carriage return (or CR LF split across blocks), a blank line
-            return
-        self.commas += int(np.count_nonzero(np.equal(octets, ord(","), out=other)))  # 3x bytes.count's speed
-        self.newlines += int(np.count_nonzero(newline))
-        self.last = bytes(block[-1:])
-
-    def done(self) -> bool:
-        if self.decoder is not None:
-            try:
-                self.decoder.decode(b"", final=True)
-            except UnicodeDecodeError:
-                self.ok = False
-        lines = self.newlines + (self.last != b"\n")  # the last line may lack its newline
-        # a header alone is left to pandas (Arrow cannot skip a header line with no newline)
-        return self.ok and lines > 1 and self.commas == lines * (self.width - 1)
-
-
 class _Lines:
     """The physical line of each record. pandas numbers records, and a quoted field may span
     lines: without a '"' in the file the two agree; otherwise one pass of the csv module maps
     them (only for a file whose records outnumber its lines, or to name a bad row)."""
 
-    def __init__(self, path, width: int | None = None):
-        """``width``: the fields of the header; given, the pass also finds whether the file is
-        ``plain`` (``_Plain``): what lets Arrow's parser read it as pandas' would."""
+    def __init__(self, path, width: int | None = None, found: plaincsv.Scan | None = None):
+        """``width``: the fields of the header; given, the pass (``plaincsv.scan``) also finds
+        whether the file is ``plain``: what lets Arrow's parser read it as pandas' would.
+        ``found``: that pass, made already (``plaincsv.scan_of``)."""
         self.path = path
         self._starts = None
-        self.quoted, self.newlines = False, 0
-        plain = _Plain(width) if width else None
-        with open(path, "rb") as handle:
-            # block by block into one buffer, not mapped: a mapped 20 GB file would count in the
-            # peak memory, and a new buffer a block costs its pages' first writes
-            buffer = bytearray(1 << 24)
-            while size := handle.readinto(buffer):
-                block = buffer if size == len(buffer) else buffer[:size]
-                if b'"' in block:
-                    self.quoted = True
-                    break
-                if plain is not None:
-                    plain.add(block)
-            self.plain = plain is not None and not self.quoted and plain.done()
-            if self.quoted:
-                handle.seek(0)
-                last = b""
-                for block in iter(lambda: handle.read(1 << 24), b""):
-                    self.newlines += block.count(b"\n")
-                    last = block[-1:]
-                self.newlines += last not in (b"", b"\n")
+        found = found or plaincsv.scan(path, width)
+        self.quoted, self.newlines, self.plain = found.quoted, found.newlines, found.plain
 
     def exact(self, records: int) -> bool:
         """Whether record n (the header is 1) is on line n, given how many records pandas read."""
@@ -604,27 +528,25 @@ def _unreadable(path, header: list[str], lines: _Lines, message: str) -> LedgerE
 
 
 def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progress, lines: _Lines, count: list):
-    """``_chunks`` of a plain file (``_Plain``), parsed by Arrow: every field read as text, in
+    """``_chunks`` of a plain file (``plaincsv``), parsed by Arrow: every field read as text, in
     parallel, and turned into the columns pandas' parser would give (``_arrow_frame``) without a
-    Python string per cell of the columns that repeat."""
+    Python string per cell of the columns that repeat (dictionary-encoded by the parser's
+    threads: ``_categorical``). The parse a head start began is taken up where it is."""
     import pyarrow as pa
-    import pyarrow.csv as pcsv
 
     total, coded = os.path.getsize(path), coded_columns(names)
-    options = dict(
-        read_options=pcsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 20),
-        parse_options=pcsv.ParseOptions(quote_char=False, ignore_empty_lines=False),
-        # the columns that repeat come dictionary-encoded from the parser's threads (``_categorical``)
-        convert_options=pcsv.ConvertOptions(
-            column_types={c: pa.dictionary(pa.int32(), pa.string()) if c in coded else pa.string() for c in header},
-            null_values=[""], strings_can_be_null=True))
     first = 2  # line 1 is the header
-    with open(path, "rb") as handle, contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
         try:
-            reader = pcsv.open_csv(handle, **options)
+            begun = plaincsv.taken_parse(path, header, coded)
+            if begun is not None:
+                handle, parsed, close = begun
+                stack.callback(close)
+            else:
+                handle = stack.enter_context(open(path, "rb"))
+                parsed = plaincsv.parsed_ahead(plaincsv.open_arrow(handle, header, coded), handle, chunk_rows)
+                stack.enter_context(contextlib.closing(parsed))  # its thread stopped before the file closes
             waiting, rows, at = [], 0, 0
-            parsed = _parsed_ahead(reader, handle, chunk_rows)
-            stack.enter_context(contextlib.closing(parsed))  # its thread stopped before the file closes
             for batch, at in parsed:
                 if batch is not None:
                     waiting.append(batch)
@@ -641,23 +563,8 @@ def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progres
                     if progress:
                         progress("read", done, total)
                     yield raw, done / total if total else 1.0
-        except pa.ArrowInvalid as exc:  # a line of too many fields (``_Plain``): named as pandas would
+        except pa.ArrowInvalid as exc:  # a line of too many fields (``plaincsv.Plain``): named as pandas would
             raise _unreadable(path, header, lines, str(exc).strip().splitlines()[0]) from None
-
-
-def _parsed_ahead(reader, handle, rows_ahead: int):
-    """(batch, bytes of the file read by then) for each batch of an Arrow CSV stream, then
-    (None, the file's size read), parsed on a second thread up to about ``rows_ahead`` rows
-    ahead of the caller (``threads.made_ahead``): Arrow's parser runs without the GIL, so the
-    next chunk's text is parsed while the one before is checked and priced, and memory holds at
-    most a chunk of Arrow text more."""
-    def batches():
-        for batch in reader:
-            yield batch, handle.tell()  # on the parser's thread, as the batch is made
-        yield None, handle.tell()
-
-    return threads.made_ahead(batches(), "tariffcalc-parser", room=rows_ahead,
-                              size=lambda made: made[0].num_rows if made[0] is not None else 0)
 
 
 def _as_written(cells: pd.DataFrame) -> pd.DataFrame:
@@ -1136,7 +1043,7 @@ class LedgerReader:
             else:
                 header = _header(path)
                 names = resolve_names(path, header, self.columns)
-                lines, count = _Lines(path, len(header)), [1]
+                lines, count = _Lines(path, len(header), plaincsv.scan_of(path, header)), [1]
                 chunks = _chunks(path, header, names, self.chunk_rows, self.progress, lines, count)
             self.names = names
             self._lines[str(path)] = (lines, header)

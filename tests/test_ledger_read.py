@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tariffcalc import ledger
+from tariffcalc import ledger, plaincsv
 
 from .ledgers import HEADER, write
 
@@ -19,7 +19,7 @@ def _read(path, plain: bool, monkeypatch, **options):
     """Entries and rejects of a ledger read by Arrow (``plain``) or by pandas, or the error."""
     with monkeypatch.context() as patch:
         if not plain:
-            patch.setattr(ledger._Plain, "done", lambda self: False)
+            patch.setattr(plaincsv.Plain, "done", lambda self: False)
         try:
             parts = list(ledger.LedgerReader(path, **options))
         except ledger.LedgerError as error:
@@ -196,7 +196,7 @@ def test_parsing_ahead_keeps_the_order_and_at_most_a_chunk_ahead():
     import threading
 
     handle, made, taken = _Handle(), [], []
-    for batch, at in ledger._parsed_ahead(_stream(handle, 50, made), handle, rows_ahead=30):
+    for batch, at in plaincsv.parsed_ahead(_stream(handle, 50, made), handle, rows_ahead=30):
         if batch is None:
             assert at == 5000  # the file's size, read by the end
             break
@@ -213,11 +213,11 @@ def test_parsing_ahead_raises_an_error_where_its_batch_would_come_and_stops_when
     handle = _Handle()
     taken = []
     with pytest.raises(ValueError, match="bad block 4"):
-        for batch, _at in ledger._parsed_ahead(_stream(handle, 9, [], fail_at=4), handle, rows_ahead=100):
+        for batch, _at in plaincsv.parsed_ahead(_stream(handle, 9, [], fail_at=4), handle, rows_ahead=100):
             taken.append(batch.number)
     assert taken == [0, 1, 2, 3]
     made = []
-    stream = ledger._parsed_ahead(_stream(handle, 1000, made), handle, rows_ahead=20)
+    stream = plaincsv.parsed_ahead(_stream(handle, 1000, made), handle, rows_ahead=20)
     next(stream)
     stream.close()  # the caller stops early: the thread is stopped and waited for
     assert not any(t.name == "tariffcalc-parser" for t in threading.enumerate())
