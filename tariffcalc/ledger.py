@@ -538,14 +538,8 @@ def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progres
     first = 2  # line 1 is the header
     with contextlib.ExitStack() as stack:
         try:
-            begun = plaincsv.taken_parse(path, header, coded)
-            if begun is not None:
-                handle, parsed, close = begun
-                stack.callback(close)
-            else:
-                handle = stack.enter_context(open(path, "rb"))
-                parsed = plaincsv.parsed_ahead(plaincsv.open_arrow(handle, header, coded), handle, chunk_rows)
-                stack.enter_context(contextlib.closing(parsed))  # its thread stopped before the file closes
+            parsed, close = plaincsv.parse(path, header, coded, chunk_rows)  # a head start's, if begun
+            stack.callback(close)
             waiting, rows, at = [], 0, 0
             for batch, at in parsed:
                 if batch is not None:

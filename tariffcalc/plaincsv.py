@@ -1,13 +1,12 @@
 """Plain CSV: a file Arrow's parser reads as pandas' would, found in one pass over its bytes.
 
-``ledger`` reads a plain file with Arrow (``open_arrow``, ``parsed_ahead``), any other with
-pandas. ``head_start`` makes that pass, and parses the first chunk, on a thread while
-``tariffcalc duty`` imports pandas and loads its data, not after (on 1 M rows the two take
-some 0.4 s; the run ends about 0.06 s sooner, the imports slowed by the parse beside them).
-``ledger`` takes what it made (``scan_of``, ``taken_parse``) only if the file and its header
-are still the ones it began with, and otherwise does the work itself, so a head start changes
-when a file is read, never what is read or which error is raised. Light: NumPy here, pyarrow
-on the thread; nothing of pandas.
+``ledger`` reads a plain file with Arrow (``parse``), any other with pandas. ``head_start``
+makes that pass, and parses the first chunk, on a thread while ``tariffcalc duty`` imports
+pandas and loads its data, not after (on 1 M rows the two take some 0.4 s; the run ends about
+0.06 s sooner, the imports slowed by the parse beside them). ``ledger`` takes what it made
+(``scan_of``, ``parse``) only if the file and its header are still the ones it began with, and
+otherwise does the work itself, so a head start changes when a file is read, never what is read
+or which error is raised. Light: NumPy here, pyarrow on the thread; nothing of pandas.
 """
 from __future__ import annotations
 
@@ -151,6 +150,16 @@ def parsed_ahead(reader, handle, rows_ahead: int):
                               size=lambda made: made[0].num_rows if made[0] is not None else 0)
 
 
+
+def _opened(path, header: list[str], coded: set[str], rows_ahead: int):
+    """(the open file, its ``parsed_ahead`` Arrow parse, not begun until first asked)."""
+    handle = open(path, "rb")  # noqa: SIM115 - closed with the parse, by whoever holds it
+    try:
+        return handle, parsed_ahead(open_arrow(handle, header, coded), handle, rows_ahead)
+    except BaseException:
+        handle.close()
+        raise
+
 # -- a head start: the pass and the first chunk's parse begun before the command needs them -----
 
 def _identity(path) -> tuple:
@@ -199,8 +208,7 @@ class _HeadStart:
         if found is None or not found.plain:
             return
         try:
-            self.handle = open(self.path, "rb")  # noqa: SIM115 - closed by close(), or by the reader
-            self.parsed = parsed_ahead(open_arrow(self.handle, header, coded), self.handle, self.rows)
+            self.handle, self.parsed = _opened(self.path, header, coded, self.rows)
             rows = 0
             while rows < self.rows and not self.stop.is_set():
                 batch, at = next(self.parsed)
@@ -275,16 +283,23 @@ def scan_of(path, header: list[str]) -> Scan | None:
     return start.scan if start is not None and start.matches(header) else None
 
 
-def taken_parse(path, header: list[str], coded: set[str]):
-    """(handle, the (batch, bytes read) of the file to its end, a close function) begun by a
-    head start of ``path``, now the caller's to close; None if there is none for this header."""
+def parse(path, header: list[str], coded: set[str], rows_ahead: int):
+    """The (batch, bytes read) of the plain file ``path`` to its end, parsed ahead
+    (``parsed_ahead``), and the function that stops the parse and closes the file, now the
+    caller's to call: the parse a head start of ``path`` began, if it is one of this header,
+    else one begun now."""
     with _lock:
         start = _started.pop(_key(path), None)
-    if start is None:
-        return None
-    if start.parsed is None or not start.matches(header, coded):
-        start.close()
-        return None
-    import itertools
+    if start is not None:
+        if start.parsed is not None and start.matches(header, coded):
+            import itertools
 
-    return start.handle, itertools.chain(start.batches, start.parsed), start.close
+            return itertools.chain(start.batches, start.parsed), start.close
+        start.close()
+    handle, parsed = _opened(path, header, coded, rows_ahead)
+
+    def close():
+        parsed.close()  # its thread stopped before the file closes
+        handle.close()
+
+    return parsed, close
