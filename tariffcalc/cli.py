@@ -972,47 +972,37 @@ def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, dire
     # the first file's pass and first chunk are read on a thread while pandas is imported and
     # the data loaded: the reader below takes them up
     with plaincsv.head_start(files[0], columns):
-        result = _duty_run(files, output, wide, columns, skip_bad, as_of, noncorporate, direction, fmt, data_dir,
-                           standalone)
-    from . import export, render
+        from . import export, ledger, partition, render
 
+        _check_output(output, (".csv", ".parquet"), *files)
+        if skip_bad:
+            _check_output(export.rejects_path(output), (".csv",), *files, option="--skip-bad: rejects file")
+        with render.progress_bar() as progress:
+            reader = ledger.LedgerReader(files, columns, direction, skip_bad, progress=progress)
+            result = partition.DutyRun(reader, _products(_engine(data_dir, standalone)), as_of=as_of,
+                                       interest_payer="noncorporate" if noncorporate else None)
+            label = None
+            if _applied():  # name the scenario on every per-entry row
+                from functools import partial
+
+                from .scenarios import label_csv_chunks
+
+                label = partial(label_csv_chunks, applied=_applied())
+            if output:
+                export.write_duty_run(result, output, wide, skip_bad, label=label)
+            elif fmt == "csv":
+                chunks = export.duty_run_csv(result, wide)
+                for text in label(chunks) if label else chunks:
+                    click.echo(text, nl=False)
+            else:
+                # priced chunk by chunk for the summary, each let go before the next is waited for
+                collections.deque(result.results(), maxlen=0)
     if fmt != "csv":  # csv: the per-entry rows were the answer, above or in -o
         _answer(fmt, view=lambda: render.duty_summary_view(result),
                 json=lambda: export.to_json(export.duty_summary_dict(result)))
     if fmt not in ("table", "markdown"):
         for note in result.summary.notes:
             click.echo(f"note: {note}", err=True)
-
-
-def _duty_run(files, output, wide, columns, skip_bad, as_of, noncorporate, direction, fmt, data_dir, standalone):
-    """``duty``'s run over the ledger: the per-entry rows written (-o, or stdout with --format
-    csv), every chunk priced; the run, for its summary."""
-    from . import export, ledger, partition, render
-
-    _check_output(output, (".csv", ".parquet"), *files)
-    if skip_bad:
-        _check_output(export.rejects_path(output), (".csv",), *files, option="--skip-bad: rejects file")
-    with render.progress_bar() as progress:
-        reader = ledger.LedgerReader(files, columns, direction, skip_bad, progress=progress)
-        result = partition.DutyRun(reader, _products(_engine(data_dir, standalone)), as_of=as_of,
-                                   interest_payer="noncorporate" if noncorporate else None)
-        label = None
-        if _applied():  # name the scenario on every per-entry row
-            from functools import partial
-
-            from .scenarios import label_csv_chunks
-
-            label = partial(label_csv_chunks, applied=_applied())
-        if output:
-            export.write_duty_run(result, output, wide, skip_bad, label=label)
-        elif fmt == "csv":
-            chunks = export.duty_run_csv(result, wide)
-            for text in label(chunks) if label else chunks:
-                click.echo(text, nl=False)
-        else:
-            # priced chunk by chunk for the summary, each let go before the next is waited for
-            collections.deque(result.results(), maxlen=0)
-    return result
 
 
 @cli.command(name="scenarios")
