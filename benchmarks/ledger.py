@@ -13,9 +13,11 @@ the timed ledger instead, which times the steady state in which every key is alr
 Paths are relative to the repository.
 
 Every measurement is a fresh process (`python -m tariffcalc duty ...`, data load included, warm
-cache), timed from outside with its peak memory (ru_maxrss); the baseline is a fresh
-`python -c "import pandas; pandas.read_csv(LEDGER)"`. Baseline and duty runs alternate and the
-medians are reported as same-run ratios (the machine is shared: single runs vary by a quarter).
+cache, tariffcalc's bytecode cached as for an installed copy: see children.py; --no-bytecode
+compiles it in every process), timed from outside with its peak memory (ru_maxrss); the baseline
+is a fresh `python -c "import pandas; pandas.read_csv(LEDGER)"`. Baseline and duty runs alternate
+and the medians are reported as same-run ratios (the machine is shared: single runs vary by a
+quarter).
 
 The cost of writing the per-entry output is measured two ways. In the run: ``duty -o X`` less the
 ``duty`` run of the same round (the writer works on a second thread beside the pricing, so this
@@ -32,7 +34,6 @@ with peak memory < 1.5 GB and time per row within 15% of the 1 M run's; Parquet 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -40,9 +41,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from children import ROOT, bytecode_folder, environment
+
 # The bundled 2024 weights: US imports from China by HTS-10 (Census; see data/weights/PROVENANCE.md).
-ROOT = Path(__file__).resolve().parent.parent
 CODES = ROOT / "data" / "weights" / "us-imports-2024-hts10.csv"
+ENV = environment(None)  # the children's environment: main() gives them cached bytecode (children.py)
 
 
 def make_ledger(path: Path, rows: int, seed: int = 1, block: int = 1_000_000, first: int = 0) -> None:
@@ -95,7 +98,7 @@ def timed(command: list[str]) -> dict:
                "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
                "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, done.returncode)")
     out = subprocess.run([sys.executable, "-c", wrapper, *command], capture_output=True, text=True, check=True,
-                         cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                         cwd=ROOT, env=ENV)
     seconds, peak, code = out.stdout.split()
     if code != "0":
         raise SystemExit(f"failed: {' '.join(command)}")
@@ -112,7 +115,7 @@ def clean(path: Path, folder: Path) -> int:
     import pandas as pd
 
     subprocess.run(duty(path, "--skip-bad", "-o", str(folder / "first.parquet")), check=True, cwd=ROOT,
-                   env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     bad = pd.read_csv(folder / "first.rejects.csv", usecols=["row"])["row"].to_numpy() - 2  # line -> row index
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     frame.drop(index=bad).to_csv(path, index=False, lineterminator="\n")
@@ -238,6 +241,8 @@ def main():
     parser.add_argument("--copies", action="store_true",
                         help="Make the --big ledger of copies of the timed one (the steady state, every key known) "
                              "rather than generated afresh.")
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="Do not cache tariffcalc's bytecode (compile its source in every process).")
     parser.add_argument("--make", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
@@ -251,6 +256,13 @@ def main():
     if args.writer_child:
         return writer_check(Path(args.writer_child), args.repeat)
 
+    global ENV
+    with bytecode_folder(not args.no_bytecode) as pycache:
+        ENV = environment(pycache)
+        measure(args)
+
+
+def measure(args) -> None:
     folder = Path(tempfile.mkdtemp(prefix="tariffcalc-ledger-"))
     path = folder / "ledger.csv"
     start = time.perf_counter()
@@ -279,7 +291,7 @@ def main():
         print(f"  {name:18s} {r['seconds']:7.2f} s  {r['seconds'] / base:5.2f}x   peak {r['peak_mb']:6.0f} MB")
     print(f"duty end to end: {m['duty']['seconds'] / base:.2f}x read_csv (target <= 2x)")
     alone = subprocess.run([sys.executable, __file__, "--writer-child", str(path), "--repeat", str(args.repeat)],
-                           check=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
+                           check=True, cwd=ROOT, env=ENV, capture_output=True,
                            text=True).stdout.split()
     for (name, suffix, target), seconds in zip((("CSV", "csv", 3), ("Parquet", "parquet", 1)), alone):
         added = paired(runs[f"duty -o {suffix}"], runs["duty"])
@@ -313,7 +325,7 @@ def main():
               + ((f"; {streamed['seconds'] / base_big['seconds']:.2f}x its read_csv") if base_big else ""))
     if args.dask:
         subprocess.run([sys.executable, __file__, "--dask-child", str(path)], check=True, cwd=ROOT,
-                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                       env=ENV)
     if not args.keep:
         for file in folder.iterdir():
             file.unlink()

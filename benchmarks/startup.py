@@ -31,9 +31,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from children import ROOT, bytecode_folder, environment
+
 PY = sys.executable
 TC = [PY, "-m", "tariffcalc"]
 RATE = ["rate", "--date", "2025-04-12"]
@@ -67,10 +67,7 @@ def _cpu() -> float:
 
 def run_once(cmd, state, warm_dir: str, pycache: str | None) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one run."""
-    env = dict(os.environ, COLUMNS="120", PYTHONPATH=str(ROOT))
-    if pycache:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = pycache
+    env = environment(pycache, COLUMNS="120")
     env.pop("TARIFFCALC_DATA", None)
     cold_dir = None
     if state is None:
@@ -95,7 +92,7 @@ def imports_pandas(args) -> bool:
         "print('PANDAS' if 'pandas' in sys.modules else 'NOPANDAS', file=sys.stderr)"
     )
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                         env=environment(None))
     return "NOPANDAS" not in out.stderr
 
 
@@ -106,18 +103,16 @@ def main():
                         help="do not cache tariffcalc's bytecode (compile its source on every run)")
     args = parser.parse_args()
     warm_dir = tempfile.mkdtemp(prefix="tariffcalc-bench-warm-")
-    pycache = None if args.no_bytecode else tempfile.mkdtemp(prefix="tariffcalc-bench-pyc-")
     try:
-        for cmd, state in CASES.values():  # the OS file cache, bytecode and the warm folder, filled once
-            run_once(cmd, state, warm_dir, pycache)
-        times: dict[str, list[tuple[float, float]]] = {name: [] for name in CASES}
-        for _ in range(args.repeat):
-            for name, (cmd, state) in CASES.items():
-                times[name].append(run_once(cmd, state, warm_dir, pycache))
+        with bytecode_folder(not args.no_bytecode) as pycache:
+            for cmd, state in CASES.values():  # the OS file cache, bytecode and the warm folder, filled once
+                run_once(cmd, state, warm_dir, pycache)
+            times: dict[str, list[tuple[float, float]]] = {name: [] for name in CASES}
+            for _ in range(args.repeat):
+                for name, (cmd, state) in CASES.items():
+                    times[name].append(run_once(cmd, state, warm_dir, pycache))
     finally:
         shutil.rmtree(warm_dir, ignore_errors=True)
-        if pycache:
-            shutil.rmtree(pycache, ignore_errors=True)
     wall = {name: statistics.median(w for w, _ in values) for name, values in times.items()}
     cpu = {name: statistics.median(c for _, c in values) for name, values in times.items()}
     bytecode = "source compiled on every run" if args.no_bytecode else "bytecode cached"
