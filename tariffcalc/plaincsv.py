@@ -100,7 +100,7 @@ def scan(path, width: int | None, stop: threading.Event | None = None) -> Scan |
     with open(path, "rb") as handle:
         # block by block into one buffer, not mapped: a mapped 20 GB file would count in the
         # peak memory, and a new buffer a block costs its pages' first writes
-        buffer = bytearray(BLOCK)
+        buffer = bytearray(min(BLOCK, os.fstat(handle.fileno()).st_size + 1))  # a small file, a small buffer
         while size := handle.readinto(buffer):
             if stop is not None and stop.is_set():
                 return None
@@ -168,8 +168,9 @@ def _identity(path) -> tuple:
     return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns
 
 
-def _first_line(path) -> list[str] | None:
-    """The header's fields if its line is plain (no quote, UTF-8); None for ``ledger`` to read."""
+def plain_header(path) -> list[str] | None:
+    """The header's fields if its line is plain (no quote, UTF-8), as pandas reads them if they
+    are distinct and none is blank; None for ``ledger`` to read."""
     with open(path, "rb") as handle:
         head = handle.read(1 << 16)
     line, newline, _ = head.partition(b"\n")
@@ -197,7 +198,7 @@ class _HeadStart:
     def _run(self) -> None:
         try:
             self.identity = _identity(self.path)
-            header = _first_line(self.path)
+            header = plain_header(self.path)
             if header is None:
                 return
             coded = coded_columns(resolve_names(self.path, header, self.columns))

@@ -290,3 +290,16 @@ def test_a_code_stored_as_a_number_is_named_with_its_lost_zero(tmp_path):
     (read,) = ledger.LedgerReader(tmp_path / "texts.parquet", skip_bad=True)
     assert read.rejects["reason"].tolist() == [  # text: perhaps a lost 0, perhaps a typo; not said
         "hts: code '102294000' has 9 digits (use 2, 4, 6, 8 or 10)"]
+
+
+# -- reading many files ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("head", [
+    b"entry_id,entry_date,hts,origin,customs_value\n", b"\xef\xbb\xbfa,b\r\n", b" a , b\n", b"a,a,b\n",
+    b"a,,b\n", b"a,b,\n", b"\n\na,b\n", b'"a",b\n', "pr\u00eas,b\n".encode(), b"a;b\n", b"a,b",
+])
+def test_a_header_is_read_as_pandas_reads_it(tmp_path, head):
+    """The header of each file of a folder is read without pandas where that gives the same."""
+    path = tmp_path / "l.csv"
+    path.write_bytes(head + b"1,2\n")
+    assert ledger._header(path) == list(pd.read_csv(path, nrows=0, encoding="utf-8-sig", index_col=False).columns)
