@@ -51,10 +51,7 @@ class DutyRun:
                 self._unpriced += len(part.rejects)
                 continue
             result = duties.compute_duties(part, self.products, memo=self.memo, **self.options)
-            rejects = result.ledger.rejects
-            if "file" in part.rejects.columns:  # many files: name each reject's, those found when pricing too
-                rejects = rejects.assign(file=str(part.path))[["file", *[c for c in rejects.columns if c != "file"]]]
-            self._rejects.append(rejects)
+            self._rejects.append(result.ledger.rejects)  # of many files: each names its file
             self.direction = result.direction
             self.totals = result.totals if self.totals is None else self.totals + result.totals
             yield result

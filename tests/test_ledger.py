@@ -303,3 +303,16 @@ def test_a_header_is_read_as_pandas_reads_it(tmp_path, head):
     path = tmp_path / "l.csv"
     path.write_bytes(head + b"1,2\n")
     assert ledger._header(path) == list(pd.read_csv(path, nrows=0, encoding="utf-8-sig", index_col=False).columns)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["8517", "9503", "CN", "HK", ""]), min_size=1, max_size=6),
+                min_size=1, max_size=5))
+def test_categoricals_of_several_parts_are_united_in_order(parts):
+    columns = [pd.Series(pd.Categorical([v or None for v in values],  # '' stands for a missing value
+                                        categories=pd.Index(list(dict.fromkeys(filter(None, values))), dtype=object)))
+               for values in parts]
+    united = ledger._union(columns)
+    pd.testing.assert_series_equal(pd.Series(united, dtype=object),
+                                   pd.concat([c.astype(object) for c in columns], ignore_index=True))
+    assert list(united.categories) == list(pd.api.types.union_categoricals(columns).categories)

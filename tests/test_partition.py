@@ -2,6 +2,7 @@
 or the formats; rows in = rows priced + rows rejected; rows named by file and line."""
 import copy
 import json
+import re
 import threading
 from datetime import date
 from pathlib import Path
@@ -74,6 +75,70 @@ def test_a_folder_of_csv_and_parquet_partitions_is_one_ledger(products, whole, t
     assert len(in_parquet) and in_parquet["row"].max() <= 130
     same = whole.ledger.rejects.set_index("entry_id")["reason"]
     assert (rejects.set_index("entry_id")["reason"] == same).all()
+
+
+def small_files(tmp_path, frame: pd.DataFrame, rows: int = 10) -> Path:
+    folder = tmp_path / "small"
+    folder.mkdir()
+    for number, start in enumerate(range(0, len(frame), rows)):
+        frame.iloc[start:start + rows].to_csv(folder / f"part-{number:03d}.csv", index=False)
+    return folder
+
+
+def priced(folder, products, **options) -> tuple[partition.DutyRun, list]:
+    run = partition.stream_duties(folder, products, skip_bad=True, as_of=AS_OF, **options)
+    return run, list(run.results())
+
+
+def entries_of(results) -> pd.DataFrame:
+    """The priced entries of the results, one after the other (categoricals as their values)."""
+    return pd.concat([r.entries.astype({c: object for c, t in r.entries.dtypes.items()
+                                        if isinstance(t, pd.CategoricalDtype)}) for r in results], ignore_index=True)
+
+
+def test_small_files_are_priced_a_pack_at_a_time_as_if_one_by_one(products, tmp_path):
+    """A folder of 40 files of 10 rows is priced at once (a pricing costs some 0.1 s however few
+    its rows), with each reject named by its own file and line, as when each file is priced alone."""
+    frame = pd.read_csv(RANDOM, dtype=str, keep_default_na=False)
+    frame.loc[75, "entry_date"] = "2025-02-30"  # rejected when read, in the eighth file
+    folder = small_files(tmp_path, frame)
+    packed, packs = priced(folder, products)
+    alone, parts = priced(folder, products, chunk_rows=10)  # no two files fit in a chunk of 10 rows
+    assert (len(packs), len(parts)) == (1, 40)
+    assert summary_of(packed) == summary_of(alone)
+    pd.testing.assert_frame_equal(entries_of(packs), entries_of(parts))
+    rejects = packed.rejects()
+    assert rejects.to_csv(index=False) == alone.rejects().to_csv(index=False)  # the rejects file, as written
+    assert len(entries_of(packs)) + len(rejects) == 400  # rows in = rows priced + rows rejected
+    assert {"entry-date-not-a-date", "hts-not-a-line", "hts-lines-differ"} <= set(rejects["problem"])
+    # RANDOM's row r (its line r + 2) is line r % 10 + 2 of file r // 10
+    at = frame.reset_index().set_index("entry_id").loc[rejects["entry_id"], "index"].to_numpy()
+    assert rejects["file"].tolist() == [str(folder / f"part-{r // 10:03d}.csv") for r in at]
+    assert rejects["row"].tolist() == [r % 10 + 2 for r in at]
+    assert rejects["hts"].tolist() == frame["hts"].to_numpy()[at].tolist()  # the cells as written
+
+
+def test_without_skip_bad_a_bad_row_in_a_pack_is_named_by_its_own_file(runner, no_user_data, products, tmp_path):
+    frame = pd.read_csv(RANDOM, dtype=str, keep_default_na=False).iloc[10:]  # from RANDOM's line 12
+    folder = small_files(tmp_path, frame)
+    run = partition.stream_duties(folder, products, as_of=AS_OF)
+    where = f"{folder / 'part-001.csv'}:11: hts 8501.20.69.99 is not a line"  # RANDOM's line 31, the first
+    with pytest.raises(ledger.LedgerError, match=re.escape(where)):
+        list(run.results())
+    done = runner.invoke(cli, ["duty", str(folder), "--as-of", "2026-12-01"])
+    assert done.exit_code == 2 and done.output.count("\n") == 1 and where in done.output
+
+
+def test_files_of_other_columns_are_priced_in_packs_of_their_own(products, tmp_path):
+    folder = small_files(tmp_path, pd.read_csv(RANDOM, dtype=str, keep_default_na=False))
+    other = folder / "part-020.csv"
+    written = pd.read_csv(other, dtype=str, keep_default_na=False)
+    written[written.columns[::-1]].to_csv(other, index=False)  # the same fields in another order
+    packed, packs = priced(folder, products)
+    alone, _ = priced(folder, products, chunk_rows=10)
+    assert [len(r.entries) + len(r.ledger.rejects) for r in packs] == [200, 10, 190]
+    assert summary_of(packed) == summary_of(alone)
+    assert packed.rejects().to_csv(index=False) == alone.rejects().to_csv(index=False)
 
 
 def test_an_id_repeated_in_another_file_is_named_with_that_file(products, tmp_path):
