@@ -1,6 +1,7 @@
 """`tariffcalc duty` as a whole process on synthetic ledgers, against a whole-process `pandas.read_csv`.
 
-Run by hand:  python benchmarks/ledger.py [--rows 1000000] [--repeat 3] [--big 20000000 [--copies]] [--dask] [--keep]
+Run by hand:  python benchmarks/ledger.py [--rows 1000000] [--repeat 3] [--files 100] [--big 20000000 [--copies]]
+[--dask] [--keep]
 
 The ledgers are generated under /tmp at run time (nothing large is committed), from the bundled data:
 HTS-10 codes drawn from the 2024 US imports from China of data/weights (weighted by import value),
@@ -10,7 +11,8 @@ liquidation date (or 'unliquidated') on most, so that refunds are priced too. Th
 generated afresh a million rows at a time (each block with its own seed), so that like a real
 ledger it keeps bringing codes and dates the first chunks did not; --copies makes it of copies of
 the timed ledger instead, which times the steady state in which every key is already known.
-Paths are relative to the repository.
+--files N also times the ledger split into N files of a folder (the way brokers' daily exports
+come), against the one file. Paths are relative to the repository.
 
 Every measurement is a fresh process (`python -m tariffcalc duty ...`, data load included, warm
 cache, tariffcalc's bytecode cached as for an installed copy: see children.py; --no-bytecode
@@ -155,6 +157,19 @@ def repeated(source: Path, target: Path, times: int) -> None:
                                                                          lineterminator="\n")
 
 
+def split(source: Path, folder: Path, files: int) -> Path:
+    """``source`` as ``files`` CSV files of a folder, each with the header, rows in order."""
+    folder.mkdir()
+    with open(source, encoding="utf-8", newline="") as handle:
+        header, rows = handle.readline(), handle.readlines()
+    size = -(-len(rows) // files)
+    for number in range(files):
+        with open(folder / f"part-{number:05d}.csv", "w", encoding="utf-8", newline="") as out:
+            out.write(header)
+            out.writelines(rows[number * size:(number + 1) * size])
+    return folder
+
+
 def read_csv(path: Path) -> list[str]:
     return [sys.executable, "-c", f"import pandas; pandas.read_csv({str(path)!r})"]
 
@@ -241,6 +256,8 @@ def main():
     parser.add_argument("--copies", action="store_true",
                         help="Make the --big ledger of copies of the timed one (the steady state, every key known) "
                              "rather than generated afresh.")
+    parser.add_argument("--files", type=int, default=0,
+                        help="Also time the ledger split into this many files of a folder (e.g. 100).")
     parser.add_argument("--no-bytecode", action="store_true",
                         help="Do not cache tariffcalc's bytecode (compile its source in every process).")
     parser.add_argument("--make", nargs=2, help=argparse.SUPPRESS)
@@ -298,6 +315,13 @@ def measure(args) -> None:
         print(f"writing the per-entry {name} ({(folder / f'out.{suffix}').stat().st_size / 1e6:.0f} MB): "
               f"in the run +{added:.2f} s = {added / base:.2f}x read_csv, alone {float(seconds):.2f} s = "
               f"{float(seconds) / base:.2f}x (target <= {target}x)")
+    if args.files:
+        parts = split(path, folder / "parts", args.files)
+        split_runs = [timed(duty(parts)) for _ in range(args.repeat)]
+        seconds = median(split_runs)["seconds"]
+        print(f"the ledger as {args.files} files of {rows // args.files:,} rows: {seconds:.2f} s = "
+              f"{seconds / m['duty']['seconds']:.2f}x the one file, {seconds / base:.2f}x read_csv, "
+              f"peak {median(split_runs)['peak_mb']:.0f} MB")
     if args.big:
         big = folder / "big.csv"
         start = time.perf_counter()
@@ -327,9 +351,7 @@ def measure(args) -> None:
         subprocess.run([sys.executable, __file__, "--dask-child", str(path)], check=True, cwd=ROOT,
                        env=ENV)
     if not args.keep:
-        for file in folder.iterdir():
-            file.unlink()
-        folder.rmdir()
+        shutil.rmtree(folder)
 
 
 if __name__ == "__main__":
