@@ -981,18 +981,11 @@ def duty(ledger_path, output, wide, columns, skip_bad, as_of, noncorporate, dire
             reader = ledger.LedgerReader(files, columns, direction, skip_bad, progress=progress)
             result = partition.DutyRun(reader, _products(_engine(data_dir, standalone)), as_of=as_of,
                                        interest_payer="noncorporate" if noncorporate else None)
-            label = None
-            if _applied():  # name the scenario on every per-entry row
-                from functools import partial
-
-                from .scenarios import label_csv_chunks
-
-                label = partial(label_csv_chunks, applied=_applied())
+            lead = ("scenario", _applied().scenario.name) if _applied() else None  # named on every row
             if output:
-                export.write_duty_run(result, output, wide, skip_bad, label=label)
+                export.write_duty_run(result, output, wide, skip_bad, lead=lead)
             elif fmt == "csv":
-                chunks = export.duty_run_csv(result, wide)
-                for text in label(chunks) if label else chunks:
+                for text in export.duty_run_csv(result, wide, lead=lead):
                     click.echo(text, nl=False)
             else:
                 # priced chunk by chunk for the summary, each let go before the next is waited for

@@ -237,6 +237,15 @@ def _bytes(lines) -> memoryview:
     return memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]]
 
 
+def _lead_header(lead: tuple[str, str] | None) -> str:
+    return _csv_field(lead[0]) + "," if lead else ""
+
+
+def _lead_field(lead: tuple[str, str] | None) -> list:
+    """The pieces every line starts with: the lead column's value and a comma (none if no lead)."""
+    return [_csv_field(lead[1]) + ","] if lead else []
+
+
 def _prefix_pieces(result, start: int, stop: int, escaped: _Escaped) -> list:
     """The fields every line of an entry starts with, entry_id … quantity, and a comma: pieces."""
     chunk = result.entries.iloc[start:stop]
@@ -290,8 +299,9 @@ class TidyCsv:
     """The tidy per-entry CSV (``duties.LINE_COLUMNS``): per entry an MFN line, one line per
     layer bearing on it, a total line; written straight from the result's arrays."""
 
-    def __init__(self, result):
-        self.result, self.header = result, ",".join(LINE_COLUMNS) + "\n"
+    def __init__(self, result, lead: tuple[str, str] | None = None):
+        self.result, self.lead = result, _lead_field(lead)
+        self.header = _lead_header(lead) + ",".join(LINE_COLUMNS) + "\n"
         layers = result.layers
         # Layer rows repeat per key: each distinct (layer, name, authority, rate, applies), with
         # the rate it charges, and reason is formatted once.
@@ -362,7 +372,7 @@ class TidyCsv:
                                        type=pa.large_string()), refunds],
                 rows.stacked(mfn_reason_at, reason_at, total_at))
         prefixes = _glued(n, *_prefix_pieces(result, start, stop, self.escaped))
-        return _glued(rows.count, (prefixes, rows.entry), head, *duty, tail)
+        return _glued(rows.count, *self.lead, (prefixes, rows.entry), head, *duty, tail)
 
     def pieces(self, start: int, stop: int, header: bool) -> list:
         """The header (if asked) and the bytes of the lines of entries start..stop."""
@@ -372,9 +382,10 @@ class TidyCsv:
 class WideCsv:
     """The wide per-entry CSV: one line per entry, a duty column for each of ``layer_columns``."""
 
-    def __init__(self, result, layer_columns: list[str]):
-        self.result, self.layer_columns = result, layer_columns
-        self.header = ",".join(_csv_fields([*ENTRY_COLUMNS, *layer_columns, *ENTRY_TAIL, *REFUND_COLUMNS])) + "\n"
+    def __init__(self, result, layer_columns: list[str], lead: tuple[str, str] | None = None):
+        self.result, self.layer_columns, self.lead = result, layer_columns, _lead_field(lead)
+        self.header = _lead_header(lead) + ",".join(
+            _csv_fields([*ENTRY_COLUMNS, *layer_columns, *ENTRY_TAIL, *REFUND_COLUMNS])) + "\n"
         self.escaped = _Escaped()
 
     def pieces(self, start: int, stop: int, header: bool) -> list:
@@ -390,7 +401,8 @@ class WideCsv:
         for column in range(k):  # no duty is 0.00, never -0.00
             values = dense[:, column]
             layer_fields += _money_pieces(np.where(values == 0, 0.0, values), ",")
-        lines = _glued(n, *_prefix_pieces(result, start, stop, self.escaped), _short(chunk["mfn_rate"].to_numpy(), ","),
+        lines = _glued(n, *self.lead, *_prefix_pieces(result, start, stop, self.escaped),
+                       _short(chunk["mfn_rate"].to_numpy(), ","),
                        *_money_pieces(chunk["mfn_duty"].to_numpy(), ","), *layer_fields,
                        *_money_pieces(chunk["additional_duty"].to_numpy(), ","),
                        *_money_pieces(chunk["duty_total"].to_numpy(), ","), _short(chunk["total_rate"].to_numpy(), ","),
@@ -402,15 +414,17 @@ class WideCsv:
 # -- one priced result, a run of chunks -------------------------------------------------------
 
 def duty_csv_chunks(result, wide: bool = False, chunk_entries: int = CHUNK_ENTRIES, progress=None,
-                    layer_columns=None, as_bytes: bool = False, header: bool = True):
+                    layer_columns=None, as_bytes: bool = False, header: bool = True,
+                    lead: tuple[str, str] | None = None):
     """The per-entry CSV of ``duties.compute_duties``, piece by piece (tidy lines, or ``wide`` one
     row per entry, with a duty column for each of ``layer_columns``: default, the layers that
     charge something in ``result``): texts, or UTF-8 ``as_bytes`` (bytes-like views, valid until
-    the next piece is asked for); the header first unless not ``header``."""
+    the next piece is asked for); the header first unless not ``header``. ``lead``: (name,
+    value) of a first column of one value on every row (a scenario names itself so)."""
     n = len(result.entries)
     if wide and layer_columns is None:
         layer_columns = duties.wide_columns(result)
-    writer = WideCsv(result, layer_columns) if wide else TidyCsv(result)
+    writer = WideCsv(result, layer_columns, lead) if wide else TidyCsv(result, lead)
     slices = _slices(n, chunk_entries)
     for (_start, stop), pieces in zip(slices, in_order(lambda s: writer.pieces(s[0], s[1], header and s[0] == 0),
                                                        slices)):
@@ -431,7 +445,7 @@ def rejects_path(output) -> str:
     return text + ".rejects.csv"
 
 
-def duty_run_csv(run, wide: bool = False, products=None, as_bytes: bool = False):
+def duty_run_csv(run, wide: bool = False, products=None, as_bytes: bool = False, lead=None):
     """The per-entry CSV of a ``partition.DutyRun``, chunk after chunk, one header. A wide CSV
     has a column for every layer of the direction that charges something (``wide_layer_columns``):
     the columns are fixed before the first chunk is written."""
@@ -442,7 +456,8 @@ def duty_run_csv(run, wide: bool = False, products=None, as_bytes: bool = False)
         if wide and layer_columns is None:
             layer_columns = wide_layer_columns(products or run.products, result.direction.key,
                                                run.options["include_threatened"])
-        yield from duty_csv_chunks(result, wide, layer_columns=layer_columns, as_bytes=as_bytes, header=first)
+        yield from duty_csv_chunks(result, wide, layer_columns=layer_columns, as_bytes=as_bytes, header=first,
+                                   lead=lead)
         first, result = False, None  # not held while the next chunk is waited for
 
 
@@ -455,7 +470,7 @@ def _write_bytes(pieces):
     return write
 
 
-def _write_run_csv(run, wide: bool):
+def _write_run_csv(run, wide: bool, lead=None):
     """A ``write_files`` content: the per-entry CSV of a ``partition.DutyRun`` (``duty_run_csv``),
     each result formatted and written on a second thread while the next is priced
     (``threads.written_behind``)."""
@@ -466,7 +481,7 @@ def _write_run_csv(run, wide: bool):
             def put(item):
                 result, layer_columns = item
                 for piece in duty_csv_chunks(result, wide, layer_columns=layer_columns, as_bytes=True,
-                                             header=header[0]):
+                                             header=header[0], lead=lead):
                     handle.write(piece)
                 header[0] = False
 
@@ -651,10 +666,13 @@ def wide_table(result, start: int, stop: int, layer_columns: list[str]):
     return pa.table(columns, names=[str(c) for c in frame.columns])
 
 
-def write_duty_parquet(run, path, wide: bool = False, chunk_entries: int = CHUNK_ENTRIES) -> None:
+def write_duty_parquet(run, path, wide: bool = False, chunk_entries: int = CHUNK_ENTRIES, lead=None) -> None:
     """The per-entry output of a ``partition.DutyRun`` as one Parquet file (``duty -o out.parquet``),
-    a row group per chunk: the lines (or ``wide`` one row per entry) written column-wise by pyarrow."""
+    a row group per chunk: the lines (or ``wide`` one row per entry) written column-wise by pyarrow;
+    ``lead`` as for ``duty_csv_chunks``."""
     import pyarrow.parquet as pq
+
+    pa, _ = _pa()
 
 
     writer = []
@@ -665,6 +683,9 @@ def write_duty_parquet(run, path, wide: bool = False, chunk_entries: int = CHUNK
         slices = _slices(n, chunk_entries)
         for table in in_order(lambda s: wide_table(result, s[0], s[1], layer_columns) if wide
                               else lines.table(s[0], s[1]), slices):
+            if lead:
+                table = table.add_column(0, lead[0], pa.DictionaryArray.from_arrays(
+                    pa.array(np.zeros(len(table), dtype=np.int32)), pa.array([lead[1]], type=pa.string())))
             if not writer:
                 writer.append(pq.ParquetWriter(path, table.schema, use_dictionary=_dictionary_encoded(table.schema),
                                                write_statistics=_with_statistics(table.schema)))
@@ -701,34 +722,28 @@ def _dictionary_encoded(schema) -> list[str]:
             and (pa.types.is_dictionary(f.type) or pa.types.is_string(f.type) or f.name in _FEW_VALUES)]
 
 
-def write_duty_run(run, output, wide: bool = False, skip_bad: bool = False, label=None) -> None:
+def write_duty_run(run, output, wide: bool = False, skip_bad: bool = False, lead=None) -> None:
     """The per-entry output of a ``partition.DutyRun`` to ``output`` (.csv or .parquet) and, with
     ``skip_bad``, its rejected rows beside it (``rejects_path``), each written whole or not at all.
-    ``label`` maps the CSV pieces (a scenario names itself in them)."""
+    ``lead``: a first column of one value (a scenario names itself so), as ``duty_csv_chunks``."""
     from .output import write_files
 
     if str(output).lower().endswith(".parquet"):
-        files = [(output, lambda tmp: write_duty_parquet(run, tmp, wide))]
-    elif label:
-        files = [(output, label(duty_run_csv(run, wide)))]
+        files = [(output, lambda tmp: write_duty_parquet(run, tmp, wide, lead=lead))]
     else:
-        files = [(output, _write_run_csv(run, wide))]
+        files = [(output, _write_run_csv(run, wide, lead))]
     if skip_bad:
         files.append((rejects_path(output), lambda tmp: run.rejects().to_csv(tmp, index=False, lineterminator="\n")))
     write_files(files)
 
 
 def write_duty_outputs(result, output, wide: bool = False, skip_bad: bool = False, progress=None,
-                       label=None) -> None:
+                       lead=None) -> None:
     """The per-entry CSV to ``output`` and, with ``skip_bad``, the rejected rows beside it; each
-    written whole or not at all. ``label`` maps the CSV pieces (a scenario names itself in them)."""
+    written whole or not at all. ``lead`` as for ``duty_csv_chunks``."""
     from .output import write_files
 
-    if label:
-        content = label(duty_csv_chunks(result, wide, progress=progress))
-    else:
-        content = _write_bytes(duty_csv_chunks(result, wide, progress=progress, as_bytes=True))
-    files = [(output, content)]
+    files = [(output, _write_bytes(duty_csv_chunks(result, wide, progress=progress, as_bytes=True, lead=lead)))]
     if skip_bad:
         files.append((rejects_path(output), result.ledger.rejects.to_csv(index=False, lineterminator="\n")))
     write_files(files)

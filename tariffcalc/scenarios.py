@@ -457,21 +457,16 @@ def label_json(text: str, applied: Applied) -> str:
     return to_json(data)
 
 
-def label_csv(text: str, applied: Applied, header: bool = True) -> str:
-    """A first column ``scenario`` with the scenario's name on every row."""
+def label_csv(text: str, applied: Applied) -> str:
+    """A first column ``scenario`` with the scenario's name on every row (a per-entry output
+    names it as it is written: ``ledger_out.duty_csv_chunks``' ``lead``)."""
     if not text:
         return text
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for number, row in enumerate(csv.reader(io.StringIO(text, newline=""))):
-        writer.writerow(["scenario" if header and number == 0 else applied.scenario.name, *row])
+        writer.writerow(["scenario" if number == 0 else applied.scenario.name, *row])
     return out.getvalue()
-
-
-def label_csv_chunks(chunks, applied: Applied):
-    """``label_csv`` for a CSV written piece by piece (the header is in the first piece)."""
-    for number, chunk in enumerate(chunks):
-        yield label_csv(chunk, applied, header=number == 0)
 
 
 def label_output(text: str, fmt: str, applied: Applied) -> str:

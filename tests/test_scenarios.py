@@ -156,6 +156,27 @@ def test_ending_a_layer_removes_it_from_the_ledger(tmp_path, runner):
     assert list(ended["charged"]) == ["0"] and "scenario ended" in ended["reason"].iloc[0]
 
 
+@pytest.mark.parametrize("wide", [False, True])
+def test_every_per_entry_format_names_the_scenario_alike(tmp_path, runner, wide):
+    """-o out.csv, -o out.parquet and -f csv on stdout: the same rows, each under a first column
+    'scenario' (a Parquet output lacked it; the CSV was labelled by parsing it again, row by row)."""
+    scenario = _write(tmp_path, "s.yaml", END_LIST3)
+    ledger = _write(tmp_path, "l.csv", LEDGER_HEADER + 'A,2019-05-20,4202.22.15,CN,1000\n"B,1",2019-07-08,4202.22.15,CN,1000\n')
+    base = ["duty", str(ledger), "-d", "us", "--scenario", str(scenario), *(["--wide"] if wide else [])]
+    for name in ("out.csv", "out.parquet"):
+        done = runner.invoke(cli, [*base, "-o", str(tmp_path / name)])
+        assert done.exit_code == 0, done.output
+    shown = runner.invoke(cli, [*base, "-f", "csv"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout == (tmp_path / "out.csv").read_text()
+    written = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    parquet = pd.read_parquet(tmp_path / "out.parquet")
+    assert list(parquet.columns) == list(written.columns) and written.columns[0] == "scenario"
+    assert set(written["scenario"]) == set(parquet["scenario"]) == {"list3-ends"}
+    assert parquet["entry_id"].tolist() == written["entry_id"].tolist()
+    assert list(dict.fromkeys(written["entry_id"])) == ["A", "B,1"]
+
+
 def test_diff_one_date_compares_scenario_with_record(runner):
     result = runner.invoke(cli, ["diff", "--scenario", "truce-lapses", "2026-11-15", "-f", "json"])
     assert result.exit_code == 0, result.output
