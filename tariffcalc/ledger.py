@@ -343,8 +343,8 @@ class _Checker:
             first = np.zeros(len(raw), dtype=np.int8)
             for problem in reversed(checks):  # the first problem wins
                 first[bad[checks[problem](bad)]] = problem
-        reasons = np.array([self.message(raw, i, Problem(first[i]), problems[hts_at[i]],
-                                         condition_problem[assume_at[i]]) for i in bad], dtype=object)
+        bad = bad[first[bad] > 0]
+        reasons = self.messages(raw, bad, first[bad], problems[hts_at[bad]], condition_problem[assume_at[bad]])
         return typed, first, reasons
 
     def condition_problem(self, ids) -> str | None:
@@ -356,20 +356,24 @@ class _Checker:
                 return f"unknown condition {condition!r} (known: {', '.join(sorted(self.conditions))})"
         return None
 
-    def message(self, raw: pd.DataFrame, i: int, kind: Problem, problem, condition_problem=None) -> str:
-        def text(name):
-            if name not in self.names:  # not a Series of blanks per message: a chunk of bad rows stays linear
-                return ""
-            value = raw[self.names[name]].iat[i]
-            return "" if pd.isna(value) else f"{value:g}" if isinstance(value, float) else str(value).strip()
+    def messages(self, raw: pd.DataFrame, rows: np.ndarray, kinds, problems, condition_problems) -> np.ndarray:
+        """The wording of each bad row of ``rows`` (its ``Problem`` in ``kinds``). The cells of the
+        bad rows are taken once per column: a chunk of 50,000 bad rows took 8 s read cell by cell."""
+        def texts(name):
+            values = raw[self.names[name]].to_numpy(dtype=object)[rows]
+            return ["" if pd.isna(v) else f"{v:g}" if isinstance(v, float) else str(v).strip() for v in values]
 
-        allowed = ", ".join(o for o, d in DIRECTION_OF_ORIGIN.items() if self.direction in ("both", d))
+        cells = {f"{f}_text": texts(f) if f in self.names else [""] * len(rows) for f in FIELDS}
         words = {f: self.names.get(f, f) for f in FIELDS}
-        words.update({f"{f}_text": text(f) for f in FIELDS}, problem=problem, allowed=allowed,
-                     earliest=EARLIEST, latest=LATEST, max_value=MAX_CUSTOMS_VALUE, max_quantity=MAX_QUANTITY,
-                     condition_problem=condition_problem,
-                     contents_text=" + ".join(f"{words[f]} {text(f)}" for f in CONTENT_FIELDS if text(f)))
-        return MESSAGES[kind].format(**words)
+        words.update(earliest=EARLIEST, latest=LATEST, max_value=MAX_CUSTOMS_VALUE, max_quantity=MAX_QUANTITY,
+                     allowed=", ".join(o for o, d in DIRECTION_OF_ORIGIN.items() if self.direction in ("both", d)))
+        reasons = []
+        for j, (kind, problem, condition_problem) in enumerate(zip(kinds, problems, condition_problems)):
+            row = {name: values[j] for name, values in cells.items()}
+            contents = " + ".join(f"{words[f]} {row[f + '_text']}" for f in CONTENT_FIELDS if row[f + "_text"])
+            reasons.append(MESSAGES[Problem(kind)].format(**words, **row, problem=problem,
+                                                          condition_problem=condition_problem, contents_text=contents))
+        return np.array(reasons, dtype=object)
 
 
 def _strict(reader):
