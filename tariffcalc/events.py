@@ -6,7 +6,7 @@ from datetime import date
 
 import pandas as pd
 
-from .engine import Engine, directions_for
+from .engine import Engine, direction_diff, directions_for
 from .model import EVENT_COLUMNS
 
 
@@ -43,12 +43,13 @@ def change_events(engine: Engine, start: date, end: date, direction="both", incl
             frame = averages(d, days)
             average_of = dict(zip(frame["date"], frame["average_rate"]))
         previous = days[0]
+        states = engine.day_states(days, d, include_threatened)
         for day in days:
             if day == days[0]:
-                diff = engine.diff(day, day, d, include_threatened).directions[0]
+                diff = direction_diff(d, states, day, states, day)
                 text = "(start of period)"
             else:
-                diff = engine.diff(previous, day, d, include_threatened).directions[0]
+                diff = direction_diff(d, states, previous, states, day)
                 text = describe(diff.changes)
                 if products is not None:
                     text = "; ".join(part for part in (text, products.list_changes(d, day)) if part)

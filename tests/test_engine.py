@@ -1,8 +1,10 @@
 """The engine on the tiny fixture data set, where every expected number is visible in the YAML."""
+from datetime import date
+
 import pandas as pd
 import pytest
 
-from tariffcalc.engine import layers_summary
+from tariffcalc.engine import direction_diff, directions_for, layers_summary
 from tariffcalc.errors import QueryError
 
 from .conftest import d
@@ -139,3 +141,23 @@ def test_layers_summary_filters_by_direction_and_authority(basic_engine):
     assert frame["layer_id"].tolist() == ["t-steel"]
     assert frame.iloc[0]["last_end"] == "open"
     assert set(layers_summary(basic_engine, "cn")["layer_id"]) == {"t-counter", "t-soy"}
+
+
+@pytest.mark.parametrize("threatened", [False, True])
+def test_the_states_of_many_days_are_each_days_own(bundled_engine, threatened):
+    """``day_states`` works out many days at once (a timeline's change dates): each day's layers
+    and headline are those ``states`` gives for that day alone, and so is each diff."""
+    engine = bundled_engine
+    for side in directions_for("both"):
+        days = engine.change_dates(side, date(2018, 1, 1), date(2026, 11, 30))
+        together = engine.day_states(days, side, threatened)
+        for day in days:
+            alone = engine.states([day], side, threatened)
+            headline, rows = together.of(day)
+            assert headline == float(engine.headlines(alone, [day]).iloc[0])
+            pd.testing.assert_frame_equal(rows, alone.set_index("layer_id"))
+        for before, after in zip(days, days[1:]):
+            diff = direction_diff(side, together, before, together, after)
+            one = engine.diff(before, after, side.key, threatened).directions[0]
+            pd.testing.assert_frame_equal(diff.changes, one.changes)
+            assert (diff.headline_from, diff.headline_to) == (one.headline_from, one.headline_to)
