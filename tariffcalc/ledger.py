@@ -359,6 +359,9 @@ class _Checker:
     def messages(self, raw: pd.DataFrame, rows: np.ndarray, kinds, problems, condition_problems) -> np.ndarray:
         """The wording of each bad row of ``rows`` (its ``Problem`` in ``kinds``). The cells of the
         bad rows are taken once per column: a chunk of 50,000 bad rows took 8 s read cell by cell."""
+        if not len(rows):
+            return np.array([], dtype=object)
+
         def texts(name):
             values = raw[self.names[name]].to_numpy(dtype=object)[rows]
             return ["" if pd.isna(v) else f"{v:g}" if isinstance(v, float) else str(v).strip() for v in values]
