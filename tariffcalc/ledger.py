@@ -64,7 +64,7 @@ class Ledger:
     names: dict  # field -> the ledger's column name
     skip_bad: bool = False  # rows found bad when pricing (a code not in the schedule) go to rejects too
     cells: object = None  # rows -> their cells as written (a part of a ledger keeps its raw chunk)
-    packed: Packed | None = None  # parts of several files joined (``_packed``): whose each entry is
+    packed: Packed | None = None  # parts of several files joined (``_packed``): which one each entry is from
 
 
 @dataclass(frozen=True)
