@@ -150,7 +150,6 @@ def parsed_ahead(reader, handle, rows_ahead: int):
                               size=lambda made: made[0].num_rows if made[0] is not None else 0)
 
 
-
 def _opened(path, header: list[str], coded: set[str], rows_ahead: int):
     """(the open file, its ``parsed_ahead`` Arrow parse, not begun until first asked)."""
     handle = open(path, "rb")  # noqa: SIM115 - closed with the parse, by whoever holds it
@@ -159,6 +158,7 @@ def _opened(path, header: list[str], coded: set[str], rows_ahead: int):
     except BaseException:
         handle.close()
         raise
+
 
 # -- a head start: the pass and the first chunk's parse begun before the command needs them -----
 
@@ -169,8 +169,8 @@ def _identity(path) -> tuple:
 
 
 def plain_header(path) -> list[str] | None:
-    """The header's fields if its line is plain (no quote, UTF-8), as pandas reads them if they
-    are distinct and none is blank; None for ``ledger`` to read."""
+    """The header's fields if its line is plain (no quote, UTF-8) and they are distinct and none
+    is blank: then they are what pandas reads. None for ``ledger`` to read with pandas."""
     with open(path, "rb") as handle:
         head = handle.read(1 << 16)
     line, newline, _ = head.partition(b"\n")
@@ -180,7 +180,8 @@ def plain_header(path) -> list[str] | None:
         text = line.removeprefix(b"\xef\xbb\xbf").removesuffix(b"\r").decode("utf-8")
     except UnicodeDecodeError:
         return None
-    return text.split(",")
+    fields = text.split(",")
+    return fields if all(fields) and len(set(fields)) == len(fields) else None  # else pandas renames them
 
 
 class _HeadStart:
