@@ -106,9 +106,14 @@ def _glued(rows: int, *pieces):
     if not rows:
         return pa.array([], type=pa.large_string())
     pools, at, size = [], np.empty((rows, len(merged)), dtype=np.int64), 0
+    pooled = {}  # id of an Arrow array of texts -> where it is in the pool: pieces may share one
     for k, piece in enumerate(merged):
         texts, where = ([piece], 0) if isinstance(piece, str) else piece
         if isinstance(texts, pa.Array):
+            if id(texts) in pooled:
+                at[:, k] = np.asarray(where, dtype=np.int64) + pooled[id(texts)]
+                continue
+            pooled[id(texts)] = size
             texts = [texts]
         elif not (isinstance(texts, list) and texts and isinstance(texts[0], pa.Array)):
             texts = [pa.array(np.asarray(texts, dtype=object), type=pa.large_string())]
@@ -170,6 +175,20 @@ def _money_pieces(values: np.ndarray, then: str = "") -> list:
 def _money(values: np.ndarray):
     """Amounts as ``_money_pieces`` writes them, an Arrow string array."""
     return _glued(len(values), *_money_pieces(values))
+
+
+def _money_columns(values: np.ndarray, then: str = "") -> list:
+    """The columns of a matrix of amounts (a wide CSV's layer duties: entries x layers) as
+    ``_money_pieces`` writes them, but a zero as 0.00 (never -0.00): a piece per column. A
+    layer's column is 0.00 but on a few entries: the other amounts are formatted once each, and
+    a column of zeros is a shared text (glued to its neighbours: no position per line)."""
+    other = values != 0  # NaN too: written blank
+    found, uniques = pd.factorize(values[other], use_na_sentinel=False)
+    codes = np.zeros(values.shape, dtype=np.int64)
+    codes[other] = found + 1
+    texts = _glued(len(uniques) + 1, *_money_pieces(np.concatenate([[0.0], uniques]), then))
+    zero = texts[0].as_py()
+    return [(texts, column) if some else zero for column, some in zip(codes.T, other.any(axis=0))]
 
 
 def _dates(values: np.ndarray, then: str = "", before: str = ""):
@@ -394,17 +413,14 @@ class WideCsv:
 
     def pieces(self, start: int, stop: int, header: bool) -> list:
         """The header (if asked) and the bytes of the lines of entries start..stop."""
-        result, k, n = self.result, len(self.layer_columns), stop - start
+        result, n = self.result, stop - start
         head = [self.header.encode()] if header else []
         if not n:
             return head
         chunk = result.entries.iloc[start:stop]
         dense = duties.wide_duties(result, start, stop, self.layer_columns)
         refund = duties.refund_columns(result, start, stop)
-        layer_fields = []
-        for column in range(k):  # no duty is 0.00, never -0.00
-            values = dense[:, column]
-            layer_fields += _money_pieces(np.where(values == 0, 0.0, values), ",")
+        layer_fields = _money_columns(dense, ",")
         lines = _glued(n, *self.lead, *_prefix_pieces(result, start, stop, self.escaped),
                        _short(chunk["mfn_rate"].to_numpy(), ","),
                        *_money_pieces(chunk["mfn_duty"].to_numpy(), ","), *layer_fields,

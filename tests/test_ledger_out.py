@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tariffcalc import duties, ledger, ledger_out, money
 
@@ -108,3 +110,21 @@ def test_a_failing_slice_is_raised_and_no_later_slice_is_started():
             got.append(s)
     assert got == [0, 1, 2]
     assert max(started) <= 5
+
+
+amounts = st.one_of(st.just(0.0), st.just(-0.0), st.just(math.nan), st.sampled_from([0.004, -0.005, 1e15, 2.0 ** 53]),
+                    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6).flatmap(lambda k: st.lists(st.lists(amounts, min_size=k, max_size=k), min_size=1,
+                                                      max_size=30)))
+def test_a_matrix_of_amounts_is_written_column_by_column_as_each_column_alone(rows):
+    # the wide CSV's layer columns (_money_columns): each as _money writes it, a zero as 0.00
+    values = np.array(rows, dtype=float)
+    pieces = ledger_out._money_columns(values, ",")
+    assert len(pieces) == values.shape[1]
+    for column, piece in zip(values.T, pieces):
+        written = ledger_out._glued(len(column), piece).to_pylist()
+        assert written == [t + "," for t in ledger_out._money(np.where(column == 0, 0.0, column)).to_pylist()]
+        assert all(t == "0.00," for t, v in zip(written, column) if v == 0)
