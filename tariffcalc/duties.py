@@ -1220,23 +1220,31 @@ def wide_columns(result: DutyResult) -> list[str]:
 def wide_duties(result: DutyResult, start: int, stop: int, layer_columns: list[str]) -> np.ndarray:
     """The duty of each of ``layer_columns`` (layer ids) on entries start..stop: (entries x layers)."""
     lines = result.line_arrays(start, stop)
-    column = pd.Index(layer_columns).get_indexer(result.layers["layer_id"].to_numpy()[lines.layer])
+    # the column of each layer row (a few thousand), not of each line: the lines are many more
+    column = pd.Index(layer_columns).get_indexer(result.layers["layer_id"].to_numpy())[lines.layer]
     keep = column >= 0
     n, k = stop - start, len(layer_columns)
-    return np.bincount((lines.entry[keep] - start) * k + column[keep], weights=lines.duty[keep],
-                       minlength=n * k).reshape(n, k)
+    # laid out column by column (a layer's duties are contiguous: an Arrow column without a copy)
+    return np.bincount(column[keep] * n + (lines.entry[keep] - start), weights=lines.duty[keep],
+                       minlength=n * k).reshape(k, n).T
+
+
+def wide_columns_of(result: DutyResult, start: int, stop: int, layer_columns: list[str]) -> dict[str, np.ndarray]:
+    """The wide per-entry columns of entries start..stop, in order: the entry's fields,
+    direction and imposer, the duty of each layer (named by layer id), the totals, the refund."""
+    chunk = result.entries.iloc[start:stop]
+    n = stop - start
+    columns = {c: _column(chunk, c) for c in ENTRY_COLUMNS if c in chunk}
+    columns["direction"] = np.full(n, result.direction.key, dtype=object)
+    columns["imposer"] = np.full(n, result.direction.imposer, dtype=object)
+    columns = {c: columns[c] for c in ENTRY_COLUMNS}
+    dense = wide_duties(result, start, stop, layer_columns)
+    columns.update((name, dense[:, i]) for i, name in enumerate(layer_columns))
+    columns.update((name, chunk[name].to_numpy()) for name in ENTRY_TAIL)
+    columns.update(refund_columns(result, start, stop))
+    return columns
 
 
 def wide_frame(result: DutyResult, start: int, stop: int, layer_columns: list[str]) -> pd.DataFrame:
     """One row per entry: MFN, the duty of each layer (columns named by layer id), totals."""
-    chunk = result.entries.iloc[start:stop]
-    frame = pd.DataFrame({c: _column(chunk, c) for c in ENTRY_COLUMNS if c in chunk})
-    frame["direction"], frame["imposer"] = result.direction.key, result.direction.imposer
-    dense = wide_duties(result, start, stop, layer_columns)
-    for i, name in enumerate(layer_columns):
-        frame[name] = dense[:, i]
-    for name in ENTRY_TAIL:
-        frame[name] = chunk[name].to_numpy()
-    for name, values in refund_columns(result, start, stop).items():
-        frame[name] = values
-    return frame[ENTRY_COLUMNS + layer_columns + ENTRY_TAIL + REFUND_COLUMNS]
+    return pd.DataFrame(wide_columns_of(result, start, stop, layer_columns))

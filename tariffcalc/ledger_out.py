@@ -673,17 +673,16 @@ def lines_table(result, start: int, stop: int):
 def wide_table(result, start: int, stop: int, layer_columns: list[str]):
     """One row per entry (``duties.wide_frame``) as an Arrow table, dates as dates."""
     pa, _ = _pa()
-    frame = duties.wide_frame(result, start, stop, layer_columns)
-    columns = []
-    for name in frame.columns:
-        values = frame[name]
+    columns = duties.wide_columns_of(result, start, stop, layer_columns)
+    arrays = []
+    for name, values in columns.items():
         if name in PARQUET_DATES:
-            columns.append(_arrow_dates(values.to_numpy()))
+            arrays.append(_arrow_dates(values))
         elif values.dtype.kind in "fiub":
-            columns.append(pa.array(values.to_numpy(), from_pandas=True))
-        else:
-            columns.append(_arrow_texts(values))
-    return pa.table(columns, names=[str(c) for c in frame.columns])
+            arrays.append(pa.array(values, from_pandas=True))
+        else:  # texts, NaN where blank (null): as they are, without a categorical of them
+            arrays.append(pa.array(values, type=pa.string(), from_pandas=True))
+    return pa.table(arrays, names=[str(c) for c in columns])
 
 
 def write_duty_parquet(run, path, wide: bool = False, chunk_entries: int = CHUNK_ENTRIES, lead=None) -> None:

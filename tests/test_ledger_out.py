@@ -50,6 +50,21 @@ def test_parquet_lines_say_what_the_csv_lines_say(result):
         assert cells == written, name
 
 
+
+def test_wide_parquet_rows_say_what_the_wide_csv_rows_say(result):
+    columns = duties.wide_columns(result)
+    text = "".join(ledger_out.duty_csv_chunks(result, wide=True, chunk_entries=97))
+    rows = list(csv.reader(io.StringIO(text)))
+    n = len(result.entries)
+    table = pa.concat_tables([ledger_out.wide_table(result, start, min(start + 97, n), columns)
+                              for start in range(0, n, 97)])
+    assert table.column_names == rows[0] and table.num_rows == len(rows) - 1 == n
+    assert pa.types.is_date32(table["entry_date"].type) and pa.types.is_string(table["entry_id"].type)
+    for at, name in enumerate(rows[0]):
+        money_column = name in MONEY or name in columns or name in ("mfn_duty", "additional_duty", "duty_total")
+        cells = [_as_csv_text("duty" if money_column else name, v) for v in table[name].to_pylist()]
+        assert cells == [row[at] for row in rows[1:]], name
+
 def test_parquet_texts_are_dictionary_columns_but_entry_ids(result):
     table = ledger_out.lines_table(result, 0, len(result.entries))
     texts = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
