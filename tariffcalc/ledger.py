@@ -553,10 +553,19 @@ def _unreadable(path, header: list[str], lines: _Lines, message: str) -> LedgerE
 
 
 def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progress, lines: _Lines, count: list):
-    """``_chunks`` of a plain file (``plaincsv``), parsed by Arrow: every field read as text, in
-    parallel, and turned into the columns pandas' parser would give (``_arrow_frame``) without a
-    Python string per cell of the columns that repeat (dictionary-encoded by the parser's
-    threads: ``_categorical``). The parse a head start began is taken up where it is."""
+    """``_chunks`` of a plain file (``plaincsv``), parsed by Arrow (``_plain_tables``) and turned
+    into the columns pandas' parser would give (``_arrow_frame``) without a Python string per
+    cell of the columns that repeat (dictionary-encoded by the parser's threads: ``_categorical``)."""
+    for table, first, share in _plain_tables(path, header, names, chunk_rows, progress, lines, count):
+        raw = _arrow_frame(table, names)
+        raw["_row"] = np.arange(first, first + len(raw))
+        yield raw, share
+
+
+def _plain_tables(path, header: list[str], names: dict, chunk_rows: int, progress, lines: _Lines, count: list):
+    """A plain file as Arrow tables of up to ``chunk_rows`` rows, every field read as text, in
+    parallel, each with the record number of its first row and the share of the file read. The
+    parse a head start began is taken up where it is."""
     import pyarrow as pa
 
     total, coded = os.path.getsize(path), coded_columns(names)
@@ -574,14 +583,12 @@ def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progres
                     table = pa.Table.from_batches(waiting)
                     part, rest = table.slice(0, chunk_rows), table.slice(chunk_rows)
                     waiting, rows = rest.to_batches(), rest.num_rows
-                    raw = _arrow_frame(part, names)
-                    raw["_row"] = np.arange(first, first + len(raw))
-                    first += len(raw)
-                    count[0] = first - 1
+                    count[0] = first + part.num_rows - 1
                     done = min(at, total) if rows or batch is not None else total
                     if progress:
                         progress("read", done, total)
-                    yield raw, done / total if total else 1.0
+                    yield part, first, done / total if total else 1.0
+                    first += part.num_rows
         except pa.ArrowInvalid as exc:  # a line of too many fields (``plaincsv.Plain``): named as pandas would
             raise _unreadable(path, header, lines, str(exc).strip().splitlines()[0]) from None
 
@@ -1087,6 +1094,29 @@ def _union(columns: list[pd.Series]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes.astype(np.int32), categories=pd.Index(united, dtype=object))
 
 
+# A CSV file up to this size is read whole and checked together with its neighbours
+# (``LedgerReader._small_files``): some 100,000 rows, a fifth of a chunk.
+SMALL_FILE_BYTES = 8 << 20
+
+
+@dataclass
+class _Small:
+    """A small CSV file read whole: its number and path, header, names, lines and table, and the
+    record number of the table's first row."""
+
+    number: int
+    path: Path
+    header: list
+    names: dict
+    lines: _Lines
+    table: object  # pyarrow.Table
+    first: int
+
+    def lines_of_rows(self) -> np.ndarray:
+        rows = np.arange(self.first, self.first + self.table.num_rows)
+        return self.lines(rows) if self.lines.quoted else rows  # a quoted field may span lines
+
+
 class LedgerReader:
     """A ledger of one or many files (CSV or Parquet) read a chunk at a time, each chunk checked
     into a ``Ledger`` of its own rows: memory holds one chunk, whatever the size of the files.
@@ -1130,20 +1160,79 @@ class LedgerReader:
         yield from _packed(parts, self.chunk_rows) if len(self.files) > 1 else parts
 
     def _parts(self):
+        small = []  # small CSV files read whole, waiting to be checked together (``_small_files``)
         for number, path in enumerate(self.files):
-            if is_parquet(path):
-                header = _parquet_header(path)
-                names = resolve_names(path, header, self.columns)
-                chunks = _parquet_chunks(path, names, self.chunk_rows, self.progress)
-                lines = None
-            else:
-                header = _header(path)
-                names = resolve_names(path, header, self.columns)
-                lines, count = _Lines(path, len(header), plaincsv.scan_of(path, header)), [1]
-                chunks = _chunks(path, header, names, self.chunk_rows, self.progress, lines, count)
+            tables = None  # a small CSV file's, read whole
+            try:
+                if is_parquet(path):
+                    header = _parquet_header(path)
+                    names = resolve_names(path, header, self.columns)
+                    chunks = _parquet_chunks(path, names, self.chunk_rows, self.progress)
+                    lines = None
+                else:
+                    header = _header(path)
+                    names = resolve_names(path, header, self.columns)
+                    lines, count = _Lines(path, len(header), plaincsv.scan_of(path, header)), [1]
+                    if lines.plain and os.path.getsize(path) <= SMALL_FILE_BYTES:
+                        tables = list(_plain_tables(path, header, names, self.chunk_rows, self.progress, lines,
+                                                    count))
+                    else:
+                        chunks = _chunks(path, header, names, self.chunk_rows, self.progress, lines, count)
+            except Exception:
+                yield from self._small_files(small)  # an earlier file's bad row is named first
+                raise
             self.names = names
             self._lines[str(path)] = (lines, header)
+            if tables is not None and len(tables) <= 1:  # none: a header alone
+                rows = sum(s.table.num_rows for s in small) + sum(t.num_rows for t, _, _ in tables)
+                if small and (small[0].header != header or small[0].names != names or rows > self.chunk_rows):
+                    yield from self._small_files(small)
+                    small = []
+                small.extend(_Small(number, path, header, names, lines, t, first) for t, first, _ in tables)
+                continue
+            yield from self._small_files(small)
+            small = []
+            if tables is not None:  # a small file of several chunks (``chunk_rows`` is small)
+                chunks = ((_arrow_frame(t, names).assign(_row=np.arange(first, first + t.num_rows)), share)
+                          for t, first, share in tables)
             yield from self._ledgers(path, number, header, names, chunks, lines)
+        yield from self._small_files(small)
+
+    def _small_files(self, small: list[_Small]):
+        """The Ledgers of small CSV files of one header (each read whole), checked in one pass:
+        checking a chunk costs some 5 ms however few its rows, so a folder of many small files
+        is checked a pack at a time. Each file still gets its own Ledger, in order, its rows
+        named by their lines and its errors raised before the next file's (``_ledger``)."""
+        if not small:
+            return
+        import pyarrow as pa
+
+        header, names = small[0].header, small[0].names
+        try:
+            table = pa.concat_tables([s.table for s in small])
+        except pa.ArrowInvalid:  # the files' columns were typed differently: one at a time
+            for s in small:
+                yield from self._small_files([s])
+            return
+        raw = _arrow_frame(table, names)
+        sizes = [s.table.num_rows for s in small]
+        line_of = np.concatenate([s.lines_of_rows() for s in small])
+        part_of = np.repeat(np.arange(len(small)), sizes)
+        raw["_row"] = np.arange(len(raw))  # the position, while checked: lines repeat across files
+        check = _Checker(names, self.asked)
+        typed, first, reasons = check(raw)
+        at = typed["row"]  # the position of each row checked (blank lines are not)
+        bounds = np.searchsorted(part_of[at], np.arange(len(small) + 1))
+        bad_bounds = np.searchsorted(np.flatnonzero(first), bounds)  # the reasons are the bad rows'
+        starts = np.cumsum([0, *sizes])
+        for p, s in enumerate(small):
+            lo, hi = bounds[p], bounds[p + 1]
+            mine = {name: values[lo:hi] for name, values in typed.items()}
+            mine["row"] = line_of[at[lo:hi]]
+            cells = raw.iloc[starts[p]:starts[p + 1]].assign(_row=line_of[starts[p]:starts[p + 1]]) \
+                if self.skip_bad else None
+            yield self._ledger(s.path, s.number, header, names, check, mine, first[lo:hi],
+                               reasons[bad_bounds[p]:bad_bounds[p + 1]], cells)
 
     def as_written(self, rejects: pd.DataFrame) -> pd.DataFrame:
         """``rejects`` of CSV files with every field exactly as the file has it (numbers were read
@@ -1183,37 +1272,46 @@ class LedgerReader:
             if lines is not None and lines.quoted:  # a quoted field may span lines: name rows by line
                 raw["_row"] = lines(raw["_row"].to_numpy())
             typed, first, reasons = check(raw)
-            self.rows_read += len(typed["row"])
-            bad = []
-            # The raw cells of the chunk are kept only for rejects, which need --skip-bad (else the
-            # first bad row stops the run): a chunk's texts are as large as its entries.
-            by_row = raw.set_index("_row") if self.skip_bad else None
-            if len(reasons):
-                if not self.skip_bad:
-                    raise LedgerError(path, int(typed["row"][np.flatnonzero(first)[0]]), reasons[0])
-                is_bad = first > 0
-                cells = by_row.loc[typed["row"][is_bad], header].reset_index(drop=True)
-                bad.append(_rejects(typed["row"][is_bad], PROBLEM_CODES[first[is_bad]], reasons, _as_written(cells)))
-                typed = {name: values[~is_bad] for name, values in typed.items()}
-            entries = _entries_frame(typed, check)
-            entries, repeated = self._unique(path, number, names, entries)
-            if len(repeated):
-                cells = by_row.loc[repeated["row"].to_numpy(), header].reset_index(drop=True)
-                bad.append(_rejects(repeated["row"], repeated["problem"], repeated["reason"], _as_written(cells)))
-            rejects = _no_rejects(bad, header)
-            if len(self.files) > 1:
-                rejects.insert(0, "file", str(path))
-            found = sorted({DIRECTION_OF_ORIGIN[o] for o in entries["origin"].cat.categories})
-            if self.direction is None and len(found) == 1:
-                self.direction = found[0]
-            if len(found) > 1 or (found and found[0] != self.direction):
-                raise LedgerError(path, None, MIXED_DIRECTIONS)
-
-            def cells_of(rows, by_row=by_row, header=header):
-                return _as_written(by_row.loc[np.asarray(rows), header].reset_index(drop=True))
+            part = self._ledger(path, number, header, names, check, typed, first, reasons,
+                                raw if self.skip_bad else None)
             raw = typed = None  # not held while the ledger is priced
-            yield Ledger(str(path), self.direction or "us", entries, rejects.reset_index(drop=True), names,
-                         self.skip_bad, cells_of if self.skip_bad else None)
+            yield part
+
+    def _ledger(self, path, number: int, header: list[str], names: dict, check: _Checker, typed: dict,
+                first: np.ndarray, reasons: np.ndarray, raw: pd.DataFrame | None) -> Ledger:
+        """The Ledger of a checked chunk of file ``path`` (number ``number``): its good rows, its
+        rejects (``raw``: its cells, given with --skip-bad only), each id unique across files;
+        without --skip-bad its first bad row raises ``LedgerError``."""
+        self.rows_read += len(typed["row"])
+        bad = []
+        # The raw cells of the chunk are kept only for rejects, which need --skip-bad (else the
+        # first bad row stops the run): a chunk's texts are as large as its entries.
+        by_row = raw.set_index("_row") if raw is not None else None
+        if len(reasons):
+            if not self.skip_bad:
+                raise LedgerError(path, int(typed["row"][np.flatnonzero(first)[0]]), reasons[0])
+            is_bad = first > 0
+            cells = by_row.loc[typed["row"][is_bad], header].reset_index(drop=True)
+            bad.append(_rejects(typed["row"][is_bad], PROBLEM_CODES[first[is_bad]], reasons, _as_written(cells)))
+            typed = {name: values[~is_bad] for name, values in typed.items()}
+        entries = _entries_frame(typed, check)
+        entries, repeated = self._unique(path, number, names, entries)
+        if len(repeated):
+            cells = by_row.loc[repeated["row"].to_numpy(), header].reset_index(drop=True)
+            bad.append(_rejects(repeated["row"], repeated["problem"], repeated["reason"], _as_written(cells)))
+        rejects = _no_rejects(bad, header)
+        if len(self.files) > 1:
+            rejects.insert(0, "file", str(path))
+        found = sorted({DIRECTION_OF_ORIGIN[o] for o in entries["origin"].cat.categories})
+        if self.direction is None and len(found) == 1:
+            self.direction = found[0]
+        if len(found) > 1 or (found and found[0] != self.direction):
+            raise LedgerError(path, None, MIXED_DIRECTIONS)
+
+        def cells_of(rows, by_row=by_row, header=header):
+            return _as_written(by_row.loc[np.asarray(rows), header].reset_index(drop=True))
+        return Ledger(str(path), self.direction or "us", entries, rejects.reset_index(drop=True), names,
+                      self.skip_bad, cells_of if self.skip_bad else None)
 
     def _unique(self, path, number: int, names: dict, entries: pd.DataFrame):
         """The entries less those whose id came before (in this chunk, an earlier one or another

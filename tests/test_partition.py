@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from tariffcalc import duties, export, ledger, partition
 from tariffcalc.cli import cli
 
+from . import test_fuzz as fuzz
+
 RANDOM = Path(__file__).parent / "fixtures" / "ledgers" / "random-us.csv"  # 400 rows, seeded, bundled codes
 AS_OF = date(2026, 12, 1)
 
@@ -154,6 +156,73 @@ def test_an_id_repeated_in_another_file_is_named_with_that_file(products, tmp_pa
     assert rejects.loc[frame.iloc[2, 0], ["file", "row", "reason"]].tolist() == [
         str(tmp_path / "b.csv"), 5, f"entry_id {frame.iloc[2, 0]} repeats row 4 of {tmp_path / 'a.csv'}"]
 
+
+
+HEADER = "entry_id,entry_date,hts,origin,customs_value\n"
+
+
+def _good(n: int, *extra: str) -> str:
+    """File n of a small ledger: three good rows, ``extra`` lines after the first."""
+    rows = [f"A{n},2019-05-20,4202.22.15,CN,1000", *extra, f"B{n},2025-04-15,8517.13.00,CN,250.5",
+            f"C{n},2019-05-20,4202.22.15,HK,99"]
+    return HEADER + "".join(r + "\n" for r in rows)
+
+
+BAD = "X,2025-02-30,4202.22.15,CN,1"
+BAD_FILES = {  # files 1 and 2 of five small files, where something goes wrong (the others are good)
+    "a bad row, then a file without hts": {1: _good(1, BAD), 2: "entry_id,entry_date,origin,customs_value\nZ,2019-05-20,CN,1\n"},
+    "a bad row, then a bad row": {1: _good(1, BAD), 2: _good(2, "Y,2019-05-20,4202.22.15,CN,-5")},
+    "goods of the US, then a bad row": {1: _good(1, "U,2019-05-20,4202.22.15,US,10"), 2: _good(2, BAD)},
+    "an id of file 0 again": {2: _good(2, "A0,2019-05-20,4202.22.15,CN,5")},
+    "an id twice in a file": {1: _good(1, "A1,2019-05-20,4202.22.15,CN,5")},
+    "a quoted line break, then a bad row": {1: _good(1, '"Q\nR",2019-05-20,4202.22.15,CN,1',
+                                                     "X,2031-01-01,4202.22.15,CN,1")},
+    "a blank line, then a bad row": {1: _good(1, "", "X,2019-05-20,42,CN,1")},
+    "a header alone, then a bad row": {1: HEADER, 2: _good(2, BAD)},
+}
+
+
+def _small_ledger(folder: Path, files: dict) -> Path:
+    folder.mkdir()
+    for n in range(5):
+        (folder / f"part-{n}.csv").write_text(files.get(n) or _good(n))
+    return folder
+
+
+def _read_all(folder, **options):
+    """The entries and rejects of each part, or the error: what the reader gives."""
+    try:
+        parts = list(ledger.LedgerReader(folder, **options))
+    except ledger.LedgerError as error:
+        return str(error)
+    return [(p.entries.astype(object).to_csv(index=False), p.rejects.to_csv(index=False)) for p in parts]
+
+
+@pytest.mark.parametrize("skip_bad", [False, True])
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_small_files_checked_together_read_as_each_alone(tmp_path, monkeypatch, case, skip_bad):
+    """Small CSV files are checked a pack at a time (``_small_files``): each file's rows, rejects
+    and errors are what reading the files one by one gives, the first error still the first."""
+    folder = _small_ledger(tmp_path / "ledger", BAD_FILES[case])
+    together = _read_all(folder, skip_bad=skip_bad)
+    with monkeypatch.context() as patch:
+        patch.setattr(ledger, "SMALL_FILE_BYTES", -1)  # every file read and checked alone
+        alone = _read_all(folder, skip_bad=skip_bad)
+    assert together == alone
+    if isinstance(alone, str):
+        assert re.match(rf"{re.escape(str(folder))}/part-[12]\.csv(:\d+)?: ", alone), alone
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=st.lists(fuzz.rows, min_size=2, max_size=4), skip_bad=st.booleans())
+def test_fuzzed_small_files_checked_together_read_as_each_alone(tmp_path_factory, monkeypatch, files, skip_bad):
+    folder = tmp_path_factory.mktemp("fuzzed")
+    for n, records in enumerate(files):
+        (folder / f"part-{n}.csv").write_text(fuzz.ledger_text(fuzz.FIELDS, records, []), encoding="utf-8")
+    together = _read_all(folder, skip_bad=skip_bad)
+    with monkeypatch.context() as patch:
+        patch.setattr(ledger, "SMALL_FILE_BYTES", -1)
+        assert _read_all(folder, skip_bad=skip_bad) == together
 
 def test_ids_of_a_mixed_column_are_texts_wherever_they_are(products):
     """A partition's entry_id column of texts with a number far down (past any sample of its
