@@ -121,8 +121,14 @@ def _spaces_only(ids: np.ndarray, texts: bool = False) -> np.ndarray:
 
 
 def _dates(values: pd.Series) -> np.ndarray:
-    parsed = pd.to_datetime(pd.Index(values, dtype=object), format="%Y-%m-%d", errors="coerce")
-    return np.asarray(parsed, dtype="datetime64[ns]")
+    texts = pd.Index(values, dtype=object)
+    parsed = np.array(pd.to_datetime(texts, format="%Y-%m-%d", errors="coerce"), dtype="datetime64[ns]")
+    parsed[texts.isin(_NOT_DATES)] = np.datetime64("NaT")
+    return parsed
+
+
+# pandas reads these as this moment, whatever the format: in a ledger they are not dates
+_NOT_DATES = ["today", "now"]
 
 
 def _number(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:

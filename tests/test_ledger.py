@@ -16,6 +16,9 @@ from .ledgers import HEADER, write
 
 @pytest.mark.parametrize("row, reason", [
     ("a,2025-13-01,8517.13.00,CN,10,,", "entry_date '2025-13-01' is not a date (YYYY-MM-DD)"),
+    # pandas reads 'today' and 'now' as this moment (a time of day, another on every run)
+    ("a,today,8517.13.00,CN,10,,", "entry_date 'today' is not a date (YYYY-MM-DD)"),
+    ("a,2025-04-01,8517.13.00,CN,10,now,", "export_date 'now' is not a date (YYYY-MM-DD)"),
     ("a,2025-04-01,85171,CN,10,,", "hts: code '85171' has 5 digits (use 2, 4, 6, 8 or 10)"),
     ("a,2025-04-01,8517.13.00,VN,10,,", "origin 'VN' is not an origin of this ledger (use CN, HK, MO, US)"),
     ("a,2025-04-01,8517.13.00,CN,ten,,", "customs_value 'ten' is not a number"),
