@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import enum
+import functools
 import os
 import re
 import warnings
@@ -612,6 +613,13 @@ def _as_written(cells: pd.DataFrame) -> pd.DataFrame:
     for name in cells.columns:
         if cells[name].dtype.kind in "fiu":
             out[name] = cells[name].map(number)
+        elif cells[name].dtype == object:  # a pack's numbers beside another file's texts (``_numbers_as_alone``)
+            values = out[name].to_numpy()
+            floats = [i for i, v in enumerate(values) if isinstance(v, float) and not np.isnan(v)]
+            if floats:
+                values = values.copy()
+                values[floats] = [number(values[i]) for i in floats]
+                out[name] = values
     return out
 
 
@@ -848,6 +856,29 @@ def _arrow_frame(batch, names: dict) -> pd.DataFrame:
     return frame
 
 
+def _numbers_as_alone(raw: pd.DataFrame, small: list, names: dict) -> pd.DataFrame:
+    """``raw`` of a pack of files with each number column as each file alone would give it: a
+    column is read as numbers only if all its cells are numbers (``_arrow_numbers``), so a bad
+    cell in one file made the pack's column text. The rows of the files whose cells are all
+    numbers get their numbers back, so their messages and rejects write them as alone."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    start = np.cumsum([0, *(s.table.num_rows for s in small)])
+    for name in (names[f] for f in NUMBERS if f in names):
+        if raw[name].dtype.kind == "f":
+            continue
+        values = raw[name].to_numpy(dtype=object).copy()
+        for at, s in enumerate(small):
+            column = s.table.column(name)
+            column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)  # blank, as in _arrow_frame
+            numbers = _arrow_numbers(column)
+            if numbers is not None:
+                values[start[at]:start[at + 1]] = numbers
+        raw[name] = pd.Series(values, dtype=object)
+    return raw
+
+
 def _is_text(arrow_type) -> bool:
     import pyarrow as pa
 
@@ -983,15 +1014,17 @@ class _SeenIds:
             row[hit], file[hit] = rows[at[hit]], files[at[hit]]
         return row, file
 
-    def add(self, hashes: np.ndarray, rows: np.ndarray, file: int, ordered: bool = False) -> None:
-        """Keep ``hashes`` (already sorted if ``ordered``) with their rows, of file ``file``."""
+    def add(self, hashes: np.ndarray, rows: np.ndarray, file, ordered: bool = False) -> None:
+        """Keep ``hashes`` (already sorted if ``ordered``) with their rows, of file ``file`` (a
+        number, or one per hash)."""
         order = np.arange(len(hashes)) if ordered else np.argsort(hashes, kind="stable")
         rows = np.asarray(rows)
         # 8 bytes of hash, 4 of row and 2 of file an id (narrower only where they fit): a 20 M-row
         # ledger's ids take some 280 MB
         row_type = np.uint32 if not len(rows) or rows.max() < 2 ** 32 else np.int64
-        file_type = np.uint16 if file < 2 ** 16 else np.int32
-        run = (hashes[order], rows.astype(row_type)[order], np.full(len(order), file, dtype=file_type))
+        files = np.broadcast_to(np.asarray(file, dtype=np.int64), len(order))  # one, or one an id
+        file_type = np.uint16 if not len(files) or files.max() < 2 ** 16 else np.int32
+        run = (hashes[order], rows.astype(row_type)[order], files.astype(file_type)[order])
         while self.runs and len(self.runs[-1][0]) <= len(run[0]):
             if len(self.runs[-1][0]) + len(run[0]) <= self.SORTED_MERGE:
                 run = self._sorted_together(self.runs.pop(), run)
@@ -1081,8 +1114,13 @@ def _joined(parts: list[Ledger]) -> Ledger:
             else pd.Series(np.concatenate([v.to_numpy() for v in values]), dtype=values[0].dtype, copy=False)
     entries = pd.DataFrame(columns, copy=False)
     rejects = pd.concat([p.rejects for p in parts if len(p.rejects)] or [parts[0].rejects], ignore_index=True)
-    packed = Packed(tuple(p.path for p in parts), tuple(p.cells for p in parts),
-                    np.repeat(np.arange(len(parts)), [len(p.entries) for p in parts]))
+    paths, cells, part_at = [], [], []
+    for p in parts:  # a part may be a pack already (``LedgerReader._pack``)
+        inner = p.packed or Packed((p.path,), (p.cells,), np.zeros(len(p.entries), dtype=np.int64))
+        part_at.append(inner.part_at + len(paths))
+        paths += inner.paths
+        cells += inner.cells
+    packed = Packed(tuple(paths), tuple(cells), np.concatenate(part_at))
     first = priced[0]  # the parts' cells are the pack's (``Packed.cells``), not one part's
     return Ledger(first.path, first.direction, entries, rejects, first.names, first.skip_bad, None, packed)
 
@@ -1205,10 +1243,10 @@ class LedgerReader:
         yield from self._small_files(small)
 
     def _small_files(self, small: list[_Small]):
-        """The Ledgers of small CSV files of one header (each read whole), checked in one pass:
-        checking a chunk costs some 5 ms however few its rows, so a folder of many small files
-        is checked a pack at a time. Each file still gets its own Ledger, in order, its rows
-        named by their lines and its errors raised before the next file's (``_ledger``)."""
+        """The Ledger of small CSV files of one header (each read whole), typed and checked in
+        one pass (``_pack``): doing that for a chunk costs some 5 ms however few its rows, so a
+        folder of many small files is read a pack at a time. A lone file, or one whose columns
+        Arrow typed otherwise, is a Ledger of its own (``_ledger``)."""
         if not small:
             return
         import pyarrow as pa
@@ -1220,17 +1258,20 @@ class LedgerReader:
             for s in small:
                 yield from self._small_files([s])
             return
-        raw = _arrow_frame(table, names)
+        raw = _numbers_as_alone(_arrow_frame(table, names), small, names)
         sizes = [s.table.num_rows for s in small]
         line_of = np.concatenate([s.lines_of_rows() for s in small])
         part_of = np.repeat(np.arange(len(small)), sizes)
         raw["_row"] = np.arange(len(raw))  # the position, while checked: lines repeat across files
         check = _Checker(names, self.asked)
         typed, first, reasons = check(raw)
+        starts = np.cumsum([0, *sizes])
+        if len(small) > 1:
+            yield self._pack(small, check, raw, typed, first, reasons, part_of, line_of, starts)
+            return
         at = typed["row"]  # the position of each row checked (blank lines are not)
         bounds = np.searchsorted(part_of[at], np.arange(len(small) + 1))
         bad_bounds = np.searchsorted(np.flatnonzero(first), bounds)  # the reasons are the bad rows'
-        starts = np.cumsum([0, *sizes])
         for p, s in enumerate(small):
             lo, hi = bounds[p], bounds[p + 1]
             mine = {name: values[lo:hi] for name, values in typed.items()}
@@ -1239,6 +1280,69 @@ class LedgerReader:
                 if self.skip_bad else None
             yield self._ledger(s.path, s.number, header, names, check, mine, first[lo:hi],
                                reasons[bad_bounds[p]:bad_bounds[p + 1]], cells)
+
+    def _pack(self, small: list[_Small], check: _Checker, raw: pd.DataFrame, typed: dict, first: np.ndarray,
+              reasons: np.ndarray, part_of: np.ndarray, line_of: np.ndarray, starts: np.ndarray) -> Ledger:
+        """One Ledger of the checked rows of several small files (``Ledger.packed`` names each
+        entry's file): the entries, rejects and errors that reading the files one at a time
+        (``_ledger``) and joining them (``_joined``) give. A file's bad row, then its repeated
+        id, then its other direction stop the run before anything of the next file."""
+        header, names, n = small[0].header, small[0].names, len(small)
+        position = typed["row"]  # in raw, of each row checked (blank lines are not)
+        part, rows = part_of[position], line_of[position]
+        self.rows_read += len(rows)
+        is_bad = first > 0
+        stop_at = n  # the file whose bad row stops the run (without --skip-bad), its rows unread
+        if len(reasons) and not self.skip_bad:
+            stop_at = part[np.flatnonzero(is_bad)[0]]
+        keep = ~is_bad & (part < stop_at)
+        kept = {name: values[keep] for name, values in typed.items()}
+        kept["row"] = rows[keep]
+        numbers = np.array([s.number for s in small], dtype=np.int64)
+        entry_part = part[keep]
+        entries, repeats, repeated = self._unique(small[0].path, numbers[entry_part], names, _entries_frame(kept, check),
+                                                  stop=False)
+        repeat_part = entry_part[repeated]
+        first_repeat = repeat_part[0] if len(repeated) and not self.skip_bad else n
+        entry_part = np.delete(entry_part, repeated)
+        # each file's direction, in file order, up to the file whose error comes first
+        categories = entries["origin"].cat.categories
+        pairs = np.unique(entry_part * (len(categories) + 1) + entries["origin"].cat.codes.to_numpy())
+        pair_part, pair_origin = pairs // (len(categories) + 1), pairs % (len(categories) + 1)
+        for p in range(min(stop_at, first_repeat)):
+            found = sorted({DIRECTION_OF_ORIGIN[categories[o]] for o in pair_origin[pair_part == p]})
+            if self.direction is None and len(found) == 1:
+                self.direction = found[0]
+            if len(found) > 1 or (found and found[0] != self.direction):
+                raise LedgerError(small[p].path, None, MIXED_DIRECTIONS)
+        if first_repeat < n:  # before stop_at: the rows of that file and after were not kept
+            raise LedgerError(small[first_repeat].path, int(repeats["row"].iloc[0]), repeats["reason"].iloc[0])
+        if stop_at < n:
+            raise LedgerError(small[stop_at].path, int(rows[np.flatnonzero(is_bad)[0]]), reasons[0])
+
+        paths = np.array([str(s.path) for s in small], dtype=object)
+        rejects = _no_rejects([], header)
+        if len(reasons) or len(repeated):  # (with --skip-bad) by file, then line
+            bad = _rejects(rows[is_bad], PROBLEM_CODES[first[is_bad]], reasons, _as_written(
+                raw.iloc[position[is_bad]][header]))
+            again = _rejects(repeats["row"], repeats["problem"], repeats["reason"], _as_written(
+                raw.iloc[position[keep][repeated]][header]))
+            found = pd.concat([f for f in (bad, again) if len(f)], ignore_index=True)
+            where = np.concatenate([part[is_bad], repeat_part])
+            order = np.lexsort((found["row"].to_numpy(), where))
+            rejects = found.iloc[order].reindex(columns=rejects.columns).reset_index(drop=True)
+            where = where[order]
+        else:
+            where = np.zeros(0, dtype=np.int64)
+        rejects.insert(0, "file", paths[where] if len(rejects) else str(small[0].path))
+
+        def cells_of(rows, start, stop):
+            part_raw = raw.iloc[start:stop].set_axis(line_of[start:stop])
+            return _as_written(part_raw.loc[np.asarray(rows), header].reset_index(drop=True))
+        cells = tuple(functools.partial(cells_of, start=starts[p], stop=starts[p + 1]) if self.skip_bad else None
+                      for p in range(n))
+        return Ledger(str(small[0].path), self.direction or "us", entries, rejects, names, self.skip_bad, None,
+                      Packed(tuple(paths), cells, entry_part))
 
     def as_written(self, rejects: pd.DataFrame) -> pd.DataFrame:
         """``rejects`` of CSV files with every field exactly as the file has it (numbers were read
@@ -1301,7 +1405,7 @@ class LedgerReader:
             bad.append(_rejects(typed["row"][is_bad], PROBLEM_CODES[first[is_bad]], reasons, _as_written(cells)))
             typed = {name: values[~is_bad] for name, values in typed.items()}
         entries = _entries_frame(typed, check)
-        entries, repeated = self._unique(path, number, names, entries)
+        entries, repeated, _ = self._unique(path, number, names, entries)
         if len(repeated):
             cells = by_row.loc[repeated["row"].to_numpy(), header].reset_index(drop=True)
             bad.append(_rejects(repeated["row"], repeated["problem"], repeated["reason"], _as_written(cells)))
@@ -1319,11 +1423,15 @@ class LedgerReader:
         return Ledger(str(path), self.direction or "us", entries, rejects.reset_index(drop=True), names,
                       self.skip_bad, cells_of if self.skip_bad else None)
 
-    def _unique(self, path, number: int, names: dict, entries: pd.DataFrame):
+    def _unique(self, path, number, names: dict, entries: pd.DataFrame, stop: bool = True):
         """The entries less those whose id came before (in this chunk, an earlier one or another
-        file), and those as rejects (row, reason)."""
+        file), and those as rejects (row, reason) with their positions in ``entries``. ``number``:
+        the file number of the entries (one, or one per entry: a pack of small files, ``path``
+        then being the first's). Without --skip-bad a repeated id raises ``LedgerError``, unless
+        not ``stop`` (the caller raises it, in its turn)."""
         ids = entries["entry_id"].to_numpy(dtype=object)
         rows = entries["row"].to_numpy()
+        numbers = np.broadcast_to(np.asarray(number, dtype=np.int64), len(ids))
         hashes = self.seen.hashes(ids)
         # One stable sort serves the three steps: earlier chunks' ids found in order, repeats in
         # this chunk next to their first (the earliest row: rows ascend), the run to keep. Equal
@@ -1334,7 +1442,7 @@ class LedgerReader:
         if (ordered[1:] == ordered[:-1]).any():
             order = np.argsort(hashes, kind="stable")
             ordered = hashes[order]
-        ordered_rows = rows[order]
+        ordered_rows, ordered_numbers = rows[order], numbers[order]
         found_row, found_file = self.seen.find(ordered)
         here = np.zeros(len(order), dtype=bool)
         here[1:] = ordered[1:] == ordered[:-1]
@@ -1342,20 +1450,21 @@ class LedgerReader:
             first = np.maximum.accumulate(np.where(here, 0, np.arange(len(order))))[here]
             before = found_row[first] >= 0
             found_row[here] = np.where(before, found_row[first], ordered_rows[first])
-            found_file[here] = np.where(before, found_file[first], number)
+            found_file[here] = np.where(before, found_file[first], ordered_numbers[first])
         kept = found_row < 0
-        self.seen.add(ordered[kept], ordered_rows[kept], number, ordered=True)
+        self.seen.add(ordered[kept], ordered_rows[kept], ordered_numbers[kept], ordered=True)
         earlier_row, earlier_file = np.empty_like(found_row), np.empty_like(found_file)
         earlier_row[order], earlier_file[order] = found_row, found_file
         repeated = earlier_row >= 0
         if not repeated.any():
-            return entries, _rejects([], [], [])
-        where = np.array(["" if f == number else f" of {self.files[f]}" for f in earlier_file[repeated]], dtype=object)
+            return entries, _rejects([], [], []), np.zeros(0, dtype=np.int64)
+        where = np.array(["" if f == n else f" of {self.files[f]}" for f, n in
+                          zip(earlier_file[repeated], numbers[repeated])], dtype=object)
         reasons = np.array([f"{names['entry_id']} {i} repeats row {r}{w}" for i, r, w in
                             zip(ids[repeated], earlier_row[repeated], where)], dtype=object)
-        if not self.skip_bad:
+        if not self.skip_bad and stop:
             raise LedgerError(path, int(rows[repeated][0]), reasons[0])
         kept = entries[~repeated].reset_index(drop=True)
         for column in ("origin", "code"):
             kept[column] = kept[column].cat.remove_unused_categories()
-        return kept, _rejects(rows[repeated], Problem.ENTRY_ID_REPEATED.code, reasons)
+        return kept, _rejects(rows[repeated], Problem.ENTRY_ID_REPEATED.code, reasons), np.flatnonzero(repeated)

@@ -195,7 +195,9 @@ def _read_all(folder, **options):
         parts = list(ledger.LedgerReader(folder, **options))
     except ledger.LedgerError as error:
         return str(error)
-    return [(p.entries.astype(object).to_csv(index=False), p.rejects.to_csv(index=False)) for p in parts]
+    packs = [p.packed or ledger.Packed((p.path,), (p.cells,), np.zeros(len(p.entries), dtype=int)) for p in parts]
+    return [(p.entries.astype(object).to_csv(index=False), p.rejects.to_csv(index=False), pack.paths,
+             pack.part_at.tolist()) for p, pack in zip(parts, packs)]
 
 
 @pytest.mark.parametrize("skip_bad", [False, True])
