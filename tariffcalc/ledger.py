@@ -871,6 +871,10 @@ def _numbers_as_alone(raw: pd.DataFrame, small: list, names: dict) -> pd.DataFra
         values = raw[name].to_numpy(dtype=object).copy()
         for at, s in enumerate(small):
             column = s.table.column(name)
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(column.type.value_type)
+            if not _is_text(column.type):  # numbers (Parquet): the pack's column would be numbers too
+                continue
             column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)  # blank, as in _arrow_frame
             numbers = _arrow_numbers(column)
             if numbers is not None:
@@ -972,19 +976,37 @@ def _parquet_header(path) -> list[str]:
         raise LedgerError(path, None, f"not a readable Parquet file: {str(exc).strip().splitlines()[0]}") from None
 
 
+def _parquet_whole(path, names: dict, chunk_rows: int, progress) -> list:
+    """A small Parquet ledger as ``_plain_tables`` gives a CSV one: one table (rows from 1), or
+    the chunks of one of more rows than ``chunk_rows``."""
+    import pyarrow.parquet as pq
+
+    handle = pq.ParquetFile(path)
+    if handle.metadata.num_rows > chunk_rows:
+        return [(batch, first, share) for batch, first, share in _parquet_batches(handle, names, chunk_rows, progress)]
+    table = handle.read(columns=list(dict.fromkeys(names.values())))
+    if progress:
+        progress("read", table.num_rows, table.num_rows)
+    return [(table, 1, 1.0)] if table.num_rows else []
+
+
+def _parquet_batches(handle, names: dict, chunk_rows: int, progress):
+    total, first = handle.metadata.num_rows, 1
+    for batch in handle.iter_batches(batch_size=chunk_rows, columns=list(dict.fromkeys(names.values()))):
+        if progress:
+            progress("read", first - 1 + batch.num_rows, total)
+        yield batch, first, (first - 1 + batch.num_rows) / total if total else 1.0
+        first += batch.num_rows
+
+
 def _parquet_chunks(path, names: dict, chunk_rows: int, progress):
     """The rows of a Parquet ledger in chunks, numbered from 1 (``_row``): Parquet has no lines."""
     import pyarrow.parquet as pq
 
-    handle = pq.ParquetFile(path)
-    total, first = handle.metadata.num_rows, 1
-    for batch in handle.iter_batches(batch_size=chunk_rows, columns=list(dict.fromkeys(names.values()))):
+    for batch, first, share in _parquet_batches(pq.ParquetFile(path), names, chunk_rows, progress):
         raw = _arrow_frame(batch, names)
         raw["_row"] = np.arange(first, first + len(raw))
-        first += len(raw)
-        if progress:
-            progress("read", first - 1, total)
-        yield raw, (first - 1) / total if total else 1.0
+        yield raw, share
 
 
 class _SeenIds:
@@ -1138,15 +1160,15 @@ def _union(columns: list[pd.Series]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes.astype(np.int32), categories=pd.Index(united, dtype=object))
 
 
-# A CSV file up to this size is read whole and checked together with its neighbours
-# (``LedgerReader._small_files``): some 100,000 rows, a fifth of a chunk.
+# A CSV or Parquet file up to this size is read whole and checked together with its neighbours
+# (``LedgerReader._small_files``): some 100,000 rows of CSV, a fifth of a chunk.
 SMALL_FILE_BYTES = 8 << 20
 
 
 @dataclass
 class _Small:
-    """A small CSV file read whole: its number and path, header, names, lines and table, and the
-    record number of the table's first row."""
+    """A small CSV or Parquet file read whole: its number and path, header, names, lines (None:
+    Parquet) and table, and the record (or row) number of the table's first row."""
 
     number: int
     path: Path
@@ -1158,7 +1180,8 @@ class _Small:
 
     def lines_of_rows(self) -> np.ndarray:
         rows = np.arange(self.first, self.first + self.table.num_rows)
-        return self.lines(rows) if self.lines.quoted else rows  # a quoted field may span lines
+        quoted = self.lines is not None and self.lines.quoted  # a quoted field may span lines (CSV)
+        return self.lines(rows) if quoted else rows
 
 
 class LedgerReader:
@@ -1206,13 +1229,16 @@ class LedgerReader:
     def _parts(self):
         small = []  # small CSV files read whole, waiting to be checked together (``_small_files``)
         for number, path in enumerate(self.files):
-            tables = None  # a small CSV file's, read whole
+            tables = None  # a small file's, read whole
             try:
                 if is_parquet(path):
                     header = _parquet_header(path)
                     names = resolve_names(path, header, self.columns)
-                    chunks = _parquet_chunks(path, names, self.chunk_rows, self.progress)
                     lines = None
+                    if os.path.getsize(path) <= SMALL_FILE_BYTES:
+                        tables = _parquet_whole(path, names, self.chunk_rows, self.progress)
+                    else:
+                        chunks = _parquet_chunks(path, names, self.chunk_rows, self.progress)
                 else:
                     header = _header(path)
                     names = resolve_names(path, header, self.columns)
@@ -1229,7 +1255,9 @@ class LedgerReader:
             self._lines[str(path)] = (lines, header)
             if tables is not None and len(tables) <= 1:  # none: a header alone
                 rows = sum(s.table.num_rows for s in small) + sum(t.num_rows for t, _, _ in tables)
-                if small and (small[0].header != header or small[0].names != names or rows > self.chunk_rows):
+                if small and (small[0].header != header or small[0].names != names or rows > self.chunk_rows
+                              or (small[0].lines is None) != (lines is None)  # CSV and Parquet apart
+                              or any(not small[0].table.schema.equals(t.schema) for t, _, _ in tables)):
                     yield from self._small_files(small)
                     small = []
                 small.extend(_Small(number, path, header, names, lines, t, first) for t, first, _ in tables)
@@ -1243,10 +1271,10 @@ class LedgerReader:
         yield from self._small_files(small)
 
     def _small_files(self, small: list[_Small]):
-        """The Ledger of small CSV files of one header (each read whole), typed and checked in
-        one pass (``_pack``): doing that for a chunk costs some 5 ms however few its rows, so a
-        folder of many small files is read a pack at a time. A lone file, or one whose columns
-        Arrow typed otherwise, is a Ledger of its own (``_ledger``)."""
+        """The Ledger of small files (CSV, or Parquet) of one header, each read whole, typed and
+        checked in one pass (``_pack``): doing that for a chunk costs some 5 ms however few its
+        rows, so a folder of many small files is read a pack at a time. A lone file, or one
+        whose columns Arrow typed otherwise, is a Ledger of its own (``_ledger``)."""
         if not small:
             return
         import pyarrow as pa

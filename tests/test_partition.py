@@ -215,6 +215,30 @@ def test_small_files_checked_together_read_as_each_alone(tmp_path, monkeypatch, 
         assert re.match(rf"{re.escape(str(folder))}/part-[12]\.csv(:\d+)?: ", alone), alone
 
 
+
+@pytest.mark.parametrize("skip_bad", [False, True])
+def test_small_parquet_files_checked_together_read_as_each_alone(tmp_path, monkeypatch, skip_bad):
+    """Parquet files among CSV ones are packed apart; one stores its amounts as numbers, the
+    others as text (that one is read alone), one has a bad cell ('ten')."""
+    frame = pd.read_csv(RANDOM, dtype=str, keep_default_na=False)
+    frame.loc[130, "customs_value"] = "ten"  # file 3's row 11
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for n, start in enumerate(range(0, 400, 40)):
+        part = frame.iloc[start:start + 40]
+        part.to_parquet(folder / f"p{n:02d}.parquet", index=False) if 3 <= n <= 6 \
+            else part.to_csv(folder / f"p{n:02d}.csv", index=False)
+    typed = frame.iloc[:10].assign(entry_id=lambda f: f["entry_id"] + "x", customs_value=lambda f: f["customs_value"]
+                                   .astype(float))
+    typed.to_parquet(folder / "p05b.parquet", index=False)
+    together = _read_all(folder, skip_bad=skip_bad)
+    with monkeypatch.context() as patch:
+        patch.setattr(ledger, "SMALL_FILE_BYTES", -1)
+        assert _read_all(folder, skip_bad=skip_bad) == together
+    if not skip_bad:
+        assert together == f"{folder / 'p03.parquet'}:11: customs_value 'ten' is not a number"
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(files=st.lists(fuzz.rows, min_size=2, max_size=4), skip_bad=st.booleans())
 def test_fuzzed_small_files_checked_together_read_as_each_alone(tmp_path_factory, monkeypatch, files, skip_bad):
