@@ -569,17 +569,18 @@ def _plain_chunks(path, header: list[str], names: dict, chunk_rows: int, progres
         yield raw, share
 
 
-def _plain_tables(path, header: list[str], names: dict, chunk_rows: int, progress, lines: _Lines, count: list):
+def _plain_tables(path, header: list[str], names: dict, chunk_rows: int, progress, lines: _Lines, count: list,
+                  ahead: bool = True):
     """A plain file as Arrow tables of up to ``chunk_rows`` rows, every field read as text, in
     parallel, each with the record number of its first row and the share of the file read. The
-    parse a head start began is taken up where it is."""
+    parse a head start began is taken up where it is; ``ahead``: parsed ahead on a thread."""
     import pyarrow as pa
 
     total, coded = os.path.getsize(path), coded_columns(names)
     first = 2  # line 1 is the header
     with contextlib.ExitStack() as stack:
         try:
-            parsed, close = plaincsv.parse(path, header, coded, chunk_rows)  # a head start's, if begun
+            parsed, close = plaincsv.parse(path, header, coded, chunk_rows, ahead)  # a head start's, if begun
             stack.callback(close)
             waiting, rows, at = [], 0, 0
             for batch, at in parsed:
@@ -1161,8 +1162,10 @@ def _union(columns: list[pd.Series]) -> pd.Categorical:
 
 
 # A CSV or Parquet file up to this size is read whole and checked together with its neighbours
-# (``LedgerReader._small_files``): some 100,000 rows of CSV, a fifth of a chunk.
+# (``LedgerReader._small_files``): some 100,000 rows of CSV, a fifth of a chunk. A pack holds up
+# to a chunk's rows and this many files (each file's table holds some kilobytes however short).
 SMALL_FILE_BYTES = 8 << 20
+PACK_FILES = 2_000
 
 
 @dataclass
@@ -1227,7 +1230,7 @@ class LedgerReader:
         yield from _packed(parts, self.chunk_rows) if len(self.files) > 1 else parts
 
     def _parts(self):
-        small = []  # small CSV files read whole, waiting to be checked together (``_small_files``)
+        small, held = [], 0  # small files read whole, to be checked together (``_small_files``); their rows
         for number, path in enumerate(self.files):
             tables = None  # a small file's, read whole
             try:
@@ -1245,7 +1248,7 @@ class LedgerReader:
                     lines, count = _Lines(path, len(header), plaincsv.scan_of(path, header)), [1]
                     if lines.plain and os.path.getsize(path) <= SMALL_FILE_BYTES:
                         tables = list(_plain_tables(path, header, names, self.chunk_rows, self.progress, lines,
-                                                    count))
+                                                    count, ahead=False))
                     else:
                         chunks = _chunks(path, header, names, self.chunk_rows, self.progress, lines, count)
             except Exception:
@@ -1254,16 +1257,17 @@ class LedgerReader:
             self.names = names
             self._lines[str(path)] = (lines, header)
             if tables is not None and len(tables) <= 1:  # none: a header alone
-                rows = sum(s.table.num_rows for s in small) + sum(t.num_rows for t, _, _ in tables)
-                if small and (small[0].header != header or small[0].names != names or rows > self.chunk_rows
-                              or (small[0].lines is None) != (lines is None)  # CSV and Parquet apart
+                rows = sum(t.num_rows for t, _, _ in tables)
+                if small and (small[0].header != header or small[0].names != names or held + rows > self.chunk_rows
+                              or len(small) >= PACK_FILES or (small[0].lines is None) != (lines is None)
                               or any(not small[0].table.schema.equals(t.schema) for t, _, _ in tables)):
                     yield from self._small_files(small)
-                    small = []
+                    small, held = [], 0
                 small.extend(_Small(number, path, header, names, lines, t, first) for t, first, _ in tables)
+                held += rows
                 continue
             yield from self._small_files(small)
-            small = []
+            small, held = [], 0
             if tables is not None:  # a small file of several chunks (``chunk_rows`` is small)
                 chunks = ((_arrow_frame(t, names).assign(_row=np.arange(first, first + t.num_rows)), share)
                           for t, first, share in tables)

@@ -285,11 +285,12 @@ def scan_of(path, header: list[str]) -> Scan | None:
     return start.scan if start is not None and start.matches(header) else None
 
 
-def parse(path, header: list[str], coded: set[str], rows_ahead: int):
+def parse(path, header: list[str], coded: set[str], rows_ahead: int, ahead: bool = True):
     """The (batch, bytes read) of the plain file ``path`` to its end, parsed ahead
     (``parsed_ahead``), and the function that stops the parse and closes the file, now the
     caller's to call: the parse a head start of ``path`` began, if it is one of this header,
-    else one begun now."""
+    else one begun now; not ``ahead``, on the caller's thread (a small file: a thread to parse
+    it ahead costs more than its parse)."""
     with _lock:
         start = _started.pop(_key(path), None)
     if start is not None:
@@ -298,6 +299,19 @@ def parse(path, header: list[str], coded: set[str], rows_ahead: int):
 
             return itertools.chain(start.batches, start.parsed), start.close
         start.close()
+    if not ahead:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the caller, with close()
+        try:
+            reader = open_arrow(handle, header, coded)
+        except BaseException:
+            handle.close()
+            raise
+
+        def batches():
+            for batch in reader:
+                yield batch, handle.tell()
+            yield None, handle.tell()
+        return batches(), handle.close
     handle, parsed = _opened(path, header, coded, rows_ahead)
 
     def close():
