@@ -210,7 +210,10 @@ def test_small_files_checked_together_read_as_each_alone(tmp_path, monkeypatch, 
     with monkeypatch.context() as patch:
         patch.setattr(ledger, "SMALL_FILE_BYTES", -1)  # every file read and checked alone
         alone = _read_all(folder, skip_bad=skip_bad)
-    assert together == alone
+    with monkeypatch.context() as patch:
+        patch.setattr(ledger, "PACK_FILES", 2)  # packs of two files, then one
+        in_twos = _read_all(folder, skip_bad=skip_bad)
+    assert together == alone == in_twos
     if isinstance(alone, str):
         assert re.match(rf"{re.escape(str(folder))}/part-[12]\.csv(:\d+)?: ", alone), alone
 
