@@ -60,3 +60,15 @@ def test_python_dash_m_is_the_command(runner, no_user_data):
     bad = run(["rate", "--date", "2025-13-01"])
     assert bad.returncode == 2
     assert bad.stdout == "" and bad.stderr.splitlines()[0].startswith("Error: Invalid value for '--date'")
+
+
+@pytest.mark.parametrize("asked, used", [(None, "system"), ("mimalloc", "mimalloc")])
+def test_the_command_takes_arrow_buffers_from_malloc_unless_told(asked, used):
+    # mimalloc, pyarrow's default, gave a slice's buffers back and faulted them in again
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    env.update({"PYTHONPATH": str(ROOT), **({"ARROW_DEFAULT_MEMORY_POOL": asked} if asked else {})})
+    code = ("import sys; from tariffcalc import cli; sys.argv = ['tariffcalc', '--version']\n"
+            "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+            "import pyarrow; print(pyarrow.default_memory_pool().backend_name)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.stdout.splitlines()[-1] == used, done.stderr
