@@ -538,13 +538,6 @@ def _arrow_floats(values):
     return pa.array(np.asarray(values, dtype=float), type=pa.float64(), from_pandas=True)
 
 
-def _arrow_texts(values):
-    """Text (a categorical or objects) as an Arrow string array; blank (NaN) stays null."""
-    pa, _ = _pa()
-    codes, texts = _categorical(values)
-    return pa.array(texts, type=pa.string()).take(pa.array(codes, mask=codes < 0))
-
-
 def _dictionary(at: np.ndarray, texts):
     """An Arrow dictionary array: row i is ``texts[at[i]]`` (null where ``at`` is negative). The
     Parquet writer writes it as the dictionary page it is, without hashing a text per row."""
@@ -671,7 +664,7 @@ def lines_table(result, start: int, stop: int):
 
 
 def wide_table(result, start: int, stop: int, layer_columns: list[str]):
-    """One row per entry (``duties.wide_frame``) as an Arrow table, dates as dates."""
+    """One row per entry (``duties.wide_columns_of``) as an Arrow table, dates as dates."""
     pa, _ = _pa()
     columns = duties.wide_columns_of(result, start, stop, layer_columns)
     arrays = []

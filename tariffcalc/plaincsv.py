@@ -141,13 +141,16 @@ def parsed_ahead(reader, handle, rows_ahead: int):
     ahead of the caller (``threads.made_ahead``): Arrow's parser runs without the GIL, so the
     next chunk's text is parsed while the one before is checked and priced, and memory holds at
     most a chunk of Arrow text more."""
-    def batches():
-        for batch in reader:
-            yield batch, handle.tell()  # on the parser's thread, as the batch is made
-        yield None, handle.tell()
-
-    return threads.made_ahead(batches(), "tariffcalc-parser", room=rows_ahead,
+    return threads.made_ahead(_batches(reader, handle), "tariffcalc-parser", room=rows_ahead,
                               size=lambda made: made[0].num_rows if made[0] is not None else 0)
+
+
+def _batches(reader, handle):
+    """(batch, bytes of the file read by then) for each batch of an Arrow CSV stream, then (None,
+    bytes read): the position is taken as the batch is made (on the parser's thread, if ahead)."""
+    for batch in reader:
+        yield batch, handle.tell()
+    yield None, handle.tell()
 
 
 def _opened(path, header: list[str], coded: set[str], rows_ahead: int):
@@ -306,12 +309,7 @@ def parse(path, header: list[str], coded: set[str], rows_ahead: int, ahead: bool
         except BaseException:
             handle.close()
             raise
-
-        def batches():
-            for batch in reader:
-                yield batch, handle.tell()
-            yield None, handle.tell()
-        return batches(), handle.close
+        return _batches(reader, handle), handle.close
     handle, parsed = _opened(path, header, coded, rows_ahead)
 
     def close():
