@@ -614,7 +614,8 @@ def _as_written(cells: pd.DataFrame) -> pd.DataFrame:
     for name in cells.columns:
         if cells[name].dtype.kind in "fiu":
             out[name] = cells[name].map(number)
-        elif cells[name].dtype == object:  # a pack's numbers beside another file's texts (``_numbers_as_alone``)
+        elif cells[name].dtype == object and pd.api.types.infer_dtype(cells[name], skipna=True) not in ("string", "empty"):
+            # a pack's numbers beside another file's texts (``_numbers_as_alone``); the test is in C
             values = out[name].to_numpy()
             floats = [i for i, v in enumerate(values) if isinstance(v, float) and not np.isnan(v)]
             if floats:

@@ -179,6 +179,7 @@ BAD_FILES = {  # files 1 and 2 of five small files, where something goes wrong (
                                                      "X,2031-01-01,4202.22.15,CN,1")},
     "a blank line, then a bad row": {1: _good(1, "", "X,2019-05-20,42,CN,1")},
     "a header alone, then a bad row": {1: HEADER, 2: _good(2, BAD)},
+    "a bad row of numbers, then an amount in words": {1: _good(1, BAD), 2: _good(2, "Y,2019-05-20,4202.22.15,CN,ten")},
 }
 
 
