@@ -981,9 +981,7 @@ def _parquet_header(path) -> list[str]:
 def _parquet_whole(path, names: dict, chunk_rows: int, progress) -> list:
     """A small Parquet ledger as ``_plain_tables`` gives a CSV one: one table (rows from 1), or
     the chunks of one of more rows than ``chunk_rows``."""
-    import pyarrow.parquet as pq
-
-    handle = pq.ParquetFile(path)
+    handle = _parquet_file(path, names)
     if handle.metadata.num_rows > chunk_rows:
         return [(batch, first, share) for batch, first, share in _parquet_batches(handle, names, chunk_rows, progress)]
     table = handle.read(columns=list(dict.fromkeys(names.values())))
@@ -1001,11 +999,22 @@ def _parquet_batches(handle, names: dict, chunk_rows: int, progress):
         first += batch.num_rows
 
 
-def _parquet_chunks(path, names: dict, chunk_rows: int, progress):
-    """The rows of a Parquet ledger in chunks, numbered from 1 (``_row``): Parquet has no lines."""
+def _parquet_file(path, names: dict):
+    """The Parquet file, its columns of texts that repeat (``coded_columns``) read as the
+    dictionaries they are stored as: not decoded into a text per row, then encoded again
+    (``_arrow_frame``). 1 M rows read and typed: 0.46-0.68 s, 0.22-0.25 s so."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    for batch, first, share in _parquet_batches(pq.ParquetFile(path), names, chunk_rows, progress):
+    schema = pq.read_schema(path)
+    coded = [name for name in coded_columns(names) if name in schema.names
+             and (pa.types.is_string(schema.field(name).type) or pa.types.is_large_string(schema.field(name).type))]
+    return pq.ParquetFile(path, read_dictionary=coded)
+
+
+def _parquet_chunks(path, names: dict, chunk_rows: int, progress):
+    """The rows of a Parquet ledger in chunks, numbered from 1 (``_row``): Parquet has no lines."""
+    for batch, first, share in _parquet_batches(_parquet_file(path, names), names, chunk_rows, progress):
         raw = _arrow_frame(batch, names)
         raw["_row"] = np.arange(first, first + len(raw))
         yield raw, share

@@ -70,6 +70,20 @@ def test_arrow_and_pandas_read_a_plain_ledger_alike(tmp_path, monkeypatch, rows,
     _same(_read(path, True, monkeypatch, **options), _read(path, False, monkeypatch, **options))
 
 
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.fixed_dictionaries({k: st.sampled_from(v) for k, v in CELLS.items()}),
+                     min_size=1, max_size=30), chunk_rows=st.integers(1, 12))
+def test_a_parquet_ledger_of_texts_reads_as_its_csv(tmp_path, monkeypatch, rows, chunk_rows):
+    # the repeating columns come out of the file as the dictionaries they are stored as
+    path = write(tmp_path, HEADER + "\n".join(",".join(r[k] for k in CELLS) for r in rows) + "\n")
+    pd.DataFrame(rows, columns=list(CELLS)).to_parquet(tmp_path / "ledger.parquet", index=False)
+    options = dict(skip_bad=True, chunk_rows=chunk_rows)
+    from_csv, from_parquet = _read(path, True, monkeypatch, **options), _read(
+        tmp_path / "ledger.parquet", True, monkeypatch, **options)
+    pd.testing.assert_frame_equal(from_csv[0].assign(row=from_csv[0]["row"] - 1), from_parquet[0])
+    assert [(row - 1, _numbers(why)) for row, why in from_csv[1]] == [(row, _numbers(why)) for row, why in from_parquet[1]]
+
 GOOD = "ok,2025-04-01,8517.13.00,CN,10,,\n"
 
 
