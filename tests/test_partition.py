@@ -157,7 +157,6 @@ def test_an_id_repeated_in_another_file_is_named_with_that_file(products, tmp_pa
         str(tmp_path / "b.csv"), 5, f"entry_id {frame.iloc[2, 0]} repeats row 4 of {tmp_path / 'a.csv'}"]
 
 
-
 HEADER = "entry_id,entry_date,hts,origin,customs_value\n"
 
 
