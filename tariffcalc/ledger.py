@@ -67,6 +67,11 @@ class Ledger:
     cells: object = None  # rows -> their cells as written (a part of a ledger keeps its raw chunk)
     packed: Packed | None = None  # parts of several files joined (``_packed``): which one each entry is from
 
+    @property
+    def parts(self) -> Packed:
+        """Which part each entry is from: ``packed``, or this ledger as its one part."""
+        return self.packed or Packed((self.path,), (self.cells,), np.zeros(len(self.entries), dtype=np.int64))
+
 
 @dataclass(frozen=True)
 class Packed:
@@ -760,7 +765,7 @@ def reject_rows(ledger: Ledger, positions, reasons, problem: Problem, field: str
     positions = np.asarray(positions, dtype=np.int64)
     if not len(positions):
         return ledger
-    packed = ledger.packed or Packed((ledger.path,), (ledger.cells,), np.zeros(len(ledger.entries), dtype=np.int64))
+    packed = ledger.parts
     rows, parts = ledger.entries["row"].to_numpy()[positions], packed.part_at[positions]
     order = np.lexsort((rows, parts))  # in file order: by part, then row
     rows, parts, reasons = rows[order], parts[order], np.asarray(reasons, dtype=object)[order]
@@ -834,9 +839,7 @@ def _arrow_frame(batch, names: dict) -> pd.DataFrame:
         if not _is_text(column.type):
             out[name] = _text_columns(pd.DataFrame({name: column.to_pandas()}), names)[name]
             continue
-        empty = pc.equal(column, "")
-        if pc.any(empty).as_py():  # an empty text is a blank cell, as in a CSV
-            column = pc.if_else(empty, pa.scalar(None, column.type), column)
+        column = _blank_as_null(column)
         if name in numbers:
             values = _arrow_numbers(column)
             if values is not None:
@@ -864,7 +867,6 @@ def _numbers_as_alone(raw: pd.DataFrame, small: list, names: dict) -> pd.DataFra
     cell in one file made the pack's column text. The rows of the files whose cells are all
     numbers get their numbers back, so their messages and rejects write them as alone."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     start = np.cumsum([0, *(s.table.num_rows for s in small)])
     for name in (names[f] for f in NUMBERS if f in names):
@@ -877,12 +879,20 @@ def _numbers_as_alone(raw: pd.DataFrame, small: list, names: dict) -> pd.DataFra
                 column = column.cast(column.type.value_type)
             if not _is_text(column.type):  # numbers (Parquet): the pack's column would be numbers too
                 continue
-            column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)  # blank, as in _arrow_frame
-            numbers = _arrow_numbers(column)
+            numbers = _arrow_numbers(_blank_as_null(column))
             if numbers is not None:
                 values[start[at]:start[at + 1]] = numbers
         raw[name] = pd.Series(values, dtype=object)
     return raw
+
+
+def _blank_as_null(column):
+    """A text column with its empty texts null: an empty text is a blank cell, as in a CSV."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    empty = pc.equal(column, "")
+    return pc.if_else(empty, pa.scalar(None, column.type), column) if pc.any(empty).as_py() else column
 
 
 def _is_text(arrow_type) -> bool:
@@ -983,7 +993,7 @@ def _parquet_whole(path, names: dict, chunk_rows: int, progress) -> list:
     the chunks of one of more rows than ``chunk_rows``."""
     handle = _parquet_file(path, names)
     if handle.metadata.num_rows > chunk_rows:
-        return [(batch, first, share) for batch, first, share in _parquet_batches(handle, names, chunk_rows, progress)]
+        return list(_parquet_batches(handle, names, chunk_rows, progress))
     table = handle.read(columns=list(dict.fromkeys(names.values())))
     if progress:
         progress("read", table.num_rows, table.num_rows)
@@ -1149,7 +1159,7 @@ def _joined(parts: list[Ledger]) -> Ledger:
     rejects = pd.concat([p.rejects for p in parts if len(p.rejects)] or [parts[0].rejects], ignore_index=True)
     paths, cells, part_at = [], [], []
     for p in parts:  # a part may be a pack already (``LedgerReader._pack``)
-        inner = p.packed or Packed((p.path,), (p.cells,), np.zeros(len(p.entries), dtype=np.int64))
+        inner = p.parts
         part_at.append(inner.part_at + len(paths))
         paths += inner.paths
         cells += inner.cells
@@ -1311,17 +1321,9 @@ class LedgerReader:
         if len(small) > 1:
             yield self._pack(small, check, raw, typed, first, reasons, part_of, line_of, starts)
             return
-        at = typed["row"]  # the position of each row checked (blank lines are not)
-        bounds = np.searchsorted(part_of[at], np.arange(len(small) + 1))
-        bad_bounds = np.searchsorted(np.flatnonzero(first), bounds)  # the reasons are the bad rows'
-        for p, s in enumerate(small):
-            lo, hi = bounds[p], bounds[p + 1]
-            mine = {name: values[lo:hi] for name, values in typed.items()}
-            mine["row"] = line_of[at[lo:hi]]
-            cells = raw.iloc[starts[p]:starts[p + 1]].assign(_row=line_of[starts[p]:starts[p + 1]]) \
-                if self.skip_bad else None
-            yield self._ledger(s.path, s.number, header, names, check, mine, first[lo:hi],
-                               reasons[bad_bounds[p]:bad_bounds[p + 1]], cells)
+        typed["row"] = line_of[typed["row"]]  # from positions (blank lines are not checked) to lines
+        cells = raw.assign(_row=line_of) if self.skip_bad else None
+        yield self._ledger(small[0].path, small[0].number, header, names, check, typed, first, reasons, cells)
 
     def _pack(self, small: list[_Small], check: _Checker, raw: pd.DataFrame, typed: dict, first: np.ndarray,
               reasons: np.ndarray, part_of: np.ndarray, line_of: np.ndarray, starts: np.ndarray) -> Ledger:
@@ -1352,11 +1354,7 @@ class LedgerReader:
         pairs = np.unique(entry_part * (len(categories) + 1) + entries["origin"].cat.codes.to_numpy())
         pair_part, pair_origin = pairs // (len(categories) + 1), pairs % (len(categories) + 1)
         for p in range(min(stop_at, first_repeat)):
-            found = sorted({DIRECTION_OF_ORIGIN[categories[o]] for o in pair_origin[pair_part == p]})
-            if self.direction is None and len(found) == 1:
-                self.direction = found[0]
-            if len(found) > 1 or (found and found[0] != self.direction):
-                raise LedgerError(small[p].path, None, MIXED_DIRECTIONS)
+            self._one_direction(small[p].path, categories[pair_origin[pair_part == p]])
         if first_repeat < n:  # before stop_at: the rows of that file and after were not kept
             raise LedgerError(small[first_repeat].path, int(repeats["row"].iloc[0]), repeats["reason"].iloc[0])
         if stop_at < n:
@@ -1454,16 +1452,21 @@ class LedgerReader:
         rejects = _no_rejects(bad, header)
         if len(self.files) > 1:
             rejects.insert(0, "file", str(path))
-        found = sorted({DIRECTION_OF_ORIGIN[o] for o in entries["origin"].cat.categories})
-        if self.direction is None and len(found) == 1:
-            self.direction = found[0]
-        if len(found) > 1 or (found and found[0] != self.direction):
-            raise LedgerError(path, None, MIXED_DIRECTIONS)
+        self._one_direction(path, entries["origin"].cat.categories)
 
         def cells_of(rows, by_row=by_row, header=header):
             return _as_written(by_row.loc[np.asarray(rows), header].reset_index(drop=True))
         return Ledger(str(path), self.direction or "us", entries, rejects.reset_index(drop=True), names,
                       self.skip_bad, cells_of if self.skip_bad else None)
+
+    def _one_direction(self, path, origins) -> None:
+        """The ledger's direction, taken from the first file (or chunk) whose ``origins`` name one
+        when it is not given; a file whose origins name another, or both, is an error."""
+        found = sorted({DIRECTION_OF_ORIGIN[o] for o in origins})
+        if self.direction is None and len(found) == 1:
+            self.direction = found[0]
+        if len(found) > 1 or (found and found[0] != self.direction):
+            raise LedgerError(path, None, MIXED_DIRECTIONS)
 
     def _unique(self, path, number, names: dict, entries: pd.DataFrame, stop: bool = True):
         """The entries less those whose id came before (in this chunk, an earlier one or another

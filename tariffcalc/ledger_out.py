@@ -685,8 +685,6 @@ def write_duty_parquet(run, path, wide: bool = False, chunk_entries: int = CHUNK
     import pyarrow.parquet as pq
 
     pa, _ = _pa()
-
-
     writer = []
 
     def write(item):  # a result's tables, built and written on the writer thread

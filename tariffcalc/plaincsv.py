@@ -153,11 +153,13 @@ def _batches(reader, handle):
     yield None, handle.tell()
 
 
-def _opened(path, header: list[str], coded: set[str], rows_ahead: int):
-    """(the open file, its ``parsed_ahead`` Arrow parse, not begun until first asked)."""
+def _opened(path, header: list[str], coded: set[str], rows_ahead: int, ahead: bool = True):
+    """(the open file, its Arrow parse: ``parsed_ahead``, or on the caller's thread if not
+    ``ahead``), not begun until first asked."""
     handle = open(path, "rb")  # noqa: SIM115 - closed with the parse, by whoever holds it
     try:
-        return handle, parsed_ahead(open_arrow(handle, header, coded), handle, rows_ahead)
+        reader = open_arrow(handle, header, coded)
+        return handle, parsed_ahead(reader, handle, rows_ahead) if ahead else _batches(reader, handle)
     except BaseException:
         handle.close()
         raise
@@ -302,18 +304,10 @@ def parse(path, header: list[str], coded: set[str], rows_ahead: int, ahead: bool
 
             return itertools.chain(start.batches, start.parsed), start.close
         start.close()
-    if not ahead:
-        handle = open(path, "rb")  # noqa: SIM115 - closed by the caller, with close()
-        try:
-            reader = open_arrow(handle, header, coded)
-        except BaseException:
-            handle.close()
-            raise
-        return _batches(reader, handle), handle.close
-    handle, parsed = _opened(path, header, coded, rows_ahead)
+    handle, parsed = _opened(path, header, coded, rows_ahead, ahead)
 
     def close():
-        parsed.close()  # its thread stopped before the file closes
+        parsed.close()  # a thread parsing ahead stopped before the file closes
         handle.close()
 
     return parsed, close

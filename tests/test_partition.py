@@ -195,9 +195,8 @@ def _read_all(folder, **options):
         parts = list(ledger.LedgerReader(folder, **options))
     except ledger.LedgerError as error:
         return str(error)
-    packs = [p.packed or ledger.Packed((p.path,), (p.cells,), np.zeros(len(p.entries), dtype=int)) for p in parts]
-    return [(p.entries.astype(object).to_csv(index=False), p.rejects.to_csv(index=False), pack.paths,
-             pack.part_at.tolist()) for p, pack in zip(parts, packs)]
+    return [(p.entries.astype(object).to_csv(index=False), p.rejects.to_csv(index=False), p.parts.paths,
+             p.parts.part_at.tolist()) for p in parts]
 
 
 @pytest.mark.parametrize("skip_bad", [False, True])
