@@ -307,9 +307,10 @@ def measure(args) -> None:
     for name, r in m.items():
         print(f"  {name:18s} {r['seconds']:7.2f} s  {r['seconds'] / base:5.2f}x   peak {r['peak_mb']:6.0f} MB")
     print(f"duty end to end: {m['duty']['seconds'] / base:.2f}x read_csv (target <= 2x)")
+    # the writer's Arrow buffers from the allocator the command uses (tariffcalc.cli.main)
+    writer_env = dict(ENV, ARROW_DEFAULT_MEMORY_POOL=ENV.get("ARROW_DEFAULT_MEMORY_POOL", "system"))
     alone = subprocess.run([sys.executable, __file__, "--writer-child", str(path), "--repeat", str(args.repeat)],
-                           check=True, cwd=ROOT, env=ENV, capture_output=True,
-                           text=True).stdout.split()
+                           check=True, cwd=ROOT, env=writer_env, capture_output=True, text=True).stdout.split()
     for (name, suffix, target), seconds in zip((("CSV", "csv", 3), ("Parquet", "parquet", 1)), alone):
         added = paired(runs[f"duty -o {suffix}"], runs["duty"])
         print(f"writing the per-entry {name} ({(folder / f'out.{suffix}').stat().st_size / 1e6:.0f} MB): "
